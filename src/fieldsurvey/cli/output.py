@@ -1,0 +1,82 @@
+"""Shared helpers for CLI output and error handling."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class UserError(click.ClickException):
+    """An expected problem with the user's input: printed as one message, exit code 2."""
+
+    exit_code = 2
+
+
+def friendly_errors(*error_types: type[BaseException]) -> Callable[[F], F]:
+    """Turn the listed exception types into a clean ``Error: ...`` message and exit code 2."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return func(*args, **kwargs)
+            except error_types as exc:
+                raise UserError(str(exc)) from exc
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert numpy/pandas values to plain JSON types; NaN and missing become null."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [to_jsonable(v) for v in value.tolist()]
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) or math.isinf(value) else float(value)
+    if value is pd.NA or value is pd.NaT or value is None:
+        return None
+    return value
+
+
+def print_json(payload: Any) -> None:
+    click.echo(json.dumps(to_jsonable(payload), indent=2, ensure_ascii=False))
+
+
+def print_table(df: pd.DataFrame, title: str | None = None, digits: int = 3) -> None:
+    table = Table(title=title)
+    for col in df.columns:
+        table.add_column(str(col), justify="right" if pd.api.types.is_numeric_dtype(df[col]) else "left")
+    for row in df.itertuples(index=False):
+        table.add_row(*[_fmt(v, digits) for v in row])
+    console.print(table)
+
+
+def _fmt(value: Any, digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "-"
+    if isinstance(value, float | np.floating):
+        return f"{value:.{digits}f}"
+    return str(value)

@@ -1,0 +1,47 @@
+"""``fieldsurvey score``: scale scores for a data file whose columns are item ids."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import click
+
+from fieldsurvey.cli.output import console, friendly_errors, print_table
+from fieldsurvey.instrument import InstrumentError
+from fieldsurvey.scoring import ScoringError, score_scales
+
+
+@click.command("score")
+@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-i", "--instrument", "instruments", multiple=True, required=True,
+              help="Bundled instrument id or YAML path; repeat for several.")
+@click.option("--id-column", default=None, help="Column identifying respondents.")
+@click.option("--invalid", type=click.Choice(["error", "missing"]), default="error",
+              help="Invalid answers stop with an error (default) or count as missing.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write scores to this CSV file (default: print a preview).")
+@friendly_errors(InstrumentError, ScoringError)
+def score_cmd(data: Path, instruments: tuple[str, ...], id_column: str | None, invalid: str,
+              output: Path | None) -> None:
+    """Score every scale of the instruments for each respondent in DATA."""
+    from fieldsurvey.io import read_table
+
+    table = read_table(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scores = score_scales(table, list(instruments), id_column=id_column, invalid=invalid,
+                              source=data.name)
+    counts = scores.attrs.get("invalid_answers", {})
+    if counts:
+        total = sum(counts.values())
+        detail = ", ".join(f"{k}: {v}" for k, v in counts.items())
+        console.print(f"[yellow]{total} invalid answer(s) treated as missing ({detail})[/yellow]")
+    if output:
+        scores.to_csv(output, index=False)
+        click.echo(f"wrote {len(scores)} rows x {scores.shape[1]} columns to {output}")
+    else:
+        print_table(scores.head(20), title=f"Scores ({len(scores)} respondents; first 20 shown)")
+
+
+COMMANDS = [score_cmd]

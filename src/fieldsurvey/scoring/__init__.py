@@ -1,0 +1,6 @@
+"""Scale scoring: answers -> scale scores, with explicit missing-data rules, bands and norms."""
+
+from fieldsurvey.scoring.answers import InvalidAnswer, numeric_answers
+from fieldsurvey.scoring.score import ScoringError, reverse_keyed, score_scales
+
+__all__ = ["InvalidAnswer", "ScoringError", "numeric_answers", "reverse_keyed", "score_scales"]

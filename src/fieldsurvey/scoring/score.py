@@ -1,0 +1,207 @@
+"""Scale scores from item answers, with explicit missing-data rules and banding."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fieldsurvey.instrument import Instrument, assign_bands, resolve_instrument
+from fieldsurvey.instrument.model import Scale
+from fieldsurvey.scoring.answers import InvalidAnswer, numeric_answers
+
+_MAX_LISTED = 20
+
+
+class ScoringError(ValueError):
+    """Answers that cannot be scored, or data that does not fit the instruments."""
+
+    def __init__(self, message: str, invalid: Sequence[InvalidAnswer] = ()):
+        self.invalid = list(invalid)
+        super().__init__(message)
+
+
+InstrumentRef = str | Path | Instrument
+
+
+def score_scales(
+    data: pd.DataFrame,
+    instruments: InstrumentRef | Iterable[InstrumentRef],
+    *,
+    id_column: str | None = None,
+    invalid: str = "error",
+    source: str | None = None,
+) -> pd.DataFrame:
+    """Score every scale of the given instruments.
+
+    Reverse-keyed items are reversed with the declared bounds (min + max - x). A respondent who
+    answered fewer than the scale's ``min_answered`` items gets a missing score, never zero.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per respondent; columns named by item id. Answers may be numbers or text.
+    instruments : instrument id, YAML path, Instrument, or a list of them
+    id_column : str, optional
+        Column identifying respondents, copied to the output first. Without it the output's first
+        column is ``row``, the spreadsheet row number (header = row 1).
+    invalid : {"error", "missing"}
+        Non-numeric, out-of-range or non-whole answers raise :class:`ScoringError` naming row and
+        column ("error", default), or are treated as missing and counted in
+        ``result.attrs["invalid_answers"]`` ("missing", with a warning).
+    source : str, optional
+        File name to prefix error messages with.
+
+    Returns
+    -------
+    DataFrame
+        The id column, then per scale ``<scale>``, ``<scale>_answered``, ``<scale>_band`` (when the
+        scale has bands) and ``<scale>_t`` or ``<scale>_z`` (when it has norms).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> answers = pd.DataFrame({f"pq{i:02d}": [3, 4] for i in range(1, 31)})
+    >>> scores = score_scales(answers, "proqol5")
+    >>> scores[["burnout", "burnout_answered", "burnout_band"]]
+       burnout  burnout_answered burnout_band
+    0     30.0                10     Moderate
+    1     30.0                10     Moderate
+    """
+    if invalid not in ("error", "missing"):
+        raise ValueError("invalid must be 'error' or 'missing'")
+    insts = _resolve_all(instruments)
+    prefix = f"{source}: " if source else ""
+    scales = _scales_of(insts)
+    needed = list(dict.fromkeys(item for _, sc in scales for item in sc.items))
+    missing_columns = [c for c in needed if c not in data.columns]
+    if missing_columns:
+        by_scale = {}
+        for inst, sc in scales:
+            absent = [c for c in sc.items if c in missing_columns]
+            if absent:
+                by_scale[f"{inst.id}.{sc.id}"] = absent
+        detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in by_scale.items())
+        raise ScoringError(f"{prefix}data has no column for items of {detail}")
+    if id_column is not None and id_column not in data.columns:
+        raise ScoringError(f"{prefix}no id column {id_column!r} in the data")
+
+    ids = data[id_column].to_numpy() if id_column else None
+    item_scale = {it.id: inst.response_scales[it.scale] for inst in insts for it in inst.items}
+    matrix = np.empty((len(data), len(needed)), dtype=float)
+    problems: list[InvalidAnswer] = []
+    counts: dict[str, int] = {}
+    for j, item_id in enumerate(needed):
+        values, bad, reasons = numeric_answers(data[item_id], item_scale[item_id])
+        matrix[:, j] = values
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            counts[item_id] = int(rows.size)
+            for r in rows[: _MAX_LISTED - len(problems)] if len(problems) < _MAX_LISTED else []:
+                problems.append(
+                    InvalidAnswer(
+                        row=int(r) + 2,
+                        column=item_id,
+                        value=_plain(data[item_id].iloc[r]),
+                        reason=str(reasons[r]),
+                        response_id=None if ids is None else ids[r],
+                    )
+                )
+    problems.sort(key=lambda p: p.row)
+    total_bad = sum(counts.values())
+    if total_bad and invalid == "error":
+        listed = "\n".join(f"  {prefix}{p.describe()}" for p in problems)
+        more = f"\n  ... and {total_bad - len(problems)} more" if total_bad > len(problems) else ""
+        raise ScoringError(
+            f"{prefix}{total_bad} answer(s) cannot be scored (use invalid='missing' / "
+            f"--invalid missing to treat them as missing):\n{listed}{more}",
+            problems,
+        )
+    if total_bad:
+        warnings.warn(f"{prefix}{total_bad} invalid answer(s) treated as missing", stacklevel=2)
+
+    column_of = {item_id: j for j, item_id in enumerate(needed)}
+    out: dict[str, object] = {}
+    if id_column:
+        out[id_column] = data[id_column].to_numpy()
+    else:
+        out["row"] = np.arange(2, len(data) + 2)
+    for inst, sc in scales:
+        idx = [column_of[i] for i in sc.items]
+        block = matrix[:, idx]
+        score, answered = _score_block(inst, sc, block)
+        out[sc.id] = score
+        out[f"{sc.id}_answered"] = answered
+        if sc.bands:
+            out[f"{sc.id}_band"] = assign_bands(score, sc)
+        if sc.norms is not None:
+            z = (score - sc.norms.mean) / sc.norms.sd
+            out[f"{sc.id}_{sc.norms.metric}"] = 50.0 + 10.0 * z if sc.norms.metric == "t" else z
+    result = pd.DataFrame(out, index=data.index)
+    result.attrs["invalid_answers"] = counts
+    return result
+
+
+def _plain(value: object) -> object:
+    """numpy scalars as plain Python values, so messages read ``6`` not ``np.int64(6)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def reverse_keyed(inst: Instrument, item_ids: Sequence[str], block: np.ndarray) -> np.ndarray:
+    """Reverse the reverse-keyed columns of ``block`` using the declared bounds (min + max - x)."""
+    out = block.copy()
+    for j, item_id in enumerate(item_ids):
+        item = inst.item(item_id)
+        if item.reverse:
+            rs = inst.response_scales[item.scale]
+            out[:, j] = rs.min + rs.max - out[:, j]
+    return out
+
+
+def _score_block(inst: Instrument, sc: Scale, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keyed = reverse_keyed(inst, sc.items, block)
+    present = ~np.isnan(keyed)
+    answered = present.sum(axis=1)
+    enough = answered >= sc.min_answered
+    if sc.method == "mean_0_100":
+        lows = np.array([inst.response_scale_of(i).min for i in sc.items], dtype=float)
+        highs = np.array([inst.response_scale_of(i).max for i in sc.items], dtype=float)
+        keyed = (keyed - lows) / (highs - lows) * 100.0
+    total = np.where(present, keyed, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / answered
+    if sc.method == "sum":
+        score = total
+    elif sc.method == "prorated_sum":
+        score = mean * sc.k
+    else:
+        score = mean
+    score = np.where(enough & (answered > 0), score, np.nan)
+    return score, answered.astype(np.int16)
+
+
+def _resolve_all(instruments: InstrumentRef | Iterable[InstrumentRef]) -> list[Instrument]:
+    if isinstance(instruments, str | Path | Instrument):
+        instruments = [instruments]
+    insts = [resolve_instrument(ref) for ref in instruments]
+    if not insts:
+        raise ScoringError("no instruments given")
+    return insts
+
+
+def _scales_of(insts: list[Instrument]) -> list[tuple[Instrument, Scale]]:
+    seen: dict[str, str] = {}
+    pairs = []
+    for inst in insts:
+        for sc in inst.scales:
+            if sc.id in seen:
+                raise ScoringError(
+                    f"scale id {sc.id!r} is defined by both {seen[sc.id]!r} and {inst.id!r}; "
+                    "scale ids must be unique across the instruments scored together"
+                )
+            seen[sc.id] = inst.id
+            pairs.append((inst, sc))
+    return pairs
