@@ -74,6 +74,10 @@ def score_scales(
     if invalid not in ("error", "missing"):
         raise ValueError("invalid must be 'error' or 'missing'")
     insts = _resolve_all(instruments)
+    if data.attrs:
+        # pandas deep-copies attrs on every operation; scoring needs none of them.
+        data = data.copy(deep=False)
+        data.attrs = {}
     prefix = f"{source}: " if source else ""
     scales = _scales_of(insts)
     needed = list(dict.fromkeys(item for _, sc in scales for item in sc.items))

@@ -1,0 +1,161 @@
+"""The study store: a DuckDB database users can query with SQL.
+
+Tables
+------
+``batches``
+    One row per ingested file: name, SHA-256, platform, wave, organisation (when set for the whole
+    file), rows read / stored / quarantined, what was dropped as personal data, unmapped columns,
+    and when. ``rows_read = stored + quarantined`` always.
+``responses``
+    One row per stored response, keyed by ``(org, wave, response_id)``; one column per item of the
+    study's instruments (integer codes; numbers for numeric items), plus the platform's
+    ``finished``, ``progress`` and ``duration_seconds``. Free text is never here.
+``quarantine``
+    Rows that were read but not stored: the raw row (JSON) and the reason.
+``flags``
+    Data-quality flags per response (incomplete, speeder, straightlining, attention_failed).
+``free_text``
+    Restricted: free-text answers, only when the study sets ``keep_free_text: true``. Never used
+    by any report.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from fieldsurvey.instrument import Instrument
+from fieldsurvey.store.study import Study
+
+_FIXED = """
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id INTEGER PRIMARY KEY,
+    file_name TEXT NOT NULL,
+    sha256 TEXT NOT NULL UNIQUE,
+    platform TEXT NOT NULL,
+    wave TEXT NOT NULL,
+    org TEXT,
+    rows_read INTEGER NOT NULL,
+    stored INTEGER NOT NULL,
+    quarantined INTEGER NOT NULL,
+    dropped_personal TEXT,
+    free_text_columns TEXT,
+    unmapped_columns TEXT,
+    ingested_at TIMESTAMP,
+    CHECK (rows_read = stored + quarantined)
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    batch_id INTEGER NOT NULL,
+    source_row INTEGER,
+    raw TEXT,
+    reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS flags (
+    org TEXT NOT NULL,
+    wave TEXT NOT NULL,
+    response_id TEXT NOT NULL,
+    flag TEXT NOT NULL,
+    detail TEXT
+);
+CREATE TABLE IF NOT EXISTS free_text (
+    org TEXT NOT NULL,
+    wave TEXT NOT NULL,
+    response_id TEXT NOT NULL,
+    question TEXT NOT NULL,
+    answer TEXT
+);
+"""
+
+META_COLUMNS = ["org", "wave", "response_id", "batch_id", "source_row", "finished", "progress",
+                "duration_seconds"]
+
+
+def item_sql_type(inst: Instrument, item_id: str) -> str | None:
+    """The store column type for an item; None for text items (never stored as answers)."""
+    rs = inst.response_scale_of(item_id)
+    if rs.type == "text":
+        return None
+    return "DOUBLE" if rs.type == "numeric" else "INTEGER"
+
+
+def item_columns(study: Study) -> dict[str, str]:
+    """Item id -> SQL type for every storable item of the study's instruments, in order."""
+    out: dict[str, str] = {}
+    for inst in study.instruments():
+        for item in inst.items:
+            sql_type = item_sql_type(inst, item.id)
+            if sql_type and item.id not in out:
+                out[item.id] = sql_type
+    return out
+
+
+def open_store(study: Study, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the study's DuckDB store, with a column for every item."""
+    con = duckdb.connect(str(study.store_path), read_only=read_only)
+    if read_only:
+        return con
+    con.execute(_FIXED)
+    items = item_columns(study)
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'responses'"
+    ).fetchall()[0][0]
+    if not exists:
+        cols = ",\n    ".join(f'"{c}" {t}' for c, t in items.items())
+        con.execute(f"""
+            CREATE TABLE responses (
+                org TEXT NOT NULL,
+                wave TEXT NOT NULL,
+                response_id TEXT NOT NULL,
+                batch_id INTEGER NOT NULL,
+                source_row INTEGER,
+                finished BOOLEAN,
+                progress DOUBLE,
+                duration_seconds DOUBLE{',' if cols else ''}
+                {cols},
+                PRIMARY KEY (org, wave, response_id)
+            )""")
+    else:
+        present = {r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'responses'"
+        ).fetchall()}
+        for col, sql_type in items.items():
+            if col not in present:  # an instrument was added to study.yaml
+                con.execute(f'ALTER TABLE responses ADD COLUMN "{col}" {sql_type}')
+    return con
+
+
+def load_responses(study: Study, *, apply_exclusions: bool = True) -> pd.DataFrame:
+    """Stored responses as a DataFrame (one row per response, one column per item).
+
+    With ``apply_exclusions`` the study's exclusion rules remove flagged responses; the attrs
+    ``excluded`` holds how many were removed for which reason.
+    """
+    con = open_store(study)
+    try:
+        frame = con.execute(
+            "SELECT * FROM responses ORDER BY wave, org, batch_id, source_row, response_id"
+        ).df()
+        flags = con.execute("SELECT org, wave, response_id, flag FROM flags").df()
+    finally:
+        con.close()
+    excluded: dict[str, int] = {}
+    if apply_exclusions and not flags.empty and not frame.empty:
+        rules = study.config.exclusions
+        active = {
+            "incomplete": rules.incomplete,
+            "speeder": rules.speeders,
+            "straightlining": rules.straightlining,
+            "attention_failed": rules.attention_failed,
+        }
+        drop_flags = flags[flags["flag"].map(active).fillna(False).astype(bool)]
+        if not drop_flags.empty:
+            key = ["org", "wave", "response_id"]
+            # Each response is counted once, under its first reason in rule order.
+            order = {name: i for i, name in enumerate(active)}
+            first = (drop_flags.assign(rank=drop_flags["flag"].map(order))
+                     .sort_values("rank").drop_duplicates(key))
+            excluded = first["flag"].value_counts().to_dict()
+            merged = frame.merge(first[key].assign(_drop=True), on=key, how="left")
+            frame = frame[merged["_drop"].isna().to_numpy()].reset_index(drop=True)
+    frame.attrs["excluded"] = {k: int(v) for k, v in excluded.items()}
+    return frame

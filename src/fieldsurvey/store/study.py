@@ -1,0 +1,242 @@
+"""A study folder: ``study.yaml`` (its settings) and the folders and database it uses.
+
+::
+
+    my-study/
+      study.yaml        title, instruments, organisation column, groups, waves, minimum cell
+                        size, exclusion rules
+      store.duckdb      the study store (see fieldsurvey.store.database)
+      imports/          nothing is written here by fieldsurvey: a place to keep received files
+      exports/          cleaned data written by ``fieldsurvey export-data``
+      reports/          reports written by ``fieldsurvey report``
+
+``study.yaml`` is validated on load; every problem names the field, e.g.
+``study.yaml: exclusions.speeder_seconds: must be a positive number``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fieldsurvey.instrument import Instrument, InstrumentError, resolve_instrument
+
+STUDY_FILE = "study.yaml"
+STORE_FILE = "store.duckdb"
+MIN_CELL_FLOOR = 5
+
+
+class StudyError(ValueError):
+    """A study folder or its ``study.yaml`` is invalid."""
+
+
+@dataclass(frozen=True)
+class Exclusions:
+    """Which flagged responses are left out of analyses (they stay in the store)."""
+
+    incomplete: bool = True  # platform says not finished
+    min_progress: float = 0.0  # percent; below it a response counts as incomplete
+    speeder_seconds: float | None = None  # faster than this is flagged as a speeder
+    speeders: bool = False  # exclude speeders (else only flagged)
+    straightlining: bool = False  # exclude straight-liners (else only flagged)
+    attention_failed: bool = True  # exclude failed attention checks
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """The settings in ``study.yaml``."""
+
+    title: str
+    instruments: tuple[str, ...]
+    org_column: str | None = None
+    group_columns: tuple[str, ...] = ()
+    waves: tuple[str, ...] = ()
+    min_cell: int = 10
+    force_min_cell: bool = False
+    keep_free_text: bool = False
+    attention_checks: dict[str, int] = field(default_factory=dict)
+    exclusions: Exclusions = field(default_factory=Exclusions)
+
+    def to_yaml_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["instruments"] = list(self.instruments)
+        out["group_columns"] = list(self.group_columns)
+        out["waves"] = list(self.waves)
+        return out
+
+
+@dataclass(frozen=True)
+class Study:
+    """An opened study folder."""
+
+    root: Path
+    config: StudyConfig
+
+    @property
+    def store_path(self) -> Path:
+        return self.root / STORE_FILE
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.root / "exports"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    def instruments(self) -> list[Instrument]:
+        return [resolve_instrument(ref) for ref in self.config.instruments]
+
+    def default_wave(self) -> str:
+        return self.config.waves[0] if self.config.waves else "1"
+
+
+def init_study(
+    root: str | Path,
+    instruments: list[str],
+    *,
+    title: str | None = None,
+    org_column: str | None = None,
+    group_columns: list[str] | None = None,
+    waves: list[str] | None = None,
+    min_cell: int = 10,
+    force_min_cell: bool = False,
+) -> Study:
+    """Create a study folder with ``study.yaml`` and an empty store.
+
+    Parameters
+    ----------
+    root : folder to create (must not already hold a study)
+    instruments : bundled instrument ids or YAML paths
+    org_column : the column (an item id such as ``wf_org``, or a source column) that names each
+        response's organisation; ``--org`` at ingest can set it for a whole file instead
+    min_cell : minimum cell size for anything shown (default 10; below 5 refused unless forced)
+
+    Examples
+    --------
+    >>> study = init_study(tmp_path / "s", ["workforce-context", "proqol5"],
+    ...                    org_column="wf_org")  # doctest: +SKIP
+    """
+    root = Path(root)
+    if (root / STUDY_FILE).exists():
+        raise StudyError(f"{root / STUDY_FILE}: a study already exists here")
+    config = StudyConfig(
+        title=title or root.name,
+        instruments=tuple(instruments),
+        org_column=org_column,
+        group_columns=tuple(group_columns or ()),
+        waves=tuple(str(w) for w in waves or ()),
+        min_cell=min_cell,
+        force_min_cell=force_min_cell,
+    )
+    _validate(config.to_yaml_dict(), root / STUDY_FILE)  # same checks as on load
+    for sub in ("imports", "exports", "reports"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    (root / STUDY_FILE).write_text(
+        "# fieldsurvey study settings; see docs/study.md\n"
+        + yaml.safe_dump(config.to_yaml_dict(), sort_keys=False, allow_unicode=True),
+        encoding="utf-8",
+    )
+    study = Study(root=root, config=config)
+    from fieldsurvey.store.database import open_store
+
+    open_store(study).close()
+    return study
+
+
+def open_study(root: str | Path) -> Study:
+    """Open and validate an existing study folder."""
+    root = Path(root)
+    path = root / STUDY_FILE
+    if not path.is_file():
+        raise StudyError(f"{root}: not a study folder (no {STUDY_FILE}); create one with "
+                         "`fieldsurvey init`")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise StudyError(f"{path}: cannot read: {exc}") from exc
+    return Study(root=root, config=_validate(raw, path))
+
+
+def _validate(raw: Any, path: Path) -> StudyConfig:
+    name = path.name
+    problems: list[str] = []
+
+    def bad(where: str, message: str) -> None:
+        problems.append(f"{name}: {where}: {message}")
+
+    if not isinstance(raw, Mapping):
+        raise StudyError(f"{name}: must be a mapping of settings")
+    known = {f for f in StudyConfig.__dataclass_fields__}
+    for key in raw:
+        if key not in known:
+            bad(str(key), f"unknown setting (expected one of {sorted(known)})")
+    title = raw.get("title")
+    if not isinstance(title, str) or not title.strip():
+        bad("title", "is required")
+    instruments = raw.get("instruments")
+    if not isinstance(instruments, list) or not instruments:
+        bad("instruments", "is required: a list of instrument ids or YAML paths")
+        instruments = []
+    for i, ref in enumerate(instruments):
+        ref_path = Path(str(ref))
+        if not ref_path.is_absolute() and str(ref).endswith((".yaml", ".yml")):
+            ref_path = path.parent / ref_path
+            instruments[i] = str(ref_path)
+        try:
+            resolve_instrument(str(ref_path) if str(ref).endswith((".yaml", ".yml")) else str(ref))
+        except InstrumentError as exc:
+            bad(f"instruments[{i}]", str(exc).splitlines()[0])
+    min_cell = raw.get("min_cell", 10)
+    force = raw.get("force_min_cell", False)
+    if isinstance(min_cell, bool) or not isinstance(min_cell, int) or min_cell < 1:
+        bad("min_cell", "must be a whole number of respondents (default 10)")
+        min_cell = 10
+    elif min_cell < MIN_CELL_FLOOR and force is not True:
+        bad("min_cell", f"{min_cell} is below {MIN_CELL_FLOOR}: refused unless force_min_cell: true")
+    for key in ("group_columns", "waves"):
+        value = raw.get(key) or []
+        if not isinstance(value, list):
+            bad(key, "must be a list")
+    exclusions_raw = raw.get("exclusions") or {}
+    exclusions = Exclusions()
+    if not isinstance(exclusions_raw, Mapping):
+        bad("exclusions", "must be a mapping")
+    else:
+        fields = Exclusions.__dataclass_fields__
+        for key in exclusions_raw:
+            if key not in fields:
+                bad(f"exclusions.{key}", f"unknown rule (expected one of {sorted(fields)})")
+        speed = exclusions_raw.get("speeder_seconds")
+        if speed is not None and (not isinstance(speed, int | float) or isinstance(speed, bool) or speed <= 0):
+            bad("exclusions.speeder_seconds", "must be a positive number of seconds")
+        progress = exclusions_raw.get("min_progress", 0)
+        if not isinstance(progress, int | float) or not 0 <= progress <= 100:
+            bad("exclusions.min_progress", "must be a percentage 0-100")
+        for flag in ("incomplete", "speeders", "straightlining", "attention_failed"):
+            if flag in exclusions_raw and not isinstance(exclusions_raw[flag], bool):
+                bad(f"exclusions.{flag}", "must be true or false")
+        if not problems:
+            exclusions = Exclusions(**{k: v for k, v in exclusions_raw.items() if k in fields})
+    checks = raw.get("attention_checks") or {}
+    if not isinstance(checks, Mapping) or not all(isinstance(v, int) for v in checks.values()):
+        bad("attention_checks", "must map item ids to the expected answer code")
+        checks = {}
+    if problems:
+        raise StudyError("\n".join(problems))
+    return StudyConfig(
+        title=title,
+        instruments=tuple(str(i) for i in instruments),
+        org_column=raw.get("org_column"),
+        group_columns=tuple(raw.get("group_columns") or ()),
+        waves=tuple(str(w) for w in raw.get("waves") or ()),
+        min_cell=min_cell,
+        force_min_cell=bool(force),
+        keep_free_text=bool(raw.get("keep_free_text", False)),
+        attention_checks=dict(checks),
+        exclusions=exclusions,
+    )
