@@ -1,0 +1,42 @@
+-- fieldsurvey: make the Quarto `fig-alt` attribute work under plain pandoc.
+--
+-- Quarto reads ![caption](path){fig-alt="..."} natively. Plain pandoc keeps fig-alt as a
+-- data-fig-alt attribute and uses the caption as the image's alt text. This filter moves
+-- fig-alt into the image description, which pandoc's HTML writer emits as alt="..." and its
+-- DOCX writer as the picture description. Pandoc's typst writer drops image descriptions, so
+-- for typst the whole figure is written as raw typst with image(..., alt: "...").
+
+local function typst_string(text)
+  return '"' .. text:gsub('\\', '\\\\'):gsub('"', '\\"') .. '"'
+end
+
+function Image(img)
+  local alt = img.attributes["fig-alt"]
+  if alt == nil then
+    return nil
+  end
+  img.attributes["fig-alt"] = nil
+  img.caption = pandoc.Inlines(alt)
+  return img
+end
+
+function Figure(fig)
+  if FORMAT ~= "typst" then
+    return nil
+  end
+  local images = {}
+  fig.content:walk({ Image = function(img) table.insert(images, img) end })
+  if #images ~= 1 then
+    return nil
+  end
+  local img = images[1]
+  local caption = pandoc.write(pandoc.Pandoc(fig.caption.long), "typst")
+  local label = ""
+  if fig.identifier ~= "" then
+    label = " <" .. fig.identifier .. ">"
+  end
+  local code = "#figure(image(" .. typst_string(img.src) .. ", width: 100%, alt: "
+    .. typst_string(pandoc.utils.stringify(img.caption)) .. "),\n  caption: ["
+    .. caption:gsub("%s+$", "") .. "]\n)" .. label
+  return pandoc.RawBlock("typst", code)
+end
