@@ -27,13 +27,25 @@ BASE = {
     "citation": "Nobody (2026)",
     "licence": {"holder": "us", "terms": "CC BY 4.0", "wording_included": False},
     "response_scales": {
-        "freq5": {"type": "likert", "min": 1, "max": 5,
-                  "labels": {1: "Never", 2: "Rarely", 3: "Sometimes", 4: "Often", 5: "Very Often"}},
+        "freq5": {
+            "type": "likert",
+            "min": 1,
+            "max": 5,
+            "labels": {1: "Never", 2: "Rarely", 3: "Sometimes", 4: "Often", 5: "Very Often"},
+        },
         "cat": {"type": "categorical", "labels": {1: "A", 2: "B"}},
     },
-    "items": [{"id": f"t{i}", "scale": "freq5"} for i in range(1, 5)] + [{"id": "c1", "scale": "cat"}],
-    "scales": [{"id": "total", "label": "Total", "items": ["t1", "t2", "t3", "t4"], "method": "sum",
-                "bands": [{"label": "Low", "max": 10}, {"label": "High", "min": 11}]}],
+    "items": [{"id": f"t{i}", "scale": "freq5"} for i in range(1, 5)]
+    + [{"id": "c1", "scale": "cat"}],
+    "scales": [
+        {
+            "id": "total",
+            "label": "Total",
+            "items": ["t1", "t2", "t3", "t4"],
+            "method": "sum",
+            "bands": [{"label": "Low", "max": 10}, {"label": "High", "min": 11}],
+        }
+    ],
 }
 
 
@@ -61,7 +73,10 @@ def test_proqol5_key_matches_published_structure():
     assert [int(i[2:]) for i in sts.items] == [2, 5, 7, 9, 11, 13, 14, 23, 25, 28]
     assert [int(it.id[2:]) for it in inst.items if it.reverse] == [1, 4, 15, 17, 29]
     assert [(b.label, b.min, b.max) for b in bo.bands] == [
-        ("Low", None, 22), ("Moderate", 23, 41), ("High", 42, None)]
+        ("Low", None, 22),
+        ("Moderate", 23, 41),
+        ("High", 42, None),
+    ]
     assert not inst.licence.wording_included and not inst.has_wording
     assert "www.proqol.org" in inst.licence.terms
 
@@ -85,22 +100,51 @@ def test_workforce_context_marks_lived_experience_sensitive():
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda r: r["scales"][0]["items"].append("t9"), "toy.yaml: scales[0].items[4]: unknown item 't9'"),
-        (lambda r: r["items"].append({"id": "t1", "scale": "freq5"}), "toy.yaml: items[5].id: duplicate item id 't1'"),
-        (lambda r: r["items"][4].update(reverse=True), "toy.yaml: items[4].reverse: item 'c1' is reverse-keyed"),
-        (lambda r: r["scales"][0].update(bands=[{"label": "Low", "max": 12}, {"label": "High", "min": 11}]),
-         "toy.yaml: scales[0].bands: bands overlap at possible scores: 11 (Low and High)"),
-        (lambda r: r["scales"][0].update(bands=[{"label": "Low", "max": 9}, {"label": "High", "min": 11}]),
-         "toy.yaml: scales[0].bands: possible scores fall in no band: 10"),
-        (lambda r: r["scales"][0].update(method="prorated_sum", min_answered=7),
-         "toy.yaml: scales[0].min_answered: min_answered 7 is larger than the scale's 4 items"),
-        (lambda r: r["response_scales"]["freq5"]["labels"].update({6: "Always"}),
-         "toy.yaml: response_scales.freq5.labels.6: code 6 lies outside min..max (1..5)"),
-        (lambda r: r["scales"][0].update(method="median"), "toy.yaml: scales[0].method: must be one of"),
-        (lambda r: r["scales"][0].update(min_answered=3),
-         "toy.yaml: scales[0].min_answered: method 'sum' needs every item answered"),
+        (
+            lambda r: r["scales"][0]["items"].append("t9"),
+            "toy.yaml: scales[0].items[4]: unknown item 't9'",
+        ),
+        (
+            lambda r: r["items"].append({"id": "t1", "scale": "freq5"}),
+            "toy.yaml: items[5].id: duplicate item id 't1'",
+        ),
+        (
+            lambda r: r["items"][4].update(reverse=True),
+            "toy.yaml: items[4].reverse: item 'c1' is reverse-keyed",
+        ),
+        (
+            lambda r: r["scales"][0].update(
+                bands=[{"label": "Low", "max": 12}, {"label": "High", "min": 11}]
+            ),
+            "toy.yaml: scales[0].bands: bands overlap at possible scores: 11 (Low and High)",
+        ),
+        (
+            lambda r: r["scales"][0].update(
+                bands=[{"label": "Low", "max": 9}, {"label": "High", "min": 11}]
+            ),
+            "toy.yaml: scales[0].bands: possible scores fall in no band: 10",
+        ),
+        (
+            lambda r: r["scales"][0].update(method="prorated_sum", min_answered=7),
+            "toy.yaml: scales[0].min_answered: min_answered 7 is larger than the scale's 4 items",
+        ),
+        (
+            lambda r: r["response_scales"]["freq5"]["labels"].update({6: "Always"}),
+            "toy.yaml: response_scales.freq5.labels.6: code 6 lies outside min..max (1..5)",
+        ),
+        (
+            lambda r: r["scales"][0].update(method="median"),
+            "toy.yaml: scales[0].method: must be one of",
+        ),
+        (
+            lambda r: r["scales"][0].update(min_answered=3),
+            "toy.yaml: scales[0].min_answered: method 'sum' needs every item answered",
+        ),
         (lambda r: r.pop("licence"), "toy.yaml: licence: is required"),
-        (lambda r: r["items"][0].update(scale="nope"), "toy.yaml: items[0].scale: unknown response scale 'nope'"),
+        (
+            lambda r: r["items"][0].update(scale="nope"),
+            "toy.yaml: items[0].scale: unknown response scale 'nope'",
+        ),
     ],
 )
 def test_invalid_definitions_are_rejected_with_file_and_field(mutate, expected):
@@ -145,7 +189,11 @@ def test_cli_show_json_has_yaml_keys():
     assert [i["id"] for i in data["items"]][:3] == ["pq01", "pq02", "pq03"]
     assert data["items"][0]["reverse"] is True and data["items"][0]["scale"] == "freq5"
     burnout = data["scales"][1]
-    assert (burnout["id"], burnout["method"], burnout["min_answered"]) == ("burnout", "prorated_sum", 8)
+    assert (burnout["id"], burnout["method"], burnout["min_answered"]) == (
+        "burnout",
+        "prorated_sum",
+        8,
+    )
     assert burnout["bands"][0] == {"label": "Low", "min": None, "max": 22}
 
 
@@ -172,7 +220,9 @@ def test_attached_wording_is_checked_and_merged(tmp_path):
     items = {f"pq{i:02d}": f"placeholder wording {i}" for i in range(1, 31)}
     wording.write_text(yaml.safe_dump({"items": items}))
     attach_wording("proqol5", wording)
-    assert resolve_instrument("proqol5", with_wording=True).item("pq07").text == {"en": "placeholder wording 7"}
+    assert resolve_instrument("proqol5", with_wording=True).item("pq07").text == {
+        "en": "placeholder wording 7"
+    }
     assert resolve_instrument("proqol5").item("pq07").text is None
     del items["pq30"]
     wording.write_text(yaml.safe_dump({"items": items}))

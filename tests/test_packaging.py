@@ -11,8 +11,18 @@ from conftest import REPO
 
 def test_wheel_ships_instruments_reports_and_analysis(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path), str(REPO)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
         check=True,
     )
     wheel = next(tmp_path.glob("fieldsurvey-*.whl"))
@@ -27,7 +37,13 @@ def test_wheel_ships_instruments_reports_and_analysis(tmp_path):
         "from fieldsurvey.resources import data_dir; from fieldsurvey.instrument import resolve_instrument;"
         "print(data_dir('instruments')); print(resolve_instrument('proqol5').id)"
     )
-    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={"PYTHONPATH": str(site)},
-                         capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert out[0].startswith(str(site)) and out[0].endswith("_data/instruments")
     assert out[1] == "proqol5"

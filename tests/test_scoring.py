@@ -60,21 +60,27 @@ def test_bands_at_their_edges_with_half_up_rounding(total_over_8, band):
 def test_band_edges_exact_values():
     from fieldsurvey.instrument import assign_bands
 
-    got = list(assign_bands(np.array([22.0, 22.49, 22.5, 41.0, 41.5, 42.0]), PROQOL.scale("burnout")))
+    got = list(
+        assign_bands(np.array([22.0, 22.49, 22.5, 41.0, 41.5, 42.0]), PROQOL.scale("burnout"))
+    )
     assert got == ["Low", "Low", "Moderate", "Moderate", "High", "High"]
 
 
 def test_cbi_mean_0_100_and_its_missing_rule():
     cbi = resolve_instrument("cbi")
     row = {f"cbi{i:02d}": 3 for i in range(1, 20)}
-    row.update({"cbi01": 5, "cbi02": 1, "cbi03": np.nan, "cbi04": np.nan, "cbi05": np.nan, "cbi06": np.nan})
+    row.update(
+        {"cbi01": 5, "cbi02": 1, "cbi03": np.nan, "cbi04": np.nan, "cbi05": np.nan, "cbi06": np.nan}
+    )
     row.update({"cbi13": 1})  # reversed work item: 1 -> 5 -> 100
     scores = score_scales(pd.DataFrame([row]), cbi)
     assert np.isnan(scores.loc[0, "cbi_personal"])  # 2 of 6 answered, rule needs 3
     assert scores.loc[0, "cbi_work"] == pytest.approx((6 * 50 + 100) / 7)
     assert scores.loc[0, "cbi_client"] == 50
     row["cbi03"] = 4
-    assert score_scales(pd.DataFrame([row]), cbi).loc[0, "cbi_personal"] == pytest.approx((100 + 0 + 75) / 3)
+    assert score_scales(pd.DataFrame([row]), cbi).loc[0, "cbi_personal"] == pytest.approx(
+        (100 + 0 + 75) / 3
+    )
 
 
 def test_stss_total_needs_every_item_and_uses_bride_bands():
@@ -88,12 +94,23 @@ def test_stss_total_needs_every_item_and_uses_bride_bands():
 
 def test_mean_method_and_norm_based_t_scores():
     raw = {
-        "id": "toy", "title": "Toy", "version": "1", "citation": "c",
+        "id": "toy",
+        "title": "Toy",
+        "version": "1",
+        "citation": "c",
         "licence": {"holder": "h", "terms": "t", "wording_included": False},
         "response_scales": {"a": {"type": "likert", "min": 0, "max": 4}},
         "items": [{"id": f"x{i}", "scale": "a"} for i in range(3)],
-        "scales": [{"id": "m", "label": "M", "items": ["x0", "x1", "x2"], "method": "mean",
-                    "min_answered": 2, "norms": {"mean": 2.0, "sd": 0.5, "metric": "t"}}],
+        "scales": [
+            {
+                "id": "m",
+                "label": "M",
+                "items": ["x0", "x1", "x2"],
+                "method": "mean",
+                "min_answered": 2,
+                "norms": {"mean": 2.0, "sd": 0.5, "metric": "t"},
+            }
+        ],
     }
     inst = instrument_from_dict(raw)
     scores = score_scales(pd.DataFrame({"x0": [4, 1], "x1": [3, np.nan], "x2": [2, np.nan]}), inst)
@@ -107,7 +124,10 @@ def test_invalid_answers_are_errors_naming_row_and_column():
     with pytest.raises(ScoringError) as info:
         score_scales(answers, PROQOL, id_column="rid", source="wave1.csv")
     message = str(info.value)
-    assert "wave1.csv: row 3 (id b), column 'pq07': outside the response scale 1..5 (value 6)" in message
+    assert (
+        "wave1.csv: row 3 (id b), column 'pq07': outside the response scale 1..5 (value 6)"
+        in message
+    )
     assert "wave1.csv: row 4 (id c), column 'pq12': not a number (value 'often')" in message
 
 
@@ -128,14 +148,21 @@ def test_text_answers_and_blank_cells_from_csv_are_read():
 
 def test_missing_item_columns_are_named():
     answers = _proqol([{}]).drop(columns=["pq03", "pq08"])
-    with pytest.raises(ScoringError, match=r"proqol5.compassion_satisfaction: pq03; proqol5.burnout: pq08"):
+    with pytest.raises(
+        ScoringError, match=r"proqol5.compassion_satisfaction: pq03; proqol5.burnout: pq08"
+    ):
         score_scales(answers, PROQOL)
 
 
 def test_output_columns_in_order():
     scores = score_scales(_proqol([{}]).assign(rid=["r1"]), PROQOL, id_column="rid")
-    assert list(scores.columns[:5]) == ["rid", "compassion_satisfaction", "compassion_satisfaction_answered",
-                                        "compassion_satisfaction_band", "burnout"]
+    assert list(scores.columns[:5]) == [
+        "rid",
+        "compassion_satisfaction",
+        "compassion_satisfaction_answered",
+        "compassion_satisfaction_band",
+        "burnout",
+    ]
 
 
 def test_duplicate_scale_ids_across_instruments_are_refused():
@@ -145,7 +172,8 @@ def test_duplicate_scale_ids_across_instruments_are_refused():
 
 
 answers_strategy = arrays(
-    np.float64, st.tuples(st.integers(1, 30), st.just(10)),
+    np.float64,
+    st.tuples(st.integers(1, 30), st.just(10)),
     elements=st.one_of(st.sampled_from([1.0, 2.0, 3.0, 4.0, 5.0]), st.just(np.nan)),
 )
 
