@@ -1,0 +1,127 @@
+"""Study commands: ``init``, ``ingest``, ``status``, ``export-data``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from fieldsurvey.cli.output import console, friendly_errors, print_json, print_table
+from fieldsurvey.ingest.errors import IngestError
+from fieldsurvey.instrument import InstrumentError
+from fieldsurvey.store import StudyError, init_study, open_study
+from fieldsurvey.store.export_data import FORMATS, export_data
+from fieldsurvey.store.status import study_status
+
+_ERRORS = (StudyError, InstrumentError, IngestError)
+
+
+@click.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-i", "--instrument", "instruments", multiple=True, required=True,
+              help="Bundled instrument id or YAML path; repeat for several.")
+@click.option("--org-column", default=None, help="Column naming each response's organisation.")
+@click.option("--group-column", "group_columns", multiple=True, help="Grouping column; repeatable.")
+@click.option("--wave", "waves", multiple=True, help="A wave label; repeatable.")
+@click.option("--min-cell", default=10, show_default=True, type=int,
+              help="Minimum number of respondents behind anything shown.")
+@click.option("--title", default=None)
+@friendly_errors(*_ERRORS)
+def init_cmd(directory: Path, instruments: tuple[str, ...], org_column: str | None,
+             group_columns: tuple[str, ...], waves: tuple[str, ...], min_cell: int,
+             title: str | None) -> None:
+    """Create a study folder with study.yaml and an empty study store."""
+    study = init_study(directory, list(instruments), title=title, org_column=org_column,
+                       group_columns=list(group_columns), waves=list(waves), min_cell=min_cell)
+    click.echo(f"created study {study.config.title!r} in {directory} "
+               f"({len(instruments)} instruments, minimum cell {min_cell})")
+
+
+@click.command("ingest")
+@click.argument("study_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--platform", default="auto", show_default=True,
+              type=click.Choice(["auto", "qualtrics", "redcap", "kobo", "odk", "limesurvey",
+                                 "surveymonkey", "table"]))
+@click.option("--wave", default=None, help="Wave label (default: the study's first wave).")
+@click.option("--org", default=None, help="Organisation code for every row of the file.")
+@click.option("--map", "mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Mapping file: columns -> item ids, extra answer labels.")
+@click.option("--dictionary", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="REDCap data dictionary for the export.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@friendly_errors(*_ERRORS)
+def ingest_cmd(study_dir: Path, file: Path, platform: str, wave: str | None, org: str | None,
+               mapping: Path | None, dictionary: Path | None, fmt: str) -> None:
+    """Read a platform export into the study store; every row is stored or quarantined."""
+    from fieldsurvey.ingest.pipeline import ingest_file
+
+    summary = ingest_file(open_study(study_dir), file, platform=platform, wave=wave, org=org,
+                          mapping=mapping, dictionary=dictionary)
+    if fmt == "json":
+        print_json(summary.to_dict())
+        return
+    if summary.already_ingested:
+        console.print(f"{file.name}: {summary.notes[0]}")
+        return
+    console.print(f"[bold]{file.name}[/bold] ({summary.platform}): read {summary.rows_read}, "
+                  f"stored {summary.stored}, quarantined {summary.quarantined} (batch {summary.batch_id})")
+    for reason, count in summary.quarantine_reasons.items():
+        console.print(f"  quarantined {count}: {reason}")
+    for flag, count in summary.flags.items():
+        console.print(f"  flagged {count}: {flag}")
+    if summary.dropped_personal:
+        dropped = ", ".join(f"{d['column']} ({d['reason']})" for d in summary.dropped_personal)
+        console.print(f"  dropped as personal data: {dropped}")
+    if summary.free_text_columns:
+        where = "kept in the restricted free_text table" if summary.free_text_kept else "dropped"
+        console.print(f"  free text {where}: {', '.join(summary.free_text_columns)}")
+    if summary.unmapped_columns:
+        console.print(f"  unmapped columns (not stored; map them with --map): "
+                      f"{', '.join(map(str, summary.unmapped_columns))}")
+    if summary.missing_items:
+        console.print(f"  items with no column in this file: {len(summary.missing_items)}")
+    for note in summary.notes:
+        console.print(f"  note: {note}")
+
+
+@click.command("status")
+@click.argument("study_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@friendly_errors(*_ERRORS)
+def status_cmd(study_dir: Path, fmt: str) -> None:
+    """Responses per organisation and wave, quarantine reasons and flags."""
+    study = open_study(study_dir)
+    tables = study_status(study)
+    tables["responses"] = _small_counts_hidden(tables["responses"], study.config.min_cell)
+    if fmt == "json":
+        print_json({name: frame.to_dict(orient="records") for name, frame in tables.items()})
+        return
+    console.print(f"[bold]{study.config.title}[/bold] ({study_dir})")
+    for name, frame in tables.items():
+        if frame.empty:
+            console.print(f"{name}: none")
+        else:
+            print_table(frame, title=name)
+
+
+def _small_counts_hidden(frame: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    # Response counts under the minimum cell size are shown as a range, never exactly.
+    out = frame.copy()
+    out["responses"] = [f"<{min_cell}" if n < min_cell else str(n) for n in out["responses"]]
+    return out
+
+
+@click.command("export-data")
+@click.argument("study_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="csv", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@friendly_errors(*_ERRORS)
+def export_data_cmd(study_dir: Path, fmt: str, output: Path | None) -> None:
+    """Write the cleaned data (exclusions applied) with variable and value labels."""
+    path = export_data(open_study(study_dir), fmt, output)
+    click.echo(f"wrote {path}")
+
+
+COMMANDS = [init_cmd, ingest_cmd, status_cmd, export_data_cmd]

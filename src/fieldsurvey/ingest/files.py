@@ -1,0 +1,519 @@
+"""Reading raw tables from disk: encodings, delimiters and file formats.
+
+Everything here returns *records*: every cell as text, exactly as the file holds it, with the
+header row(s) still in the table. Platform readers decide which rows are headers.
+
+Rules
+-----
+* Encoding: a UTF-8 or UTF-16 byte-order mark wins; UTF-16 without a mark is recognised by its
+  zero bytes; otherwise strict UTF-8; otherwise Windows-1252 (Latin-1 for its five undefined
+  bytes). A file that is partly valid UTF-8 multi-byte text and partly not is *mixed* and
+  refused, because guessing would silently corrupt one of the two parts.
+* Delimiter: comma, semicolon, tab or pipe, chosen from the first record (outside quotes).
+* Parsing uses Arrow's C++ CSV reader with every column typed as text. (pandas' C parser fills
+  a short row's missing fields with the same value as an empty field, so a truncated row could
+  not be told from a complete one; Arrow reports every row with the wrong field count, with its
+  record number, and is faster.) Python's ``csv`` module is only the fallback for files Arrow
+  refuses outright, such as an unclosed quote.
+* A record whose field count differs from the header's is quarantined, not padded or cut.
+  The one exception is a known export quirk (ODK Central): when *every* data record is short by
+  the same number of trailing fields, those trailing header columns are filled with missing
+  values and a note says so.
+* A record with no values at all (blank line) is quarantined with reason "empty row".
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from fieldsurvey.ingest.errors import IngestError
+
+DELIMITERS = (",", ";", "\t", "|")
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".tab")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+
+QUARANTINE_COLUMNS = ["row", "raw", "reason"]
+
+# A valid UTF-8 multi-byte sequence; seen beside undecodable bytes it means mixed encodings.
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+# Control characters that never occur in a text table (tab, CR, LF excluded).
+_BINARY_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass
+class RawRecords:
+    """A table read as text, header rows included.
+
+    Attributes
+    ----------
+    file : str
+        Path of the file read.
+    records : DataFrame
+        Integer-named columns 0..n-1, one row per record that had the right number of fields;
+        cells are strings, empty cells are missing (NA).
+    row_numbers : ndarray of int
+        The 1-based record number in the file of each row of ``records``.
+    quarantine : DataFrame
+        Records that could not be read: ``row`` (record number), ``raw`` (the record's text)
+        and ``reason``.
+    encoding, delimiter : str
+        What was detected ("" for binary formats).
+    notes : list of str
+        Things the reader had to decide that the user should know about.
+    """
+
+    file: str
+    records: pd.DataFrame
+    row_numbers: np.ndarray
+    quarantine: pd.DataFrame
+    encoding: str = ""
+    delimiter: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def empty_quarantine() -> pd.DataFrame:
+    """An empty quarantine table with the standard columns."""
+    return pd.DataFrame({"row": pd.Series(dtype="int64"), "raw": [], "reason": []}).astype(
+        {"raw": object, "reason": object}
+    )
+
+
+def _line_of(raw: bytes, offset: int) -> int:
+    return raw.count(b"\n", 0, offset) + 1
+
+
+def decode_bytes(raw: bytes, file: str | Path) -> tuple[str, str]:
+    """Decode a text table's bytes, returning ``(text, encoding name)``.
+
+    Raises
+    ------
+    IngestError
+        For an empty file, mixed encodings, or binary (non-text) content.
+
+    Examples
+    --------
+    >>> decode_bytes("a;b\\n1;2\\n".encode("cp1252"), "x.csv")[1]
+    'utf-8'
+    >>> decode_bytes("é;b\\n".encode("cp1252"), "x.csv")[1]
+    'cp1252'
+    """
+    if not raw.strip(b" \t\r\n\x00"):
+        raise IngestError(file, 1, None, "the file is empty")
+    encoding = "utf-8"
+    if raw.startswith(codecs.BOM_UTF8):
+        encoding, raw = "utf-8-sig", raw[len(codecs.BOM_UTF8) :]
+    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    elif (
+        len(raw) >= 4 and raw[1:200:2].count(0) > 0.4 * len(raw[1:200:2]) and 0 not in raw[0:200:2]
+    ):
+        encoding = "utf-16-le"
+    elif (
+        len(raw) >= 4 and raw[0:200:2].count(0) > 0.4 * len(raw[0:200:2]) and 0 not in raw[1:200:2]
+    ):
+        encoding = "utf-16-be"
+    if encoding.startswith("utf-16"):
+        if len(raw) % 2:  # a file cut mid-character: the cut row is caught as short later
+            raw = raw[:-1]
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise IngestError(
+                file,
+                _line_of(raw, exc.start),
+                None,
+                "the file looks like UTF-16 but has bytes that are not valid UTF-16 "
+                "(mixed encodings, or a UTF-16 byte-order mark on other text)",
+            ) from None
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if encoding == "utf-8-sig" or _UTF8_MULTIBYTE.search(raw):
+                raise IngestError(
+                    file,
+                    _line_of(raw, exc.start),
+                    None,
+                    f"mixed text encodings: byte 0x{raw[exc.start]:02x} at offset {exc.start} is "
+                    "not UTF-8 but other parts of the file are UTF-8; re-save the file as UTF-8",
+                ) from None
+            try:
+                text, encoding = raw.decode("cp1252"), "cp1252"
+            except UnicodeDecodeError:
+                text, encoding = raw.decode("latin-1"), "latin-1"
+    text = text.lstrip("\ufeff")
+    binary = _BINARY_CHARS.search(text)
+    if binary is not None:
+        row = text.count("\n", 0, binary.start()) + 1
+        raise IngestError(
+            file,
+            row,
+            None,
+            f"binary data (control character 0x{ord(binary.group()):02x}): this is not a "
+            "text table; check the file type",
+        )
+    return text, encoding
+
+
+def sniff_delimiter(text: str) -> str:
+    """Pick the delimiter that splits the first record into the most fields (outside quotes).
+
+    Examples
+    --------
+    >>> sniff_delimiter('a;"b,c";d\\n1;2;3\\n')
+    ';'
+    """
+    in_quote, counts = False, dict.fromkeys(DELIMITERS, 0)
+    # Only the header record is scanned (it ends at the first newline outside quotes).
+    for char in text[:200_000]:
+        if char == '"':
+            in_quote = not in_quote
+        elif not in_quote:
+            if char == "\n":
+                break
+            if char in counts:
+                counts[char] += 1
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] > 0 else ","
+
+
+def _quarantine_frame(rows: list[tuple[int, str, str]]) -> pd.DataFrame:
+    if not rows:
+        return empty_quarantine()
+    frame = pd.DataFrame(rows, columns=QUARANTINE_COLUMNS)
+    return frame.astype({"row": "int64", "raw": object, "reason": object})
+
+
+def _parse_with_arrow(data: bytes, delimiter: str, skip_rows: int = 0):
+    """Parse with Arrow's C++ reader; returns (records, invalid rows, n_columns)."""
+    invalid: list[Any] = []
+
+    def on_invalid(row: Any) -> str:
+        invalid.append(row)
+        return "skip"
+
+    read_options = pacsv.ReadOptions(
+        autogenerate_column_names=True, use_threads=False, skip_rows=skip_rows, block_size=1 << 24
+    )
+    parse_options = pacsv.ParseOptions(
+        delimiter=delimiter,
+        newlines_in_values=True,
+        ignore_empty_lines=False,
+        invalid_row_handler=on_invalid,
+    )
+    # Peek at the width so every column can be typed as text (no type guessing at all).
+    probe = pacsv.open_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(
+            autogenerate_column_names=True,
+            use_threads=False,
+            skip_rows=skip_rows,
+            block_size=1 << 16,
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter,
+            newlines_in_values=True,
+            ignore_empty_lines=False,
+            invalid_row_handler=lambda row: "skip",
+        ),
+        convert_options=pacsv.ConvertOptions(auto_dict_encode=False),
+    )
+    names = probe.schema.names
+    convert = pacsv.ConvertOptions(
+        column_types={name: pa.string() for name in names},
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+        null_values=[""],
+    )
+    table = pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=read_options,
+        parse_options=parse_options,
+        convert_options=convert,
+    )
+    frame = table.to_pandas()
+    frame.columns = range(frame.shape[1])
+    return frame, invalid, len(names)
+
+
+def _parse_with_python(text: str, delimiter: str, file: str):
+    """Slow, forgiving fallback used only when Arrow refuses the file (e.g. an open quote)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    good: list[list[str]] = []
+    numbers: list[int] = []
+    bad: list[tuple[int, str, str]] = []
+    width = None
+    try:
+        for number, fields in enumerate(reader, start=1):
+            if width is None:
+                width = len(fields)
+            if len(fields) != width:
+                bad.append(
+                    (
+                        number,
+                        delimiter.join(fields),
+                        f"has {len(fields)} fields; the header has {width}",
+                    )
+                )
+                continue
+            good.append(fields)
+            numbers.append(number)
+    except csv.Error as exc:
+        raise IngestError(file, reader.line_num, None, f"cannot parse the CSV: {exc}") from None
+    frame = pd.DataFrame(good, columns=range(width or 0), dtype="str").replace("", pd.NA)
+    return frame, np.asarray(numbers, dtype=np.int64), bad
+
+
+def read_text_records(path: str | Path, delimiter: str | None = None) -> RawRecords:
+    """Read a delimited text file (CSV/TSV) as records of text.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    delimiter : str, optional
+        Force a delimiter instead of sniffing it.
+
+    Returns
+    -------
+    RawRecords
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "t.csv")
+    >>> _ = open(p, "w", encoding="utf-16").write("id\\tq1\\n1\\t5\\n")
+    >>> rec = read_text_records(p)
+    >>> (rec.encoding, rec.delimiter, rec.records.iloc[1].tolist())
+    ('utf-16', '\\t', ['1', '5'])
+    """
+    file = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise IngestError(file, None, None, f"cannot open the file: {exc.strerror}") from None
+    text, encoding = decode_bytes(raw, file)
+    delimiter = delimiter or sniff_delimiter(text)
+    data = text.encode("utf-8") if encoding != "utf-8" else raw
+    notes: list[str] = []
+    try:
+        frame, invalid, width = _parse_with_arrow(data, delimiter)
+        bad_numbers = np.asarray([row.number for row in invalid], dtype=np.int64)
+        if (bad_numbers < 1).any():
+            raise pa.ArrowInvalid("row numbers unknown")
+        total = len(frame) + len(invalid)
+        numbers = np.setdiff1d(np.arange(1, total + 1, dtype=np.int64), bad_numbers)
+        bad = [
+            (
+                int(row.number),
+                row.text,
+                f"has {row.actual_columns} fields; the header has {row.expected_columns}",
+            )
+            for row in invalid
+        ]
+        short = {row.actual_columns for row in invalid}
+        if len(invalid) >= 2 and len(frame) == 1 and len(short) == 1 and min(short) < width:
+            # Every data record (two or more, so one cut-off row cannot pass for it) is short by
+            # the same trailing fields: a known export quirk (ODK Central's empty Status).
+            body, invalid2, width2 = _parse_with_arrow(data, delimiter, skip_rows=1)
+            if not invalid2:
+                missing = width - width2
+                body = pd.concat(
+                    [body, pd.DataFrame(pd.NA, index=body.index, columns=range(width2, width))],
+                    axis=1,
+                ).astype("str")
+                frame = pd.concat([frame, body], ignore_index=True)
+                numbers = np.arange(1, len(frame) + 1, dtype=np.int64)
+                bad = []
+                notes.append(
+                    f"every data row has {width2} fields but the header has {width}: the last "
+                    f"{missing} header column(s) were read as empty"
+                )
+    except (pa.ArrowInvalid, pa.ArrowException):
+        frame, numbers, bad = _parse_with_python(text, delimiter, file)
+    if len(frame) == 0:
+        raise IngestError(file, 1, None, "no header row could be read")
+    empty = frame.isna().all(axis=1).to_numpy()
+    if empty[1:].any():
+        keep = ~empty
+        keep[0] = True
+        for number in numbers[~keep]:
+            bad.append((int(number), "", "empty row (no values)"))
+        frame = frame.loc[keep].reset_index(drop=True)
+        numbers = numbers[keep]
+    quarantine = _quarantine_frame(sorted(bad))
+    return RawRecords(file, frame, numbers, quarantine, encoding, delimiter, notes)
+
+
+def read_excel_records(path: str | Path, sheet: str | int = 0) -> RawRecords:
+    """Read one worksheet of an XLSX workbook as records of text.
+
+    Whole numbers stored by Excel as floats are written without ".0"; dates as ISO text.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "t.xlsx")
+    >>> pd.DataFrame({"id": ["a"], "q1": [3]}).to_excel(p, index=False)
+    >>> read_excel_records(p).records.iloc[1].tolist()
+    ['a', '3']
+    """
+    file = str(path)
+    try:
+        frame = pd.read_excel(path, sheet_name=sheet, header=None, dtype=object)
+    except Exception as exc:  # openpyxl/zipfile raise many types for a damaged workbook
+        raise IngestError(file, None, None, f"cannot read the workbook: {exc}") from None
+    if frame.empty:
+        raise IngestError(file, 1, None, "the worksheet is empty")
+
+    def as_text(value: Any) -> Any:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return pd.NA
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        if isinstance(value, pd.Timestamp):
+            return value.isoformat(sep=" ")
+        return str(value)
+
+    frame = frame.map(as_text).astype("str")
+    frame.columns = range(frame.shape[1])
+    numbers = np.arange(1, len(frame) + 1, dtype=np.int64)
+    return RawRecords(file, frame.reset_index(drop=True), numbers, empty_quarantine())
+
+
+def read_records(path: str | Path, delimiter: str | None = None) -> RawRecords:
+    """Read a CSV/TSV/TXT or XLSX file as records of text (header rows included).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "t.csv")
+    >>> _ = open(p, "w").write("id,q1\\n1,5\\n2\\n")
+    >>> rec = read_records(p)
+    >>> (len(rec.records), rec.quarantine["row"].tolist())
+    (2, [3])
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix in EXCEL_SUFFIXES:
+        return read_excel_records(path)
+    if suffix in (".sav", ".zsav", ".por", ".dta", ".sas7bdat", ".xpt", ".xls", ".json"):
+        raise IngestError(
+            path,
+            None,
+            "(file type)",
+            f"{suffix} files are not read as delimited text here: "
+            "platform exports are CSV/TSV/XLSX (or JSON for the Kobo and SurveyMonkey APIs); "
+            "read SPSS/Stata/SAS item tables with fieldsurvey.io.read_table",
+        )
+    return read_text_records(path, delimiter)
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON file (UTF-8, BOM tolerated) with a clear error for bad JSON.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "t.json")
+    >>> _ = open(p, "w").write('[{"a": 1}]')
+    >>> read_json(p)
+    [{'a': 1}]
+    """
+    file = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise IngestError(file, None, None, f"cannot open the file: {exc.strerror}") from None
+    text, _ = decode_bytes(raw, file)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise IngestError(file, exc.lineno, None, f"invalid JSON: {exc.msg}") from None
+
+
+def header_names(values: list[Any], file: str) -> list[str]:
+    """Turn a header record into unique column names (blank -> ``unnamed_<n>``).
+
+    Duplicates get ``__2``, ``__3`` suffixes so no column silently overwrites another.
+    """
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for position, value in enumerate(values, start=1):
+        name = "" if value is None or pd.isna(value) else str(value).strip()
+        if not name:
+            name = f"unnamed_{position}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}__{seen[name]}"
+        else:
+            seen[name] = 1
+        names.append(name)
+    return names
+
+
+@dataclass
+class Body:
+    """The data part of a table after its header rows are split off."""
+
+    header: list[list[Any]]
+    table: pd.DataFrame
+    row_numbers: np.ndarray
+    quarantine: pd.DataFrame
+
+
+def split_header(records: RawRecords, header_rows: int, names: list[str] | None = None) -> Body:
+    """Split ``header_rows`` header records off and name the data columns.
+
+    Raises
+    ------
+    IngestError
+        When a header row itself is malformed, or there are no data rows at all.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "t.csv")
+    >>> _ = open(p, "w").write("id,q1\\n1,5\\n")
+    >>> split_header(read_records(p), 1).table.columns.tolist()
+    ['id', 'q1']
+    """
+    file = records.file
+    bad_header = records.quarantine[records.quarantine["row"] <= header_rows]
+    if len(bad_header):
+        first = bad_header.iloc[0]
+        raise IngestError(
+            file, int(first["row"]), None, f"header row is malformed: {first['reason']}"
+        )
+    head_numbers = records.row_numbers[:header_rows]
+    if len(records.records) < header_rows or not np.array_equal(
+        head_numbers, np.arange(1, header_rows + 1)
+    ):
+        raise IngestError(
+            file,
+            len(records.records) + 1,
+            None,
+            f"expected {header_rows} header row(s); the file ends early",
+        )
+    header = [records.records.iloc[i].tolist() for i in range(header_rows)]
+    body = records.records.iloc[header_rows:].reset_index(drop=True)
+    numbers = records.row_numbers[header_rows:]
+    if len(body) == 0 and len(records.quarantine) == 0:
+        raise IngestError(
+            file, header_rows + 1, None, "the file has header row(s) but no responses"
+        )
+    body.columns = names if names is not None else header_names(header[0], file)
+    return Body(header, body, numbers, records.quarantine.reset_index(drop=True))

@@ -1,0 +1,48 @@
+"""Plain data files from researchers (SPSS, Stata, SAS, Excel, CSV) whose columns are item ids.
+
+They have no platform layout: the response id is the first column named ``response_id``,
+``ResponseId``, ``record_id``, ``id`` or ``respondent_id`` (any case); without one, ids are made
+from the row number (``row-2`` for the first data row), so re-sending a changed file cannot be
+told apart from new responses: give such files an id column.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fieldsurvey.ingest.export import PlatformExport, build_export
+from fieldsurvey.io import read_table
+
+ID_NAMES = ("response_id", "responseid", "record_id", "respondent_id", "id")
+
+
+def read_plain_table(path: str | Path) -> PlatformExport:
+    """Read a plain data file as a :class:`PlatformExport` with platform ``"table"``."""
+    path = Path(path)
+    table = read_table(path)
+    rows = table.attrs.get("row_numbers") or range(2, len(table) + 2)
+    missing_codes = table.attrs.get("missing_codes") or {}
+    # pandas deep-copies attrs on every operation; the export carries what matters.
+    table.attrs = {}
+    folded = {str(c).casefold(): c for c in table.columns}
+    id_col = next((folded[name] for name in ID_NAMES if name in folded), None)
+    notes = []
+    if id_col is None:
+        id_col = "response_id"
+        table.insert(0, id_col, [f"row-{i}" for i in range(2, len(table) + 2)])
+        notes.append("no response id column: ids made from row numbers (row-2, row-3, ...)")
+    text = table.astype("string")
+    return build_export(
+        table=text,
+        platform="table",
+        file=path.name,
+        response_id_column=str(id_col),
+        row_numbers=np.asarray(rows, dtype=np.int64),
+        missing_codes=missing_codes,
+        notes=notes,
+    )
+
+
+__all__ = ["ID_NAMES", "read_plain_table"]
