@@ -50,15 +50,23 @@ def init_cmd(directory: Path, instruments: tuple[str, ...], org_column: str | No
               default=None, help="Mapping file: columns -> item ids, extra answer labels.")
 @click.option("--dictionary", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="REDCap data dictionary for the export.")
+@click.option("--details", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="SurveyMonkey survey details JSON (for API exports).")
+@click.option("--form", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="KoboToolbox/ODK form (asset JSON or XLSForm).")
+@click.option("--structure", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="LimeSurvey survey-structure file.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @friendly_errors(*_ERRORS)
 def ingest_cmd(study_dir: Path, file: Path, platform: str, wave: str | None, org: str | None,
-               mapping: Path | None, dictionary: Path | None, fmt: str) -> None:
+               mapping: Path | None, dictionary: Path | None, details: Path | None,
+               form: Path | None, structure: Path | None, fmt: str) -> None:
     """Read a platform export into the study store; every row is stored or quarantined."""
     from fieldsurvey.ingest.pipeline import ingest_file
 
     summary = ingest_file(open_study(study_dir), file, platform=platform, wave=wave, org=org,
-                          mapping=mapping, dictionary=dictionary)
+                          mapping=mapping, dictionary=dictionary, details=details, form=form,
+                          structure=structure)
     if fmt == "json":
         print_json(summary.to_dict())
         return

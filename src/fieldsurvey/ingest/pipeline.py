@@ -86,6 +86,9 @@ def ingest_file(
     org: str | None = None,
     mapping: str | Path | None = None,
     dictionary: str | Path | None = None,
+    details: str | Path | None = None,
+    form: str | Path | None = None,
+    structure: str | Path | None = None,
 ) -> IngestSummary:
     """Read an export and store it in the study.
 
@@ -99,6 +102,9 @@ def ingest_file(
     org : organisation code for every row (else the study's ``org_column``)
     mapping : mapping file (see :mod:`fieldsurvey.ingest.mapping`)
     dictionary : REDCap data dictionary for the export
+    details : SurveyMonkey survey details JSON (needed for API exports: answers are choice ids)
+    form : KoboToolbox/ODK form definition (KPI asset JSON or XLSForm)
+    structure : LimeSurvey survey-structure file
 
     Returns
     -------
@@ -145,22 +151,25 @@ def ingest_file(
             )
         answer_columns = [c for c in (study.config.org_column,) if c]
         answer_columns += list(item_columns(study)) + list(map_file.columns if map_file else [])
-        export = _read(path, platform, dictionary, answer_columns)
+        answer_columns = list(dict.fromkeys(answer_columns))
+        companions = {"dictionary": dictionary, "details": details, "form": form,
+                      "structure": structure}
+        export = _read(path, platform, companions, answer_columns)
         prepared = _prepare(study, export, instruments, map_file, wave, org, path.name)
         return _store(study, con, prepared, export, sha, wave, org, path.name)
     finally:
         con.close()
 
 
-def _read(path: Path, platform: str, dictionary: str | Path | None,
+def _read(path: Path, platform: str, companions: dict[str, str | Path | None],
           answer_columns: list[str]) -> PlatformExport:
     """Read with the platform's reader; the study's own columns are always answers, never
     free text (a Qualtrics text-entry organisation question, say)."""
     if platform == "table" or (platform == "auto" and path.suffix.lower() in PLAIN_SUFFIXES):
         return keep_as_answers(read_plain_table(path), answer_columns)
     try:
-        return read_export(path, None if platform == "auto" else platform, dictionary=dictionary,
-                           answer_columns=answer_columns)
+        return read_export(path, None if platform == "auto" else platform,
+                           answer_columns=answer_columns, **companions)
     except IngestError:
         # A file with no platform's markers at all is a plain table (columns named by item
         # id); a file with markers of two platforms stays an error asking for --platform.
@@ -242,10 +251,11 @@ def _prepare(
                 "belongs to: give --org, or set org_column in study.yaml to a column "
                 "of this file",
             )
-        orgs = data[source].astype("string").str.strip()
+        # "1.0000000000" (LimeSurvey's decimals) and "1" are the same organisation.
+        orgs = data[source].astype("string").str.strip().str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
         reject((orgs.isna() | (orgs == "")).to_numpy(), f"no organisation (column {source} empty)")
 
-    coded: dict[str, np.ndarray] = {}
+    coded: dict[str, np.ndarray | pd.Series] = {}
     text_items: dict[str, pd.Series] = {}
     for col, item_id in mapping.item_for_column.items():
         scale = scale_of[item_id]
@@ -253,11 +263,20 @@ def _prepare(
             text_items[item_id] = data[col]
             continue
         if scale.type == "categorical" and not scale.labels:
-            continue  # open-coded (organisation): stored as the org key, not as an answer
+            # Open-coded (organisation codes): kept as text, normalised like the org key.
+            text = data[col].astype("string").str.strip()
+            coded[item_id] = text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True).replace("", pd.NA)
+            continue
+        answers_in = data[col]
+        if export.platform == "surveymonkey" and col in export.value_labels:
+            # SurveyMonkey API answers are opaque choice ids: read them as their choice texts,
+            # which the instrument's labels (or the mapping file's) turn into codes.
+            choice_ids = answers_in.astype("string")
+            answers_in = choice_ids.map(export.value_labels[col]).fillna(choice_ids)
         extra = {}
         if map_file:
             extra = {**map_file.values.get("*", {}), **map_file.values.get(item_id, {})}
-        result = code_answers(data[col], scale, extra)
+        result = code_answers(answers_in, scale, extra)
         coded[item_id] = result.values
         if result.invalid.any():
             bad = result.invalid
@@ -299,7 +318,8 @@ def _prepare(
             ).to_numpy()
         else:
             rows[flag_col] = pd.NA
-    answers = pd.DataFrame({item: values[ok] for item, values in coded.items()}, index=rows.index)
+    answers = pd.DataFrame({item: np.asarray(values)[ok] for item, values in coded.items()},
+                           index=rows.index)
     rows = pd.concat([rows, answers], axis=1)
 
     raw = data.astype("string")
@@ -491,9 +511,14 @@ def _against_stored(con, rows: pd.DataFrame, quarantine: pd.DataFrame, file: str
     for col in item_cols:
         if f"{col}__stored" not in merged:
             continue
-        new = pd.to_numeric(merged[col], errors="coerce").to_numpy(dtype=float)
-        old = pd.to_numeric(merged[f"{col}__stored"], errors="coerce").to_numpy(dtype=float)
-        differs |= seen & ~((new == old) | (np.isnan(new) & np.isnan(old)))
+        new_raw, old_raw = merged[col], merged[f"{col}__stored"]
+        if pd.api.types.is_numeric_dtype(old_raw.dtype):
+            new = pd.to_numeric(new_raw, errors="coerce").to_numpy(dtype=float)
+            old = pd.to_numeric(old_raw, errors="coerce").to_numpy(dtype=float)
+            same = (new == old) | (np.isnan(new) & np.isnan(old))
+        else:
+            same = (new_raw.astype("string").fillna("\0") == old_raw.astype("string").fillna("\0")).to_numpy()
+        differs |= seen & ~same
     if differs.any():
         ids = merged.loc[differs, "response_id"].tolist()
         shown = ", ".join(map(str, ids[:5])) + (" ..." if len(ids) > 5 else "")

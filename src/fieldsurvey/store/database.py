@@ -75,6 +75,8 @@ def item_sql_type(inst: Instrument, item_id: str) -> str | None:
     rs = inst.response_scale_of(item_id)
     if rs.type == "text":
         return None
+    if rs.type == "categorical" and not rs.labels:
+        return "TEXT"  # open-coded: codes set by the study (organisation codes)
     return "DOUBLE" if rs.type == "numeric" else "INTEGER"
 
 

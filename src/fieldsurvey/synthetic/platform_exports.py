@@ -253,6 +253,7 @@ class FakeRespondents:
     latitude: list[str]
     longitude: list[str]
     token: list[str]
+    external_ref: list[str]
 
 
 def fake_respondents(rows: int, rng: np.random.Generator) -> FakeRespondents:
@@ -285,6 +286,7 @@ def fake_respondents(rows: int, rng: np.random.Generator) -> FakeRespondents:
         latitude=[f"{rng.uniform(-35, 55):.6f}" for _ in range(rows)],
         longitude=[f"{rng.uniform(-120, 150):.6f}" for _ in range(rows)],
         token=[random_token(rng, 15) for _ in range(rows)],
+        external_ref=[f"STAFF-{i + 1:04d}" for i in range(rows)],
     )
 
 
