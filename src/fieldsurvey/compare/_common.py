@@ -1,0 +1,62 @@
+"""Shared helpers of the compare stage: column checks, the "everyone" marker, corrections."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+#: Value written into a dimension column when a row describes every respondent of that
+#: dimension (the whole field, all groups, all waves). The disclosure gate reads NA as "all".
+ALL = pd.NA
+
+CORRECTIONS = ("holm", "fdr_bh")
+
+
+class CompareError(ValueError):
+    """Data or arguments that the compare stage cannot analyse as given."""
+
+
+def as_list(value: str | Iterable[str]) -> list[str]:
+    """A single column name or an iterable of them, as a list."""
+    return [value] if isinstance(value, str) else list(value)
+
+
+def require_columns(data: pd.DataFrame, columns: Sequence[str], what: str = "data") -> None:
+    """Raise :class:`CompareError` naming the missing columns and the ones that exist."""
+    if not isinstance(data, pd.DataFrame):
+        raise CompareError(f"{what} must be a pandas DataFrame, got {type(data).__name__}")
+    missing = [c for c in columns if c not in data.columns]
+    if missing:
+        shown = list(data.columns)[:30]
+        raise CompareError(f"{what} has no column(s) {missing}; columns are {shown}")
+
+
+def numeric_column(data: pd.DataFrame, column: str) -> np.ndarray:
+    """A column as float64 with NaN for missing, or an error naming the first bad row."""
+    values = pd.to_numeric(data[column], errors="coerce")
+    bad = values.isna() & data[column].notna()
+    if bad.any():
+        row = data.index[bad.to_numpy().argmax()]
+        raise CompareError(
+            f"column {column!r} row {row!r}: {data[column].loc[row]!r} is not a number"
+        )
+    return values.to_numpy(dtype=float, na_value=np.nan)
+
+
+def adjust_pvalues(p: np.ndarray, method: str) -> np.ndarray:
+    """Holm or Benjamini-Hochberg adjusted p-values; NaN p-values stay NaN and are not counted.
+
+    Uses ``pingouin.multicomp`` so the adjustment matches pingouin's.
+    """
+    import pingouin as pg
+
+    if method not in CORRECTIONS:
+        raise CompareError(f"correction must be one of {CORRECTIONS}, got {method!r}")
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    if ok.any():
+        out[ok] = pg.multicomp(p[ok], method=method)[1]
+    return out

@@ -1,0 +1,316 @@
+"""Fair comparison of organisations with different staff mixes: role standardisation, weights.
+
+* :func:`standardise_role_mix` - direct standardisation: an organisation's role-specific means
+  weighted by the *field's* role shares, so an organisation is not flattered or penalised for
+  employing more of a role that scores high everywhere.
+* :func:`survey_weights` - post-stratification (or raking) weights that make respondents stand
+  for the staff counts of their organisation and role.
+* :func:`weighted_means` - weighted (ratio) means with Taylor-linearisation standard errors,
+  clustered by organisation when the estimate pools organisations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from fieldsurvey.compare._common import (
+    ALL,
+    CompareError,
+    as_list,
+    numeric_column,
+    require_columns,
+)
+from fieldsurvey.compare.benchmark import _check_units
+
+
+def standardise_role_mix(
+    data: pd.DataFrame,
+    scales: str | Sequence[str],
+    *,
+    org: str = "org",
+    role: str = "wf_role",
+    collapse: Mapping[object, object] | None = None,
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    """Directly standardise each organisation's mean to the field's role mix.
+
+    ``standardised_o = sum_r p_r m_or / sum_{r in o} p_r``, with ``p_r`` the field share of role
+    ``r`` among valid scores and ``m_or`` the organisation's mean for that role. Roles absent
+    from an organisation cannot be standardised: the sum runs over the roles present,
+    ``role_coverage`` (the field share they stand for) and ``roles_missing`` say what is
+    missing and ``complete`` is False. Merge rare roles beforehand with ``collapse`` (e.g.
+    ``{4: "lead", 5: "lead"}``) so fewer organisations lack one. The standard error uses the
+    field's pooled within-organisation variance of each role, ``sqrt(sum_r q_r^2 s_r^2 /
+    n_or)`` with ``q_r`` the renormalised shares, so single-person role cells still count.
+
+    Parameters
+    ----------
+    data : DataFrame
+    scales : str or list of str
+    org, role : str
+        Organisation and role columns; respondents without a role are left out.
+    collapse : mapping, optional
+        Role value -> merged role label.
+    ci : float
+
+    Returns
+    -------
+    DataFrame
+        One row per organisation x scale: ``org``, ``scale``, ``n`` (respondents),
+        ``n_valid`` (scored, with a role), ``crude_mean``, ``standardised_mean``, ``se``,
+        ``ci_low``, ``ci_high``, ``role_coverage``, ``roles_missing``, ``complete``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"org": list("AAAABBBB"), "role": [1, 1, 1, 2, 1, 2, 2, 2],
+    ...                   "x": [1.0, 1, 1, 5, 1, 5, 5, 5]})
+    >>> standardise_role_mix(d, "x", role="role")[["org", "crude_mean", "standardised_mean"]]
+      org  crude_mean  standardised_mean
+    0   A         2.0                3.0
+    1   B         4.0                3.0
+    """
+    scales = as_list(scales)
+    require_columns(data, [org, role, *scales])
+    _check_units(data, [org])
+    roles = data[role].map(lambda v: collapse.get(v, v)) if collapse else data[role]
+    base = pd.DataFrame({org: data[org], "_role": roles})
+    counts = base.groupby(org, sort=True).size()
+    z = stats.norm.ppf(0.5 + ci / 2)
+    frames = []
+    for scale in scales:
+        frame = base.assign(_y=numeric_column(data, scale)).dropna(subset=["_role", "_y"])
+        g = frame.groupby([org, "_role"], sort=True)["_y"]
+        cell = pd.DataFrame({"n": g.size(), "mean": g.mean(), "var": g.var(ddof=1)})
+        cell["m2"] = cell["var"].fillna(0) * (cell["n"] - 1)
+        by_role = cell.groupby(level="_role")
+        share = by_role["n"].sum() / cell["n"].sum()
+        dof = by_role["n"].sum() - by_role.size()
+        pooled_var = (by_role["m2"].sum() / dof.where(dof > 0)).fillna(frame["_y"].var(ddof=1))
+        means = cell["mean"].unstack("_role").reindex(columns=share.index)
+        ns = cell["n"].unstack("_role").reindex(columns=share.index).fillna(0)
+        present = ns.to_numpy() > 0
+        p = share.to_numpy()
+        coverage = (present * p).sum(axis=1)
+        q = present * p / coverage[:, None]
+        std_mean = np.nansum(q * means.to_numpy(), axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            var = np.nansum(q**2 * pooled_var.to_numpy() / np.where(present, ns, np.nan), axis=1)
+        se = np.sqrt(var)
+        crude = frame.groupby(org, sort=True)["_y"].mean().reindex(means.index)
+        labels = np.asarray(share.index, dtype=object)
+        out = pd.DataFrame(
+            {
+                org: means.index,
+                "scale": scale,
+                "n": counts.reindex(means.index).to_numpy(),
+                "n_valid": ns.sum(axis=1).astype(np.int64).to_numpy(),
+                "crude_mean": crude.to_numpy(),
+                "standardised_mean": std_mean,
+                "se": se,
+                "ci_low": std_mean - z * se,
+                "ci_high": std_mean + z * se,
+                "role_coverage": coverage,
+                "roles_missing": [", ".join(str(x) for x in labels[~row]) for row in present],
+            }
+        )
+        out["complete"] = out["roles_missing"] == ""
+        frames.append(out)
+    return pd.concat(frames, ignore_index=True)
+
+
+def survey_weights(
+    data: pd.DataFrame,
+    staff: pd.DataFrame,
+    *,
+    org: str = "org",
+    role: str = "wf_role",
+    method: str = "poststratify",
+    max_iter: int = 100,
+    tol: float = 1e-10,
+) -> pd.Series:
+    """Weights that make respondents represent the staff of their organisation and role.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Respondents with ``org`` and ``role``.
+    staff : DataFrame
+        Columns ``org``, ``role`` (same names as in ``data``) and ``staff`` (head count).
+    method : {"poststratify", "rake"}
+        "poststratify": weight = staff / respondents in each organisation x role cell; every
+        cell with staff needs a respondent. "rake": iterative proportional fitting to the
+        organisation totals and the field's role totals (use it when some cells are empty).
+    max_iter, tol : raking controls.
+
+    Returns
+    -------
+    Series
+        One weight per row of ``data`` (NaN for respondents without a role), named
+        ``weight``; weights sum to the staff total.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"org": ["A", "A", "B"], "wf_role": [1, 2, 1]})
+    >>> s = pd.DataFrame({"org": ["A", "A", "B"], "wf_role": [1, 2, 1], "staff": [4, 2, 3]})
+    >>> survey_weights(d, s).tolist()
+    [4.0, 2.0, 3.0]
+    """
+    require_columns(data, [org, role])
+    require_columns(staff, [org, role, "staff"], "staff table")
+    if staff.duplicated([org, role]).any():
+        row = staff.index[staff.duplicated([org, role]).to_numpy().argmax()]
+        raise CompareError(
+            f"staff table row {row!r} repeats organisation x role "
+            f"{staff.loc[row, [org, role]].tolist()}"
+        )
+    head = pd.to_numeric(staff["staff"], errors="coerce")
+    if head.isna().any() or (head < 0).any():
+        row = staff.index[(head.isna() | (head < 0)).to_numpy().argmax()]
+        raise CompareError(
+            f"staff table row {row!r} column 'staff': "
+            f"{staff.loc[row, 'staff']!r} is not a head count"
+        )
+    targets = staff.assign(staff=head).set_index([org, role])["staff"]
+    resp = data[[org, role]]
+    known = resp[role].notna()
+    cells = pd.MultiIndex.from_frame(resp.loc[known])
+    unknown = ~cells.isin(targets.index)
+    if unknown.any():
+        pos = resp.loc[known].index[np.argmax(unknown)]
+        raise CompareError(
+            f"row {pos!r}: organisation x role {tuple(resp.loc[pos])} is not in the staff table"
+        )
+    weight = pd.Series(np.nan, index=data.index, name="weight")
+    if method == "poststratify":
+        n_cell = resp.loc[known].groupby([org, role]).size()
+        empty = targets[(targets > 0) & ~targets.index.isin(n_cell.index)]
+        if len(empty):
+            raise CompareError(
+                f"{len(empty)} organisation x role cell(s) with staff have no respondents, e.g. "
+                f"{empty.index[0]}; use method='rake' or merge roles first"
+            )
+        ratio = (targets / n_cell).reindex(cells)
+        weight.loc[known] = ratio.to_numpy()
+        return weight
+    if method != "rake":
+        raise CompareError(f"method must be 'poststratify' or 'rake', got {method!r}")
+    org_total = targets.groupby(level=0).sum()
+    role_total = targets.groupby(level=1).sum()
+    org_codes = resp.loc[known, org].to_numpy()
+    role_codes = resp.loc[known, role].to_numpy()
+    w = np.ones(known.sum())
+    for _ in range(max_iter):
+        before = w.copy()
+        for codes, total in ((org_codes, org_total), (role_codes, role_total)):
+            current = pd.Series(w).groupby(codes).transform("sum").to_numpy()
+            w *= total.reindex(codes).to_numpy() / current
+        if np.max(np.abs(w - before) / before) < tol:
+            break
+    weight.loc[known] = w
+    return weight
+
+
+def weighted_means(
+    data: pd.DataFrame,
+    scales: str | Sequence[str],
+    weights: pd.Series | np.ndarray,
+    *,
+    by: str | None = None,
+    cluster: str | None = None,
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    """Weighted means with linearisation (sandwich) standard errors.
+
+    The weighted mean is the ratio ``sum w y / sum w``; its linearised variance is
+    ``C / (C - 1) sum_c (sum_{i in c} w_i (y_i - ybar) / sum w)^2`` over clusters ``c``
+    (organisations, when the estimate pools them) or over respondents when there is no
+    cluster. Intervals use t with ``C - 1`` degrees of freedom. This is the "ultimate cluster"
+    with-replacement approximation (R ``survey::svymean`` with ``ids = ~org``), without a
+    finite-population correction.
+
+    Parameters
+    ----------
+    data : DataFrame
+    scales : str or list of str
+    weights : Series or array, one weight per row (NaN rows are left out)
+    by : str, optional
+        Estimate within each level (e.g. ``"org"``) plus for everyone (``by`` NA).
+    cluster : str, optional
+        Cluster column (e.g. ``"org"``); a level of ``by`` with a single cluster falls back to
+        respondents as the units.
+    ci : float
+
+    Returns
+    -------
+    DataFrame
+        ``by`` (NA = everyone), ``scale``, ``n``, ``n_valid``, ``weighted_mean``, ``se``,
+        ``ci_low``, ``ci_high``, ``effective_n`` (Kish), ``clusters``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"x": [1.0, 2.0, 4.0]})
+    >>> weighted_means(d, "x", pd.Series([1.0, 1.0, 2.0]))["weighted_mean"].tolist()
+    [2.75]
+    """
+    scales = as_list(scales)
+    require_columns(data, scales + [c for c in (by, cluster) if c])
+    w_all = pd.Series(np.asarray(weights, dtype=float), index=data.index)
+    if len(w_all) != len(data):
+        raise CompareError("weights must have one value per row of data")
+    if (w_all < 0).any():
+        raise CompareError(f"weight at row {data.index[(w_all < 0).to_numpy().argmax()]!r} < 0")
+    rows = []
+    for scale in scales:
+        y = pd.Series(numeric_column(data, scale), index=data.index)
+        ok = y.notna() & w_all.notna()
+        groups = [(ALL, data.index)]
+        if by:
+            groups += list(data.groupby(by, sort=True).groups.items())
+        for label, idx in groups:
+            sel = ok.loc[idx]
+            yy, ww = y.loc[idx][sel].to_numpy(), w_all.loc[idx][sel].to_numpy()
+            row = {"scale": scale, "n": len(idx), "n_valid": int(sel.sum())}
+            row.update(
+                _ratio_mean(yy, ww, data.loc[idx][sel][cluster].to_numpy() if cluster else None, ci)
+            )
+            rows.append({by: label, **row} if by else row)
+    out = pd.DataFrame(rows)
+    if by:
+        out[by] = out[by].astype(object).where(out[by].notna(), ALL)
+    return out
+
+
+def _ratio_mean(y: np.ndarray, w: np.ndarray, clusters: np.ndarray | None, ci: float) -> dict:
+    total = w.sum()
+    if y.size == 0 or total <= 0:
+        return {
+            "weighted_mean": np.nan,
+            "se": np.nan,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "effective_n": 0.0,
+            "clusters": 0,
+        }
+    mean = (w * y).sum() / total
+    u = w * (y - mean) / total
+    if clusters is not None and len(pd.unique(clusters)) > 1:
+        u = pd.Series(u).groupby(clusters).sum().to_numpy()
+    k = u.size
+    var = k / (k - 1) * (u**2).sum() if k > 1 else np.nan
+    se = np.sqrt(var)
+    crit = stats.t.ppf(0.5 + ci / 2, k - 1) if k > 1 else np.nan
+    return {
+        "weighted_mean": mean,
+        "se": se,
+        "ci_low": mean - crit * se,
+        "ci_high": mean + crit * se,
+        "effective_n": total**2 / (w**2).sum(),
+        "clusters": k,
+    }
