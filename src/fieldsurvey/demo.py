@@ -1,11 +1,14 @@
-"""The built-in demo: a synthetic coalition study run through every stage that exists.
+"""The built-in demo: a synthetic coalition study run through every stage.
 
-``fieldsurvey demo DIR`` (and ``make demo``) calls :func:`run_demo`. Each stage is one small step
-function so the demo grows with the pipeline; every file it writes is listed at the end.
+``fieldsurvey demo DIR`` (and ``make demo``) calls :func:`run_demo`. The coalition's member
+organisations field the survey on different platforms (as real coalitions do), their exports are
+ingested into one study, and the study is scored, checked and compared. Each stage is one small
+step function; every file the demo writes is listed at the end.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +17,18 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import Progress
 
+from fieldsurvey.instrument import resolve_instrument
+from fieldsurvey.resources import data_dir
 from fieldsurvey.scoring import score_scales
+from fieldsurvey.store import Study, init_study, load_responses
 from fieldsurvey.synthetic import CoalitionParams, SyntheticStudy, generate_coalition
 
-SCORED_INSTRUMENTS = ["proqol5", "cbi", "stss", "structural-conditions"]
+INSTRUMENTS = ["workforce-context", "proqol5", "cbi", "stss", "structural-conditions"]
+SCORED_INSTRUMENTS = INSTRUMENTS[1:]
+# Member organisations field the survey on the platform they already use.
+PLATFORM_OF_ORG_BLOCK = [("qualtrics", "default"), ("redcap", "raw"), ("kobo", "default"),
+                         ("odk", "default"), ("limesurvey", "default")]
+SUFFIX = {"qualtrics": ".csv", "redcap": ".csv", "kobo": ".csv", "odk": ".csv", "limesurvey": ".csv"}
 
 
 @dataclass
@@ -25,7 +36,9 @@ class DemoRun:
     """What the demo has made so far; steps read earlier results from here."""
 
     out_dir: Path
-    study: SyntheticStudy | None = None
+    console: Console
+    synthetic: SyntheticStudy | None = None
+    study: Study | None = None
     scores: pd.DataFrame | None = None
     made: list[tuple[str, Path]] = field(default_factory=list)
 
@@ -34,44 +47,125 @@ class DemoRun:
 
 
 def _generate(run: DemoRun) -> None:
-    run.study = generate_coalition(CoalitionParams(waves=2))
-    data_dir = run.out_dir / "data"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    responses = data_dir / "coalition-responses.csv"
-    run.study.responses.to_csv(responses, index=False)
-    orgs = data_dir / "organisations.csv"
-    run.study.organisations.to_csv(orgs, index=False)
-    run.record("synthetic responses (2 waves)", responses)
-    run.record("member organisations", orgs)
+    run.synthetic = generate_coalition(CoalitionParams(waves=2))
+    truth = run.out_dir / "synthetic"
+    truth.mkdir(parents=True, exist_ok=True)
+    run.synthetic.responses.to_csv(truth / "answers.csv", index=False)
+    run.synthetic.organisations.to_csv(truth / "organisations.csv", index=False)
+    run.record("synthetic answers (the truth the pipeline must recover)", truth / "answers.csv")
+    run.record("member organisations", truth / "organisations.csv")
+
+
+def _field(run: DemoRun) -> None:
+    from fieldsurvey.fielding import field_instruments
+
+    out = run.out_dir / "fielding"
+    out.mkdir(parents=True, exist_ok=True)
+    instruments = [resolve_instrument(i) for i in INSTRUMENTS]
+    codebook = field_instruments(instruments, "codebook", out / "codebook.html")
+    run.record("codebook (every item, code, scale and licence)", codebook)
+    # Licensed wording is not ours: only our own item banks are fielded until users attach it.
+    own = [resolve_instrument(i) for i in ("workforce-context", "structural-conditions")]
+    form = field_instruments(own, "xlsform", out / "structural-conditions.xlsx")
+    run.record("XLSForm for KoboToolbox/ODK (own-wording instruments)", form)
+
+
+def _init_study(run: DemoRun) -> None:
+    run.study = init_study(run.out_dir / "study", INSTRUMENTS, title="Synthetic coalition staff survey",
+                           org_column="wf_org", group_columns=["wf_role", "wf_lived_exp"],
+                           waves=["1", "2"])
+    run.record("study folder", run.study.root)
+
+
+def _ingest(run: DemoRun) -> None:
+    from fieldsurvey.ingest.pipeline import ingest_file
+    from fieldsurvey.synthetic.platform_exports import write_platform_export
+
+    assert run.synthetic is not None and run.study is not None
+    instruments = [resolve_instrument(i) for i in INSTRUMENTS]
+    responses = run.synthetic.responses
+    orgs = sorted(responses["org"].unique())
+    imports = run.study.root / "imports"
+    totals = {"read": 0, "stored": 0, "quarantined": 0}
+    for wave in sorted(responses["wave"].unique()):
+        for block, (platform, layout) in enumerate(PLATFORM_OF_ORG_BLOCK):
+            members = orgs[block::len(PLATFORM_OF_ORG_BLOCK)]
+            subset = responses[(responses["wave"] == wave) & responses["org"].isin(members)]
+            path = imports / f"wave{wave}-{platform}{SUFFIX[platform]}"
+            write_platform_export(subset, instruments, platform, path, layout=layout,
+                                  seed=int(wave) * 10 + block,
+                                  preview_rows=2 if platform == "qualtrics" else 0)
+            summary = ingest_file(run.study, path, wave=str(wave))
+            totals["read"] += summary.rows_read
+            totals["stored"] += summary.stored
+            totals["quarantined"] += summary.quarantined
+            run.record(f"{platform} export, wave {wave} (ingested)", path)
+    run.console.print(f"ingest: read {totals['read']}, stored {totals['stored']}, quarantined "
+                      f"{totals['quarantined']} (platform previews); personal data dropped")
 
 
 def _score(run: DemoRun) -> None:
     assert run.study is not None
-    run.scores = score_scales(run.study.responses, SCORED_INSTRUMENTS, id_column="response_id")
+    responses = load_responses(run.study)
+    scores = score_scales(responses, SCORED_INSTRUMENTS, id_column="response_id")
+    context = responses[["response_id", "org", "wave", "wf_role", "wf_lived_exp", "wf_payband",
+                         "wf_tenure", "wf_hours", "wf_peer_role"]]
+    # Scores come back row-aligned; response ids repeat across organisations (REDCap record 1).
+    run.scores = pd.concat([context, scores.drop(columns="response_id")], axis=1)
     path = run.out_dir / "results" / "scores.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     run.scores.to_csv(path, index=False)
-    run.record("scale scores", path)
+    run.record("scale scores (from the study store)", path)
+
+
+def _export_data(run: DemoRun) -> None:
+    from fieldsurvey.store.export_data import export_data
+
+    assert run.study is not None
+    run.record("cleaned data for SPSS users", export_data(run.study, "sav"))
+
+
+def _check_findings(run: DemoRun) -> None:
+    from fieldsurvey.reproduce import check_findings, load_findings
+
+    findings = load_findings(data_dir("analysis") / "field-findings.yaml")
+    checks = check_findings(findings)
+    path = run.out_dir / "results" / "published-findings-consistency.csv"
+    checks.to_csv(path, index=False)
+    counts = checks["verdict"].value_counts().to_dict()
+    run.console.print(f"published findings checked: {counts}")
+    run.record("consistency checks of published figures", path)
 
 
 STEPS: list[tuple[str, Callable[[DemoRun], None]]] = [
     ("Generating the synthetic coalition", _generate),
+    ("Fielding: codebook and XLSForm", _field),
+    ("Creating the study", _init_study),
+    ("Ingesting platform exports", _ingest),
     ("Scoring scales", _score),
+    ("Exporting cleaned data", _export_data),
+    ("Checking published findings", _check_findings),
 ]
+
+
+MARKER = ".fieldsurvey-demo"
 
 
 def run_demo(out_dir: str | Path, console: Console | None = None) -> DemoRun:
     """Run the demo into ``out_dir`` and return what it made.
 
-    Examples
-    --------
-    >>> run = run_demo(tmp_path)  # doctest: +SKIP
-    >>> [what for what, _ in run.made][:2]  # doctest: +SKIP
-    ['synthetic responses (2 waves)', 'member organisations']
+    A folder made by an earlier demo run is replaced; any other non-empty folder is refused, so
+    the demo never deletes a user's files.
     """
     console = console or Console()
-    run = DemoRun(out_dir=Path(out_dir))
+    run = DemoRun(out_dir=Path(out_dir), console=console)
+    if run.out_dir.exists() and any(run.out_dir.iterdir()):
+        if not (run.out_dir / MARKER).is_file():
+            raise FileExistsError(f"{run.out_dir} is not empty and was not made by the demo; "
+                                  "choose another folder")
+        shutil.rmtree(run.out_dir)
     run.out_dir.mkdir(parents=True, exist_ok=True)
+    (run.out_dir / MARKER).write_text("made by `fieldsurvey demo`; safe to delete\n")
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("demo", total=len(STEPS))
         for title, step in STEPS:

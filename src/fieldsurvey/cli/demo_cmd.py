@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from fieldsurvey.cli.output import console
+from fieldsurvey.cli.output import UserError, console
 
 
 @click.command("demo")
@@ -15,7 +15,10 @@ def demo_cmd(directory: Path) -> None:
     """Generate a synthetic coalition study in DIRECTORY and run every stage on it."""
     from fieldsurvey.demo import run_demo
 
-    run = run_demo(directory, console=console)
+    try:
+        run = run_demo(directory, console=console)
+    except FileExistsError as exc:
+        raise UserError(str(exc)) from exc
     console.print(f"[bold]fieldsurvey demo[/bold]: made {len(run.made)} outputs in {directory}")
     for what, path in run.made:
         console.print(f"  {what}: {path}")
