@@ -68,3 +68,44 @@ __all__ = [
     "recompute_p",
     "value_in_range",
 ]
+
+# Recomputing findings from a study, and pre-registered analysis plans (run-plan).
+from fieldsurvey.reproduce.plan import (  # noqa: E402
+    DECISIONS,
+    PLAN_COLUMNS,
+    Hypothesis,
+    Plan,
+    PlanError,
+    PlanTest,
+    load_plan,
+    plan_from_dict,
+    run_plan,
+    run_plan_study,
+)
+from fieldsurvey.reproduce.recompute import (  # noqa: E402
+    REPRODUCE_COLUMNS,
+    VERDICTS,
+    reproduce_findings,
+    reproduce_study,
+    reproduce_table,
+    wilson_interval,
+)
+
+__all__ += [
+    "DECISIONS",
+    "PLAN_COLUMNS",
+    "REPRODUCE_COLUMNS",
+    "VERDICTS",
+    "Hypothesis",
+    "Plan",
+    "PlanError",
+    "PlanTest",
+    "load_plan",
+    "plan_from_dict",
+    "reproduce_findings",
+    "reproduce_study",
+    "reproduce_table",
+    "run_plan",
+    "run_plan_study",
+    "wilson_interval",
+]

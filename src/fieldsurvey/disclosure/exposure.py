@@ -1,0 +1,349 @@
+"""Can a withheld value be worked out from what is shown? Exact linear checks.
+
+Model: atoms ``a >= 0`` (respondent counts, or sums of a statistic), published units give
+equations ``R a = b``. A hidden unit with indicator ``h`` is
+
+* **determined** when ``h`` lies in the row space of the published rows: some combination of
+  shown totals and subgroups (adding, subtracting across tables and waves) equals it;
+* **exposed by its interval** (counts only) when the linear programme
+  ``min/max h.a  s.t.  R a = b, a >= 0`` leaves a range that breaks the protection rule of
+  :func:`is_protected`.
+
+Work is split so it stays fast on large releases: first *peeling* (a shown unit with a single
+unknown atom fixes it; a shown unit whose other atoms already account for its count fixes the
+rest at zero), then independent connected components, each checked with one SVD and, for
+intervals, two witness LPs plus exact LPs only for cells the witnesses cannot clear.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import linprog
+from scipy.sparse.csgraph import connected_components
+
+from fieldsurvey.disclosure.rowspace import RowSpace
+
+_TOL = 1e-7
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """One hidden unit whose value can be read from the published rows.
+
+    Attributes
+    ----------
+    unit : int
+        Index of the hidden unit.
+    kind : str
+        ``"determined"`` (fixed by linear combination or peeling) or ``"interval"``.
+    lo, hi : float
+        Feasible range an attacker can compute (NaN when only linear algebra was used).
+    candidates : tuple of int
+        Published units taking part in the recovery; withholding one of them helps.
+    """
+
+    unit: int
+    kind: str
+    lo: float
+    hi: float
+    candidates: tuple[int, ...]
+
+
+def is_protected(lo: float, hi: float, min_cell: int) -> bool:
+    """The protection rule for a withheld count with attacker range ``[lo, hi]``.
+
+    The integer range ``[ceil(lo), floor(hi)]`` must hold at least two values (the count is
+    not pinned down) and must either reach ``min_cell`` (the attacker cannot even tell the
+    cell is small) or include 0 (the attacker cannot tell anyone is in the cell).
+
+    Examples
+    --------
+    >>> is_protected(0, 8, 10), is_protected(3, 12, 10), is_protected(3, 5, 10)
+    (True, True, False)
+    >>> is_protected(4, 4, 10)
+    False
+    """
+    ilo = math.ceil(lo - _TOL)
+    ihi = math.inf if math.isinf(hi) else math.floor(hi + _TOL)
+    return ihi - ilo >= 1 and (ihi >= min_cell or ilo <= 0)
+
+
+def _peel(pub: sparse.csr_matrix, atom_values: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Atoms fixed by single-unknown rows (and, for counts, by rows already used up)."""
+    n_atoms = pub.shape[1]
+    known = np.zeros(n_atoms, dtype=bool)
+    fixer = np.full(n_atoms, -1, dtype=np.int64)
+    if pub.shape[0] == 0:
+        return known, fixer
+    while True:
+        unknown = (~known).astype(np.int64)
+        cnt = pub @ unknown
+        fire = cnt == 1
+        if atom_values is not None:
+            resid = pub @ (atom_values * unknown)
+            fire |= (cnt >= 1) & (np.abs(resid) < _TOL)
+        fired = np.flatnonzero(fire)
+        if fired.size == 0:
+            return known, fixer
+        sub = sparse.csr_matrix(pub[fired].multiply(unknown))
+        sub.eliminate_zeros()
+        sub = sub.tocoo()
+        # Later assignments win in numpy fancy indexing; reverse so the first row wins.
+        order = np.argsort(sub.row, kind="stable")[::-1]
+        fixer[sub.col[order]] = fired[sub.row[order]]
+        known[sub.col] = True
+
+
+def _group_indices(labels: np.ndarray) -> dict[int, np.ndarray]:
+    """Positions of each label value, in one sort."""
+    order = np.argsort(labels, kind="stable")
+    cuts = np.flatnonzero(np.diff(labels[order])) + 1
+    return {int(labels[g[0]]): g for g in np.split(order, cuts) if g.size}
+
+
+def _lp(c: np.ndarray, a_eq, b_eq: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """Minimise ``c.a`` over ``a_eq a = b_eq, a >= 0``; None if the solver fails.
+
+    The system is always feasible (the true counts solve it) and bounded (every atom sits in
+    a published row), so a failure is numerical; callers then assume the worst.
+    """
+    # HiGHS presolve costs more than it saves on these 0/1 margin systems (measured ~5x).
+    res = linprog(
+        c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs", options={"presolve": False}
+    )
+    if res.status != 0:
+        return None
+    return float(res.fun), res.x, np.asarray(res.eqlin.marginals)
+
+
+def find_exposures(
+    rows: sparse.csr_matrix,
+    published: np.ndarray,
+    hidden: np.ndarray,
+    *,
+    min_cell: int,
+    atom_values: np.ndarray | None = None,
+    skip: np.ndarray | None = None,
+) -> list[Exposure]:
+    """List hidden units recoverable from the published units.
+
+    Parameters
+    ----------
+    rows : csr_matrix (n_units, n_atoms)
+        0/1 membership of atoms in units.
+    published, hidden : bool ndarray (n_units,)
+        Which units are shown and which are withheld (a unit can be neither, e.g. a
+        statistic that was never computed).
+    min_cell : int
+        Threshold of the protection rule.
+    atom_values : ndarray, optional
+        True non-negative atom values (counts). When given, peeling uses non-negativity and
+        undetermined cells are also checked by interval; without it only linear
+        determination is checked (sums of statistics can be negative).
+    skip : bool ndarray (n_units,), optional
+        Hidden units already known to be protected. They stay hidden (their rows are not
+        published) but are not re-checked. Withholding more units only removes equations,
+        so a unit protected before stays protected; the greedy gate uses this.
+
+    Returns
+    -------
+    list of Exposure
+        Empty when every hidden unit is protected.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import sparse
+    >>> rows = sparse.csr_matrix(np.array([[1, 1], [1, 0], [0, 1]]))  # total, A, B
+    >>> shown = np.array([True, False, True]); hide = ~shown
+    >>> [e.unit for e in find_exposures(rows, shown, hide, min_cell=10)]
+    [1]
+    """
+    rows = sparse.csr_matrix(rows)
+    pub_idx = np.flatnonzero(published)
+    hid_idx = np.flatnonzero(hidden & ~published & (True if skip is None else ~skip))
+    if hid_idx.size == 0:
+        return []
+    pub = rows[pub_idx]
+    known, fixer = _peel(pub, atom_values)
+    unknown_idx = np.flatnonzero(~known)
+
+    # The reduced system: published rows over the atoms peeling left unknown.
+    red = pub[:, unknown_idx].tocsr()
+    red_keep = np.flatnonzero(np.diff(red.indptr) > 0)
+    red = red[red_keep]
+    red_units = pub_idx[red_keep]
+    rhs = red @ atom_values[unknown_idx] if atom_values is not None else None
+    n_rows, n_unk = red.shape
+    graph = sparse.bmat([[None, red], [red.T, None]], format="csr") if n_rows else None
+    if graph is not None and graph.shape[0]:
+        _, labels = connected_components(graph, directed=False)
+        row_comp, atom_comp = labels[:n_rows], labels[n_rows:]
+    else:
+        row_comp, atom_comp = np.zeros(0, dtype=np.int64), np.full(n_unk, -1, dtype=np.int64)
+    # Atoms in no published row are free: any non-negative value is consistent with them.
+    free = np.ones(n_unk, dtype=bool)
+    if n_rows:
+        free[np.unique(red.indices)] = False
+    hid_rows = rows[hid_idx]
+    hid_unknown = hid_rows[:, unknown_idx].tocsr()
+
+    # Step 1, linear determination: peeled atoms are known; the rest must lie in the row
+    # space of its component. Record which published units take part in each recovery.
+    determined = np.ones(hid_idx.size, dtype=bool)
+    cands: list[set[int]] = [set() for _ in hid_idx]
+    touched_comps: list[set[int]] = [set() for _ in hid_idx]
+    for k in range(hid_idx.size):
+        atoms = hid_rows.indices[hid_rows.indptr[k] : hid_rows.indptr[k + 1]]
+        fixed = atoms[known[atoms]]
+        # The rows that fixed its atoms, and the rows that fixed the other atoms those rows
+        # used (siblings subtracted from a total): withholding any of them can help.
+        first = {int(f) for f in fixer[fixed] if f >= 0}
+        second: set[int] = set()
+        for f in first:
+            used = pub.indices[pub.indptr[f] : pub.indptr[f + 1]]
+            second.update(int(g) for g in fixer[used] if g >= 0)
+        cands[k].update(int(pub_idx[f]) for f in first | second)
+        unk = hid_unknown.indices[hid_unknown.indptr[k] : hid_unknown.indptr[k + 1]]
+        if free[unk].any():
+            determined[k] = False
+        touched_comps[k].update(int(c) for c in atom_comp[unk[~free[unk]]])
+    empty = np.diff(hid_rows.indptr) == 0  # structurally empty cells: nothing to protect
+
+    comp_members: dict[int, list[int]] = {}
+    for k in range(hid_idx.size):
+        for comp in touched_comps[k]:
+            comp_members.setdefault(comp, []).append(k)
+    comp_cache: dict[int, dict] = {}
+    rows_by_comp = _group_indices(row_comp)
+    atoms_by_comp = _group_indices(np.where(free, -1, atom_comp))
+    for comp in sorted(comp_members):
+        r_sel = rows_by_comp[comp]
+        a_sel = atoms_by_comp[comp]
+        mat = red[r_sel][:, a_sel].tocsr()
+        comp_cache[comp] = {"rows": r_sel, "atoms": a_sel, "mat": mat}
+        members = comp_members[comp]
+        pieces = hid_unknown[members][:, a_sel].T.tocsc()
+        space = RowSpace(mat)
+        # Dense work in chunks of columns keeps memory flat on large releases.
+        for start in range(0, len(members), 256):
+            part = pieces[:, start : start + 256].toarray().astype(float)
+            in_space = space.contains(part)
+            for j in np.flatnonzero(~in_space):
+                determined[members[start + j]] = False
+            inside = np.flatnonzero(in_space)
+            if inside.size:
+                for j, used in zip(inside, space.rows_used(part[:, inside]), strict=True):
+                    cands[members[start + j]].update(int(x) for x in red_units[r_sel[used]])
+
+    out: list[Exposure] = []
+    check_interval = []
+    hid_values = hid_rows @ atom_values if atom_values is not None else None
+    for k in range(hid_idx.size):
+        if empty[k]:
+            continue
+        if determined[k]:
+            value = float(hid_values[k]) if atom_values is not None else math.nan
+            out.append(
+                Exposure(int(hid_idx[k]), "determined", value, value, tuple(sorted(cands[k])))
+            )
+        elif atom_values is not None:
+            check_interval.append(k)
+    if atom_values is None or not check_interval:
+        return sorted(out, key=lambda e: e.unit)
+
+    # Step 2, intervals (counts only) for the cells linear algebra could not pin down.
+    x_unk = atom_values[unknown_idx].astype(float)
+    # Witness points: the truth plus LPs pushing all unresolved hidden cells up, then down.
+    # A cell whose range over the witnesses already satisfies the rule needs no LP of its own.
+    wit_lo: dict[int, dict[int, float]] = {}
+    wit_hi: dict[int, dict[int, float]] = {}
+    interval_set = set(check_interval)
+    # Per component: the sparse pieces of the cells still to check, and their row positions.
+    comp_pieces: dict[int, tuple[list[int], sparse.csr_matrix, dict[int, int]]] = {}
+    for comp, info in comp_cache.items():
+        a_sel = info["atoms"]
+        members = [k for k in comp_members[comp] if k in interval_set]
+        if not members:
+            continue
+        block = hid_unknown[members][:, a_sel].tocsr().astype(float)
+        truths = block @ x_unk[a_sel]
+        comp_pieces[comp] = (members, block, {k: j for j, k in enumerate(members)})
+        for j, k in enumerate(members):
+            wit_lo.setdefault(k, {})[comp] = float(truths[j])
+            wit_hi.setdefault(k, {})[comp] = float(truths[j])
+
+    def piece(comp: int, k: int) -> np.ndarray:
+        _, block, pos = comp_pieces[comp]
+        return block[pos[k]].toarray().ravel()
+
+    def witness_range(k: int) -> tuple[float, float, float, bool]:
+        atoms = hid_rows.indices[hid_rows.indptr[k] : hid_rows.indptr[k + 1]]
+        base = float(atom_values[atoms[known[atoms]]].sum())
+        unk = hid_unknown.indices[hid_unknown.indptr[k] : hid_unknown.indptr[k + 1]]
+        has_free = bool(free[unk].any())
+        lo_w = base + sum(wit_lo.get(k, {}).values())
+        hi_w = math.inf if has_free else base + sum(wit_hi.get(k, {}).values())
+        return base, lo_w, hi_w, has_free
+
+    unresolved = [k for k in check_interval if not is_protected(*witness_range(k)[1:3], min_cell)]
+    for _round in range(3):
+        if not unresolved:
+            break
+        unresolved_set = set(unresolved)
+        for comp, info in comp_cache.items():
+            if comp not in comp_pieces:
+                continue
+            tracked, block, pos = comp_pieces[comp]
+            chosen = [pos[k] for k in tracked if k in unresolved_set]
+            if not chosen:
+                continue
+            weight = np.asarray(block[chosen].sum(axis=0)).ravel()
+            b = rhs[info["rows"]].astype(float)
+            for sign in (-1.0, 1.0):
+                solved = _lp(sign * weight, info["mat"], b)
+                if solved is None:
+                    continue
+                x = solved[1]
+                for k, v in zip(tracked, block @ x, strict=True):
+                    wit_lo[k][comp] = min(wit_lo[k][comp], float(v))
+                    wit_hi[k][comp] = max(wit_hi[k][comp], float(v))
+        still = [k for k in unresolved if not is_protected(*witness_range(k)[1:3], min_cell)]
+        if len(still) == len(unresolved):
+            break
+        unresolved = still
+
+    for k in unresolved:
+        base, _, _, has_free = witness_range(k)
+        lo = hi = base
+        failed = False
+        lp_units: set[int] = set()
+        for comp in touched_comps[k]:
+            info = comp_cache[comp]
+            vec = piece(comp, k)
+            b = rhs[info["rows"]].astype(float)
+            low, high = _lp(vec, info["mat"], b), _lp(-vec, info["mat"], b)
+            if low is None or high is None:
+                # No certificate: count the cell as exposed and offer every row of the part.
+                lp_units.update(int(x) for x in red_units[info["rows"]])
+                failed = True
+                continue
+            lo += low[0]
+            hi += -high[0]
+            active = info["rows"][(np.abs(low[2]) > 1e-9) | (np.abs(high[2]) > 1e-9)]
+            if active.size == 0:
+                active = info["rows"]
+            lp_units.update(int(x) for x in red_units[active])
+        if has_free:
+            hi = math.inf
+        if failed:
+            lo, hi = math.nan, math.nan
+        if failed or not is_protected(lo, hi, min_cell):
+            out.append(
+                Exposure(int(hid_idx[k]), "interval", lo, hi, tuple(sorted(lp_units | cands[k])))
+            )
+    return sorted(out, key=lambda e: e.unit)

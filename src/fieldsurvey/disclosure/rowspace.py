@@ -1,0 +1,149 @@
+"""Row-space membership for large sparse 0/1 systems, by blocks plus a few global rows.
+
+A field-wide margin (all frontline staff, all of wave 2) links every organisation into one
+system, and a dense SVD of that system costs O(k^3). Removing the few long "global" rows
+splits it into small per-organisation blocks. With ``L`` the block rows and ``G`` the global
+rows, ``h`` is in ``rowspace([L; G])`` exactly when ``(I - P_L) h`` is in the span of
+``(I - P_L) G^T``, where ``P_L`` is the block-diagonal projector onto ``rowspace(L)``.
+Cost: one small SVD per block plus one SVD of a (k x g) matrix, g = number of global rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+#: Blocks up to this many atoms get a dense SVD.
+DENSE_LIMIT = 300
+#: Give up splitting (and use one dense SVD) beyond this many global rows.
+MAX_GLOBAL = 1024
+_TOL = 1e-8
+
+
+def _svd(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if a.size == 0:
+        return np.zeros((a.shape[0], 0)), np.zeros(0), np.zeros((0, a.shape[1]))
+    u, s, vt = np.linalg.svd(a, full_matrices=False)
+    tol = max(a.shape) * s[0] * np.finfo(float).eps if s.size else 0.0
+    rank = int((s > tol).sum())
+    return u[:, :rank], s[:rank], vt[:rank]
+
+
+def _atom_blocks(a: sparse.csr_matrix) -> np.ndarray:
+    """Connected-component label of every column, linking columns that share a row."""
+    m, k = a.shape
+    graph = sparse.bmat([[None, a], [a.T, None]], format="csr") if m else None
+    if graph is None:
+        return np.arange(k)
+    _, labels = connected_components(graph, directed=False)
+    return labels[m:]
+
+
+class RowSpace:
+    """The row space of a sparse matrix, answering "is h a combination of these rows?".
+
+    Parameters
+    ----------
+    a : sparse matrix (m, k)
+        The published equations (rows) over unknown atoms (columns).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import sparse
+    >>> rs = RowSpace(sparse.csr_matrix(np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 0.0]])))
+    >>> rs.contains(np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]).T).tolist()
+    [True, False]
+    """
+
+    def __init__(self, a: sparse.spmatrix) -> None:
+        a = sparse.csr_matrix(a, dtype=float)
+        m, k = a.shape
+        self.shape = (m, k)
+        glob = np.zeros(0, dtype=np.int64)
+        labels = np.zeros(k, dtype=np.int64)
+        if k > DENSE_LIMIT:
+            order = np.argsort(-np.diff(a.indptr), kind="stable")
+            t = 1
+            while True:
+                trial = np.sort(order[:t])
+                local = np.setdiff1d(np.arange(m), trial)
+                labels = _atom_blocks(a[local])
+                if np.bincount(labels).max() <= DENSE_LIMIT:
+                    glob = trial
+                    break
+                if t >= min(m, MAX_GLOBAL):
+                    glob, labels = np.zeros(0, dtype=np.int64), np.zeros(k, dtype=np.int64)
+                    break
+                t *= 2
+        local = np.setdiff1d(np.arange(m), glob)
+        self.global_rows = glob
+        row_block = np.full(m, -1, dtype=np.int64)
+        loc = a[local]
+        for i, r in enumerate(local):
+            cols = loc.indices[loc.indptr[i] : loc.indptr[i + 1]]
+            row_block[r] = labels[cols[0]] if cols.size else -1
+        # Reorder atoms so every block is a contiguous slice: projections then use views.
+        self.perm = np.argsort(labels, kind="stable")
+        sorted_labels = labels[self.perm]
+        cuts = np.concatenate([[0], np.flatnonzero(np.diff(sorted_labels)) + 1, [k]])
+        rows_order = np.argsort(row_block, kind="stable")
+        sorted_rows = row_block[rows_order]
+        a_perm = a[:, self.perm].tocsr()
+        self.blocks = []
+        for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
+            if stop <= start:
+                continue
+            lab = sorted_labels[start]
+            lo, hi = np.searchsorted(sorted_rows, [lab, lab + 1])
+            rows = rows_order[lo:hi]
+            u, s, vt = _svd(a_perm[rows][:, start:stop].toarray())
+            if s.size:
+                self.blocks.append((rows, slice(start, stop), u, s, vt))
+        self.g = a_perm[glob].toarray().T  # (k, g), atoms in block order
+        self.rg = self._project_out(self.g)
+        self.ug, self.sg, self.vtg = _svd(self.rg)
+
+    def _project_out(self, x: np.ndarray) -> np.ndarray:
+        """``(I - P_L) x`` for a (k, p) array whose rows are in block order."""
+        out = np.array(x, dtype=float, copy=True)
+        for _, span, _, _, vt in self.blocks:
+            xb = out[span]
+            xb -= vt.T @ (vt @ xb)
+        return out
+
+    def contains(self, h: np.ndarray, chunk: int = 512) -> np.ndarray:
+        """For each column of ``h`` (k, p): is it in the row space?"""
+        h = np.asarray(h, dtype=float)
+        out = np.zeros(h.shape[1], dtype=bool)
+        for start in range(0, h.shape[1], chunk):
+            part = h[self.perm, start : start + chunk]
+            r = self._project_out(part)
+            if self.ug.size:
+                r -= self.ug @ (self.ug.T @ r)
+            scale = np.maximum(1.0, np.linalg.norm(part, axis=0))
+            tol = _TOL * scale * max(1, self.shape[1]) ** 0.5
+            out[start : start + chunk] = np.linalg.norm(r, axis=0) <= tol
+        return out
+
+    def rows_used(self, h: np.ndarray) -> list[np.ndarray]:
+        """For each column of ``h`` in the row space: rows with a nonzero coefficient."""
+        h = np.asarray(h, dtype=float)[self.perm]
+        p = h.shape[1]
+        rest = h.copy()
+        nu = np.zeros((len(self.global_rows), p))
+        if self.sg.size:
+            nu = self.vtg.T @ ((self.ug.T @ self._project_out(h)) / self.sg[:, None])
+            rest -= self.g @ nu
+        used: list[set[int]] = [set() for _ in range(p)]
+        for j in range(p):
+            used[j].update(int(r) for r in self.global_rows[np.abs(nu[:, j]) > 1e-8])
+        for rows, span, u, s, vt in self.blocks:
+            rb = rest[span]
+            if not np.any(np.abs(rb) > 1e-12):
+                continue
+            mu = u @ ((vt @ rb) / s[:, None])
+            for j in np.flatnonzero(np.any(np.abs(mu) > 1e-8, axis=0)):
+                used[j].update(int(r) for r in rows[np.abs(mu[:, j]) > 1e-8])
+        return [np.array(sorted(x), dtype=np.int64) for x in used]

@@ -1,0 +1,360 @@
+"""Recomputing published findings from study data: verdicts, intervals, disclosure, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+from scipy import stats
+
+from fieldsurvey.cli.reproduce_cmd import reproduce_cmd
+from fieldsurvey.reproduce import findings_from_dict
+from fieldsurvey.reproduce.recompute import (
+    REPRODUCE_COLUMNS,
+    reproduce_findings,
+    reproduce_table,
+    wilson_interval,
+)
+
+CITATION = "Doe, A. (2020). A test study. Journal of Tests, 1, 1-10."
+
+
+def _finding(fid: str, printed: str | None, recipe: dict, **extra) -> dict:
+    return {
+        "id": fid,
+        "citation": CITATION,
+        "statement": f"statement of {fid}",
+        "population": {"description": "staff"},
+        "values": [printed] if printed else [],
+        "recipe": recipe,
+        **extra,
+    }
+
+
+def _findings(*items: dict):
+    return findings_from_dict({"title": "test findings", "findings": list(items)})
+
+
+@pytest.fixture
+def known() -> pd.DataFrame:
+    """100 staff: exactly 38 in the High burnout band; 20 with lived experience (8 High)."""
+    n = 100
+    band = np.array(["High"] * 38 + ["Moderate"] * 62, dtype=object)
+    lived = np.full(n, 2)
+    lived[:8] = 1  # 8 High with lived experience
+    lived[38:50] = 1  # 12 Moderate with lived experience
+    burnout = np.where(band == "High", 45.0, 25.0)
+    role = np.array([1, 2] * 50)
+    return pd.DataFrame(
+        {
+            "burnout": burnout,
+            "burnout_band": band,
+            "wf_lived_exp": lived,
+            "wf_role": role,
+            "org": ["A"] * 50 + ["B"] * 50,
+        }
+    )
+
+
+def _band(fid: str, printed: str, **recipe) -> dict:
+    return _finding(
+        fid,
+        printed,
+        {"statistic": "proportion_in_band", "scale": "proqol5.burnout", "band": "High", **recipe},
+    )
+
+
+def test_verdicts_match_close_differ_and_not_computable(known):
+    ff = _findings(
+        _band("exact", "38%"),
+        _band("close", "42%"),
+        _band("far", "60%"),
+        _finding(
+            "no-scale", "30%", {"statistic": "proportion_above_cut", "scale": "sts", "cut": 40}
+        ),
+        _band("no-filter-col", "38%", filters={"team": ["night"]}),
+        _finding(
+            "recipe-no",
+            "34%",
+            {
+                "statistic": "proportion_above_cut",
+                "computable": "no",
+                "computable_note": "threshold not stated",
+            },
+        ),
+    )
+    out = reproduce_findings(known, ff, min_cell=10).set_index("id")
+    assert list(out.reset_index().columns) == REPRODUCE_COLUMNS
+    assert out.loc["exact", "verdict"] == "matches"
+    assert out.loc["exact", "study_value"] == pytest.approx(38.0)
+    assert out.loc["exact", "difference"] == pytest.approx(0.0)
+    lo, hi = wilson_interval(38, 100)
+    assert out.loc["exact", ["ci_low", "ci_high"]].tolist() == pytest.approx([100 * lo, 100 * hi])
+    assert out.loc["exact", "ci_method"] == "wilson"
+    # 42 lies outside [41.5, 42.5) of 38 but inside its Wilson interval [29.1, 47.8].
+    assert out.loc["close", "verdict"] == "close"
+    assert out.loc["close", "difference"] == pytest.approx(-4.0)
+    assert out.loc["far", "verdict"] == "differs"
+    assert out.loc["no-scale", "verdict"] == "not computable"
+    assert out.loc["no-scale", "reason"] == "no scale 'sts' in the study"
+    assert "filter column 'team' missing" in out.loc["no-filter-col", "reason"]
+    assert out.loc["recipe-no", "reason"].startswith("recipe computable: no")
+    assert "threshold not stated" in out.loc["recipe-no", "reason"]
+    # Lived experience: 8 of 20 High.
+    assert out.loc["exact", "lived_value"] == pytest.approx(40.0)
+    assert out.loc["exact", "lived_n"] == 20
+    assert not out.loc["exact", "lived_suppressed"]
+
+
+def test_matches_uses_the_rounding_interval_half_open(known):
+    # 38.0 is the lower end of "38.0%"'s interval [37.95, 38.05) and outside "37.9%"'s.
+    ff = _findings(_band("a", "38.0%"), _band("b", "37.9%"), _band("c", "38.5%"))
+    out = reproduce_findings(known, ff).set_index("id")["verdict"]
+    assert out.tolist() == ["matches", "close", "close"]
+
+
+def test_none_is_an_exact_count_not_a_rounded_figure():
+    data = pd.DataFrame(
+        {"burnout_band": ["High"] + ["Moderate"] * 299, "burnout": 1.0, "wf_lived_exp": 2}
+    )
+    out = reproduce_findings(data, _findings(_band("none", "none"))).iloc[0]
+    # 0.33% would round to 0% and "match" if "none" were a rounded figure; it counts nobody.
+    assert out["study_value"] == pytest.approx(100 / 300)
+    assert out["verdict"] == "differs"
+    nobody = data.assign(burnout_band="Moderate")
+    assert reproduce_findings(nobody, _findings(_band("none", "none")))["verdict"].iloc[0] == (
+        "matches"
+    )
+
+
+def test_filters_compare_yaml_values_with_data_codes(known):
+    ff = _findings(_band("role1", "38%", filters={"wf_role": [1]}))
+    out = reproduce_findings(known, ff).iloc[0]
+    expected = known.loc[known["wf_role"] == 1, "burnout_band"].eq("High").mean() * 100
+    assert out["n"] == 50
+    assert out["study_value"] == pytest.approx(expected)
+
+
+def test_mean_sd_and_correlation_intervals():
+    rng = np.random.default_rng(3)
+    x = rng.normal(25, 6, 200)
+    y = 0.5 * x + rng.normal(0, 4, 200)
+    data = pd.DataFrame({"burnout": x, "sts": y, "wf_lived_exp": [1, 2] * 100})
+    r = float(np.corrcoef(x, y)[0, 1])
+    ff = _findings(
+        _finding("m", f"M = {x.mean():.2f}", {"statistic": "mean", "scale": "burnout"}),
+        _finding(
+            "sd", f"M = 25.0, SD = {x.std(ddof=1):.2f}", {"statistic": "sd", "scale": "burnout"}
+        ),
+        _finding(
+            "r",
+            f"r(198) = {r:.2f}",
+            {"statistic": "correlation", "scale": "burnout", "with": "sts"},
+        ),
+    )
+    out = reproduce_findings(data, ff).set_index("id")
+    assert (out["verdict"] == "matches").all()
+    ci = stats.t.interval(0.95, 199, loc=x.mean(), scale=stats.sem(x))
+    assert out.loc["m", ["ci_low", "ci_high"]].tolist() == pytest.approx(list(ci))
+    z = math.atanh(r)
+    assert out.loc["r", "ci_low"] == pytest.approx(math.tanh(z - 1.959964 / math.sqrt(197)))
+    s = x.std(ddof=1)
+    assert out.loc["sd", "ci_high"] == pytest.approx(
+        s * math.sqrt(199 / stats.chi2.ppf(0.025, 199))
+    )
+
+
+def test_group_difference_by_lived_experience_is_welch_and_has_no_lived_column():
+    rng = np.random.default_rng(5)
+    lived = np.array([1] * 40 + [2] * 60)
+    strain = np.where(lived == 1, 3.5, 3.0) + rng.normal(0, 0.5, 100)
+    data = pd.DataFrame({"financial_strain": strain, "wf_lived_exp": lived})
+    diff = strain[:40].mean() - strain[40:].mean()
+    ff = _findings(
+        _finding(
+            "gap",
+            f"{diff:.2f}",
+            {
+                "statistic": "group_difference",
+                "scale": "financial_strain",
+                "groups": "lived_experience",
+            },
+        )
+    )
+    out = reproduce_findings(data, ff).iloc[0]
+    assert out["verdict"] == "matches"
+    welch = stats.ttest_ind(strain[:40], strain[40:], equal_var=False)
+    lo, hi = welch.confidence_interval(0.95)
+    assert [out["ci_low"], out["ci_high"]] == pytest.approx([lo, hi])
+    assert pd.isna(out["lived_value"])
+    assert "compares lived-experience" in out["lived_reason"]
+
+
+def test_lived_subset_below_min_cell_is_suppressed(known):
+    data = known.assign(wf_lived_exp=[1] * 5 + [2] * 95)  # 5 lived-experience staff
+    out = reproduce_findings(data, _findings(_band("a", "38%")), min_cell=10).iloc[0]
+    assert out["verdict"] == "matches"  # the overall value is still shown
+    assert out["lived_suppressed"]
+    assert pd.isna(out["lived_value"]) and pd.isna(out["lived_n"])
+    assert "min_cell" in out["lived_reason"]
+
+
+def test_lived_value_withheld_when_the_rest_could_be_derived(known):
+    # 95 lived-experience staff and 5 others: "all" minus "lived" would reveal the 5.
+    data = known.assign(wf_lived_exp=[1] * 95 + [2] * 5)
+    out = reproduce_findings(data, _findings(_band("a", "38%")), min_cell=10).iloc[0]
+    assert out["lived_suppressed"] and pd.isna(out["lived_value"])
+
+
+def test_population_below_min_cell_is_not_computable(known):
+    data = known.assign(wf_role=[3] * 6 + [1] * 94)
+    ff = _findings(_band("tiny", "50%", filters={"wf_role": 3}))
+    out = reproduce_findings(data, ff, min_cell=10).iloc[0]
+    assert out["verdict"] == "not computable"
+    assert "too few respondents" in out["reason"]
+    assert pd.isna(out["study_value"]) and pd.isna(out["n"]) and pd.isna(out["ci_low"])
+    assert out["lived_suppressed"]
+
+
+def test_value_on_fewer_valid_scores_than_min_cell_is_withheld(known):
+    data = known.assign(burnout=[30.0] * 6 + [np.nan] * 94)  # 100 staff, 6 scored
+    ff = _findings(_finding("m", "M = 30.0", {"statistic": "mean", "scale": "burnout"}))
+    out = reproduce_findings(data, ff, min_cell=10).iloc[0]
+    assert out["verdict"] == "not computable" and "too few respondents" in out["reason"]
+    assert pd.isna(out["study_value"]) and out["lived_suppressed"]
+
+
+def test_welch_t_statistic_matches_scipy():
+    rng = np.random.default_rng(8)
+    lived = np.array([1] * 30 + [2] * 70)
+    score = rng.normal(0, 1, 100) + 0.8 * (lived == 1)
+    data = pd.DataFrame({"sts": score, "wf_lived_exp": lived})
+    t = stats.ttest_ind(score[:30], score[30:], equal_var=False).statistic
+    recipe = {"statistic": "test", "test": "welch_t", "scale": "sts", "groups": "lived_experience"}
+    ff = _findings(
+        _finding("t", f"t(60) = {t:.2f}", recipe), _finding("t2", f"t(60) = {t + 0.5:.2f}", recipe)
+    )
+    out = reproduce_findings(data, ff).set_index("id")
+    assert out.loc["t", "study_value"] == pytest.approx(t)
+    assert out.loc["t", "verdict"] == "matches"
+    assert out.loc["t2", "verdict"] == "differs"  # a test statistic has no interval
+    assert pd.isna(out.loc["t2", "ci_low"])
+
+
+def test_reproduce_table_shows_suppressed_and_reasons(known):
+    data = known.assign(wf_lived_exp=[1] * 5 + [2] * 95)
+    ff = _findings(_band("a", "38%"), _band("b", "38%", filters={"team": 1}))
+    table = reproduce_table(reproduce_findings(data, ff))
+    assert table.loc[0, "Verdict"] == "matches"
+    assert table.loc[0, "Lived experience"] == "suppressed"
+    assert table.loc[0, "This study"] == "38.0 [29.1, 47.8]"
+    assert table.loc[1, "Verdict"].startswith("not computable: filter column 'team'")
+
+
+# --------------------------------------------------------------------------------------------
+# Study folder and CLI
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory) -> Path:
+    from fieldsurvey.ingest.pipeline import ingest_file
+    from fieldsurvey.store import init_study
+    from fieldsurvey.synthetic import generate_coalition
+
+    root = tmp_path_factory.mktemp("repro")
+    synthetic = generate_coalition(n_orgs=8, seed=11, instruments=("workforce-context", "proqol5"))
+    study = init_study(root / "s", ["workforce-context", "proqol5"], org_column="wf_org")
+    csv = root / "data.csv"
+    synthetic.responses.drop(columns=["org", "wave"]).to_csv(csv, index=False)
+    ingest_file(study, csv)
+    return root / "s"
+
+
+def _write(tmp_path: Path, raw: dict) -> Path:
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_cli_json_has_every_key(study_dir, tmp_path):
+    raw = {
+        "title": "mine",
+        "findings": [
+            _band("high", "5%"),
+            _finding("cbi", "30%", {"statistic": "mean", "scale": "cbi.cbi_work"}),
+        ],
+    }
+    result = CliRunner().invoke(
+        reproduce_cmd, [str(study_dir), str(_write(tmp_path, raw)), "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    first = doc["findings"][0]
+    for key in (
+        "id",
+        "citation",
+        "statement",
+        "published",
+        "study_value",
+        "ci",
+        "n",
+        "difference",
+        "verdict",
+        "reason",
+        "lived_experience",
+    ):
+        assert key in first
+    assert set(first["lived_experience"]) >= {"value", "n", "suppressed"}
+    assert first["verdict"] in ("matches", "close", "differs")
+    assert len(first["ci"]) == 2 and first["ci"][0] <= first["study_value"] <= first["ci"][1]
+    second = doc["findings"][1]
+    assert second["verdict"] == "not computable"
+    assert "does not use instrument 'cbi'" in second["reason"]
+
+
+def test_cli_table_runs_on_shipped_findings(study_dir):
+    from fieldsurvey.resources import data_dir
+
+    shipped = data_dir("analysis") / "field-findings.yaml"
+    result = CliRunner().invoke(reproduce_cmd, [str(study_dir), str(shipped)])
+    assert result.exit_code == 0, result.output
+    assert "not computable" in result.output
+
+
+def test_cli_bad_findings_file_exits_2_naming_file_and_field(study_dir, tmp_path):
+    raw = {"title": "mine", "findings": [_band("bad", "38%", statistic="median2")]}
+    result = CliRunner().invoke(reproduce_cmd, [str(study_dir), str(_write(tmp_path, raw))])
+    assert result.exit_code == 2
+    assert "mine.yaml: findings[0] (bad).recipe.statistic" in result.output
+
+
+def test_cli_not_a_study_exits_2(tmp_path):
+    raw = {"title": "mine", "findings": [_band("a", "38%")]}
+    result = CliRunner().invoke(reproduce_cmd, [str(tmp_path), str(_write(tmp_path, raw))])
+    assert result.exit_code == 2
+    assert "not a study folder" in result.output
+
+
+def test_already_scored_frame_is_not_rescored_and_instruments_are_checked():
+    from fieldsurvey.instrument import resolve_instrument
+    from fieldsurvey.scoring import score_scales
+    from fieldsurvey.synthetic import generate_coalition
+
+    synthetic = generate_coalition(n_orgs=6, seed=4, instruments=("workforce-context", "proqol5"))
+    responses = synthetic.responses.reset_index(drop=True)
+    scores = score_scales(responses, ["proqol5"]).drop(columns="row")
+    frame = pd.concat([responses[["org", "wf_lived_exp"]], scores], axis=1)  # no item columns
+    ff = _findings(
+        _band("high", "1%"),
+        _finding("cbi", "30%", {"statistic": "mean", "scale": "cbi.cbi_work"}),
+    )
+    out = reproduce_findings(frame, ff, [resolve_instrument("proqol5")]).set_index("id")
+    expected = 100 * (scores["burnout_band"] == "High").sum() / scores["burnout_band"].notna().sum()
+    assert out.loc["high", "study_value"] == pytest.approx(expected)
+    assert "does not use instrument 'cbi' (it uses proqol5)" in out.loc["cbi", "reason"]
