@@ -1,0 +1,155 @@
+"""``fieldsurvey compare`` and ``fieldsurvey benchmark``: gated group comparisons and benchmarks."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from fieldsurvey.cli.output import console, friendly_errors, print_json, print_table
+from fieldsurvey.compare import CompareError
+from fieldsurvey.compare.gated import comparison_json, gated_benchmark, gated_group_comparison
+from fieldsurvey.disclosure import DisclosureError
+from fieldsurvey.ingest.errors import IngestError
+from fieldsurvey.instrument import Instrument, InstrumentError, resolve_instrument
+from fieldsurvey.scoring import ScoringError, score_scales
+from fieldsurvey.store import StudyError, open_study, scored_responses
+from fieldsurvey.store.study import STUDY_FILE
+
+_ERRORS = (StudyError, InstrumentError, IngestError, ScoringError, CompareError, DisclosureError)
+
+
+def _load(source: Path, instruments: tuple[str, ...], min_cell: int | None
+          ) -> tuple[pd.DataFrame, list[Instrument], int, bool]:
+    """Scored data from a study folder or from a data file scored with ``-i`` instruments."""
+    if source.is_dir() and (source / STUDY_FILE).is_file():
+        study = open_study(source)
+        cell = study.config.min_cell if min_cell is None else min_cell
+        return scored_responses(study), study.instruments(), cell, study.config.force_min_cell
+    if source.is_dir():
+        raise StudyError(f"{source}: not a study folder (no {STUDY_FILE})")
+    if not instruments:
+        raise StudyError("a data file needs its instruments: give -i INSTRUMENT (repeatable)")
+    from fieldsurvey.io import read_table
+
+    table = read_table(source)
+    table.attrs = {}
+    insts = [resolve_instrument(i) for i in instruments]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scores = score_scales(table, [i for i in insts if i.scales], source=source.name)
+    new = [c for c in scores.columns if c not in table.columns and c != "row"]
+    return pd.concat([table, scores[new]], axis=1), insts, 10 if min_cell is None else min_cell, False
+
+
+def _scale_ids(instruments: list[Instrument], chosen: tuple[str, ...], data: pd.DataFrame) -> list[str]:
+    available = [sc.id for inst in instruments for sc in inst.scales if sc.id in data]
+    if not chosen:
+        return available
+    unknown = [s for s in chosen if s not in available]
+    if unknown:
+        raise StudyError(f"unknown scale(s) {', '.join(unknown)}; available: {', '.join(available)}")
+    return list(chosen)
+
+
+def _labelled(data: pd.DataFrame, column: str, instruments: list[Instrument]) -> pd.Series:
+    """Group codes shown as their answer labels where the column is a coded item."""
+    if column not in data:
+        raise StudyError(f"no column {column!r} to group by")
+    for inst in instruments:
+        if column in inst.item_ids:
+            labels = inst.response_scale_of(column).labels
+            if labels:
+                codes = pd.to_numeric(data[column], errors="coerce").astype("Int64")
+                return codes.map(labels, na_action="ignore").astype(object)
+    return data[column].astype("string").astype(object)
+
+
+@click.command("compare")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--by", required=True, help="Grouping column, e.g. wf_lived_exp or wf_role.")
+@click.option("-i", "--instrument", "instruments", multiple=True,
+              help="Instruments of a data file (not needed for a study).")
+@click.option("--group", "groups", multiple=True,
+              help="Groups to compare, in order (labels or codes); default: all groups.")
+@click.option("--scale", "scales", multiple=True, help="Scales to compare (default: all).")
+@click.option("--correction", type=click.Choice(["holm", "fdr_bh"]), default="holm", show_default=True)
+@click.option("--min-cell", type=int, default=None,
+              help="Minimum cell size (default: the study's setting, else 10).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@friendly_errors(*_ERRORS)
+def compare_cmd(source: Path, by: str, instruments: tuple[str, ...], groups: tuple[str, ...],
+                scales: tuple[str, ...], correction: str, min_cell: int | None, fmt: str) -> None:
+    """Compare scale scores between groups (a study folder, or DATA with -i)."""
+    data, insts, cell, forced = _load(source, instruments, min_cell)
+    data = data.assign(**{by: _labelled(data, by, insts)})
+    chosen = _chosen_groups(data[by], groups)
+    gated = gated_group_comparison(data, _scale_ids(insts, scales, data), by, groups=chosen,
+                                   min_cell=cell, force_min_cell=forced, correction=correction)
+    if fmt == "json":
+        print_json(comparison_json(gated, by))
+        return
+    shown = gated.tables["groups"].rename(columns={by: "group"})
+    shown["group"] = shown["group"].fillna("everyone")
+    print_table(shown[["scale", "group", "n", "mean", "sd"]],
+                title=f"Scale scores by {by} (cells under {cell} respondents withheld: -)")
+    tests = gated.tables["tests"]
+    print_table(tests[["scale", "test", "statistic", "df1", "df2", "p_adj", "effect_size", "effect",
+                       "effect_ci_low", "effect_ci_high"]].rename(columns={"p_adj": "p"}),
+                title=f"Tests ({correction}-corrected p)")
+
+
+def _chosen_groups(values: pd.Series, groups: tuple[str, ...]) -> list[str] | None:
+    if not groups:
+        return None
+    present = [v for v in pd.unique(values.dropna())]
+    chosen = []
+    for g in groups:
+        match = [v for v in present if str(v).casefold() == g.casefold()]
+        if not match:
+            raise StudyError(f"no group {g!r}; groups are {', '.join(map(str, present))}")
+        chosen.append(match[0])
+    return chosen
+
+
+@click.command("benchmark")
+@click.argument("study_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--org", default=None, help="Only this organisation's benchmark.")
+@click.option("--scale", "scales", multiple=True, help="Scales to benchmark (default: all).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@friendly_errors(*_ERRORS)
+def benchmark_cmd(study_dir: Path, org: str | None, scales: tuple[str, ...], fmt: str) -> None:
+    """Each organisation against the field without it (shrunken means, funnel position)."""
+    data, insts, cell, forced = _load(study_dir, (), None)
+    gated = gated_benchmark(data, _scale_ids(insts, scales, data), org="org", focus=org,
+                            min_cell=cell, force_min_cell=forced)
+    orgs = gated.tables["organisations"]
+    orgs = orgs[orgs["org"].notna()]
+    if fmt == "json":
+        print_json({"min_cell": cell, "field": gated.tables["field"].to_dict(orient="records"),
+                    "organisations": orgs.to_dict(orient="records")})
+        return
+    print_table(gated.tables["field"][["scale", "n", "mean", "sd"]], title="Field")
+    for scale, rows in orgs.groupby("scale", sort=False):
+        shown = pd.DataFrame({
+            "org": rows["org"], "n": rows["n"], "mean": rows["mean"],
+            "field without": rows["field_mean"], "difference": rows["diff"],
+            "95% CI": [_interval(lo, hi) for lo, hi in zip(rows["diff_ci_low"], rows["diff_ci_high"], strict=True)],
+            "std diff": rows["std_diff"], "percentile": rows["percentile_rank"],
+            "shrunken": rows["shrunk_mean"], "funnel z": rows["z_adjusted"],
+        })
+        print_table(shown, title=f"{scale}: organisations against the field without them "
+                    f"(under {cell} respondents withheld: -)", digits=2)
+    console.print("std_diff: difference in field SDs; shrunk_mean: empirical-Bayes estimate; "
+                  "z_adjusted / outside95: funnel position with overdispersion.")
+
+
+def _interval(low: float, high: float) -> str:
+    if pd.isna(low) or pd.isna(high):
+        return "-"
+    return f"[{low:.2f}, {high:.2f}]"
+
+
+COMMANDS = [compare_cmd, benchmark_cmd]

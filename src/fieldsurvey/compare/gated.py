@@ -1,0 +1,202 @@
+"""Comparisons and benchmarks as users see them: computed here, released only through the gate.
+
+The statistics modules of this package compute everything for every cell; these functions put
+one output set (one CLI run) into a single :class:`~fieldsurvey.disclosure.Release`, gate it,
+audit it, and return only the gated tables. Nothing here decides what may be shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fieldsurvey.compare.benchmark import benchmark_organisations
+from fieldsurvey.compare.funnel import funnel_limits
+from fieldsurvey.compare.groups import compare_groups, group_descriptives
+from fieldsurvey.compare.shrinkage import shrink_organisation_means
+from fieldsurvey.disclosure import DisclosureError, DisclosurePolicy, Release, audit, gate
+
+NOT_STATED = "not stated"
+COMPARED = "compared"
+
+
+@dataclass(frozen=True)
+class GatedTables:
+    """Gated tables of one output set; withheld values are NA and ``suppressed`` is True."""
+
+    tables: dict[str, pd.DataFrame]
+    min_cell: int
+
+
+def _respondents(data: pd.DataFrame, dims: Sequence[str]) -> pd.DataFrame:
+    # Every respondent is counted: a missing answer is its own category, never dropped.
+    out = pd.DataFrame(index=data.index)
+    for dim in dims:
+        out[dim] = data[dim].astype("string").fillna(NOT_STATED).astype(object)
+    return out.reset_index(drop=True)
+
+
+def _as_dim(values: pd.Series) -> pd.Series:
+    """Cell values as the release's category strings; NA stays NA ("everyone")."""
+    return values.astype("string").astype(object).where(values.notna(), None)
+
+
+def _gate(release: Release, min_cell: int, force: bool) -> dict[str, pd.DataFrame]:
+    gated = gate(release, DisclosurePolicy(min_cell=min_cell, force_below_5=force))
+    result = audit(gated)
+    if not result.passed:  # never expected: the gate runs the same audit until it passes
+        raise DisclosureError(f"disclosure audit failed: {result.violations[:3]}")
+    return gated.public_tables()
+
+
+def gated_group_comparison(
+    data: pd.DataFrame,
+    scales: Sequence[str],
+    by: str,
+    *,
+    groups: Sequence[Any] | None = None,
+    min_cell: int = 10,
+    force_min_cell: bool = False,
+    correction: str = "holm",
+) -> GatedTables:
+    """Group descriptives and tests of ``scales`` by ``by``, through the disclosure gate.
+
+    Returns tables ``groups`` (one row per group x scale, plus the everyone row with ``by``
+    NA) and ``tests`` (one row per scale). A test is withheld when any group it compares is
+    below ``min_cell``.
+
+    Examples
+    --------
+    >>> from fieldsurvey.synthetic import generate_coalition
+    >>> from fieldsurvey.scoring import score_scales
+    >>> r = generate_coalition(n_orgs=8, seed=3).responses
+    >>> d = r.join(score_scales(r, "proqol5").drop(columns="row"))
+    >>> out = gated_group_comparison(d, ["burnout"], "wf_lived_exp", groups=[1, 2])
+    >>> sorted(out.tables)
+    ['groups', 'tests']
+    """
+    desc = group_descriptives(data, list(scales), by)
+    tests = compare_groups(data, list(scales), by, groups=groups, correction=correction)
+    desc_cells = pd.DataFrame({
+        by: _as_dim(desc[by]), "scale": desc["scale"], "n": desc["n"],
+        "n_valid": desc["n_valid"], "mean": desc["mean"], "sd": desc["sd"],
+    })
+    test_cols = ["test", "statistic", "df1", "df2", "p", "p_adj", "effect_size", "effect",
+                 "effect_ci_low", "effect_ci_high", "robust_test", "robust_statistic", "robust_p"]
+    test_cells = tests[["scale", *test_cols]].copy()
+    test_cells.insert(0, by, None)
+    # A test's respondents are those in the compared groups (not "prefer not to say", say):
+    # ``compared`` makes that set a cell, so the gate protects what it implies by subtraction.
+    respondents = _respondents(data, [by])
+    if groups is not None:
+        wanted = {str(g) for g in groups}
+        respondents[COMPARED] = np.where(respondents[by].isin(wanted), "yes", "no").astype(object)
+        test_cells.insert(1, COMPARED, "yes")
+    release = Release(respondents, list(respondents.columns))
+    release.add_table("groups", desc_cells, {"mean": "mean", "sd": "sd"},
+                      stat_n={"mean": "n_valid", "sd": "n_valid"}, variable="scale",
+                      labels=["scale"])
+    release.add_table("tests", test_cells,
+                      {c: "other" for c in ("statistic", "df1", "df2", "p", "p_adj", "effect",
+                                            "effect_ci_low", "effect_ci_high",
+                                            "robust_statistic", "robust_p")},
+                      variable="scale", labels=["test", "effect_size", "robust_test"],
+                      compares=by)
+    return GatedTables(tables=_gate(release, min_cell, force_min_cell), min_cell=min_cell)
+
+
+def comparison_json(gated: GatedTables, by: str) -> dict[str, Any]:
+    """The ``compare --format json`` document (keys as documented in docs/compare.md)."""
+    groups, tests = gated.tables["groups"], gated.tables["tests"]
+    scales = []
+    for scale in dict.fromkeys(groups["scale"]):
+        rows = groups[(groups["scale"] == scale) & groups[by].notna()]
+        test = tests[tests["scale"] == scale].iloc[0] if (tests["scale"] == scale).any() else None
+        entry: dict[str, Any] = {
+            "scale": scale,
+            "groups": [{"group": r[by], "n": _num(r["n"]), "mean": _num(r["mean"]),
+                        "sd": _num(r["sd"]), "suppressed": bool(r["suppressed"])}
+                       for _, r in rows.iterrows()],
+        }
+        if test is not None:
+            entry["test"] = {"name": test["test"], "statistic": _num(test["statistic"]),
+                             "df1": _num(test["df1"]), "df2": _num(test["df2"]),
+                             "p": _num(test["p_adj"])}
+            entry["effect_size"] = {"name": test["effect_size"], "value": _num(test["effect"]),
+                                    "ci": [_num(test["effect_ci_low"]), _num(test["effect_ci_high"])]}
+        scales.append(entry)
+    return {"by": by, "min_cell": gated.min_cell, "scales": scales}
+
+
+def gated_benchmark(
+    data: pd.DataFrame,
+    scales: Sequence[str],
+    *,
+    org: str = "org",
+    focus: str | None = None,
+    min_cell: int = 10,
+    force_min_cell: bool = False,
+) -> GatedTables:
+    """Each organisation against the field without it, through the disclosure gate.
+
+    Tables: ``field`` (the whole field per scale) and ``organisations`` (one row per
+    organisation x scale: mean with CI, the field without it, the difference with CI, the
+    standardised difference, percentile rank, the empirical-Bayes shrunken mean and the funnel
+    z-score with its 95%/99.8% flags). With ``focus`` only that organisation's rows are released,
+    so an organisation's own output never carries another organisation's numbers.
+    """
+    scales = list(scales)
+    bench = benchmark_organisations(data, scales, org=org, min_cell=min_cell)
+    shrunk = shrink_organisation_means(data, scales, org=org)
+    funnel = funnel_limits(data, scales, org=org)
+    table = bench.merge(
+        shrunk[[org, "scale", "shrunk_mean", "shrunk_ci_low", "shrunk_ci_high"]],
+        on=[org, "scale"], how="left",
+    ).merge(funnel[[org, "scale", "z_adjusted", "outside95", "outside998"]],
+            on=[org, "scale"], how="left")
+    if focus is not None:
+        if focus not in set(table[org].astype(str)):
+            raise DisclosureError(f"no organisation {focus!r} in the data")
+        table = table[table[org].astype(str) == focus]
+    stat_cols = ["mean", "sd", "ci_low", "ci_high", "field_mean", "field_sd", "diff", "diff_ci_low",
+                 "diff_ci_high", "t", "df", "p", "std_diff", "percentile_rank", "shrunk_mean",
+                 "shrunk_ci_low", "shrunk_ci_high", "z_adjusted", "outside95", "outside998"]
+    cells = table[[org, "scale", "n", "n_valid", *stat_cols]].copy()
+    cells[org] = _as_dim(cells[org])
+    for flag in ("outside95", "outside998"):
+        cells[flag] = cells[flag].astype("boolean")
+    # Comparator and model columns describe more than the organisation's own cell: they are
+    # withheld with it (kind "other"); its own mean and SD are linear and audited as sums.
+    kinds = {c: "other" for c in stat_cols}
+    kinds.update({"mean": "mean", "sd": "sd"})
+    field_cells = pd.DataFrame({
+        org: None, "scale": scales, "n": len(data),
+        "n_valid": [int(data[s].notna().sum()) for s in scales],
+        "mean": [float(data[s].mean()) for s in scales],
+        "sd": [float(data[s].std()) for s in scales],
+    })
+    release = Release(_respondents(data, [org]), [org])
+    release.add_table("field", field_cells, {"mean": "mean", "sd": "sd"},
+                      stat_n={"mean": "n_valid", "sd": "n_valid"}, variable="scale",
+                      labels=["scale"])
+    # Every statistic rests on the organisation's valid scores: all are withheld together when
+    # those are too few (else mean = diff + field_mean would give the withheld mean back).
+    release.add_table("organisations", cells, kinds, stat_n={c: "n_valid" for c in stat_cols},
+                      variable="scale", labels=["scale"])
+    return GatedTables(tables=_gate(release, min_cell, force_min_cell), min_cell=min_cell)
+
+
+def _num(value: Any) -> Any:
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float | np.floating) and np.isnan(value):
+        return None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value

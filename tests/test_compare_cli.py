@@ -1,0 +1,114 @@
+"""compare and benchmark commands: JSON shape, and nothing under the minimum cell size escapes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from fieldsurvey.cli import main
+from fieldsurvey.compare.gated import gated_benchmark
+from fieldsurvey.ingest.pipeline import ingest_file
+from fieldsurvey.scoring import score_scales
+from fieldsurvey.store import init_study
+from fieldsurvey.synthetic import generate_coalition
+
+INSTRUMENTS = ("workforce-context", "proqol5", "structural-conditions")
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cmp")
+    responses = generate_coalition(n_orgs=10, seed=21, instruments=INSTRUMENTS).responses
+    # Adversarial members: an organisation of 12 with one lived-experience respondent, and two
+    # organisations of 4.
+    big = responses[responses["org"] != "O01"]
+    org12 = responses.head(12).assign(wf_org="X12", wf_lived_exp=[1] + [2] * 11)
+    tiny = pd.concat([responses.head(4).assign(wf_org="T1"), responses.iloc[4:8].assign(wf_org="T2")])
+    data = pd.concat([big, org12, tiny], ignore_index=True)
+    data["response_id"] = [f"R{i}" for i in range(len(data))]
+    study = init_study(root / "s", list(INSTRUMENTS), org_column="wf_org")
+    path = root / "data.csv"
+    data.drop(columns=["org", "wave"]).to_csv(path, index=False)
+    ingest_file(study, path)
+    return study, data
+
+
+def _json(args):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_compare_json_has_the_documented_keys(study):
+    out = _json(["compare", str(study[0].root), "--by", "wf_lived_exp", "--group", "Yes",
+                 "--group", "No", "--scale", "burnout", "--format", "json"])
+    assert out["by"] == "wf_lived_exp"
+    scale = out["scales"][0]
+    assert scale["scale"] == "burnout"
+    assert set(scale["groups"][0]) == {"group", "n", "mean", "sd", "suppressed"}
+    assert set(scale["test"]) == {"name", "statistic", "df1", "df2", "p"}
+    assert scale["test"]["name"] == "welch_t"
+    assert set(scale["effect_size"]) == {"name", "value", "ci"} and scale["effect_size"]["name"] == "hedges_g"
+    data = study[1]
+    yes = score_scales(data[data["wf_lived_exp"] == 1], "proqol5")["burnout"]
+    shown = {g["group"]: g for g in scale["groups"]}
+    assert shown["Yes"]["mean"] == pytest.approx(yes.mean())
+
+
+def test_suppressed_groups_show_null_statistics(study):
+    out = _json(["compare", str(study[0].root), "--by", "wf_lived_exp", "--format", "json"])
+    for scale in out["scales"]:
+        for group in scale["groups"]:
+            if group["suppressed"]:
+                assert group["n"] is None and group["mean"] is None and group["sd"] is None
+            else:
+                assert group["n"] >= 10
+
+
+def test_benchmark_never_shows_small_organisations(study):
+    out = _json(["benchmark", str(study[0].root), "--format", "json"])
+    rows = {(r["org"], r["scale"]): r for r in out["organisations"]}
+    for org in ("T1", "T2"):
+        for scale in ("burnout", "sts"):
+            row = rows[(org, scale)]
+            assert row["n"] is None and row["mean"] is None and row["diff"] is None
+            assert row["shrunk_mean"] is None and row["field_mean"] is None
+    # Nothing the two small organisations alone produce appears anywhere in the output.
+    data = study[1]
+    text = json.dumps(out)
+    for org in ("T1", "T2"):
+        mean = score_scales(data[data["wf_org"] == org], "proqol5")["burnout"].mean()
+        assert f"{mean:.6f}"[:8] not in text
+
+
+def test_statistics_withheld_when_valid_scores_are_too_few():
+    responses = generate_coalition(n_orgs=6, seed=4, instruments=INSTRUMENTS).responses
+    data = responses.join(score_scales(responses, "proqol5").drop(columns="row"))
+    org = data["org"].value_counts()
+    big = org[org >= 12].index[0]
+    rows = data.index[data["org"] == big]
+    data.loc[rows[: len(rows) - 9], "burnout"] = np.nan  # 9 valid scores in a cell of >= 12
+    gated = gated_benchmark(data, ["burnout"], min_cell=10).tables["organisations"]
+    row = gated[gated["org"] == big].iloc[0]
+    for column in ("mean", "diff", "field_mean", "std_diff", "shrunk_mean", "z_adjusted"):
+        assert pd.isna(row[column]), column
+
+
+def test_benchmark_of_one_organisation_carries_no_other_organisation(study):
+    out = _json(["benchmark", str(study[0].root), "--org", "O02", "--format", "json"])
+    assert {r["org"] for r in out["organisations"]} == {"O02"}
+
+
+def test_compare_a_data_file_with_instruments(tmp_path):
+    responses = generate_coalition(n_orgs=5, seed=8, instruments=INSTRUMENTS).responses
+    path = tmp_path / "d.csv"
+    responses.to_csv(path, index=False)
+    out = _json(["compare", str(path), "-i", "proqol5", "-i", "workforce-context", "--by", "wf_role",
+                 "--scale", "sts", "--format", "json"])
+    assert out["scales"][0]["test"]["name"] == "welch_anova"  # six roles
+    result = CliRunner().invoke(main, ["compare", str(path), "--by", "wf_role"])
+    assert result.exit_code == 2 and "give -i INSTRUMENT" in result.output
