@@ -137,6 +137,42 @@ def _check_findings(run: DemoRun) -> None:
     run.record("consistency checks of published figures", path)
 
 
+def _compare(run: DemoRun) -> None:
+    from fieldsurvey.compare.gated import gated_benchmark, gated_group_comparison
+    from fieldsurvey.store import scored_responses
+
+    assert run.study is not None
+    data = scored_responses(run.study)
+    data = data.assign(lived_experience=data["wf_lived_exp"].map({1: "yes", 2: "no", 3: "prefer not to say"}))
+    scales = ["burnout", "sts", "compassion_satisfaction", "financial_strain", "pay_adequacy"]
+    lens = gated_group_comparison(data, scales, "lived_experience", groups=["yes", "no"],
+                                  min_cell=run.study.config.min_cell)
+    latest = data[data["wave"] == max(data["wave"])]  # benchmark the latest wave
+    bench = gated_benchmark(latest, ["burnout", "sts", "compassion_satisfaction"],
+                            min_cell=run.study.config.min_cell)
+    out = run.out_dir / "results"
+    lens.tables["groups"].to_csv(out / "lived-experience-groups.csv", index=False)
+    lens.tables["tests"].to_csv(out / "lived-experience-tests.csv", index=False)
+    bench.tables["organisations"].to_csv(out / "organisation-benchmarks.csv", index=False)
+    withheld = int(bench.tables["organisations"]["suppressed"].sum())
+    run.console.print(f"benchmarks: {withheld} organisation-scale rows withheld by the disclosure gate")
+    run.record("lived-experience staff vs other staff (gated)", out / "lived-experience-groups.csv")
+    run.record("organisation benchmarks against the field, latest wave (gated)", out / "organisation-benchmarks.csv")
+
+
+def _run_plan(run: DemoRun) -> None:
+    from fieldsurvey.reproduce import load_plan, run_plan_study
+
+    assert run.study is not None
+    plan = load_plan(data_dir("analysis") / "structural-burnout-plan.yaml")
+    results = run_plan_study(run.study, plan)
+    path = run.out_dir / "results" / "structural-burnout-plan.csv"
+    results.to_csv(path, index=False)
+    decisions = results.drop_duplicates("hypothesis")[["hypothesis", "decision"]]
+    run.console.print("analysis plan: " + ", ".join(f"{h} {d}" for h, d in decisions.itertuples(index=False)))
+    run.record("pre-registered hypotheses H1-H5 with decisions", path)
+
+
 STEPS: list[tuple[str, Callable[[DemoRun], None]]] = [
     ("Generating the synthetic coalition", _generate),
     ("Fielding: codebook and XLSForm", _field),
@@ -145,6 +181,8 @@ STEPS: list[tuple[str, Callable[[DemoRun], None]]] = [
     ("Scoring scales", _score),
     ("Exporting cleaned data", _export_data),
     ("Checking published findings", _check_findings),
+    ("Comparing groups and benchmarking organisations", _compare),
+    ("Running the structural-burnout analysis plan", _run_plan),
 ]
 
 
