@@ -14,6 +14,8 @@ import pandas as pd
 
 from fieldsurvey.instrument.model import ResponseScale
 
+_NO_REASONS = np.empty(0, dtype=object)
+
 
 @dataclass(frozen=True)
 class InvalidAnswer:
@@ -37,7 +39,8 @@ def numeric_answers(column: pd.Series, scale: ResponseScale) -> tuple[np.ndarray
     -------
     values : float64 array with NaN for missing or invalid answers
     invalid : bool array, True where the answer was present but cannot be scored
-    reasons : the reason text for each distinct kind of problem, indexed by ``kind`` codes
+    reasons : object array with the reason for each invalid answer ("" elsewhere); empty when
+        no answer is invalid
     """
     if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
         values = column.to_numpy(dtype=float, na_value=np.nan)
@@ -61,6 +64,8 @@ def numeric_answers(column: pd.Series, scale: ResponseScale) -> tuple[np.ndarray
         not_whole = present & ~out_of_range & (values != np.floor(values))
     invalid = non_numeric | out_of_range | not_whole
     values = np.where(invalid, np.nan, values)
+    if not invalid.any():  # the usual case: skip building a million-element reason array
+        return values, invalid, _NO_REASONS
     reasons = np.full(values.shape, "", dtype=object)
     if invalid.any():
         reasons[non_numeric] = "not a number"

@@ -95,7 +95,8 @@ def score_scales(
 
     ids = data[id_column].to_numpy() if id_column else None
     item_scale = {it.id: inst.response_scales[it.scale] for inst in insts for it in inst.items}
-    matrix = np.empty((len(data), len(needed)), dtype=float)
+    # Column-major: each item is written and each scale's block read as contiguous columns.
+    matrix = np.empty((len(data), len(needed)), dtype=float, order="F")
     problems: list[InvalidAnswer] = []
     counts: dict[str, int] = {}
     for j, item_id in enumerate(needed):
@@ -134,9 +135,7 @@ def score_scales(
     else:
         out["row"] = np.arange(2, len(data) + 2)
     for inst, sc in scales:
-        idx = [column_of[i] for i in sc.items]
-        block = matrix[:, idx]
-        score, answered = _score_block(inst, sc, block)
+        score, answered = _score_block(inst, sc, [matrix[:, column_of[i]] for i in sc.items])
         out[sc.id] = score
         out[f"{sc.id}_answered"] = answered
         if sc.bands:
@@ -165,16 +164,24 @@ def reverse_keyed(inst: Instrument, item_ids: Sequence[str], block: np.ndarray) 
     return out
 
 
-def _score_block(inst: Instrument, sc: Scale, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    keyed = reverse_keyed(inst, sc.items, block)
-    present = ~np.isnan(keyed)
-    answered = present.sum(axis=1)
-    enough = answered >= sc.min_answered
-    if sc.method == "mean_0_100":
-        lows = np.array([inst.response_scale_of(i).min for i in sc.items], dtype=float)
-        highs = np.array([inst.response_scale_of(i).max for i in sc.items], dtype=float)
-        keyed = (keyed - lows) / (highs - lows) * 100.0
-    total = np.where(present, keyed, 0.0).sum(axis=1)
+def _score_block(inst: Instrument, sc: Scale, columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Score one scale from its item columns (one contiguous array per item, in scale order).
+
+    Works column by column: a scale has few items and many respondents, so this avoids
+    respondent-by-item temporaries entirely.
+    """
+    n = columns[0].shape[0] if columns else 0
+    total = np.zeros(n)
+    answered = np.zeros(n, dtype=np.int16)
+    for item_id, values in zip(sc.items, columns, strict=True):
+        rs = inst.response_scale_of(item_id)
+        if inst.item(item_id).reverse:
+            values = rs.min + rs.max - values
+        if sc.method == "mean_0_100":
+            values = (values - rs.min) / (rs.max - rs.min) * 100.0
+        present = ~np.isnan(values)
+        answered += present
+        total += np.where(present, values, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / answered
     if sc.method == "sum":
@@ -183,8 +190,8 @@ def _score_block(inst: Instrument, sc: Scale, block: np.ndarray) -> tuple[np.nda
         score = mean * sc.k
     else:
         score = mean
-    score = np.where(enough & (answered > 0), score, np.nan)
-    return score, answered.astype(np.int16)
+    score = np.where((answered >= sc.min_answered) & (answered > 0), score, np.nan)
+    return score, answered
 
 
 def _resolve_all(instruments: InstrumentRef | Iterable[InstrumentRef]) -> list[Instrument]:
