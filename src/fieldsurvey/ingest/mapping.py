@@ -28,7 +28,7 @@ import yaml
 from fieldsurvey.ingest.errors import IngestError
 from fieldsurvey.instrument import Instrument
 from fieldsurvey.instrument.model import ResponseScale
-from fieldsurvey.scoring.answers import numeric_answers
+from fieldsurvey.scoring.answers import check_codes, parse_numbers
 
 _BRACKETED = re.compile(r"^.*\[([A-Za-z_][A-Za-z0-9_]*)\]$")
 
@@ -125,27 +125,24 @@ class CodedColumn:
     reasons: np.ndarray  # object, reason per invalid cell
 
 
-def code_answers(
-    column: pd.Series, scale: ResponseScale, extra_labels: Mapping[str, int] | None = None
-) -> CodedColumn:
+def code_answers(column: pd.Series, scale: ResponseScale, extra_labels: Mapping[str, int] | None = None) -> CodedColumn:
     """Answers as codes: numbers stay, labels become codes, anything else is invalid."""
-    text = column.astype("string").str.strip()
-    blank = text.isna() | (text == "")
-    numeric = pd.to_numeric(text.where(~blank), errors="coerce")
-    needs_label = (~blank) & numeric.isna()
-    if needs_label.any():
+    values, _, non_numeric = parse_numbers(column)
+    unresolved = non_numeric
+    if non_numeric.any():
         lookup = {normalise_label(label): code for code, label in scale.labels.items()}
         if scale.type == "yesno":
             lookup.update({"yes": 1, "no": 0, "true": 1, "false": 0})
         lookup.update(extra_labels or {})
-        folded = text[needs_label].map(normalise_label, na_action="ignore")
-        numeric = numeric.astype("Float64")
-        numeric[needs_label] = folded.map(lookup).astype("Float64")
-    # Labels that did not resolve stay as text so numeric_answers reports them as "not a number".
-    merged = numeric.astype("object").where(~(needs_label & numeric.isna()), text)
-    values, invalid, reasons = numeric_answers(pd.Series(merged, index=column.index), scale)
-    if invalid.any():
-        unresolved = (needs_label & numeric.isna()).to_numpy()
+        positions = np.flatnonzero(non_numeric)
+        labels = column.iloc[positions].map(normalise_label, na_action="ignore")
+        codes = labels.map(lookup).to_numpy(dtype=float, na_value=np.nan)
+        values = values.copy()
+        values[positions] = codes
+        unresolved = non_numeric.copy()
+        unresolved[positions] = np.isnan(codes)
+    values, invalid, reasons = check_codes(values, scale, unresolved)
+    if invalid.any() and unresolved.any():
         reasons = reasons.copy()
-        reasons[unresolved & invalid] = "not a number and not an answer label of this item"
+        reasons[unresolved] = "not a number and not an answer label of this item"
     return CodedColumn(values=values, invalid=invalid, reasons=reasons)

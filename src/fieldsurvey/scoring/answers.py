@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from fieldsurvey.instrument.model import ResponseScale
 
@@ -32,25 +34,38 @@ class InvalidAnswer:
         return f"row {self.row}{who}, column {self.column!r}: {self.reason} (value {self.value!r})"
 
 
-def numeric_answers(column: pd.Series, scale: ResponseScale) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Numeric values of one answer column, a mask of invalid answers, and the reason for each.
+_NUMBER = r"^[+-]?([0-9]+[.,]?[0-9]*|[.,][0-9]+)([eE][+-]?[0-9]+)?$"
 
-    Returns
-    -------
-    values : float64 array with NaN for missing or invalid answers
-    invalid : bool array, True where the answer was present but cannot be scored
-    reasons : object array with the reason for each invalid answer ("" elsewhere); empty when
-        no answer is invalid
+
+def parse_numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Numbers in an answer column: ``(values, blank, non_numeric)``.
+
+    ``values`` is float64 with NaN where the cell is blank or not a number; ``blank`` marks
+    missing or empty cells; ``non_numeric`` marks cells holding something other than a number
+    (a label such as "Often", or junk). Text is parsed with Arrow's vectorised kernels, so a
+    million-row column costs milliseconds, not seconds. A decimal comma ("3,5") is accepted.
     """
     if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
         values = column.to_numpy(dtype=float, na_value=np.nan)
+        blank = np.isnan(values)
+        return values, blank, np.zeros(values.shape, dtype=bool)
+    # pandas' arrow-backed strings hand their buffer to Arrow without copying.
+    text = pc.utf8_trim_whitespace(pa.array(column.astype("str")))
+    blank = pc.fill_null(pc.equal(text, ""), True)
+    numeric = pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)
+    as_number = pc.if_else(numeric, pc.replace_substring(text, ",", "."), pa.scalar(None, pa.string()))
+    values = pc.cast(as_number, pa.float64()).to_numpy(zero_copy_only=False)
+    blank_np = blank.to_numpy(zero_copy_only=False)
+    non_numeric = ~blank_np & ~numeric.to_numpy(zero_copy_only=False)
+    return values.astype(float, copy=False), blank_np, non_numeric
+
+
+def check_codes(values: np.ndarray, scale: ResponseScale, non_numeric: np.ndarray | None = None,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate numbers against a response scale: ``(values, invalid, reasons)`` as
+    :func:`numeric_answers` returns them. ``non_numeric`` marks cells that held no number."""
+    if non_numeric is None:
         non_numeric = np.zeros(values.shape, dtype=bool)
-    else:
-        as_text = column.astype("string").str.strip()
-        blank = as_text.isna() | (as_text == "")
-        converted = pd.to_numeric(as_text.where(~blank), errors="coerce")
-        values = converted.to_numpy(dtype=float, na_value=np.nan)
-        non_numeric = (~blank.to_numpy()) & np.isnan(values)
     if scale.missing_codes:
         values = np.where(np.isin(values, scale.missing_codes), np.nan, values)
     present = ~np.isnan(values)
@@ -63,12 +78,25 @@ def numeric_answers(column: pd.Series, scale: ResponseScale) -> tuple[np.ndarray
     if scale.is_coded:
         not_whole = present & ~out_of_range & (values != np.floor(values))
     invalid = non_numeric | out_of_range | not_whole
-    values = np.where(invalid, np.nan, values)
     if not invalid.any():  # the usual case: skip building a million-element reason array
         return values, invalid, _NO_REASONS
+    values = np.where(invalid, np.nan, values)
     reasons = np.full(values.shape, "", dtype=object)
-    if invalid.any():
-        reasons[non_numeric] = "not a number"
-        reasons[out_of_range] = f"outside the response scale {scale.min:g}..{scale.max:g}"
-        reasons[not_whole] = "not a whole-number answer code"
+    reasons[non_numeric] = "not a number"
+    reasons[out_of_range] = f"outside the response scale {scale.min:g}..{scale.max:g}"
+    reasons[not_whole] = "not a whole-number answer code"
     return values, invalid, reasons
+
+
+def numeric_answers(column: pd.Series, scale: ResponseScale) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Numeric values of one answer column, a mask of invalid answers, and the reason for each.
+
+    Returns
+    -------
+    values : float64 array with NaN for missing or invalid answers
+    invalid : bool array, True where the answer was present but cannot be scored
+    reasons : object array with the reason for each invalid answer ("" elsewhere); empty when
+        no answer is invalid
+    """
+    values, _, non_numeric = parse_numbers(column)
+    return check_codes(values, scale, non_numeric)
