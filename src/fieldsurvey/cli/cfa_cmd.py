@@ -1,0 +1,258 @@
+"""``fieldsurvey cfa`` and ``fieldsurvey invariance``: thin commands over the CFA API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from fieldsurvey.cli.output import UserError, console, print_json, print_table
+from fieldsurvey.instrument import InstrumentError, resolve_instrument
+from fieldsurvey.psychometrics.cfa import DEFAULT_MIN_GROUP_SIZE, CFAError, CFAResult, fit_cfa
+from fieldsurvey.psychometrics.invariance import InvarianceResult, measurement_invariance
+from fieldsurvey.psychometrics.lavaan_syntax import LavaanSyntaxError
+
+_FIT_KEYS = ("chisq", "df", "pvalue", "cfi", "tli", "rmsea")
+
+
+def _read_data(path: Path) -> pd.DataFrame:
+    """Read a respondent table: CSV/TSV, Excel, SPSS (.sav/.zsav/.por), Stata (.dta), Parquet."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".txt"):
+            return pd.read_csv(path)
+        if suffix == ".tsv":
+            return pd.read_csv(path, sep="\t")
+        if suffix in (".xlsx", ".xlsm", ".xls"):
+            return pd.read_excel(path)
+        if suffix in (".sav", ".zsav", ".por", ".dta"):
+            import pyreadstat
+
+            reader = {".dta": pyreadstat.read_dta, ".por": pyreadstat.read_por}.get(
+                suffix, pyreadstat.read_sav
+            )
+            frame, _meta = reader(str(path))
+            return frame
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+    except Exception as exc:  # any reader failure is the user's file, reported as such
+        raise UserError(f"{path.name}: cannot read data: {exc}") from exc
+    raise UserError(
+        f"{path.name}: unknown data format {suffix!r} (use .csv, .tsv, .xlsx, .sav, .dta, .parquet)"
+    )
+
+
+def _model(instrument_ref: str | None, model: str | None):
+    if bool(instrument_ref) == bool(model):
+        raise UserError("give exactly one of -i/--instrument or --model")
+    if instrument_ref:
+        try:
+            return resolve_instrument(instrument_ref)
+        except InstrumentError as exc:
+            raise UserError(str(exc)) from exc
+    path = Path(model)
+    if path.suffix in (".lav", ".txt", ".model") and path.is_file():
+        return path.read_text(encoding="utf-8")
+    return model
+
+
+def _run(path: Path, action):
+    try:
+        return action()
+    except LavaanSyntaxError as exc:
+        raise UserError(f"model: {exc}") from exc
+    except CFAError as exc:
+        raise UserError(f"{path.name}: {exc}") from exc
+
+
+def cfa_payload(result: CFAResult) -> dict:
+    """The JSON document of ``fieldsurvey cfa --format json``."""
+    f = result.fit
+    return {
+        "n": int(f["n"]),
+        **{key: f[key] for key in _FIT_KEYS},
+        "rmsea_ci": [f["rmsea_ci_lower"], f["rmsea_ci_upper"]],
+        "srmr": f["srmr"],
+        "loglik": f["logl"],
+        "aic": f["aic"],
+        "bic": f["bic"],
+        "loadings": result.loadings.to_dict(orient="records"),
+        "converged": result.converged,
+        "heywood": result.heywood,
+        "warnings": result.warnings,
+        "notes": result.notes,
+    }
+
+
+def invariance_payload(result: InvarianceResult) -> dict:
+    """The JSON document of ``fieldsurvey invariance --format json``."""
+    step_cols = ["level", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr"]
+    comp_cols = [
+        "from",
+        "to",
+        "delta_chisq",
+        "delta_df",
+        "p",
+        "delta_cfi",
+        "delta_rmsea",
+        "delta_srmr",
+        "supported",
+        "criteria",
+    ]
+    return {
+        "group": result.group,
+        "groups": result.group_levels,
+        "steps": result.steps[step_cols].to_dict(orient="records"),
+        "comparisons": result.comparisons[comp_cols].to_dict(orient="records"),
+        "highest_level": result.highest_level,
+        "latent_means": result.latent_means.to_dict(orient="records"),
+        "warnings": result.warnings,
+        "notes": result.notes,
+    }
+
+
+def _print_messages(warnings: list[str], notes: list[str]) -> None:
+    for message in warnings:
+        console.print(f"[bold red]Warning:[/] {message}")
+    for message in notes:
+        console.print(f"Note: {message}")
+
+
+_model_options = [
+    click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+    click.option(
+        "-i",
+        "--instrument",
+        "instrument_ref",
+        help="Bundled instrument id or YAML path: each scale is a factor.",
+    ),
+    click.option("--model", help="lavaan model syntax, or a .lav/.txt file holding it."),
+    click.option(
+        "--scale", "scales", multiple=True, help="With -i: model only this scale (repeatable)."
+    ),
+    click.option(
+        "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+    ),
+]
+
+
+def _with_model_options(func):
+    for option in reversed(_model_options):
+        func = option(func)
+    return func
+
+
+@click.command("cfa")
+@_with_model_options
+def cfa_command(data: Path, instrument_ref, model, scales, fmt) -> None:
+    """Confirmatory factor analysis (ML, as lavaan's cfa()) of DATA.
+
+    Incomplete rows are deleted listwise.
+    """
+    spec = _model(instrument_ref, model)
+    frame = _read_data(data)
+    result = _run(data, lambda: fit_cfa(frame, spec, scales=scales or None))
+    if fmt == "json":
+        print_json(cfa_payload(result))
+        return
+    f = result.fit
+    measures = pd.DataFrame(
+        {
+            "measure": [
+                "n",
+                "chi-square",
+                "df",
+                "p",
+                "CFI",
+                "TLI",
+                "RMSEA",
+                "RMSEA 90% CI",
+                "SRMR",
+                "log-likelihood",
+                "AIC",
+                "BIC",
+            ],
+            "value": [
+                str(int(f["n"])),
+                f"{f['chisq']:.3f}",
+                str(int(f["df"])),
+                f"{f['pvalue']:.4f}",
+                f"{f['cfi']:.3f}",
+                f"{f['tli']:.3f}",
+                f"{f['rmsea']:.3f}",
+                f"[{f['rmsea_ci_lower']:.3f}, {f['rmsea_ci_upper']:.3f}]",
+                f"{f['srmr']:.3f}",
+                f"{f['logl']:.3f}",
+                f"{f['aic']:.3f}",
+                f"{f['bic']:.3f}",
+            ],
+        }
+    )
+    print_table(measures, title="Fit (ML, lavaan conventions)")
+    print_table(result.loadings, title="Loadings (std = standardised, all)")
+    _print_messages(result.warnings, result.notes)
+
+
+@click.command("invariance")
+@_with_model_options
+@click.option("--group", required=True, help="Column holding the groups.")
+@click.option("--strict", is_flag=True, help="Also test strict invariance (equal residuals).")
+@click.option(
+    "--partial",
+    multiple=True,
+    help="Free a parameter in constrained steps, e.g. 'visual=~x2' or 'x3~1'.",
+)
+@click.option(
+    "--min-group-size",
+    type=int,
+    default=DEFAULT_MIN_GROUP_SIZE,
+    show_default=True,
+    help="Refuse groups with fewer complete respondents (disclosure threshold).",
+)
+def invariance_command(
+    data: Path, instrument_ref, model, scales, fmt, group, strict, partial, min_group_size
+) -> None:
+    """Measurement invariance of a CFA across the groups in column --group of DATA."""
+    spec = _model(instrument_ref, model)
+    frame = _read_data(data)
+    result = _run(
+        data,
+        lambda: measurement_invariance(
+            frame,
+            spec,
+            group,
+            strict=strict,
+            partial=partial,
+            scales=scales or None,
+            min_group_size=min_group_size,
+        ),
+    )
+    if fmt == "json":
+        print_json(invariance_payload(result))
+        return
+    steps = result.steps[["level", "chisq", "df", "cfi", "tli", "rmsea", "srmr"]]
+    print_table(steps, title=f"Invariance steps by {group} ({', '.join(result.group_levels)})")
+    comparisons = result.comparisons.rename(
+        columns={
+            "delta_chisq": "d_chisq",
+            "delta_df": "d_df",
+            "delta_cfi": "d_cfi",
+            "delta_rmsea": "d_rmsea",
+            "delta_srmr": "d_srmr",
+            "supported": "ok",
+        }
+    )
+    print_table(
+        comparisons[["to", "d_chisq", "d_df", "p", "d_cfi", "d_rmsea", "d_srmr", "ok"]],
+        title="Comparisons with the previous step",
+    )
+    for row in result.comparisons.itertuples(index=False):
+        console.print(f"{row.to}: {row.criteria}")
+    console.print(f"Highest level supported: [bold]{result.highest_level}[/]")
+    if not result.latent_means.empty:
+        print_table(result.latent_means, title="Latent means vs the reference group")
+    _print_messages(result.warnings, result.notes)
+
+
+COMMANDS = [cfa_command, invariance_command]

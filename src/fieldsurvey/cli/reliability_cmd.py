@@ -1,0 +1,161 @@
+"""``fieldsurvey reliability``: alpha, G6, omega and item statistics of an instrument's scales."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+
+from fieldsurvey.cli.output import (
+    UserError,
+    console,
+    err_console,
+    friendly_errors,
+    print_json,
+    print_table,
+)
+from fieldsurvey.instrument import InstrumentError, resolve_instrument
+from fieldsurvey.psychometrics.reliability import instrument_reliability
+
+# Statistics from fewer respondents are withheld; the disclosure gate will own this number later.
+DEFAULT_MIN_RESPONDENTS = 10
+
+
+@click.command("reliability")
+@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-i", "--instrument", required=True, help="Bundled instrument id or YAML path.")
+@click.option(
+    "--missing",
+    type=click.Choice(["pairwise", "listwise"]),
+    default="pairwise",
+    show_default=True,
+    help="Pairwise-complete covariances (as R psych) or listwise.",
+)
+@click.option(
+    "--ci",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.95,
+    show_default=True,
+    help="Level of the Feldt confidence interval of alpha.",
+)
+@click.option(
+    "--min-respondents",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MIN_RESPONDENTS,
+    show_default=True,
+    help="Withhold statistics of scales with fewer respondents.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@friendly_errors(InstrumentError, ValueError, OSError)
+def reliability_cmd(
+    data: Path, instrument: str, missing: str, ci: float, min_respondents: int, fmt: str
+) -> None:
+    """Reliability of every scale of INSTRUMENT in DATA (CSV, XLSX, SPSS .sav or Stata .dta).
+
+    DATA has one column per item id (read with fieldsurvey.io.read_table). Reverse-keyed items are
+    reversed with the instrument's declared response bounds before anything is computed; answers
+    outside those bounds are an error naming the file row and column.
+    """
+    inst = resolve_instrument(instrument)
+    table = _answers(data)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            summary, items = instrument_reliability(
+                table,
+                inst,
+                missing=missing,  # type: ignore[arg-type]  # click.Choice guarantees the value
+                ci=ci,
+                min_respondents=min_respondents,
+            )
+        except ValueError as exc:
+            raise UserError(f"{data.name}: {exc}") from exc
+    for w in caught:
+        err_console.print(f"[yellow]warning: {w.message}[/yellow]")
+    if fmt == "json":
+        print_json(reliability_json(summary, items))
+        return
+    # Short headers so the table fits an 80-column terminal; notes follow as plain lines.
+    shown = summary[list(_TABLE_HEADERS)].rename(columns=_TABLE_HEADERS)
+    print_table(shown, title=f"Reliability: {inst.id} ({missing} missing, {ci:.0%} Feldt CI)")
+    for row in summary.itertuples(index=False):
+        if row.note:
+            console.print(f"{row.scale}: {row.note}")
+    for scale_id, rows in items.groupby("scale", sort=False):
+        print_table(rows.drop(columns="scale"), title=f"Items of {scale_id}")
+
+
+_TABLE_HEADERS = {
+    "scale": "scale",
+    "n": "n",
+    "k": "k",
+    "alpha": "alpha",
+    "alpha_std": "std_alpha",
+    "g6": "G6",
+    "average_r": "avg_r",
+    "alpha_ci_low": "ci_low",
+    "alpha_ci_high": "ci_high",
+    "omega_total": "omega_t",
+}
+
+
+def reliability_json(summary: pd.DataFrame, items: pd.DataFrame) -> dict[str, Any]:
+    """The JSON document of ``fieldsurvey reliability --format json``."""
+    scales = []
+    for row in summary.itertuples(index=False):
+        its = items[items["scale"] == row.scale]
+        scales.append({
+            "scale": row.scale,
+            "n": row.n,
+            "k": row.k,
+            "alpha": row.alpha,
+            "alpha_std": row.alpha_std,
+            "g6": row.g6,
+            "average_r": row.average_r,
+            "alpha_ci": [row.alpha_ci_low, row.alpha_ci_high],
+            "omega_total": row.omega_total,
+            "note": row.note or None,
+            "items": [
+                {
+                    "item": it.item,
+                    "reversed": it.reversed,
+                    "n": it.n,
+                    "mean": it.mean,
+                    "sd": it.sd,
+                    "r_drop": it.r_drop,
+                    "alpha_if_deleted": it.alpha_if_deleted,
+                }
+                for it in its.itertuples(index=False)
+            ],
+        })  # fmt: skip
+    return {"scales": scales}
+
+
+def _answers(path: Path) -> pd.DataFrame:
+    """DATA as a table indexed by file row number, with SPSS/Stata user-missing codes blanked."""
+    from fieldsurvey.io import read_table  # imported here so a reader problem never breaks the CLI
+
+    table = read_table(path)
+    rows = table.attrs.get("row_numbers")
+    if rows is not None and len(rows) == len(table):
+        table.index = pd.Index(rows, name="row")  # so errors name the row of the file
+    for column, codes in (table.attrs.get("missing_codes") or {}).items():
+        if column not in table.columns:
+            continue
+        values = pd.to_numeric(table[column], errors="coerce")
+        blank = pd.Series(False, index=table.index)
+        for code in codes:
+            if isinstance(code, tuple):
+                blank |= values.between(code[0], code[1])
+            else:
+                blank |= values == code
+        table[column] = table[column].mask(blank)
+    return table
+
+
+COMMANDS = [reliability_cmd]

@@ -1,0 +1,280 @@
+"""Measurement invariance across groups: the configural -> metric -> scalar (-> strict) sequence.
+
+Each step is a multi-group CFA (:func:`fieldsurvey.psychometrics.cfa.fit_cfa` with ``group=``)
+with lavaan's ``group.equal`` settings:
+
+========== ======================================= =============================================
+step       lavaan group.equal                      meaning
+========== ======================================= =============================================
+configural (none)                                  same pattern of loadings in every group
+metric     "loadings"                              loadings equal (weak invariance)
+scalar     "loadings", "intercepts"                + intercepts equal; latent means free after
+                                                   the first group (strong invariance)
+strict     "loadings", "intercepts", "residuals"   + residual variances equal
+========== ======================================= =============================================
+
+Partial invariance frees named parameters in every constrained step (lavaan ``group.partial``).
+Consecutive steps are compared with the chi-square difference test (as ``lavTestLRT``) and the
+changes in CFI, RMSEA and SRMR judged against Chen (2007): a step is supported when
+dCFI >= -0.010 and dRMSEA <= 0.015 and dSRMR <= 0.030 (loadings) or <= 0.010 (intercepts,
+residuals). Chen states the rule as dCFI supplemented by dRMSEA or dSRMR; requiring all three is
+the stricter reading. Latent mean differences (each group against the first) are reported only
+when the scalar step is supported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.stats
+
+from fieldsurvey.instrument.model import Instrument
+from fieldsurvey.psychometrics.cfa import DEFAULT_MIN_GROUP_SIZE, CFAError, CFAResult, fit_cfa
+
+#: The steps in the order they are tested.
+INVARIANCE_LEVELS: tuple[str, ...] = ("configural", "metric", "scalar", "strict")
+
+_GROUP_EQUAL: dict[str, tuple[str, ...]] = {
+    "configural": (),
+    "metric": ("loadings",),
+    "scalar": ("loadings", "intercepts"),
+    "strict": ("loadings", "intercepts", "residuals"),
+}
+
+
+@dataclass(frozen=True)
+class ChenCriteria:
+    """Cut-offs for the change in fit between steps (Chen 2007, Struct. Equ. Modeling 14:464)."""
+
+    delta_cfi: float = -0.010  # a step is supported when dCFI >= this
+    delta_rmsea: float = 0.015  # ... and dRMSEA <= this
+    delta_srmr_metric: float = 0.030  # ... and dSRMR <= this for loadings
+    delta_srmr_scalar: float = 0.010  # ... or this for intercepts and residuals
+
+    def srmr_cut(self, level: str) -> float:
+        return self.delta_srmr_metric if level == "metric" else self.delta_srmr_scalar
+
+    def describe(self, level: str) -> str:
+        return (
+            f"Chen (2007): dCFI >= {self.delta_cfi:.3f} and dRMSEA <= {self.delta_rmsea:.3f} "
+            f"and dSRMR <= {self.srmr_cut(level):.3f}"
+        )
+
+
+@dataclass
+class InvarianceResult:
+    """The invariance sequence.
+
+    Attributes
+    ----------
+    steps : pd.DataFrame
+        One row per step: level, group_equal, group_partial, npar, chisq, df, pvalue, cfi,
+        tli, rmsea, rmsea_ci_lower, rmsea_ci_upper, srmr, aic, bic, converged, heywood.
+    comparisons : pd.DataFrame
+        One row per consecutive pair: from, to, delta_chisq, delta_df, p, delta_cfi,
+        delta_rmsea, delta_srmr, cfi_ok, rmsea_ok, srmr_ok, supported, criteria.
+    latent_means : pd.DataFrame
+        Latent means of each group against the first (group, factor, est, se, z, pvalue,
+        std_all), empty unless the scalar step is supported.
+    highest_level : str
+        The last step supported by every comparison up to it.
+    fits : dict of str to CFAResult
+        The fitted model of every step.
+    """
+
+    group: str
+    group_levels: list[str]
+    steps: pd.DataFrame
+    comparisons: pd.DataFrame
+    latent_means: pd.DataFrame
+    highest_level: str
+    fits: dict[str, CFAResult]
+    criteria: ChenCriteria
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def measurement_invariance(
+    data: pd.DataFrame,
+    model: str | Instrument,
+    group: str,
+    *,
+    levels: Sequence[str] = ("configural", "metric", "scalar"),
+    strict: bool = False,
+    partial: Sequence[str] = (),
+    scales: Sequence[str] | None = None,
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+    criteria: ChenCriteria | None = None,
+) -> InvarianceResult:
+    """Test configural, metric, scalar (and strict) invariance of a CFA across groups.
+
+    Parameters
+    ----------
+    data : pd.DataFrame
+        Respondents; the model's columns plus ``group``.
+    model : str or Instrument
+        lavaan syntax or an instrument (see :func:`~fieldsurvey.psychometrics.cfa.fit_cfa`).
+    group : str
+        Column holding the groups; the first group in data order is the reference.
+    levels : sequence of str
+        Steps to fit, a subset of ``INVARIANCE_LEVELS`` (fitted in that order).
+    strict : bool
+        Add the strict step (residual variances equal).
+    partial : sequence of str
+        Parameters freed in every constrained step, lavaan ``group.partial`` syntax:
+        ``"visual=~x2"`` (a loading), ``"x3~1"`` (an intercept), ``"x1~~x1"`` (a residual).
+    scales : sequence of str, optional
+        With an instrument: the scales to model.
+    min_group_size : int
+        Groups with fewer complete respondents are refused (disclosure threshold).
+    criteria : ChenCriteria, optional
+        Cut-offs for the change in fit (default Chen 2007).
+
+    Returns
+    -------
+    InvarianceResult
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> hs = pd.read_csv("tests/data/HolzingerSwineford1939.csv")  # doctest: +SKIP
+    >>> res = measurement_invariance(hs, "visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; "
+    ...                              "speed =~ x7 + x8 + x9", "school")  # doctest: +SKIP
+    >>> res.comparisons[["to", "delta_chisq", "delta_df"]].round(3)  # doctest: +SKIP
+           to  delta_chisq  delta_df
+    0  metric        8.192         6
+    1  scalar       40.059         6
+    """
+    criteria = criteria or ChenCriteria()
+    chosen = _levels(levels, strict)
+    fits: dict[str, CFAResult] = {}
+    for level in chosen:
+        fits[level] = fit_cfa(
+            data,
+            model,
+            group=group,
+            group_equal=_GROUP_EQUAL[level],
+            group_partial=tuple(partial) if level != "configural" else (),
+            scales=scales,
+            min_group_size=min_group_size,
+        )
+    steps = pd.DataFrame([_step_row(level, fit) for level, fit in fits.items()])
+    comparisons = pd.DataFrame(
+        [
+            _compare(a, b, fits[a], fits[b], criteria)
+            for a, b in zip(chosen[:-1], chosen[1:], strict=True)
+        ],
+        columns=[
+            "from",
+            "to",
+            "delta_chisq",
+            "delta_df",
+            "p",
+            "delta_cfi",
+            "delta_rmsea",
+            "delta_srmr",
+            "cfi_ok",
+            "rmsea_ok",
+            "srmr_ok",
+            "supported",
+            "criteria",
+        ],
+    )
+    highest = chosen[0]
+    for row in comparisons.itertuples(index=False):
+        if not row.supported:
+            break
+        highest = row.to
+    first = next(iter(fits.values()))
+    notes = list(first.notes)
+    if partial:
+        notes.append(f"partial invariance: {', '.join(partial)} free in every constrained step")
+    latent = pd.DataFrame(columns=["group", "factor", "est", "se", "z", "pvalue", "std_all"])
+    if "scalar" in fits and chosen.index(highest) >= chosen.index("scalar"):
+        latent = fits["scalar"].latent_means
+        notes.append(
+            f"latent means are differences from the reference group {first.group_levels[0]!r} "
+            "(its means are fixed to 0), from the scalar model"
+        )
+    elif "scalar" in fits:
+        notes.append("scalar invariance is not supported: latent means are not comparable")
+    problems = [f"{level}: {w}" for level, fit in fits.items() for w in fit.warnings]
+    return InvarianceResult(
+        group=group,
+        group_levels=first.group_levels,
+        steps=steps,
+        comparisons=comparisons,
+        latent_means=latent,
+        highest_level=highest,
+        fits=fits,
+        criteria=criteria,
+        notes=notes,
+        warnings=problems,
+    )
+
+
+def _levels(levels: Sequence[str], strict: bool) -> list[str]:
+    if isinstance(levels, str):
+        levels = (levels,)
+    unknown = [lv for lv in levels if lv not in INVARIANCE_LEVELS]
+    if unknown:
+        raise CFAError(f"unknown invariance level(s) {unknown}; known: {INVARIANCE_LEVELS}")
+    wanted = set(levels) | ({"strict"} if strict else set())
+    chosen = [lv for lv in INVARIANCE_LEVELS if lv in wanted]
+    if len(chosen) < 1:
+        raise CFAError("no invariance level to fit")
+    return chosen
+
+
+def _step_row(level: str, fit: CFAResult) -> dict:
+    f = fit.fit
+    return {
+        "level": level,
+        "group_equal": ", ".join(fit.group_equal),
+        "group_partial": ", ".join(fit.group_partial),
+        "npar": int(f["npar"]),
+        "chisq": f["chisq"],
+        "df": int(f["df"]),
+        "pvalue": f["pvalue"],
+        "cfi": f["cfi"],
+        "tli": f["tli"],
+        "rmsea": f["rmsea"],
+        "rmsea_ci_lower": f["rmsea_ci_lower"],
+        "rmsea_ci_upper": f["rmsea_ci_upper"],
+        "srmr": f["srmr"],
+        "aic": f["aic"],
+        "bic": f["bic"],
+        "converged": fit.converged,
+        "heywood": fit.heywood,
+    }
+
+
+def _compare(a: str, b: str, fit_a: CFAResult, fit_b: CFAResult, criteria: ChenCriteria) -> dict:
+    fa, fb = fit_a.fit, fit_b.fit
+    delta_chisq = float(fb["chisq"] - fa["chisq"])
+    delta_df = int(fb["df"] - fa["df"])
+    p = float(scipy.stats.chi2.sf(max(delta_chisq, 0.0), delta_df)) if delta_df > 0 else np.nan
+    d_cfi = float(fb["cfi"] - fa["cfi"])
+    d_rmsea = float(fb["rmsea"] - fa["rmsea"])
+    d_srmr = float(fb["srmr"] - fa["srmr"])
+    cfi_ok = d_cfi >= criteria.delta_cfi
+    rmsea_ok = d_rmsea <= criteria.delta_rmsea
+    srmr_ok = d_srmr <= criteria.srmr_cut(b)
+    return {
+        "from": a,
+        "to": b,
+        "delta_chisq": delta_chisq,
+        "delta_df": delta_df,
+        "p": p,
+        "delta_cfi": d_cfi,
+        "delta_rmsea": d_rmsea,
+        "delta_srmr": d_srmr,
+        "cfi_ok": cfi_ok,
+        "rmsea_ok": rmsea_ok,
+        "srmr_ok": srmr_ok,
+        "supported": bool(cfi_ok and rmsea_ok and srmr_ok and fit_b.converged),
+        "criteria": criteria.describe(b),
+    }
