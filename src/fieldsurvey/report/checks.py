@@ -442,3 +442,58 @@ def image_spread(png: str | Path) -> float:
     with Image.open(png) as image:
         grey = np.asarray(image.convert("L"), dtype=float)
     return float(grey.std())
+
+
+# --------------------------------------------------------------------------------------------
+# Plain text of rendered outputs (for searching reports for values that must not be there)
+# --------------------------------------------------------------------------------------------
+
+
+class _TextCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        for key, value in attrs:
+            if key in ("alt", "title") and value:
+                self.parts.append(value)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_text(path: str | Path) -> str:
+    """Everything a reader or screen reader gets from an HTML file: text plus alt/title text.
+
+    Examples
+    --------
+    >>> "Summary" in html_text("out/field/report.html")  # doctest: +SKIP
+    True
+    """
+    collector = _TextCollector()
+    collector.feed(Path(path).read_text(encoding="utf-8"))
+    return " ".join(" ".join(collector.parts).split())
+
+
+def docx_text(path: str | Path) -> str:
+    """All paragraph, table-cell and picture-description text of a DOCX file."""
+    import docx
+
+    document = docx.Document(str(path))
+    parts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            parts.extend(cell.text for cell in row.cells)
+    parts.extend(
+        el.get("descr", "") for el in document.element.body.iter() if el.tag.endswith("}docPr")
+    )
+    return " ".join(" ".join(parts).split())

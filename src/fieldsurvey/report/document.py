@@ -266,9 +266,12 @@ class ReportDocument:
         *,
         decimals: int | dict[str, int] = 1,
         index: bool = False,
+        missing: str = "–",
     ) -> ReportDocument:
         """Add a captioned pipe table (see :func:`markdown_table`)."""
-        self._blocks.append(markdown_table(data, caption, decimals=decimals, index=index))
+        self._blocks.append(
+            markdown_table(data, caption, decimals=decimals, index=index, missing=missing)
+        )
         return self
 
     def figure(self, figure: Figure) -> ReportDocument:

@@ -37,6 +37,7 @@ __all__ = [
     "band_stack_bars",
     "funnel_plot",
     "mean_bars",
+    "binned_distribution",
     "scale_distribution",
     "trend_lines",
 ]
@@ -589,6 +590,7 @@ def funnel_plot(
     highlight: str | None = None,
     caption: str | None = None,
     alt_text: str | None = None,
+    n_range: tuple[float, float] | None = None,
 ) -> Figure:
     """Funnel plot: each unit's value against its size, with 95 % and 99.8 % control limits.
 
@@ -612,6 +614,9 @@ def funnel_plot(
         A ``unit`` drawn with its own marker and labelled (the organisation the report is for).
     caption, alt_text : str, optional
         Defaults are written from the data.
+    n_range : (float, float), optional
+        Sizes the limit curves span; default from the units shown (use it when only one
+        organisation's point is drawn, as in an organisation's own report).
 
     Returns
     -------
@@ -634,7 +639,8 @@ def funnel_plot(
     se = spread / np.sqrt(n)
     out95 = np.abs(value - centre) > Z_95 * se
     out998 = np.abs(value - centre) > Z_998 * se
-    grid_n = np.linspace(max(1.0, n.min() * 0.8), n.max() * 1.1, 200)
+    lo_n, hi_n = n_range if n_range is not None else (n.min() * 0.8, n.max() * 1.1)
+    grid_n = np.linspace(max(1.0, lo_n), hi_n, 200)
 
     with matplotlib.rc_context(HOUSE_STYLE):
         fig, ax = _new_figure((7.0, 4.2))
@@ -646,17 +652,18 @@ def funnel_plot(
         is_highlight = (
             (data["unit"] == highlight).to_numpy() if highlight else np.zeros(len(n), bool)
         )
-        ax.scatter(
-            n[~is_highlight],
-            value[~is_highlight],
-            s=22,
-            facecolor=SERIES_STYLES[2].colour,
-            edgecolor=INK,
-            linewidth=0.5,
-            marker="o",
-            label="Organisations",
-            zorder=3,
-        )
+        if (~is_highlight).any():  # an organisation's own report may draw only its point
+            ax.scatter(
+                n[~is_highlight],
+                value[~is_highlight],
+                s=22,
+                facecolor=SERIES_STYLES[2].colour,
+                edgecolor=INK,
+                linewidth=0.5,
+                marker="o",
+                label="Organisations",
+                zorder=3,
+            )
         if is_highlight.any():
             ax.scatter(
                 n[is_highlight],
@@ -799,4 +806,95 @@ def trend_lines(
         alt_text = " ".join(parts)
     if caption is None:
         caption = f"{value_label} by {wave_label.lower()}"
+    return Figure(Path(path), caption, alt_text)
+
+
+# --------------------------------------------------------------------------------------------
+# Distribution from gated bin counts
+# --------------------------------------------------------------------------------------------
+
+
+def binned_distribution(
+    data: pd.DataFrame,
+    path: str | Path,
+    *,
+    scale_label: str,
+    caption: str | None = None,
+    alt_text: str | None = None,
+) -> Figure:
+    """Bar chart of respondents per score bin, drawn from counts that passed the disclosure gate.
+
+    Unlike :func:`scale_distribution` it never sees individual scores: each bar is one gated
+    count, and a withheld count (missing) is drawn as an empty dashed outline labelled
+    "withheld", so no bar height can reveal a small cell.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Columns ``bin`` (label, in scale order) and ``n`` (count, missing when withheld).
+    path : str or Path
+        Output file.
+    scale_label : str
+        Name of the scale.
+    caption, alt_text : str, optional
+        Defaults are written from the data.
+
+    Returns
+    -------
+    Figure
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"bin": ["10 to 18", "18 to 26"], "n": [12, None]})
+    >>> binned_distribution(df, "b.png", scale_label="Burnout").alt_text.split(".")[0]
+    'Bar chart of the number of respondents in each Burnout score range'
+    """
+    _require_columns(data, ["bin", "n"], "binned_distribution")
+    labels = [str(b) for b in data["bin"]]
+    counts = pd.to_numeric(data["n"], errors="coerce").to_numpy(dtype=float)
+    shown = ~np.isnan(counts)
+    x = np.arange(len(labels))
+    with matplotlib.rc_context(HOUSE_STYLE):
+        fig, ax = _new_figure()
+        ax.bar(
+            x[shown],
+            counts[shown],
+            width=0.8,
+            color=SERIES_STYLES[1].colour,
+            edgecolor=INK,
+            linewidth=0.6,
+        )
+        top = float(np.nanmax(counts)) if shown.any() else 1.0
+        for xi in x[~shown]:
+            ax.bar(
+                [xi],
+                [top * 0.25],
+                width=0.8,
+                facecolor="none",
+                edgecolor=INK,
+                linestyle="--",
+                linewidth=0.8,
+            )
+            ax.text(xi, top * 0.27, "withheld", ha="center", va="bottom", fontsize=8, color=INK)
+        ax.set_xticks(x, labels)
+        ax.set_xlabel(f"{scale_label} score")
+        ax.set_ylabel("Respondents")
+        ax.grid(axis="x", visible=False)
+        ax.set_ylim(0, top * 1.15)
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        _save(fig, Path(path))
+    if alt_text is None:
+        items = [
+            f"{label} {int(c)}" if ok else f"{label} withheld"
+            for label, c, ok in zip(labels, counts, shown, strict=True)
+        ]
+        alt_text = (
+            f"Bar chart of the number of respondents in each {scale_label} score range. "
+            + "; ".join(items)
+            + "."
+        )
+        if not shown.all():
+            alt_text += " Withheld ranges hold too few respondents to show."
+    if caption is None:
+        caption = f"Distribution of {scale_label} scores"
     return Figure(Path(path), caption, alt_text)

@@ -1,0 +1,236 @@
+"""Study -> results bundle -> document -> rendered report.
+
+One working folder per report::
+
+    OUT/field/            the field-wide report
+    OUT/org-<code>/       one per organisation
+        bundle/           results bundle (tables, figures, manifest.json)
+        report.qmd        the document, written from the bundle's gated tables
+        report.html/.pdf/.docx
+
+:func:`build_reports` is the entry point of ``fieldsurvey report`` and ``make demo``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from fieldsurvey.report.bundle import ResultsBundle
+from fieldsurvey.report.content import write_report_content
+from fieldsurvey.report.render import Engine, render_report
+from fieldsurvey.report.study_data import StudyData, load_study_data, study_path
+from fieldsurvey.resources import data_dir
+from fieldsurvey.store import Study, open_study
+
+__all__ = ["build_report", "build_reports", "report_folder", "report_settings"]
+
+N_BOOT = 200
+
+
+def report_folder(out_dir: str | Path, org: str | None) -> Path:
+    """The working folder of one report inside ``out_dir``."""
+    if org is None:
+        return Path(out_dir) / "field"
+    return Path(out_dir) / ("org-" + re.sub(r"[^A-Za-z0-9._-]+", "-", str(org)))
+
+
+def _findings(path: str | Path | None) -> Any:
+    from fieldsurvey.reproduce import load_findings
+
+    source = Path(path) if path is not None else data_dir("analysis") / "field-findings.yaml"
+    return load_findings(source) if source.is_file() else None
+
+
+def report_settings(data: StudyData, findings_path: str | Path | None) -> dict[str, Any]:
+    """Study settings recorded in the manifest (everything ``verify`` needs to recompute)."""
+    return {
+        "study": data.study.config.to_yaml_dict(),
+        "waves": list(data.waves),
+        "reported_wave": data.latest,
+        "n_boot": N_BOOT,
+        "findings": Path(findings_path).resolve().as_posix() if findings_path else "bundled",
+    }
+
+
+def make_bundle(
+    data: StudyData,
+    org: str | None,
+    folder: Path,
+    *,
+    command: str,
+    findings_path: str | Path | None = None,
+    date: str | None = None,
+) -> Path:
+    """Write the results bundle and the document of one report; return the ``.qmd`` path."""
+    bundle_dir = folder / "bundle"
+    if bundle_dir.exists():
+        shutil.rmtree(bundle_dir)  # stale figures or tables must never linger
+    bundle = ResultsBundle(bundle_dir)
+    doc = write_report_content(
+        data, org, bundle, command=command, findings=_findings(findings_path), date=date
+    )
+    bundle.write(
+        inputs=data.inputs,
+        settings=report_settings(data, findings_path),
+        command=command,
+        study_path=study_path(data.study),
+        report={"org": org, "wave": data.latest},
+    )
+    return doc.write(folder / "report.qmd")
+
+
+def build_report(
+    data: StudyData,
+    out_dir: str | Path,
+    org: str | None = None,
+    *,
+    formats: Sequence[str] = ("html",),
+    engine: Engine = "auto",
+    command: str = "fieldsurvey.report.build_report",
+    findings_path: str | Path | None = None,
+) -> dict[str, Path]:
+    """Build and render one report (field-wide when ``org`` is None).
+
+    Returns
+    -------
+    dict of str to Path
+        Format to rendered file.
+
+    Examples
+    --------
+    >>> build_report(load_study_data(open_study("s")), "out", "O01")  # doctest: +SKIP
+    {'html': PosixPath('out/org-O01/report.html')}
+    """
+    folder = report_folder(out_dir, org)
+    folder.mkdir(parents=True, exist_ok=True)
+    document = make_bundle(data, org, folder, command=command, findings_path=findings_path)
+    return render_report(document, formats=formats, engine=engine, out_dir=folder)
+
+
+def build_reports(
+    study: Study | str | Path,
+    out_dir: str | Path,
+    orgs: str | Sequence[str] | None = None,
+    *,
+    formats: Sequence[str] = ("html", "pdf", "docx"),
+    engine: Engine = "auto",
+    command: str | None = None,
+    findings_path: str | Path | None = None,
+    progress: Callable[[str | None], None] | None = None,
+    field: bool = True,
+    jobs: int = 1,
+    on_start: Callable[[int], None] | None = None,
+) -> list[tuple[str | None, dict[str, Path]]]:
+    """The field-wide report and, with ``orgs``, one report per organisation.
+
+    Parameters
+    ----------
+    study : Study or path
+        The study (its store is read; nothing is written to it).
+    out_dir : str or Path
+        Parent of the report folders.
+    orgs : "all", list of str, or None
+        Organisation reports to build besides the field-wide one.
+    formats : sequence of {"html", "pdf", "docx"}
+    engine : {"auto", "quarto", "pandoc"}
+    command : str, optional
+        The command recorded in each manifest (default: a description of this call).
+    findings_path : path, optional
+        Findings file shown with the lived-experience results (default the bundled
+        ``analysis/field-findings.yaml``).
+    progress : callable, optional
+        Called after each report with its organisation (None for the field report).
+    field : bool
+        Build the field-wide report (default True).
+    on_start : callable, optional
+        Called once with the number of reports, before the first is built (for progress bars).
+    jobs : int
+        Worker processes (default 1). With more, reports are built in forked workers that
+        share the loaded study; results are the same bytes in the same order.
+
+    Returns
+    -------
+    list of (org or None, dict of format to Path)
+
+    Examples
+    --------
+    >>> build_reports("my-study", "out", orgs="all", formats=("html",))  # doctest: +SKIP
+    [(None, {'html': PosixPath('out/field/report.html')}), ('O01', {...}), ...]
+    """
+    if not isinstance(study, Study):
+        study = open_study(study)
+    data = load_study_data(study, n_boot=N_BOOT)
+    if orgs == "all":
+        selected = data.organisations
+    elif orgs is None:
+        selected = []
+    elif isinstance(orgs, str):
+        selected = [orgs]
+    else:
+        selected = [str(o) for o in orgs]
+    unknown = [o for o in selected if o not in data.organisations]
+    if unknown:
+        raise ValueError(
+            f"no responses from organisation(s) {', '.join(unknown)}; the study has "
+            f"{', '.join(data.organisations)}"
+        )
+    if command is None:
+        what = "all" if orgs == "all" else selected
+        command = f"build_reports(study={study_path(study)!r}, orgs={what!r})"
+    targets: list[str | None] = ([None] if field else []) + list(selected)
+    if on_start is not None:
+        on_start(len(targets))
+    options = {
+        "formats": tuple(formats),
+        "engine": engine,
+        "command": command,
+        "findings_path": findings_path,
+    }
+    if jobs > 1 and len(targets) > 1:
+        return _build_parallel(data, out_dir, targets, options, jobs, progress)
+    results: list[tuple[str | None, dict[str, Path]]] = []
+    for org in targets:
+        results.append((org, build_report(data, out_dir, org, **options)))
+        if progress is not None:
+            progress(org)
+    return results
+
+
+# Set in the parent just before forking; workers read the loaded study from here instead of
+# receiving it pickled with every task.
+_SHARED: dict[str, Any] = {}
+
+
+def _build_one(org: str | None) -> tuple[str | None, dict[str, Path]]:
+    return org, build_report(_SHARED["data"], _SHARED["out_dir"], org, **_SHARED["options"])
+
+
+def _build_parallel(
+    data: StudyData,
+    out_dir: str | Path,
+    targets: list[str | None],
+    options: dict[str, Any],
+    jobs: int,
+    progress: Callable[[str | None], None] | None,
+) -> list[tuple[str | None, dict[str, Path]]]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    _SHARED.update(data=data, out_dir=out_dir, options=options)
+    try:
+        context = multiprocessing.get_context("fork")
+        done: dict[str | None, dict[str, Path]] = {}
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = [pool.submit(_build_one, org) for org in targets]
+            for future in as_completed(futures):
+                org, outputs = future.result()
+                done[org] = outputs
+                if progress is not None:
+                    progress(org)
+    finally:
+        _SHARED.clear()
+    return [(org, done[org]) for org in targets]

@@ -1,0 +1,762 @@
+"""What each report section shows, written only from gated tables.
+
+:func:`write_report_content` gates the report's release (:mod:`fieldsurvey.report.release`),
+puts every gated table into the results bundle, draws figures from gated values only and
+writes the document sections. No function here reads respondent data: every number in the
+text, the tables, the figures and their alt text comes from a gated table, so a withheld value
+cannot reach the report.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fieldsurvey.disclosure import DisclosurePolicy, gate_table
+from fieldsurvey.report.bundle import ResultsBundle
+from fieldsurvey.report.document import ReportDocument
+from fieldsurvey.report.figures import (
+    band_stack_bars,
+    binned_distribution,
+    funnel_plot,
+    trend_lines,
+)
+from fieldsurvey.report.release import OTHER, THIS, gated_tables
+from fieldsurvey.report.study_data import PUBLISHED_RELIABILITY, ScaleInfo, StudyData
+
+__all__ = ["SECTION_HEADINGS", "fmt", "write_report_content"]
+
+#: Level-1 headings of every report, in order (organisation reports add "Against the field").
+SECTION_HEADINGS = (
+    "Summary",
+    "Who responded",
+    "Wellbeing scales",
+    "Lived-experience staff",
+    "Structural conditions",
+    "Methods",
+    "Reproducibility",
+)
+WITHHELD = "withheld"
+
+
+def fmt(value: Any, decimals: int = 1) -> str:
+    """A number as the report prints it; missing (withheld) values as "withheld".
+
+    Examples
+    --------
+    >>> fmt(22.25), fmt(0.8812, 2), fmt(None)
+    ('22.2', '0.88', 'withheld')
+    """
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return WITHHELD
+    return f"{float(value):.{decimals}f}"
+
+
+def _pct(part: Any, whole: Any) -> str:
+    if _missing(part) or _missing(whole) or float(whole) == 0:
+        return WITHHELD
+    return f"{100 * float(part) / float(whole):.0f}%"
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _row(table: pd.DataFrame, **where: Any) -> pd.Series:
+    mask = pd.Series(True, index=table.index)
+    for col, value in where.items():
+        mask &= table[col].astype(object).map(lambda v, value=value: v == value)
+    rows = table[mask]
+    if len(rows) != 1:
+        raise KeyError(f"{where}: {len(rows)} rows")
+    return rows.iloc[0]
+
+
+def _get(row: pd.Series, column: str) -> Any:
+    value = row.get(column)
+    return None if _missing(value) else value
+
+
+class _Report:
+    """State shared by the section writers of one report."""
+
+    def __init__(self, data: StudyData, org: str | None, bundle: ResultsBundle) -> None:
+        self.data = data
+        self.org = org
+        self.bundle = bundle
+        self.gated = gated_tables(data, org)
+        for name, table in self.gated.tables.items():
+            bundle.add_table(name, _for_bundle(table))
+        self.units = [THIS, OTHER] if org is not None else [None]
+        self.figure_dir = bundle.figures_dir
+        self.figure_dir.mkdir(parents=True, exist_ok=True)
+        self.summary: list[str] = []
+
+    def t(self, name: str) -> pd.DataFrame:
+        return self.gated.tables[name]
+
+    def unit_where(self, unit: str | None) -> dict[str, Any]:
+        return {"focus": unit} if unit is not None else {}
+
+    def unit_label(self, unit: str | None) -> str:
+        if unit == THIS:
+            return str(self.org)
+        if unit == OTHER:
+            return "Rest of the field"
+        return "Field"
+
+
+def _for_bundle(table: pd.DataFrame) -> pd.DataFrame:
+    out = table.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].map(lambda v: "" if v is None else v)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------------
+
+
+def _who_responded(r: _Report, doc: ReportDocument) -> None:
+    doc.heading("Who responded")
+    latest = r.data.latest
+    by_wave = r.t("respondents_by_wave")
+    table = pd.DataFrame(
+        {"Wave": by_wave["wave"].astype(str), "Responses": by_wave["n"].astype("Int64")}
+    )
+    whose = f"{r.org}'s staff" if r.org else "staff across the field"
+    doc.paragraph(
+        f"Responses from {whose} by survey wave; this report describes wave {latest}. "
+        f"Counts below {r.data.min_cell} are withheld, and so are counts that would reveal them."
+    )
+    doc.table(table, "Responses by survey wave", missing=WITHHELD)
+    by_role = r.t("respondents_by_role")
+    roles = pd.DataFrame(
+        {
+            "Role": by_role["role"].map(lambda v: "All roles" if _missing(v) else str(v)),
+            "Responses": by_role["n"].astype("Int64"),
+        }
+    )
+    doc.table(roles, f"Responses by role, wave {latest}", missing=WITHHELD)
+    if "respondents_by_size" in r.gated.tables:
+        by_size = r.t("respondents_by_size")
+        sizes = pd.DataFrame(
+            {
+                "Organisation size (respondents)": by_size["size_band"].astype(str),
+                "Responses": by_size["n"].astype("Int64"),
+            }
+        )
+        doc.table(sizes, f"Responses by organisation size band, wave {latest}", missing=WITHHELD)
+    excluded = _exclusions(r)
+    if excluded is not None:
+        doc.paragraph(
+            "Responses left out of every analysis under the study's exclusion rules (they stay "
+            "in the store), across all organisations and waves:"
+        )
+        doc.table(excluded, "Excluded responses by reason", missing=WITHHELD)
+    else:
+        doc.paragraph("No responses were excluded under the study's exclusion rules.")
+
+
+_REASONS = {
+    "incomplete": "Did not finish the survey",
+    "speeder": "Answered implausibly fast",
+    "straightlining": "Gave the same answer to every item",
+    "attention_failed": "Failed an attention check",
+}
+
+
+def _exclusions(r: _Report) -> pd.DataFrame | None:
+    counts = r.data.excluded
+    if not counts:
+        return None
+    raw = pd.DataFrame(
+        {
+            "reason": [*counts, None],
+            "n": [*counts.values(), sum(counts.values())],
+        }
+    )
+    policy = DisclosurePolicy(
+        min_cell=r.data.min_cell, force_below_5=bool(r.data.study.config.force_min_cell)
+    )
+    gated = gate_table(raw, dims=["reason"], policy=policy)
+    r.bundle.add_table("exclusions", _for_bundle(gated))
+    return pd.DataFrame(
+        {
+            "Reason": gated["reason"].map(
+                lambda v: "All reasons" if _missing(v) else _REASONS.get(str(v), str(v))
+            ),
+            "Responses": gated["n"].astype("Int64"),
+        }
+    )
+
+
+def _concerning_band(info: ScaleInfo) -> str:
+    labels = info.band_labels
+    return labels[-1] if info.scale.higher_is == "worse" else labels[0]
+
+
+def _band_counts(r: _Report, info: ScaleInfo, unit: str | None) -> dict[str, Any]:
+    table = r.t(f"bands_{info.id}")
+    out = {}
+    for band in info.band_labels:
+        row = _row(table, **{f"{info.id}_band": band, **r.unit_where(unit)})
+        out[band] = _get(row, "n")
+    return out
+
+
+def _wellbeing(r: _Report, doc: ReportDocument) -> None:
+    doc.heading("Wellbeing scales")
+    scores = r.t("scale_scores")
+    rel = r.t("reliability").iloc[0]
+    doc.paragraph(
+        "Each scale's scores this wave: how many staff have a score, the mean and standard "
+        "deviation, and the reliability of the scale on these staff's answers (Cronbach's alpha "
+        "and McDonald's omega total) next to the published reliability where we have verified "
+        "it. Reliability needs at least the minimum cell size of respondents."
+    )
+    rows = []
+    own = THIS if r.org is not None else None
+    row = _row(scores, **r.unit_where(own))
+    for info in r.data.wellbeing:
+        published = PUBLISHED_RELIABILITY.get(info.id)
+        rows.append(
+            {
+                "Scale": info.label,
+                "n": _get(row, f"{info.id}_n"),
+                "Mean": _get(row, f"{info.id}_mean"),
+                "SD": _get(row, f"{info.id}_sd"),
+                "Alpha": _get(rel, f"{info.id}_alpha"),
+                "Omega": _get(rel, f"{info.id}_omega"),
+                "Published alpha": f"{published[0]:.2f}" if published else "not verified",
+            }
+        )
+        mean, n = _get(row, f"{info.id}_mean"), _get(row, f"{info.id}_n")
+        if r.org is None and info.instrument.id == "proqol5" and mean is not None:
+            r.summary.append(
+                f"The mean {info.label.lower()} score was {fmt(mean)} "
+                f"(n = {int(n)}, possible range {info.lowest:g} to {info.highest:g})."
+            )
+    table = pd.DataFrame(rows)
+    table["n"] = table["n"].astype("Int64")
+    for col in ("Mean", "SD", "Alpha", "Omega"):
+        table[col] = pd.to_numeric(table[col], errors="coerce")
+    doc.table(
+        table,
+        f"Wellbeing scale scores and reliability, wave {r.data.latest}",
+        decimals={"Mean": 1, "SD": 1, "Alpha": 2, "Omega": 2},
+        missing=WITHHELD,
+    )
+    doc.paragraph(
+        "Published reliability: ProQOL compassion satisfaction 0.88 (Stamm 2010, The Concise "
+        "ProQOL Manual). The published reliability of the other scales has not been verified "
+        "against their sources, so none is quoted. " + _norms_text(r.data.wellbeing)
+    )
+    for info in r.data.wellbeing:
+        doc.heading(info.label, level=2)
+        bins = r.t(f"bins_{info.id}")
+        whose = r.org if r.org else "the field"
+        if bins["n"].isna().all():
+            doc.paragraph(
+                f"The distribution of {info.label} scores is withheld: every score range "
+                "holds too few staff to show."
+            )
+            if info.scale.bands:
+                _bands_section(r, doc, info)
+            continue
+        fig = binned_distribution(
+            pd.DataFrame({"bin": bins[f"{info.id}_bin"], "n": bins["n"]}),
+            r.figure_dir / f"distribution-{info.id}.png",
+            scale_label=info.label,
+            caption=f"{info.label}: staff per score range, {whose}, wave {r.data.latest}",
+        )
+        doc.figure(fig)
+        if info.scale.bands:
+            _bands_section(r, doc, info)
+
+
+def _norms_text(scales: list[ScaleInfo]) -> str:
+    normed = [s for s in scales if s.scale.norms is not None]
+    if not normed:
+        return (
+            "None of these instruments has published norms bundled with fieldsurvey, so scores "
+            "are read against the instruments' bands, not population norms."
+        )
+    parts = [
+        f"{s.label}: mean {s.scale.norms.mean:g}, SD {s.scale.norms.sd:g} ({s.scale.norms.source})"
+        for s in normed
+    ]
+    return "Published norms: " + "; ".join(parts) + "."
+
+
+def _bands_section(r: _Report, doc: ReportDocument, info: ScaleInfo) -> None:
+    rows = []
+    shares = []
+    concern = _concerning_band(info)
+    concern_text: dict[str | None, str] = {}
+    scores = r.t("scale_scores")
+    for unit in r.units:
+        counts = _band_counts(r, info, unit)
+        # Bands split the staff with a score, so the scored count (shown in the scale table)
+        # is the denominator; a share is only printed when both of its numbers are shown.
+        scored = _get(_row(scores, **r.unit_where(unit)), f"{info.id}_n")
+        for band, n in counts.items():
+            rows.append(
+                {"Group": r.unit_label(unit), "Band": band, "Staff": n, "Share": _pct(n, scored)}
+            )
+        if all(v is not None for v in counts.values()) and scored:
+            for band, n in counts.items():
+                shares.append({"group": r.unit_label(unit), "band": band, "share": n / scored})
+        if counts[concern] is not None and scored:
+            concern_text[unit] = (
+                f"{_pct(counts[concern], scored)} ({int(counts[concern])} of {int(scored)})"
+            )
+    own = THIS if r.org is not None else None
+    whose = f"{r.org}'s staff" if r.org is not None else "staff"
+    if own in concern_text:
+        sentence = f"{info.label} was in the {concern} band for {concern_text[own]} of {whose} with a score"
+        if OTHER in concern_text:
+            sentence += f", against {concern_text[OTHER]} in the rest of the field"
+        r.summary.append(sentence + ".")
+    else:
+        r.summary.append(
+            f"The share of {whose} in the {concern} {info.label} band is withheld: too few "
+            "staff to show it safely."
+        )
+    table = pd.DataFrame(rows)
+    table["Staff"] = table["Staff"].astype("Int64")
+    if r.org is None:
+        table = table.drop(columns=["Group"])
+    doc.table(table, f"{info.label}: staff in each band", missing=WITHHELD)
+    if shares:
+        fig = band_stack_bars(
+            pd.DataFrame(shares),
+            r.figure_dir / f"bands-{info.id}.png",
+            band_order=info.band_labels,
+            caption=f"{info.label}: share of staff in each band",
+        )
+        doc.figure(fig)
+
+
+def _lived_experience(r: _Report, doc: ReportDocument, findings: Any) -> None:
+    doc.heading("Lived-experience staff")
+    doc.paragraph(
+        "Staff who said they have lived experience of trafficking or the sex trade, next to "
+        "other staff. Answers of 'prefer not to say' and missing answers are in neither group. "
+        "Because these are small and sensitive groups, a comparison is shown only when every "
+        "answer category has at least the minimum cell size; otherwise it is withheld as a whole."
+    )
+    table = r.t("lived_experience")
+    tests = r.t("lived_experience_tests").iloc[0]
+    rows = []
+    for info in r.data.wellbeing:
+        for unit in r.units:
+            yes = _row(table, lived_experience="yes", **r.unit_where(unit))
+            no = _row(table, lived_experience="no", **r.unit_where(unit))
+            both = (
+                _get(yes, f"{info.id}_mean") is not None and _get(no, f"{info.id}_mean") is not None
+            )
+            own_test = unit != OTHER
+            rows.append(
+                {
+                    "Scale": info.label,
+                    "Group": r.unit_label(unit),
+                    "Lived experience: n": _get(yes, f"{info.id}_n"),
+                    "Lived experience: mean": _get(yes, f"{info.id}_mean"),
+                    "Other staff: n": _get(no, f"{info.id}_n"),
+                    "Other staff: mean": _get(no, f"{info.id}_mean"),
+                    "Hedges' g": _get(tests, f"{info.id}_g") if both and own_test else None,
+                    "p": _get(tests, f"{info.id}_p") if both and own_test else None,
+                }
+            )
+    out = pd.DataFrame(rows)
+    for col in ("Lived experience: n", "Other staff: n"):
+        out[col] = out[col].astype("Int64")
+    for col in ("Lived experience: mean", "Other staff: mean", "Hedges' g", "p"):
+        out[col] = pd.to_numeric(out[col], errors="coerce")
+    if r.org is None:
+        out = out.drop(columns=["Group"])
+    doc.table(
+        out,
+        f"Lived-experience staff and other staff, wave {r.data.latest}",
+        decimals={"Hedges' g": 2, "p": 3},
+        missing=WITHHELD,
+    )
+    inv = r.data.analyses.get("invariance", {})
+    statements = []
+    for scale_id, result in inv.items():
+        label = r.data.scale(scale_id).label
+        level = result["highest_level"]
+        if level == "scalar" or level == "strict":
+            statements.append(
+                f"{label}: scalar invariance holds field-wide, so means of the two groups can be "
+                "compared."
+            )
+        elif level == "not tested":
+            statements.append(
+                f"{label}: measurement invariance could not be tested ({result['note']}); read "
+                "the comparison with care."
+            )
+        else:
+            statements.append(
+                f"{label}: measurement invariance holds only to the {level} level field-wide, so "
+                "the scale may not measure the same thing in both groups; the comparison must be "
+                "read with care."
+            )
+    if statements:
+        doc.paragraph(
+            "Measurement invariance between lived-experience and other staff (multi-group CFA, "
+            "Chen 2007 criteria, tested on the whole field):"
+        )
+        doc.bullets(statements)
+    if findings is not None and findings.findings:
+        doc.heading("Published field-wide findings", level=2)
+        doc.paragraph(
+            f"Findings from the literature ({findings.title}), for context. They come from "
+            "other samples and instruments and are not computed from this study."
+        )
+        doc.bullets([f"{f.statement} Source: {f.citation}" for f in findings.findings])
+
+
+def _conditions(r: _Report, doc: ReportDocument) -> None:
+    doc.heading("Structural conditions")
+    scores = r.t("scale_scores")
+    if r.data.conditions:
+        rows = []
+        for info in r.data.conditions:
+            entry: dict[str, Any] = {"Condition": info.label}
+            for unit in r.units:
+                row = _row(scores, **r.unit_where(unit))
+                prefix = "" if unit is None else f"{r.unit_label(unit)}: "
+                entry[f"{prefix}n"] = _get(row, f"{info.id}_n")
+                entry[f"{prefix}mean"] = _get(row, f"{info.id}_mean")
+                if unit is None:
+                    entry["SD"] = _get(row, f"{info.id}_sd")
+            rows.append(entry)
+        table = pd.DataFrame(rows)
+        for col in table.columns[1:]:
+            is_n = col == "n" or col.endswith(": n")
+            table[col] = pd.to_numeric(table[col], errors="coerce")
+            if is_n:
+                table[col] = table[col].astype("Int64")
+        doc.paragraph(
+            "Mean agreement with statements about working conditions (1 strongly disagree to 5 "
+            "strongly agree; for financial strain and intention to leave, higher is worse)."
+        )
+        doc.table(
+            table,
+            f"Structural conditions, wave {r.data.latest}",
+            decimals={c: 2 for c in table.columns if c.endswith(("mean", "SD"))},
+            missing=WITHHELD,
+        )
+    doc.heading("How much of burnout is structural", level=2)
+    if "drivers" not in r.gated.tables:
+        reason = "; ".join(r.data.analyses.get("errors", {}).values()) or "no conditions measured"
+        doc.paragraph(f"The drivers analysis could not be run on this study: {reason}.")
+        return
+    drivers = r.t("drivers").iloc[0]
+    doc.paragraph(
+        "Share of the explained variance (R squared) in each outcome attributable to "
+        "organisation-level conditions (what colleagues share), to individual ratings of "
+        "conditions, and to personal factors (Shapley decomposition, with 95% intervals from "
+        "resampling organisations), and the intraclass correlation ICC(1): the share of all "
+        "variance that lies between organisations. Field-wide results."
+    )
+    rows = []
+    for outcome in ("burnout", "sts", "compassion_satisfaction"):
+        if f"{outcome}_total_r2" not in drivers.index:
+            continue
+        label = r.data.scale(outcome).label
+        rows.append(
+            {
+                "Outcome": label,
+                "R squared": _get(drivers, f"{outcome}_total_r2"),
+                "Organisation conditions": _get(
+                    drivers, f"{outcome}_organisation_conditions_share"
+                ),
+                "Individual ratings": _get(drivers, f"{outcome}_individual_conditions_share"),
+                "Personal": _get(drivers, f"{outcome}_personal_share"),
+                "ICC(1)": _get(drivers, f"{outcome}_icc"),
+            }
+        )
+        if outcome == "burnout":
+            share = _get(drivers, "burnout_organisation_conditions_share")
+            if share is not None:
+                r.summary.append(
+                    f"Organisation-level conditions account for {100 * share:.0f}% of the "
+                    "explained variance in burnout across the field."
+                )
+    table = pd.DataFrame(rows)
+    for col in table.columns[1:]:
+        table[col] = pd.to_numeric(table[col], errors="coerce")
+    doc.table(
+        table, "Drivers of wellbeing: variance shares and ICC(1)", decimals=2, missing=WITHHELD
+    )
+
+
+def _against_field(r: _Report, doc: ReportDocument) -> None:
+    doc.heading("Against the field")
+    scores = r.t("scale_scores")
+    pos = r.t("position").iloc[0]
+    this = _row(scores, focus=THIS)
+    other = _row(scores, focus=OTHER)
+    doc.paragraph(
+        f"{r.org}'s means this wave against the rest of the field (every other organisation "
+        "together, without yours), the difference with its 95% interval, and the shrunken "
+        "estimate: your mean pulled toward the field in proportion to its uncertainty, which "
+        "is the fairer figure for comparing organisations of different sizes. No other "
+        "organisation's results appear in this report."
+    )
+    rows = []
+    for info in r.data.wellbeing:
+        mine = _get(this, f"{info.id}_mean")
+        rest = _get(other, f"{info.id}_mean")
+        shown = mine is not None and rest is not None
+        rows.append(
+            {
+                "Scale": info.label,
+                "Yours": mine,
+                "Rest of field": rest,
+                "Difference": _get(pos, f"{info.id}_diff") if shown else None,
+                "95% CI low": _get(pos, f"{info.id}_diff_ci_low") if shown else None,
+                "95% CI high": _get(pos, f"{info.id}_diff_ci_high") if shown else None,
+                "Shrunken mean": _get(pos, f"{info.id}_shrunk_mean") if mine is not None else None,
+            }
+        )
+        if info.id == "burnout":
+            if shown:
+                r.summary.append(
+                    f"{r.org}'s mean burnout score was {fmt(mine)} against {fmt(rest)} in the "
+                    f"rest of the field."
+                )
+            else:
+                r.summary.append(
+                    f"{r.org}'s burnout results against the field are withheld: too few "
+                    "responses to show them safely."
+                )
+    table = pd.DataFrame(rows)
+    for col in table.columns[1:]:
+        table[col] = pd.to_numeric(table[col], errors="coerce")
+    doc.table(
+        table, f"{r.org} against the rest of the field, wave {r.data.latest}", missing=WITHHELD
+    )
+    _funnel(r, doc, this, pos)
+    _trend(r, doc)
+
+
+def _funnel(r: _Report, doc: ReportDocument, this: pd.Series, pos: pd.Series) -> None:
+    doc.heading("Place on the funnel plot", level=2)
+    mean = _get(this, "burnout_mean")
+    n = _get(this, "burnout_n")
+    target = _get(pos, "burnout_funnel_target")
+    curves = r.data.analyses.get("funnel_curves")
+    if mean is None or n is None or target is None or curves is None:
+        doc.paragraph(
+            "The funnel plot is withheld: this organisation's burnout mean cannot be shown."
+        )
+        return
+    burnout = curves[curves["scale"] == "burnout"]
+    spread = (
+        float((burnout["upper95"] - burnout["target"]).iloc[-1])
+        * math.sqrt(float(burnout["sample_size"].iloc[-1]))
+        / 1.959963984540054
+    )
+    lo, hi = _get(pos, "burnout_funnel_lower95"), _get(pos, "burnout_funnel_upper95")
+    where = (
+        "within the 95% limits"
+        if lo is not None and hi is not None and lo <= mean <= hi
+        else "outside the 95% limits"
+    )
+    doc.paragraph(
+        "Other organisations' points are not drawn: anyone who knows an organisation's number "
+        "of respondents could read its mean from an unlabelled point. The limits show how far "
+        "an organisation of each size can lie from the field mean by chance."
+    )
+    fig = funnel_plot(
+        pd.DataFrame({"unit": [str(r.org)], "n": [int(n)], "value": [float(mean)]}),
+        r.figure_dir / "funnel-burnout.png",
+        centre=float(target),
+        spread=spread,
+        value_label="Mean burnout score",
+        highlight=str(r.org),
+        n_range=(2, max(float(n) * 3, 60.0)),
+        caption="Burnout: your organisation on the funnel plot",
+        alt_text=(
+            f"Funnel plot of mean burnout score against number of respondents, centre line at "
+            f"the field mean {fmt(target)}, with 95% and 99.8% limits narrowing as the number "
+            f"of respondents grows. {r.org} (n = {int(n)}, mean {fmt(mean)}) lies {where}. "
+            "Other organisations are not shown."
+        ),
+    )
+    doc.figure(fig)
+
+
+def _trend(r: _Report, doc: ReportDocument) -> None:
+    doc.heading("Trend", level=2)
+    trend = r.t("trend")
+    rows = []
+    for unit in r.units:
+        for w in r.data.waves:
+            row = _row(trend, wave=w, **r.unit_where(unit))
+            value = _get(row, "burnout_mean")
+            if value is not None:
+                rows.append({"wave": str(w), "series": r.unit_label(unit), "value": value})
+    if len(r.data.waves) < 2 or not rows:
+        doc.paragraph("No trend can be shown: one wave only, or the values are withheld.")
+        return
+    fig = trend_lines(
+        pd.DataFrame(rows),
+        r.figure_dir / "trend-burnout.png",
+        value_label="Mean burnout score",
+        caption="Mean burnout score by survey wave (withheld waves are not drawn)",
+    )
+    doc.figure(fig)
+
+
+def _methods(r: _Report, doc: ReportDocument) -> None:
+    doc.heading("Methods")
+    items = []
+    for inst in r.data.study.instruments():
+        notice = inst.licence.notice or inst.licence.terms
+        items.append(f"{inst.title}. {inst.citation.strip()} Licence: {' '.join(notice.split())}")
+    doc.heading("Instruments", level=2).bullets(items)
+    doc.heading("Scoring and missing answers", level=2)
+    rules = []
+    for info in [*r.data.wellbeing, *r.data.conditions]:
+        sc = info.scale
+        rules.append(
+            f"{info.label}: {sc.method.replace('_', ' ')} of {len(sc.items)} items, scored when "
+            f"at least {sc.min_answered} are answered"
+            + (f"; bands {', '.join(info.band_labels)}" if sc.bands else "")
+            + "."
+        )
+    doc.bullets(rules)
+    ex = r.data.study.config.exclusions
+    doc.heading("Exclusions", level=2).paragraph(
+        "Responses are left out when: "
+        + ", ".join(
+            text
+            for text, on in (
+                ("the platform marks them unfinished", ex.incomplete),
+                ("they failed an attention check", ex.attention_failed),
+                ("they were answered implausibly fast", ex.speeders),
+                ("every item got the same answer", ex.straightlining),
+            )
+            if on
+        )
+        + ". Free-text answers never appear in a report."
+    )
+    doc.heading("Suppression rule", level=2).paragraph(
+        f"No number describes fewer than {r.data.min_cell} respondents (the study's minimum "
+        "cell size). Every table and figure of this report passed the fieldsurvey disclosure "
+        "gate together: cells under the minimum are withheld, and further cells are withheld "
+        "where they would let a withheld value be worked out by subtraction from the report's "
+        "other numbers. Lived-experience comparisons are withheld as a whole when any answer "
+        "category is small. Figures are drawn only from the numbers shown."
+    )
+
+
+def _reproducibility(r: _Report, doc: ReportDocument, command: str) -> None:
+    doc.heading("Reproducibility")
+    doc.paragraph(
+        "This report was computed from the results bundle in the bundle folder next to it; "
+        "its manifest lists every file with its SHA-256. Run fieldsurvey verify on the report "
+        "folder to recompute every number from the inputs below."
+    )
+    inputs = pd.DataFrame(
+        [
+            {"File": i["file_name"], "Wave": str(i["wave"]), "SHA-256": i["sha256"]}
+            for i in r.data.inputs
+        ]
+    )
+    if not inputs.empty:
+        doc.table(inputs, "Input files and their SHA-256")
+    from fieldsurvey.report.bundle import package_versions
+
+    versions = pd.DataFrame([{"Package": k, "Version": v} for k, v in package_versions().items()])
+    doc.table(versions, "Package versions")
+    cfg = r.data.study.config
+    doc.bullets(
+        [
+            f"Study: {cfg.title}",
+            f"Instruments: {', '.join(cfg.instruments)}",
+            f"Waves: {', '.join(r.data.waves)}; minimum cell size {cfg.min_cell}",
+            f"Command: `{command}`",
+        ]
+    )
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def write_report_content(
+    data: StudyData,
+    org: str | None,
+    bundle: ResultsBundle,
+    *,
+    command: str,
+    findings: Any = None,
+    date: str | None = None,
+) -> ReportDocument:
+    """Gate the report's tables into ``bundle``, draw its figures and return the document.
+
+    Parameters
+    ----------
+    data : StudyData
+    org : str or None
+        Organisation code for an organisation's report; None for the field-wide report.
+    bundle : ResultsBundle
+        Receives every gated table and record; figures go to ``bundle.figures_dir``.
+    command : str
+        The command that made the report (printed in the reproducibility appendix).
+    findings : FindingsFile, optional
+        Published field-wide findings shown next to the lived-experience results.
+    date : str, optional
+        Report date (default from ``SOURCE_DATE_EPOCH``; the clock is never read).
+
+    Returns
+    -------
+    ReportDocument
+
+    Examples
+    --------
+    >>> doc = write_report_content(data, "O01", ResultsBundle(Path("b")), command="x")  # doctest: +SKIP
+    """
+    r = _Report(data, org, bundle)
+    title = data.study.config.title
+    doc = ReportDocument(
+        f"{title}: {org}" if org else f"{title}: field-wide report",
+        subtitle=f"Staff wellbeing survey, wave {data.latest}",
+        date=date,
+    )
+    body = ReportDocument("body")
+    _who_responded(r, body)
+    if org is not None:
+        _against_field(r, body)
+    _wellbeing(r, body)
+    _lived_experience(r, body, findings)
+    _conditions(r, body)
+    if org is None:
+        _trend(r, body)
+    _methods(r, body)
+    _reproducibility(r, body, command)
+    doc.heading("Summary")
+    doc.paragraph(
+        f"This report describes {'staff of ' + str(org) if org else 'staff across the field'} "
+        f"in wave {data.latest} of {title}. Every number has passed the disclosure gate "
+        f"(no group under {data.min_cell} respondents is described)."
+    )
+    doc.bullets(r.summary or ["Every result of this report is withheld: too few responses."])
+    doc._blocks.extend(body._blocks)
+    bundle.add_record("summary", {"org": org, "sentences": r.summary})
+    return doc
+
+
+def figure_paths(bundle: ResultsBundle) -> list[Path]:
+    """Figures written into a bundle, sorted."""
+    return sorted(bundle.figures_dir.glob("*.png"))

@@ -1,0 +1,358 @@
+"""Everything a study's reports are computed from, loaded and analysed once per study.
+
+:func:`load_study_data` reads the store (exclusions applied), scores every scale, derives the
+disclosure dimensions (wave, role, lived experience, organisation size band, band and score-bin
+of each wellbeing scale) and runs the study-wide analyses the reports share: benchmarks against
+the rest of the field, shrunken means, funnel limits, the drivers analysis, reliability and
+measurement invariance. Nothing here is shown to anyone: the report content passes every
+number through the disclosure gate first (:mod:`fieldsurvey.report.content`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from fieldsurvey.instrument import Instrument
+from fieldsurvey.instrument.model import Scale
+from fieldsurvey.scoring import score_scales
+from fieldsurvey.store import Study, load_responses
+
+__all__ = [
+    "CONDITION_INSTRUMENT",
+    "LIVED_LABELS",
+    "PUBLISHED_RELIABILITY",
+    "WELLBEING",
+    "ScaleInfo",
+    "StudyData",
+    "load_study_data",
+]
+
+#: Wellbeing scales reported, in order (instrument id, scale id).
+WELLBEING: tuple[tuple[str, str], ...] = (
+    ("proqol5", "compassion_satisfaction"),
+    ("proqol5", "burnout"),
+    ("proqol5", "sts"),
+    ("cbi", "cbi_personal"),
+    ("cbi", "cbi_work"),
+    ("cbi", "cbi_client"),
+    ("stss", "stss_total"),
+)
+CONDITION_INSTRUMENT = "structural-conditions"
+#: Published reliability (Cronbach's alpha) we have checked against the source. Every other
+#: scale's published reliability is not verified and the report says so.
+PUBLISHED_RELIABILITY: dict[str, tuple[float, str]] = {
+    "compassion_satisfaction": (0.88, "Stamm (2010), The Concise ProQOL Manual"),
+}
+LIVED_LABELS = {1: "yes", 2: "no", 3: "prefer not to say"}
+NOT_STATED = "not stated"
+NO_SCORE = "no score"
+#: Organisation size bands by respondents in the organisation's largest wave.
+SIZE_BANDS = ((0, 14, "fewer than 15"), (15, 44, "15 to 44"), (45, None, "45 or more"))
+N_BINS = 5
+
+
+@dataclass(frozen=True)
+class ScaleInfo:
+    """One reported scale: where it comes from and how to read it."""
+
+    instrument: Instrument
+    scale: Scale
+    lowest: float
+    highest: float
+
+    @property
+    def id(self) -> str:
+        return self.scale.id
+
+    @property
+    def label(self) -> str:
+        return self.scale.label
+
+    @property
+    def band_labels(self) -> list[str]:
+        return [b.label for b in self.scale.bands]
+
+    @property
+    def bin_labels(self) -> list[str]:
+        return [label for label, _, _ in bin_edges(self)]
+
+
+def bin_edges(info: ScaleInfo) -> list[tuple[str, float, float]]:
+    """Five equal-width score bins over the scale's possible range (label, low, high)."""
+    edges = np.linspace(info.lowest, info.highest, N_BINS + 1)
+    out = []
+    for i in range(N_BINS):
+        out.append((f"{edges[i]:g} to {edges[i + 1]:g}", float(edges[i]), float(edges[i + 1])))
+    return out
+
+
+def _possible_range(inst: Instrument, sc: Scale) -> tuple[float, float]:
+    rs = inst.response_scale_of(sc.items[0])
+    lo, hi = float(rs.min), float(rs.max)
+    k = len(sc.items)
+    if sc.method in ("sum", "prorated_sum"):
+        return lo * k, hi * k
+    if sc.method == "mean_0_100":
+        return 0.0, 100.0
+    return lo, hi
+
+
+@dataclass
+class StudyData:
+    """A study loaded and analysed for reporting (see :func:`load_study_data`)."""
+
+    study: Study
+    frame: pd.DataFrame  # one row per response: dims + scores + context columns
+    waves: list[str]
+    latest: str
+    excluded: dict[str, int]
+    inputs: list[dict[str, Any]]
+    wellbeing: list[ScaleInfo]
+    conditions: list[ScaleInfo]
+    analyses: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def min_cell(self) -> int:
+        return int(self.study.config.min_cell)
+
+    @property
+    def current(self) -> pd.DataFrame:
+        """Responses of the latest wave (the wave a report describes)."""
+        return self.frame[self.frame["wave"] == self.latest]
+
+    @property
+    def organisations(self) -> list[str]:
+        return sorted(self.frame["org"].astype(str).unique())
+
+    def scale(self, scale_id: str) -> ScaleInfo:
+        for info in [*self.wellbeing, *self.conditions]:
+            if info.id == scale_id:
+                return info
+        raise KeyError(scale_id)
+
+
+def _batches(study: Study) -> list[dict[str, Any]]:
+    con = duckdb.connect(str(study.store_path), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT file_name, sha256, platform, wave, stored, quarantined FROM batches "
+            "ORDER BY batch_id"
+        ).fetchall()
+    finally:
+        con.close()
+    keys = ("file_name", "sha256", "platform", "wave", "stored", "quarantined")
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def _size_band(n: int) -> str:
+    for low, high, label in SIZE_BANDS:
+        if n >= low and (high is None or n <= high):
+            return label
+    raise AssertionError(n)
+
+
+def _wave_order(study: Study, present: list[str]) -> list[str]:
+    declared = [str(w) for w in study.config.waves]
+    ordered = [w for w in declared if w in present]
+    return ordered + sorted(w for w in present if w not in ordered)
+
+
+def load_study_data(study: Study, *, n_boot: int = 200) -> StudyData:
+    """Load, score and analyse a study for its reports.
+
+    Parameters
+    ----------
+    study : Study
+        An opened study (:func:`fieldsurvey.store.open_study`).
+    n_boot : int
+        Bootstrap resamples for the variance-share intervals (fixed seed: reproducible).
+
+    Returns
+    -------
+    StudyData
+
+    Examples
+    --------
+    >>> data = load_study_data(open_study("my-study"))  # doctest: +SKIP
+    >>> data.latest, data.min_cell  # doctest: +SKIP
+    ('2', 10)
+    """
+    responses = load_responses(study)
+    excluded = dict(responses.attrs.get("excluded", {}))
+    if responses.empty:
+        raise ValueError(f"study {study.root} has no stored responses to report on")
+    responses.attrs = {}
+    instruments = {inst.id: inst for inst in study.instruments()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scores = score_scales(responses, list(instruments.values()), invalid="missing")
+    scores = scores.drop(columns=[c for c in ("row",) if c in scores.columns])
+    scores.index = responses.index
+
+    def infos(pairs: list[tuple[str, str]]) -> list[ScaleInfo]:
+        out = []
+        for inst_id, scale_id in pairs:
+            inst = instruments.get(inst_id)
+            if inst is None or scale_id not in scores.columns:
+                continue
+            sc = inst.scale(scale_id)
+            lo, hi = _possible_range(inst, sc)
+            out.append(ScaleInfo(inst, sc, lo, hi))
+        return out
+
+    wellbeing = infos(list(WELLBEING))
+    cond_inst = instruments.get(CONDITION_INSTRUMENT)
+    conditions = infos(
+        [(CONDITION_INSTRUMENT, s.id) for s in cond_inst.scales] if cond_inst else []
+    )
+
+    frame = pd.DataFrame(
+        {"org": responses["org"].astype(str), "wave": responses["wave"].astype(str)}
+    )
+    role_labels: dict[int, str] = {}
+    wf = instruments.get("workforce-context")
+    if wf is not None:
+        role_labels = dict(wf.response_scales["role"].labels)
+    role = (
+        pd.to_numeric(responses.get("wf_role"), errors="coerce") if "wf_role" in responses else None
+    )
+    frame["role"] = (
+        role.map(lambda v: role_labels.get(int(v), f"code {int(v)}") if pd.notna(v) else NOT_STATED)
+        if role is not None
+        else NOT_STATED
+    )
+    lived = (
+        pd.to_numeric(responses["wf_lived_exp"], errors="coerce")
+        if "wf_lived_exp" in responses
+        else pd.Series(np.nan, index=responses.index)
+    )
+    frame["lived_experience"] = lived.map(
+        lambda v: LIVED_LABELS.get(int(v), NOT_STATED) if pd.notna(v) else NOT_STATED
+    )
+    sizes = frame.groupby(["org", "wave"]).size().groupby(level="org").max()
+    frame["size_band"] = frame["org"].map(lambda o: _size_band(int(sizes[o])))
+    for info in wellbeing:
+        values = scores[info.id]
+        if info.scale.bands:
+            frame[f"{info.id}_band"] = (
+                scores[f"{info.id}_band"].astype(object).where(values.notna(), NO_SCORE)
+            )
+        labels = [label for label, _, _ in bin_edges(info)]
+        edges = [lo for _, lo, _ in bin_edges(info)] + [info.highest]
+        binned = pd.cut(values, bins=edges, labels=labels, include_lowest=True)
+        frame[f"{info.id}_bin"] = binned.astype(object).where(values.notna(), NO_SCORE)
+    for info in [*wellbeing, *conditions]:
+        frame[info.id] = scores[info.id].astype(float)
+    context = [c for c in ("wf_role", "wf_tenure", "wf_hours", "wf_payband", "wf_lived_exp")]
+    for col in context:
+        if col in responses:
+            frame[col] = pd.to_numeric(responses[col], errors="coerce")
+    items = [i.id for inst in instruments.values() for i in inst.items if i.id in responses]
+    item_frame = responses[items].apply(pd.to_numeric, errors="coerce")
+    frame = pd.concat([frame, item_frame.add_prefix("item:")], axis=1)
+
+    waves = _wave_order(study, sorted(frame["wave"].unique()))
+    data = StudyData(
+        study=study,
+        frame=frame.reset_index(drop=True),
+        waves=waves,
+        latest=waves[-1],
+        excluded=excluded,
+        inputs=_batches(study),
+        wellbeing=wellbeing,
+        conditions=conditions,
+    )
+    data.analyses = _analyses(data, n_boot=n_boot)
+    return data
+
+
+def items_of(frame: pd.DataFrame) -> pd.DataFrame:
+    """The item answers of ``frame`` under their item ids."""
+    cols = [c for c in frame.columns if c.startswith("item:")]
+    return frame[cols].rename(columns=lambda c: c[5:])
+
+
+def _quiet(function: Any, *args: Any, **kwargs: Any) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return function(*args, **kwargs)
+
+
+def _analyses(data: StudyData, *, n_boot: int) -> dict[str, Any]:
+    """Study-wide analyses on the latest wave; a failed analysis is recorded, not raised."""
+    from fieldsurvey import compare
+
+    current = data.current.copy()
+    scale_ids = [s.id for s in data.wellbeing]
+    out: dict[str, Any] = {"errors": {}}
+
+    def attempt(name: str, function: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            out[name] = _quiet(function, *args, **kwargs)
+        except Exception as exc:  # an analysis the data cannot support: the report says why
+            out["errors"][name] = f"{type(exc).__name__}: {exc}"
+
+    attempt(
+        "benchmark",
+        compare.benchmark_organisations,
+        current,
+        scale_ids,
+        min_cell=data.min_cell,
+    )
+    attempt("shrinkage", compare.shrink_organisation_means, current, scale_ids)
+    attempt("funnel", compare.funnel_limits, current, scale_ids)
+    if "funnel" in out:
+        attempt("funnel_curves", compare.funnel_curves, out["funnel"])
+    outcomes = [s for s in ("burnout", "sts", "compassion_satisfaction") if s in scale_ids]
+    if data.conditions and outcomes:
+        covariates = {
+            c: k for c, k in compare.COVARIATES.items() if c in current.columns and c != "wf_hours"
+        }
+        attempt(
+            "variance_shares",
+            compare.variance_shares,
+            current,
+            outcomes,
+            covariates=covariates,
+            n_boot=n_boot,
+            seed=0,
+        )
+        attempt("icc", compare.organisation_icc, current, outcomes)
+    out["invariance"] = _invariance(data, current)
+    return out
+
+
+def _invariance(data: StudyData, current: pd.DataFrame) -> dict[str, dict[str, str]]:
+    """Invariance of each ProQOL scale between lived-experience and other staff, field-wide."""
+    from fieldsurvey.psychometrics.invariance import measurement_invariance
+
+    results: dict[str, dict[str, str]] = {}
+    proqol = [s for s in data.wellbeing if s.instrument.id == "proqol5"]
+    subset = current[current["lived_experience"].isin(["yes", "no"])]
+    answers = items_of(subset).assign(group=subset["lived_experience"].to_numpy())
+    for info in proqol:
+        try:
+            res = _quiet(
+                measurement_invariance,
+                answers.dropna(subset=list(info.scale.items)),
+                info.instrument,
+                "group",
+                scales=[info.id],
+                min_group_size=data.min_cell,
+            )
+            results[info.id] = {"highest_level": str(res.highest_level), "note": ""}
+        except Exception as exc:
+            results[info.id] = {"highest_level": "not tested", "note": str(exc).split("\n")[0]}
+    return results
+
+
+def study_path(study: Study) -> str:
+    """The study folder as recorded in manifests (absolute POSIX path)."""
+    return Path(study.root).resolve().as_posix()

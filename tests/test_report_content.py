@@ -1,0 +1,219 @@
+"""`fieldsurvey report` on a small synthetic study: sections, bundle, reproducibility, outputs.
+
+One study (8 organisations, 2 waves) and one CLI run (field-wide + one organisation, HTML, PDF
+and DOCX) are shared by the module to keep it fast.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fieldsurvey.cli.report_cmd import report_cmd
+from fieldsurvey.ingest.pipeline import ingest_file
+from fieldsurvey.report.build import make_bundle
+from fieldsurvey.report.bundle import file_sha256, read_manifest
+from fieldsurvey.report.checks import (
+    browser_probe,
+    browser_screenshot,
+    chromium_path,
+    docx_facts,
+    html_facts,
+    html_text,
+    image_spread,
+    pdf_text,
+)
+from fieldsurvey.report.content import SECTION_HEADINGS
+from fieldsurvey.report.study_data import load_study_data
+from fieldsurvey.store import init_study, open_study
+from fieldsurvey.synthetic import generate_coalition
+
+INSTRUMENTS = ["workforce-context", "proqol5", "cbi", "stss", "structural-conditions"]
+EPOCH = "1772323200"  # 2026-03-01
+
+
+def make_study(root: Path, n_orgs: int = 8, seed: int = 3) -> Path:
+    study = init_study(root / "study", INSTRUMENTS, org_column="wf_org", waves=["1", "2"])
+    responses = generate_coalition(n_orgs=n_orgs, seed=seed, waves=2).responses
+    for wave in ("1", "2"):
+        path = root / f"wave{wave}.csv"
+        rows = responses[responses["wave"].astype(str) == wave]
+        rows.drop(columns=["org", "wave"]).to_csv(path, index=False)
+        ingest_file(study, path, wave=wave)
+    return study.root
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    root = tmp_path_factory.mktemp("content")
+    study = make_study(root)
+    out = root / "reports"
+    runner = CliRunner()
+    result = runner.invoke(
+        report_cmd,
+        [
+            str(study),
+            "--org",
+            "O01",
+            "--format",
+            "html,pdf,docx",
+            "--engine",
+            "pandoc",
+            "-o",
+            str(out),
+        ],
+        env={"SOURCE_DATE_EPOCH": EPOCH},
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    return {"study": study, "out": out, "output": result.output}
+
+
+def test_cli_prints_every_report_path(reports):
+    out = reports["out"]
+    for fmt in ("html", "pdf", "docx"):
+        assert f"field-wide {fmt}: {out / 'field' / ('report.' + fmt)}" in reports["output"]
+        assert f"O01 {fmt}: {out / 'org-O01' / ('report.' + fmt)}" in reports["output"]
+
+
+def test_field_report_has_every_section_in_html_pdf_and_docx(reports):
+    folder = reports["out"] / "field"
+    html = html_facts(folder / "report.html")
+    text = pdf_text(folder / "report.pdf")
+    docx = docx_facts(folder / "report.docx")
+    for heading in SECTION_HEADINGS:
+        assert heading in html.headings
+        assert heading in text
+        assert heading in docx["headings"]
+    assert all(img["alt"].strip() for img in html.images)
+    assert len(html.images) >= 7  # a distribution per wellbeing scale at least
+
+
+def test_organisation_report_compares_with_the_field_and_names_no_other_organisation(reports):
+    folder = reports["out"] / "org-O01"
+    html = html_facts(folder / "report.html")
+    assert "Against the field" in html.headings
+    assert "Place on the funnel plot" in html.headings
+    text = html_text(folder / "report.html")
+    others = [f"O{i:02d}" for i in range(2, 9)]
+    assert not [o for o in others if re.search(rf"\b{o}\b", text)]
+    assert "O01" in text
+
+
+def test_summary_sentences_are_written_from_gated_numbers(reports):
+    bundle = reports["out"] / "field" / "bundle"
+    summary = json.loads((bundle / "tables" / "summary.json").read_text())
+    assert summary["org"] is None
+    assert any("burnout" in s.lower() for s in summary["sentences"])
+    qmd = (reports["out"] / "field" / "report.qmd").read_text()
+    for sentence in summary["sentences"]:
+        assert sentence in qmd
+
+
+def test_manifest_lists_every_file_with_its_sha256_and_the_inputs(reports):
+    bundle = reports["out"] / "org-O01" / "bundle"
+    manifest = read_manifest(bundle)
+    listed = {f["path"]: f["sha256"] for f in manifest["files"]}
+    on_disk = {
+        p.relative_to(bundle).as_posix()
+        for p in bundle.rglob("*")
+        if p.is_file() and p.name != "manifest.json"
+    }
+    assert set(listed) == on_disk
+    for path, sha in listed.items():
+        assert file_sha256(bundle / path) == sha
+    assert [i["file_name"] for i in manifest["inputs"]] == ["wave1.csv", "wave2.csv"]
+    for entry in manifest["inputs"]:
+        assert file_sha256(reports["study"].parent / entry["file_name"]) == entry["sha256"]
+    assert manifest["study"] == reports["study"].resolve().as_posix()
+    assert manifest["command"].startswith("fieldsurvey report")
+    assert manifest["packages"]["pandas"]
+    assert manifest["settings"]["study"]["min_cell"] == 10
+    assert manifest["report"] == {"org": "O01", "wave": "2"}
+
+
+def test_same_inputs_give_a_byte_identical_bundle(reports, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    original = reports["out"] / "org-O01" / "bundle"
+    manifest = read_manifest(original)
+    data = load_study_data(open_study(reports["study"]))
+    make_bundle(data, "O01", tmp_path / "again", command=manifest["command"])
+    again = tmp_path / "again" / "bundle"
+    files = sorted(p.relative_to(original) for p in original.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    for rel in files:
+        assert (original / rel).read_bytes() == (again / rel).read_bytes(), rel
+    qmd = (reports["out"] / "org-O01" / "report.qmd").read_text()
+    assert qmd == (tmp_path / "again" / "report.qmd").read_text()
+    assert "2026-03-01" in qmd
+
+
+def test_pdf_pages_are_not_blank(reports, tmp_path):
+    pdf = reports["out"] / "field" / "report.pdf"
+    subprocess.run(
+        ["pdftoppm", "-r", "30", "-f", "1", "-l", "2", "-png", str(pdf), str(tmp_path / "p")],
+        check=True,
+    )
+    pages = sorted(tmp_path.glob("p*.png"))
+    assert len(pages) == 2
+    assert all(image_spread(p) > 5 for p in pages)
+
+
+@pytest.mark.skipif(chromium_path() is None, reason="chromium not installed")
+def test_organisation_report_in_headless_chromium(reports, tmp_path):
+    html = reports["out"] / "org-O01" / "report.html"
+    facts = browser_probe(html, tmp_path)
+    figures = list((reports["out"] / "org-O01" / "bundle" / "figures").glob("*.png"))
+    assert facts["images"] == len(figures) >= 2
+    assert facts["broken"] == []
+    assert facts["without_alt"] == 0
+    assert facts["errors"] == []
+    assert facts["console"] == []
+    shot = browser_screenshot(html, tmp_path / "shot.png", tmp_path)
+    assert image_spread(shot) > 20
+
+
+def test_unknown_organisation_is_a_clear_error(reports, tmp_path):
+    result = CliRunner().invoke(
+        report_cmd,
+        [str(reports["study"]), "--org", "NOPE", "--format", "html", "-o", str(tmp_path)],
+    )
+    assert result.exit_code != 0
+    assert "NOPE" in result.output and "O01" in result.output
+
+
+def test_all_orgs_writes_the_field_report_and_one_per_organisation(reports, tmp_path):
+    result = CliRunner().invoke(
+        report_cmd,
+        [
+            str(reports["study"]),
+            "--all-orgs",
+            "-j",
+            "2",
+            "--format",
+            "html",
+            "--engine",
+            "pandoc",
+            "-o",
+            str(tmp_path),
+        ],
+        env={"SOURCE_DATE_EPOCH": EPOCH},
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    organisations = load_study_data(open_study(reports["study"])).organisations
+    assert len(organisations) == 8
+    for org in organisations:
+        html = tmp_path / f"org-{org}" / "report.html"
+        assert f"{org} html: {html}" in result.output
+        assert html.is_file()
+    assert f"field-wide html: {tmp_path / 'field' / 'report.html'}" in result.output
+    # The parallel run writes the same bundle as the serial one.
+    serial = reports["out"] / "org-O01" / "bundle" / "tables" / "scale_scores.csv"
+    parallel = tmp_path / "org-O01" / "bundle" / "tables" / "scale_scores.csv"
+    assert serial.read_bytes() == parallel.read_bytes()
