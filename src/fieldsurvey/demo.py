@@ -173,6 +173,40 @@ def _run_plan(run: DemoRun) -> None:
     run.record("pre-registered hypotheses H1-H5 with decisions", path)
 
 
+def _psychometrics(run: DemoRun) -> None:
+    from fieldsurvey.psychometrics import instrument_reliability
+    from fieldsurvey.psychometrics.invariance import measurement_invariance
+
+    assert run.study is not None
+    responses = load_responses(run.study)
+    proqol = resolve_instrument("proqol5")
+    summary, _ = instrument_reliability(responses, proqol, min_respondents=run.study.config.min_cell)
+    out = run.out_dir / "results"
+    summary.to_csv(out / "proqol5-reliability.csv", index=False)
+    alphas = ", ".join(f"{r.scale} {r.alpha:.2f}" for r in summary.itertuples())
+    run.console.print(f"ProQOL reliability on this data (alpha): {alphas}")
+    run.record("reliability of the ProQOL scales on this data", out / "proqol5-reliability.csv")
+    # Can lived-experience and other staff be compared on compassion satisfaction at all?
+    staff = responses[responses["wf_lived_exp"].isin([1, 2])].assign(
+        lived_experience=lambda d: d["wf_lived_exp"].map({1: "yes", 2: "no"}))
+    model = "cs =~ " + " + ".join(proqol.scale("compassion_satisfaction").items)
+    result = measurement_invariance(staff, model, "lived_experience")
+    result.steps.to_csv(out / "invariance-lived-experience.csv", index=False)
+    run.record("measurement invariance by lived experience (CS)", out / "invariance-lived-experience.csv")
+
+
+def _reports(run: DemoRun) -> None:
+    from fieldsurvey.report import build_reports
+
+    assert run.study is not None
+    made = build_reports(run.study, run.out_dir / "reports", orgs="all", formats=("html", "pdf"),
+                         jobs=2, command="fieldsurvey demo")
+    for org, paths in made:
+        label = "field-wide report" if org is None else f"report for {org}"
+        for fmt, path in paths.items():
+            run.record(f"{label} ({fmt})", path)
+
+
 STEPS: list[tuple[str, Callable[[DemoRun], None]]] = [
     ("Generating the synthetic coalition", _generate),
     ("Fielding: codebook and XLSForm", _field),
@@ -183,6 +217,8 @@ STEPS: list[tuple[str, Callable[[DemoRun], None]]] = [
     ("Checking published findings", _check_findings),
     ("Comparing groups and benchmarking organisations", _compare),
     ("Running the structural-burnout analysis plan", _run_plan),
+    ("Reliability and measurement invariance", _psychometrics),
+    ("Rendering the field-wide and organisation reports", _reports),
 ]
 
 
