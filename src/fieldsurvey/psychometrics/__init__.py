@@ -1,5 +1,19 @@
 """Psychometrics: reliability, omega, polychoric correlations, CFA and measurement invariance."""
 
+from fieldsurvey.psychometrics.cfa import (
+    DEFAULT_MIN_GROUP_SIZE,
+    CFAError,
+    CFAResult,
+    CFAWarning,
+    fit_cfa,
+)
+from fieldsurvey.psychometrics.invariance import (
+    INVARIANCE_LEVELS,
+    ChenCriteria,
+    InvarianceResult,
+    measurement_invariance,
+)
+from fieldsurvey.psychometrics.lavaan_syntax import LavaanSyntaxError, parse_model
 from fieldsurvey.psychometrics.omega import (
     minres_factors,
     minres_one_factor,
@@ -18,6 +32,17 @@ from fieldsurvey.psychometrics.reliability import (
 )
 
 __all__ = [
+    "DEFAULT_MIN_GROUP_SIZE",
+    "INVARIANCE_LEVELS",
+    "CFAError",
+    "CFAResult",
+    "CFAWarning",
+    "ChenCriteria",
+    "InvarianceResult",
+    "LavaanSyntaxError",
+    "fit_cfa",
+    "measurement_invariance",
+    "parse_model",
     "MiskeyedItemsWarning",
     "ReliabilityResult",
     "feldt_interval",
