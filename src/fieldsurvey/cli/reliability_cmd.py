@@ -18,6 +18,7 @@ from fieldsurvey.cli.output import (
     print_table,
 )
 from fieldsurvey.instrument import InstrumentError, resolve_instrument
+from fieldsurvey.psychometrics.gated import gate_reliability
 from fieldsurvey.psychometrics.reliability import instrument_reliability
 
 # Statistics from fewer respondents are withheld; the disclosure gate will own this number later.
@@ -77,6 +78,9 @@ def reliability_cmd(
             raise UserError(f"{data.name}: {exc}") from exc
     for w in caught:
         err_console.print(f"[yellow]warning: {w.message}[/yellow]")
+    # What is shown is decided by the disclosure gate: every statistic with its own count.
+    summary, items = gate_reliability(summary, items, len(table), min_cell=min_respondents,
+                                      force_min_cell=min_respondents < 5)
     if fmt == "json":
         print_json(reliability_json(summary, items))
         return
