@@ -8,6 +8,7 @@ import click
 import pandas as pd
 
 from fieldsurvey.cli.output import console, friendly_errors, print_json, print_table
+from fieldsurvey.disclosure import DisclosurePolicy, Release, gate
 from fieldsurvey.ingest.errors import IngestError
 from fieldsurvey.instrument import InstrumentError
 from fieldsurvey.store import StudyError, init_study, open_study
@@ -115,10 +116,15 @@ def status_cmd(study_dir: Path, fmt: str) -> None:
 
 
 def _small_counts_hidden(frame: pd.DataFrame, min_cell: int) -> pd.DataFrame:
-    # Response counts under the minimum cell size are shown as a range, never exactly.
-    out = frame.copy()
-    out["responses"] = [f"<{min_cell}" if n < min_cell else str(n) for n in out["responses"]]
-    return out
+    """Response counts as the disclosure gate allows them: small ones shown as "<min_cell"."""
+    if frame.empty:
+        return frame.assign(responses=frame["responses"].astype(str))
+    people = frame.loc[frame.index.repeat(frame["responses"]), ["org", "wave"]].astype(str)
+    cells = frame[["org", "wave"]].astype(str)
+    release = Release(people.reset_index(drop=True), ["org", "wave"]).add_table("responses", cells)
+    gated = gate(release, DisclosurePolicy(min_cell=min_cell, force_below_5=min_cell < 5))
+    counts = gated.public_tables()["responses"]["n"]
+    return frame.assign(responses=[f"<{min_cell}" if pd.isna(n) else str(int(n)) for n in counts])
 
 
 @click.command("export-data")
