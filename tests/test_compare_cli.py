@@ -112,3 +112,22 @@ def test_compare_a_data_file_with_instruments(tmp_path):
     assert out["scales"][0]["test"]["name"] == "welch_anova"  # six roles
     result = CliRunner().invoke(main, ["compare", str(path), "--by", "wf_role"])
     assert result.exit_code == 2 and "give -i INSTRUMENT" in result.output
+
+
+def test_compare_reports_whether_scalar_invariance_holds(tmp_path):
+    responses = generate_coalition(n_orgs=30, seed=31, instruments=INSTRUMENTS).responses
+    path = tmp_path / "ok.csv"
+    responses.to_csv(path, index=False)
+    args = ["compare", str(path), "-i", "proqol5", "-i", "workforce-context", "--by", "wf_lived_exp",
+            "--group", "Yes", "--group", "No", "--scale", "sts", "--format", "json"]
+    assert _json(args)["scales"][0]["invariance"]["comparable"] is True
+    # An item that lived-experience staff answer two points higher whatever their STS: the
+    # intercepts differ, so their STS means cannot be compared with other staff's.
+    biased = responses.copy()
+    lived = biased["wf_lived_exp"] == 1
+    for item in ("pq02", "pq05"):
+        biased.loc[lived, item] = (biased.loc[lived, item] + 2).clip(upper=5)
+    biased.to_csv(path, index=False)
+    result = _json(args)["scales"][0]["invariance"]
+    assert result["comparable"] is False and result["highest_level"] in ("configural", "metric")
+    assert "scalar invariance does not hold" in result["note"]

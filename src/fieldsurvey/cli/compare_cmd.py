@@ -88,17 +88,61 @@ def compare_cmd(source: Path, by: str, instruments: tuple[str, ...], groups: tup
     chosen = _chosen_groups(data[by], groups)
     gated = gated_group_comparison(data, _scale_ids(insts, scales, data), by, groups=chosen,
                                    min_cell=cell, force_min_cell=forced, correction=correction)
+    invariance = _invariance(data, insts, gated, by, chosen, cell)
     if fmt == "json":
-        print_json(comparison_json(gated, by))
+        doc = comparison_json(gated, by)
+        for entry in doc["scales"]:
+            entry["invariance"] = invariance.get(entry["scale"])
+        print_json(doc)
         return
     shown = gated.tables["groups"].rename(columns={by: "group"})
     shown["group"] = shown["group"].fillna("everyone")
     print_table(shown[["scale", "group", "n", "mean", "sd"]],
                 title=f"Scale scores by {by} (cells under {cell} respondents withheld: -)")
+    for scale, result in invariance.items():
+        console.print(f"{scale}: measurement invariance up to {result['highest_level']}"
+                      + (f" ({result['note']})" if result["note"] else ""))
     tests = gated.tables["tests"]
     print_table(tests[["scale", "test", "statistic", "df1", "df2", "p_adj", "effect_size", "effect",
                        "effect_ci_low", "effect_ci_high"]].rename(columns={"p_adj": "p"}),
                 title=f"Tests ({correction}-corrected p)")
+
+
+def _invariance(data: pd.DataFrame, instruments: list[Instrument], gated, by: str,
+                groups: list[str] | None, min_cell: int) -> dict[str, dict[str, object]]:
+    """Can the two groups be compared on each scale? Multi-group CFA up to scalar invariance.
+
+    Only for two compared groups and scales of at least three items; a comparison of means is
+    meaningful only where scalar (loadings and intercepts) invariance holds.
+    """
+    from fieldsurvey.psychometrics import CFAError, measurement_invariance
+
+    compared = groups if groups else list(pd.unique(data[by].dropna()))
+    if len(compared) != 2:
+        return {}
+    subset = data[data[by].isin(compared)]
+    out: dict[str, dict[str, object]] = {}
+    for scale in dict.fromkeys(gated.tables["groups"]["scale"]):
+        inst = next((i for i in instruments if scale in {s.id for s in i.scales}), None)
+        if inst is None or inst.scale(scale).k < 3:
+            continue
+        items = list(inst.scale(scale).items)
+        frame = subset[[*items, by]].dropna(subset=items)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = measurement_invariance(frame, inst, by, scales=[scale],
+                                                min_group_size=min_cell)
+        except (CFAError, ValueError) as exc:
+            out[scale] = {"highest_level": "not tested", "comparable": None,
+                          "note": str(exc).splitlines()[0]}
+            continue
+        level = str(result.highest_level)
+        comparable = level in ("scalar", "strict")
+        out[scale] = {"highest_level": level, "comparable": comparable,
+                      "note": "" if comparable else "scalar invariance does not hold: compare "
+                      "means of this scale between the groups with care"}
+    return out
 
 
 def _chosen_groups(values: pd.Series, groups: tuple[str, ...]) -> list[str] | None:
