@@ -131,3 +131,18 @@ def test_compare_reports_whether_scalar_invariance_holds(tmp_path):
     result = _json(args)["scales"][0]["invariance"]
     assert result["comparable"] is False and result["highest_level"] in ("configural", "metric")
     assert "scalar invariance does not hold" in result["note"]
+
+
+def test_trend_change_withheld_unless_both_waves_are_shown():
+    responses = generate_coalition(n_orgs=8, seed=6, waves=2, instruments=INSTRUMENTS).responses
+    data = responses.join(score_scales(responses, "proqol5").drop(columns="row"))
+    counts = data.groupby(["org", "wave"]).size().unstack()
+    gated = gated_benchmark(data, ["burnout"], wave="wave", min_cell=10)
+    change = gated.tables["change"].set_index("org")
+    trend = gated.tables["trend"]
+    for org, row in counts.iterrows():
+        both_large = row.min() >= 10
+        assert pd.isna(change.loc[org, "change"]) != both_large, org
+        shown = trend[(trend["org"] == org) & trend["mean"].notna()]
+        assert (shown["n"] >= 10).all()
+    assert set(gated.tables["organisations"]["wave"].dropna()) == {"2"}  # the latest wave

@@ -147,17 +147,19 @@ def _compare(run: DemoRun) -> None:
     scales = ["burnout", "sts", "compassion_satisfaction", "financial_strain", "pay_adequacy"]
     lens = gated_group_comparison(data, scales, "lived_experience", groups=["yes", "no"],
                                   min_cell=run.study.config.min_cell)
-    latest = data[data["wave"] == max(data["wave"])]  # benchmark the latest wave
-    bench = gated_benchmark(latest, ["burnout", "sts", "compassion_satisfaction"],
-                            min_cell=run.study.config.min_cell)
+    bench = gated_benchmark(data, ["burnout", "sts", "compassion_satisfaction"], wave="wave",
+                            min_cell=run.study.config.min_cell)  # latest wave, with the trend
     out = run.out_dir / "results"
     lens.tables["groups"].to_csv(out / "lived-experience-groups.csv", index=False)
     lens.tables["tests"].to_csv(out / "lived-experience-tests.csv", index=False)
     bench.tables["organisations"].to_csv(out / "organisation-benchmarks.csv", index=False)
+    bench.tables["change"].to_csv(out / "organisation-change.csv", index=False)
     withheld = int(bench.tables["organisations"]["suppressed"].sum())
     run.console.print(f"benchmarks: {withheld} organisation-scale rows withheld by the disclosure gate")
     run.record("lived-experience staff vs other staff (gated)", out / "lived-experience-groups.csv")
-    run.record("organisation benchmarks against the field, latest wave (gated)", out / "organisation-benchmarks.csv")
+    run.record("organisation benchmarks against the field, latest wave (gated)",
+               out / "organisation-benchmarks.csv")
+    run.record("change since the previous wave (gated)", out / "organisation-change.csv")
 
 
 def _run_plan(run: DemoRun) -> None:

@@ -161,19 +161,27 @@ def _chosen_groups(values: pd.Series, groups: tuple[str, ...]) -> list[str] | No
 @click.command("benchmark")
 @click.argument("study_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--org", default=None, help="Only this organisation's benchmark.")
+@click.option("--wave-column", default="wave", show_default=True,
+              help="Column of survey waves: the latest wave is benchmarked, earlier ones give the trend.")
 @click.option("--scale", "scales", multiple=True, help="Scales to benchmark (default: all).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @friendly_errors(*_ERRORS)
-def benchmark_cmd(study_dir: Path, org: str | None, scales: tuple[str, ...], fmt: str) -> None:
+def benchmark_cmd(study_dir: Path, org: str | None, wave_column: str, scales: tuple[str, ...],
+                  fmt: str) -> None:
     """Each organisation against the field without it (shrunken means, funnel position)."""
     data, insts, cell, forced = _load(study_dir, (), None)
-    gated = gated_benchmark(data, _scale_ids(insts, scales, data), org="org", focus=org,
+    wave = wave_column if wave_column in data else None
+    gated = gated_benchmark(data, _scale_ids(insts, scales, data), org="org", wave=wave, focus=org,
                             min_cell=cell, force_min_cell=forced)
     orgs = gated.tables["organisations"]
     orgs = orgs[orgs["org"].notna()]
     if fmt == "json":
-        print_json({"min_cell": cell, "field": gated.tables["field"].to_dict(orient="records"),
-                    "organisations": orgs.to_dict(orient="records")})
+        doc = {"min_cell": cell, "field": gated.tables["field"].to_dict(orient="records"),
+               "organisations": orgs.to_dict(orient="records")}
+        for name in ("trend", "change"):
+            if name in gated.tables:
+                doc[name] = gated.tables[name].to_dict(orient="records")
+        print_json(doc)
         return
     print_table(gated.tables["field"][["scale", "n", "mean", "sd"]], title="Field")
     for scale, rows in orgs.groupby("scale", sort=False):
@@ -186,6 +194,13 @@ def benchmark_cmd(study_dir: Path, org: str | None, scales: tuple[str, ...], fmt
         })
         print_table(shown, title=f"{scale}: organisations against the field without them "
                     f"(under {cell} respondents withheld: -)", digits=2)
+    if "change" in gated.tables:
+        change = gated.tables["change"]
+        change = change[change["org"].notna()]
+        print_table(change[["org", "scale", "previous_wave", "change", "change_ci_low",
+                            "change_ci_high"]],
+                    title="Change since the previous wave (withheld unless both waves are shown)",
+                    digits=2)
     console.print("std_diff: difference in field SDs; shrunk_mean: empirical-Bayes estimate; "
                   "z_adjusted / outside95: funnel position with overdispersion.")
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fieldsurvey.compare.benchmark import benchmark_organisations
+from fieldsurvey.compare.benchmark import benchmark_organisations, organisation_trend
 from fieldsurvey.compare.funnel import funnel_limits
 from fieldsurvey.compare.groups import compare_groups, group_descriptives
 from fieldsurvey.compare.shrinkage import shrink_organisation_means
@@ -81,12 +81,31 @@ def gated_group_comparison(
     """
     desc = group_descriptives(data, list(scales), by)
     tests = compare_groups(data, list(scales), by, groups=groups, correction=correction)
-    desc_cells = pd.DataFrame({
-        by: _as_dim(desc[by]), "scale": desc["scale"], "n": desc["n"],
-        "n_valid": desc["n_valid"], "mean": desc["mean"], "sd": desc["sd"],
-    })
-    test_cols = ["test", "statistic", "df1", "df2", "p", "p_adj", "effect_size", "effect",
-                 "effect_ci_low", "effect_ci_high", "robust_test", "robust_statistic", "robust_p"]
+    desc_cells = pd.DataFrame(
+        {
+            by: _as_dim(desc[by]),
+            "scale": desc["scale"],
+            "n": desc["n"],
+            "n_valid": desc["n_valid"],
+            "mean": desc["mean"],
+            "sd": desc["sd"],
+        }
+    )
+    test_cols = [
+        "test",
+        "statistic",
+        "df1",
+        "df2",
+        "p",
+        "p_adj",
+        "effect_size",
+        "effect",
+        "effect_ci_low",
+        "effect_ci_high",
+        "robust_test",
+        "robust_statistic",
+        "robust_p",
+    ]
     test_cells = tests[["scale", *test_cols]].copy()
     test_cells.insert(0, by, None)
     # A test's respondents are those in the compared groups (not "prefer not to say", say):
@@ -97,15 +116,36 @@ def gated_group_comparison(
         respondents[COMPARED] = np.where(respondents[by].isin(wanted), "yes", "no").astype(object)
         test_cells.insert(1, COMPARED, "yes")
     release = Release(respondents, list(respondents.columns))
-    release.add_table("groups", desc_cells, {"mean": "mean", "sd": "sd"},
-                      stat_n={"mean": "n_valid", "sd": "n_valid"}, variable="scale",
-                      labels=["scale"])
-    release.add_table("tests", test_cells,
-                      {c: "other" for c in ("statistic", "df1", "df2", "p", "p_adj", "effect",
-                                            "effect_ci_low", "effect_ci_high",
-                                            "robust_statistic", "robust_p")},
-                      variable="scale", labels=["test", "effect_size", "robust_test"],
-                      compares=by)
+    release.add_table(
+        "groups",
+        desc_cells,
+        {"mean": "mean", "sd": "sd"},
+        stat_n={"mean": "n_valid", "sd": "n_valid"},
+        variable="scale",
+        labels=["scale"],
+    )
+    release.add_table(
+        "tests",
+        test_cells,
+        {
+            c: "other"
+            for c in (
+                "statistic",
+                "df1",
+                "df2",
+                "p",
+                "p_adj",
+                "effect",
+                "effect_ci_low",
+                "effect_ci_high",
+                "robust_statistic",
+                "robust_p",
+            )
+        },
+        variable="scale",
+        labels=["test", "effect_size", "robust_test"],
+        compares=by,
+    )
     return GatedTables(tables=_gate(release, min_cell, force_min_cell), min_cell=min_cell)
 
 
@@ -118,16 +158,30 @@ def comparison_json(gated: GatedTables, by: str) -> dict[str, Any]:
         test = tests[tests["scale"] == scale].iloc[0] if (tests["scale"] == scale).any() else None
         entry: dict[str, Any] = {
             "scale": scale,
-            "groups": [{"group": r[by], "n": _num(r["n"]), "mean": _num(r["mean"]),
-                        "sd": _num(r["sd"]), "suppressed": bool(r["suppressed"])}
-                       for _, r in rows.iterrows()],
+            "groups": [
+                {
+                    "group": r[by],
+                    "n": _num(r["n"]),
+                    "mean": _num(r["mean"]),
+                    "sd": _num(r["sd"]),
+                    "suppressed": bool(r["suppressed"]),
+                }
+                for _, r in rows.iterrows()
+            ],
         }
         if test is not None:
-            entry["test"] = {"name": test["test"], "statistic": _num(test["statistic"]),
-                             "df1": _num(test["df1"]), "df2": _num(test["df2"]),
-                             "p": _num(test["p_adj"])}
-            entry["effect_size"] = {"name": test["effect_size"], "value": _num(test["effect"]),
-                                    "ci": [_num(test["effect_ci_low"]), _num(test["effect_ci_high"])]}
+            entry["test"] = {
+                "name": test["test"],
+                "statistic": _num(test["statistic"]),
+                "df1": _num(test["df1"]),
+                "df2": _num(test["df2"]),
+                "p": _num(test["p_adj"]),
+            }
+            entry["effect_size"] = {
+                "name": test["effect_size"],
+                "value": _num(test["effect"]),
+                "ci": [_num(test["effect_ci_low"]), _num(test["effect_ci_high"])],
+            }
         scales.append(entry)
     return {"by": by, "min_cell": gated.min_cell, "scales": scales}
 
@@ -137,34 +191,66 @@ def gated_benchmark(
     scales: Sequence[str],
     *,
     org: str = "org",
+    wave: str | None = None,
     focus: str | None = None,
     min_cell: int = 10,
     force_min_cell: bool = False,
 ) -> GatedTables:
     """Each organisation against the field without it, through the disclosure gate.
 
-    Tables: ``field`` (the whole field per scale) and ``organisations`` (one row per
-    organisation x scale: mean with CI, the field without it, the difference with CI, the
-    standardised difference, percentile rank, the empirical-Bayes shrunken mean and the funnel
-    z-score with its 95%/99.8% flags). With ``focus`` only that organisation's rows are released,
-    so an organisation's own output never carries another organisation's numbers.
+    With a ``wave`` column the latest wave is benchmarked and, where there are several waves,
+    each organisation's mean per wave and its change since the previous wave are released too.
+
+    Tables: ``field`` (the whole field per scale), ``organisations`` (one row per organisation x
+    scale: mean with CI, the field without it, the difference with CI, the standardised
+    difference, percentile rank, the empirical-Bayes shrunken mean and the funnel z-score with
+    its 95%/99.8% flags), and with several waves ``trend`` (means per wave) and ``change``
+    (latest wave minus the previous one, withheld unless both waves' cells are shown). With
+    ``focus`` only that organisation's rows (and the field's) are released, so an organisation's
+    own output never carries another organisation's numbers.
     """
     scales = list(scales)
-    bench = benchmark_organisations(data, scales, org=org, min_cell=min_cell)
-    shrunk = shrink_organisation_means(data, scales, org=org)
-    funnel = funnel_limits(data, scales, org=org)
+    waves = sorted(data[wave].astype(str).unique()) if wave else []
+    current = waves[-1] if waves else None
+    now = data[data[wave].astype(str) == current] if wave else data
+    bench = benchmark_organisations(now, scales, org=org, min_cell=min_cell)
+    shrunk = shrink_organisation_means(now, scales, org=org)
+    funnel = funnel_limits(now, scales, org=org)
     table = bench.merge(
         shrunk[[org, "scale", "shrunk_mean", "shrunk_ci_low", "shrunk_ci_high"]],
-        on=[org, "scale"], how="left",
-    ).merge(funnel[[org, "scale", "z_adjusted", "outside95", "outside998"]],
-            on=[org, "scale"], how="left")
+        on=[org, "scale"],
+        how="left",
+    ).merge(
+        funnel[[org, "scale", "z_adjusted", "outside95", "outside998"]],
+        on=[org, "scale"],
+        how="left",
+    )
     if focus is not None:
         if focus not in set(table[org].astype(str)):
             raise DisclosureError(f"no organisation {focus!r} in the data")
         table = table[table[org].astype(str) == focus]
-    stat_cols = ["mean", "sd", "ci_low", "ci_high", "field_mean", "field_sd", "diff", "diff_ci_low",
-                 "diff_ci_high", "t", "df", "p", "std_diff", "percentile_rank", "shrunk_mean",
-                 "shrunk_ci_low", "shrunk_ci_high", "z_adjusted", "outside95", "outside998"]
+    stat_cols = [
+        "mean",
+        "sd",
+        "ci_low",
+        "ci_high",
+        "field_mean",
+        "field_sd",
+        "diff",
+        "diff_ci_low",
+        "diff_ci_high",
+        "t",
+        "df",
+        "p",
+        "std_diff",
+        "percentile_rank",
+        "shrunk_mean",
+        "shrunk_ci_low",
+        "shrunk_ci_high",
+        "z_adjusted",
+        "outside95",
+        "outside998",
+    ]
     cells = table[[org, "scale", "n", "n_valid", *stat_cols]].copy()
     cells[org] = _as_dim(cells[org])
     for flag in ("outside95", "outside998"):
@@ -173,21 +259,85 @@ def gated_benchmark(
     # withheld with it (kind "other"); its own mean and SD are linear and audited as sums.
     kinds = {c: "other" for c in stat_cols}
     kinds.update({"mean": "mean", "sd": "sd"})
-    field_cells = pd.DataFrame({
-        org: None, "scale": scales, "n": len(data),
-        "n_valid": [int(data[s].notna().sum()) for s in scales],
-        "mean": [float(data[s].mean()) for s in scales],
-        "sd": [float(data[s].std()) for s in scales],
-    })
-    release = Release(_respondents(data, [org]), [org])
-    release.add_table("field", field_cells, {"mean": "mean", "sd": "sd"},
-                      stat_n={"mean": "n_valid", "sd": "n_valid"}, variable="scale",
-                      labels=["scale"])
+    field_cells = pd.DataFrame(
+        {
+            org: None,
+            "scale": scales,
+            "n": len(now),
+            "n_valid": [int(now[s].notna().sum()) for s in scales],
+            "mean": [float(now[s].mean()) for s in scales],
+            "sd": [float(now[s].std()) for s in scales],
+        }
+    )
+    dims = [org, wave] if wave else [org]
+    if wave:
+        cells.insert(1, wave, current)
+        field_cells.insert(1, wave, current)
+    release = Release(_respondents(data, dims), dims)
+    release.add_table(
+        "field",
+        field_cells,
+        {"mean": "mean", "sd": "sd"},
+        stat_n={"mean": "n_valid", "sd": "n_valid"},
+        variable="scale",
+        labels=["scale"],
+    )
     # Every statistic rests on the organisation's valid scores: all are withheld together when
     # those are too few (else mean = diff + field_mean would give the withheld mean back).
-    release.add_table("organisations", cells, kinds, stat_n={c: "n_valid" for c in stat_cols},
-                      variable="scale", labels=["scale"])
+    release.add_table(
+        "organisations",
+        cells,
+        kinds,
+        stat_n={c: "n_valid" for c in stat_cols},
+        variable="scale",
+        labels=["scale"],
+    )
+    if wave and len(waves) > 1:
+        _add_trend(release, data, scales, org, wave, waves, focus)
     return GatedTables(tables=_gate(release, min_cell, force_min_cell), min_cell=min_cell)
+
+
+def _add_trend(
+    release: Release,
+    data: pd.DataFrame,
+    scales: list[str],
+    org: str,
+    wave: str,
+    waves: list[str],
+    focus: str | None,
+) -> None:
+    trend = organisation_trend(
+        data.assign(**{wave: data[wave].astype(str)}), scales, org=org, wave=wave
+    )
+    if focus is not None:
+        trend = trend[trend[org].isna() | (trend[org].astype(str) == focus)]
+    levels = trend[[org, wave, "scale", "n", "n_valid", "mean", "sd"]].copy()
+    levels[org] = _as_dim(levels[org])
+    levels[wave] = _as_dim(levels[wave])
+    release.add_table(
+        "trend",
+        levels,
+        {"mean": "mean", "sd": "sd"},
+        stat_n={"mean": "n_valid", "sd": "n_valid"},
+        variable="scale",
+        labels=["scale"],
+    )
+    latest = trend[trend[wave].astype(str) == waves[-1]]
+    change = latest[
+        [org, "scale", "previous_wave", "change", "change_ci_low", "change_ci_high", "p"]
+    ].copy()
+    change[org] = _as_dim(change[org])
+    change.insert(1, wave, None)
+    change["previous_wave"] = change["previous_wave"].astype("string").astype(object)
+    # A change contrasts two waves of the same organisation: withheld unless both are shown.
+    release.add_table(
+        "change",
+        change,
+        {c: "other" for c in ("change", "change_ci_low", "change_ci_high", "p")},
+        variable="scale",
+        labels=["scale", "previous_wave"],
+        compares=wave,
+    )
 
 
 def _num(value: Any) -> Any:
