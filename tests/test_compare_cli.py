@@ -146,3 +146,13 @@ def test_trend_change_withheld_unless_both_waves_are_shown():
         shown = trend[(trend["org"] == org) & trend["mean"].notna()]
         assert (shown["n"] >= 10).all()
     assert set(gated.tables["organisations"]["wave"].dropna()) == {"2"}  # the latest wave
+
+
+def test_benchmark_standardises_to_the_field_role_mix(study):
+    out = _json(["benchmark", str(study[0].root), "--standardise-roles", "wf_role", "--scale",
+                 "burnout", "--format", "json"])
+    shown = [r for r in out["organisations"] if r["mean"] is not None]
+    assert shown and all(r["standardised_mean"] is not None for r in shown)
+    assert any(abs(r["standardised_mean"] - r["mean"]) > 1e-6 for r in shown)
+    hidden = [r for r in out["organisations"] if r["mean"] is None]
+    assert all(r["standardised_mean"] is None for r in hidden)

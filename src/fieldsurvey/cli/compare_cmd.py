@@ -163,16 +163,20 @@ def _chosen_groups(values: pd.Series, groups: tuple[str, ...]) -> list[str] | No
 @click.option("--org", default=None, help="Only this organisation's benchmark.")
 @click.option("--wave-column", default="wave", show_default=True,
               help="Column of survey waves: the latest wave is benchmarked, earlier ones give the trend.")
+@click.option("--standardise-roles", "role", default=None, metavar="ROLE_COLUMN",
+              help="Also standardise each organisation to the field's role mix (e.g. wf_role).")
 @click.option("--scale", "scales", multiple=True, help="Scales to benchmark (default: all).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @friendly_errors(*_ERRORS)
-def benchmark_cmd(study_dir: Path, org: str | None, wave_column: str, scales: tuple[str, ...],
-                  fmt: str) -> None:
+def benchmark_cmd(study_dir: Path, org: str | None, wave_column: str, role: str | None,
+                  scales: tuple[str, ...], fmt: str) -> None:
     """Each organisation against the field without it (shrunken means, funnel position)."""
     data, insts, cell, forced = _load(study_dir, (), None)
     wave = wave_column if wave_column in data else None
+    if role is not None and role not in data:
+        raise StudyError(f"no role column {role!r}")
     gated = gated_benchmark(data, _scale_ids(insts, scales, data), org="org", wave=wave, focus=org,
-                            min_cell=cell, force_min_cell=forced)
+                            role=role, min_cell=cell, force_min_cell=forced)
     orgs = gated.tables["organisations"]
     orgs = orgs[orgs["org"].notna()]
     if fmt == "json":
@@ -192,6 +196,8 @@ def benchmark_cmd(study_dir: Path, org: str | None, wave_column: str, scales: tu
             "std diff": rows["std_diff"], "percentile": rows["percentile_rank"],
             "shrunken": rows["shrunk_mean"], "funnel z": rows["z_adjusted"],
         })
+        if "standardised_mean" in rows:
+            shown["role-standardised"] = rows["standardised_mean"]
         print_table(shown, title=f"{scale}: organisations against the field without them "
                     f"(under {cell} respondents withheld: -)", digits=2)
     if "change" in gated.tables:

@@ -18,6 +18,7 @@ from fieldsurvey.compare.benchmark import benchmark_organisations, organisation_
 from fieldsurvey.compare.funnel import funnel_limits
 from fieldsurvey.compare.groups import compare_groups, group_descriptives
 from fieldsurvey.compare.shrinkage import shrink_organisation_means
+from fieldsurvey.compare.standardise import standardise_role_mix
 from fieldsurvey.disclosure import DisclosureError, DisclosurePolicy, Release, audit, gate
 
 NOT_STATED = "not stated"
@@ -193,10 +194,15 @@ def gated_benchmark(
     org: str = "org",
     wave: str | None = None,
     focus: str | None = None,
+    role: str | None = None,
     min_cell: int = 10,
     force_min_cell: bool = False,
 ) -> GatedTables:
     """Each organisation against the field without it, through the disclosure gate.
+
+    With ``role`` each organisation's mean is also directly standardised to the field's role mix
+    (``standardised_mean`` with its CI; ``role_complete`` is False where the organisation lacks
+    some of the field's roles), so organisations with different staff mixes compare fairly.
 
     With a ``wave`` column the latest wave is benchmarked and, where there are several waves,
     each organisation's mean per wave and its change since the previous wave are released too.
@@ -251,6 +257,15 @@ def gated_benchmark(
         "outside95",
         "outside998",
     ]
+    if role is not None:
+        standard = standardise_role_mix(now, scales, org=org, role=role).rename(
+            columns={"ci_low": "standardised_ci_low", "ci_high": "standardised_ci_high",
+                     "complete": "role_complete"}
+        )
+        added = ["standardised_mean", "standardised_ci_low", "standardised_ci_high", "role_complete"]
+        table = table.merge(standard[[org, "scale", *added]], on=[org, "scale"], how="left")
+        table["role_complete"] = table["role_complete"].astype("boolean")
+        stat_cols += added
     cells = table[[org, "scale", "n", "n_valid", *stat_cols]].copy()
     cells[org] = _as_dim(cells[org])
     for flag in ("outside95", "outside998"):
