@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,60 +12,11 @@ from click.testing import CliRunner
 from fieldsurvey.cli import main
 from fieldsurvey.psychometrics.cfa import CFAError, fit_cfa
 from fieldsurvey.psychometrics.invariance import ChenCriteria, measurement_invariance
+from golden import HS_DATA as DATA
+from golden import LAVAAN_GOLDEN as GOLDEN
+from golden import assert_fit_matches, assert_params_match
 
-HERE = Path(__file__).resolve().parent
-DATA = HERE / "data" / "HolzingerSwineford1939.csv"
-GOLDEN = json.loads((HERE / "reference" / "lavaan_golden.json").read_text())
 MODEL = GOLDEN["model"]
-
-# lavaan fitMeasures name -> our fit Series name
-FIT_NAMES = {
-    "npar": "npar",
-    "ntotal": "n",
-    "chisq": "chisq",
-    "df": "df",
-    "pvalue": "pvalue",
-    "baseline.chisq": "baseline_chisq",
-    "baseline.df": "baseline_df",
-    "cfi": "cfi",
-    "tli": "tli",
-    "rmsea": "rmsea",
-    "rmsea.ci.lower": "rmsea_ci_lower",
-    "rmsea.ci.upper": "rmsea_ci_upper",
-    "srmr": "srmr",
-    "srmr_bentler_nomean": "srmr_nomean",
-    "logl": "logl",
-    "unrestricted.logl": "unrestricted_logl",
-    "aic": "aic",
-    "bic": "bic",
-}
-RELATIVE = {"chisq", "baseline.chisq", "logl", "unrestricted.logl", "aic", "bic", "pvalue"}
-
-
-def assert_fit_matches(result, block) -> None:
-    for lavaan_name, ours in FIT_NAMES.items():
-        expected = block["fit"][lavaan_name]
-        got = result.fit[ours]
-        if lavaan_name in RELATIVE:
-            assert got == pytest.approx(expected, rel=1e-5), lavaan_name
-        else:
-            assert got == pytest.approx(expected, abs=1e-5), lavaan_name
-
-
-def assert_params_match(result, block, groups: list[str] | None = None) -> None:
-    expected = pd.DataFrame(block["params"])
-    ours = result.parameters
-    key = ["lhs", "op", "rhs"]
-    if groups is not None:
-        expected["group"] = expected["group"].map(lambda g: groups[g - 1])
-        key.append("group")
-    merged = expected.merge(ours, on=key, how="outer", suffixes=("_lavaan", ""), indicator=True)
-    assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"][key]
-    np.testing.assert_allclose(merged["est"], merged["est_lavaan"], atol=1e-4)
-    np.testing.assert_allclose(merged["std_all"], merged["std_all_lavaan"], atol=1e-4)
-    free = merged[merged["free"]]
-    np.testing.assert_allclose(free["se"], free["se_lavaan"], atol=1e-4)
-    assert merged.loc[~merged["free"], "se"].isna().all()  # fixed: NaN here, 0 in lavaan
 
 
 GROUPS = GOLDEN["group_levels"]  # lavaan's group order: first appearance in the data

@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,30 +18,13 @@ from fieldsurvey.psychometrics import (
     scale_reliability,
 )
 from fieldsurvey.psychometrics.polychoric import _bvn_cdf
-
-HERE = Path(__file__).resolve().parent
-GOLDEN = json.loads((HERE / "reference" / "psych_golden.json").read_text())
-
-BFI_KEYS = {
-    "agree": ["-A1", "A2", "A3", "A4", "A5"],
-    "conscientious": ["C1", "C2", "C3", "-C4", "-C5"],
-    "extraversion": ["-E1", "-E2", "E3", "E4", "E5"],
-    "neuroticism": ["N1", "N2", "N3", "N4", "N5"],
-    "openness": ["O1", "-O2", "O3", "O4", "-O5"],
-}
+from golden import BFI_KEYS, keyed, read_bfi
+from golden import PSYCH_GOLDEN as GOLDEN
 
 
 @pytest.fixture(scope="module")
 def bfi() -> pd.DataFrame:
-    return pd.read_csv(HERE / "data" / "bfi.csv", index_col="id")
-
-
-def keyed(bfi: pd.DataFrame, scale: str) -> pd.DataFrame:
-    cols = {}
-    for key in BFI_KEYS[scale]:
-        name = key.lstrip("-")
-        cols[name] = 7 - bfi[name] if key.startswith("-") else bfi[name]
-    return pd.DataFrame(cols)
+    return read_bfi()
 
 
 # --- omega ------------------------------------------------------------------------------------

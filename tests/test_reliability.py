@@ -22,33 +22,15 @@ from fieldsurvey.psychometrics import (
     instrument_reliability,
     scale_reliability,
 )
+from golden import BFI_DATA, BFI_KEYS, keyed, read_bfi
+from golden import PSYCH_GOLDEN as GOLDEN
 
-HERE = Path(__file__).resolve().parent
-GOLDEN = json.loads((HERE / "reference" / "psych_golden.json").read_text())
 TOL = 1e-4
-
-# psych's bfi.keys: a leading "-" marks a reverse-keyed item.
-BFI_KEYS = {
-    "agree": ["-A1", "A2", "A3", "A4", "A5"],
-    "conscientious": ["C1", "C2", "C3", "-C4", "-C5"],
-    "extraversion": ["-E1", "-E2", "E3", "E4", "E5"],
-    "neuroticism": ["N1", "N2", "N3", "N4", "N5"],
-    "openness": ["O1", "-O2", "O3", "O4", "-O5"],
-}
 
 
 @pytest.fixture(scope="module")
 def bfi() -> pd.DataFrame:
-    return pd.read_csv(HERE / "data" / "bfi.csv", index_col="id")
-
-
-def keyed(bfi: pd.DataFrame, scale: str) -> pd.DataFrame:
-    """The scale's items with reverse-keyed ones reversed as 7 - x (bounds 1..6), as in the R script."""
-    cols = {}
-    for key in BFI_KEYS[scale]:
-        name = key.lstrip("-")
-        cols[name] = 7 - bfi[name] if key.startswith("-") else bfi[name]
-    return pd.DataFrame(cols)
+    return read_bfi()
 
 
 def bfi_instrument_dict(low: int = 1, high: int = 6) -> dict:
@@ -339,7 +321,7 @@ def bfi_yaml(tmp_path) -> Path:
 
 
 def test_cli_json_has_the_documented_keys_and_psych_values(bfi_yaml):
-    data = HERE / "data" / "bfi.csv"
+    data = BFI_DATA
     out = CliRunner().invoke(
         main, ["reliability", str(data), "-i", str(bfi_yaml), "--format", "json"]
     )
@@ -374,7 +356,7 @@ def test_cli_withholds_small_groups_as_null(bfi_yaml, tmp_path, bfi):
 
 
 def test_cli_table_and_errors(bfi_yaml, tmp_path):
-    data = HERE / "data" / "bfi.csv"
+    data = BFI_DATA
     out = CliRunner().invoke(main, ["reliability", str(data), "-i", str(bfi_yaml)])
     assert out.exit_code == 0, out.output
     assert "agree" in out.output and "0.703" in out.output

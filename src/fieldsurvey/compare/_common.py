@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,31 @@ CORRECTIONS = ("holm", "fdr_bh")
 
 class CompareError(ValueError):
     """Data or arguments that the compare stage cannot analyse as given."""
+
+
+def text_sort_key(col: pd.Series) -> pd.Series:
+    """``sort_values`` key: object columns (mixed labels) sort as text, others as they are."""
+    return col.astype(str) if col.dtype == object else col
+
+
+def field_and_units(
+    frame: pd.DataFrame, within: str | None
+) -> Iterator[tuple[object, pd.DataFrame]]:
+    """The whole field first (unit :data:`ALL`), then each level of ``within``."""
+    yield ALL, frame
+    if within:
+        yield from frame.groupby(within, sort=True)
+
+
+def field_rows_first(out: pd.DataFrame, within: str) -> pd.DataFrame:
+    """The rows describing the whole field (NA in ``within``) first, then each unit in order."""
+    field_first = out[within].isna().map({True: 0, False: 1})
+    return (
+        out.assign(_f=field_first)
+        .sort_values(["_f", within], kind="stable", key=text_sort_key)
+        .drop(columns="_f")
+        .reset_index(drop=True)
+    )
 
 
 def as_list(value: str | Iterable[str]) -> list[str]:

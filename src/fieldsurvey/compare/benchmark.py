@@ -11,7 +11,7 @@ which keeps precision on long score columns.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from fieldsurvey.compare._common import (
     as_list,
     numeric_column,
     require_columns,
+    text_sort_key,
 )
 
 
@@ -113,10 +114,7 @@ def benchmark_organisations(
     1     B   6.0         2.0   4.0
     2  <NA>   4.0         NaN   NaN
     """
-    scales = as_list(scales)
-    keys = ([wave] if wave else []) + [org]
-    require_columns(data, [*keys, *scales])
-    _check_units(data, keys)
+    scales, keys = _unit_keys(data, scales, org, wave)
     if not 0 < ci < 1:
         raise CompareError(f"ci must be between 0 and 1, got {ci}")
     frames = []
@@ -207,12 +205,8 @@ def benchmark_organisations(
     result[org] = result[org].astype(object).where(result[org].notna(), ALL)
     order = ([wave] if wave else []) + ["scale"]
     result["_field"] = result[org].isna()
-    result = result.sort_values([*order, "_field", org], kind="stable", key=_key)
+    result = result.sort_values([*order, "_field", org], kind="stable", key=text_sort_key)
     return result.drop(columns="_field").reset_index(drop=True)
-
-
-def _key(col: pd.Series) -> pd.Series:
-    return col.astype(str) if col.dtype == object else col
 
 
 def _check_units(data: pd.DataFrame, keys: list[str]) -> None:
@@ -223,6 +217,39 @@ def _check_units(data: pd.DataFrame, keys: list[str]) -> None:
                 f"column {k!r} is missing at row {data.index[missing.argmax()]!r}; "
                 "every respondent needs an organisation (and wave)"
             )
+
+
+def _unit_keys(
+    data: pd.DataFrame, columns: str | Sequence[str], org: str, wave: str | None
+) -> tuple[list[str], list[str]]:
+    """``columns`` as a list and the unit keys (``[wave,] org``), once every column exists and
+    every respondent has a unit."""
+    columns = as_list(columns)
+    keys = ([wave] if wave else []) + [org]
+    require_columns(data, [*keys, *columns])
+    _check_units(data, keys)
+    return columns, keys
+
+
+def _wave_moments(
+    data: pd.DataFrame, scales: list[str], keys: list[str], wave: str | None, min_valid: int
+) -> Iterator[tuple[str, pd.DataFrame, pd.DataFrame]]:
+    """Per scale (and wave): the organisations' moments with at least ``min_valid`` scores, and
+    the start of their output rows (unit keys, ``scale``, ``n``, ``n_valid``)."""
+    for scale in scales:
+        mom = _moments(data, scale, keys)
+        mom = mom.loc[mom["n_valid"] >= min_valid]
+        for _, part in mom.groupby(wave, sort=True) if wave else [(None, mom)]:
+            out = part[keys + ["n", "n_valid"]].reset_index(drop=True)
+            out.insert(len(keys), "scale", scale)
+            yield scale, part, out
+
+
+def _stack_org_rows(frames: list[pd.DataFrame], org: str) -> pd.DataFrame:
+    """The per-part frames as one, with the "everyone" marker in the organisation column."""
+    out = pd.concat(frames, ignore_index=True)
+    out[org] = out[org].astype(object).where(out[org].notna(), ALL)
+    return out
 
 
 def benchmark_bands(
@@ -266,10 +293,7 @@ def benchmark_bands(
     4  <NA>      Low   75.0
     5  <NA>     High   25.0
     """
-    bands = as_list(bands)
-    keys = ([wave] if wave else []) + [org]
-    require_columns(data, [*keys, *bands])
-    _check_units(data, keys)
+    bands, keys = _unit_keys(data, bands, org, wave)
     frames = []
     for band in bands:
         cats = _category_order(data, band, (order or {}).get(band))

@@ -23,7 +23,15 @@ import pandas as pd
 import pingouin as pg
 from scipy import stats
 
-from fieldsurvey.compare._common import ALL, CompareError, adjust_pvalues, as_list, require_columns
+from fieldsurvey.compare._common import (
+    ALL,
+    CompareError,
+    adjust_pvalues,
+    as_list,
+    field_and_units,
+    field_rows_first,
+    require_columns,
+)
 
 #: pingouin 0.7.0 columns of the chi2_independence statistics table read here (tested).
 PG_CHI2_COLUMNS = ("test", "chi2", "dof", "pval", "cramer")
@@ -109,21 +117,11 @@ def category_distribution(
     out[by] = out[by].astype(object).where(out[by] != _EVERYONE, ALL)
     if within:
         out[within] = out[within].astype(object).where(out[within].notna(), ALL)
-        field_first = out[within].isna().map({True: 0, False: 1})
-        out = (
-            out.assign(_f=field_first)
-            .sort_values(["_f", within], kind="stable", key=_text_key)
-            .drop(columns="_f")
-            .reset_index(drop=True)
-        )
+        out = field_rows_first(out, within)
     return out[([within] if within else []) + [by, variable, "n", "n_group", "proportion"]]
 
 
 _EVERYONE = "\0everyone"
-
-
-def _text_key(col: pd.Series) -> pd.Series:
-    return col.astype(str) if col.dtype == object else col
 
 
 def _sort_key(value: object) -> tuple:
@@ -240,13 +238,9 @@ def compare_categories(
     """
     variables = as_list(variables)
     require_columns(data, [*variables, by] + ([within] if within else []))
-    frame = data
-    units = [(ALL, frame)]
-    if within:
-        frame = frame.loc[frame[within].notna()]
-        units = [(ALL, frame), *frame.groupby(within, sort=True)]
+    frame = data.loc[data[within].notna()] if within else data
     rows = []
-    for unit, part in units:
+    for unit, part in field_and_units(frame, within):
         unit_rows = []
         for variable in variables:
             valid = part.loc[part[variable].notna() & part[by].notna()]

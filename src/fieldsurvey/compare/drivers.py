@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -316,6 +316,37 @@ def _covariates(data: pd.DataFrame, covariates: Mapping[str, str] | None) -> dic
     return dict(covariates)
 
 
+def _outcome_designs(
+    data: pd.DataFrame,
+    outcomes: str | Sequence[str] | None,
+    org: str,
+    wave: str | None,
+    conditions: Sequence[str],
+    individual: Sequence[str],
+    covariates: Mapping[str, str] | None,
+    *,
+    split: bool,
+    standardise: bool,
+) -> Iterator[tuple[str, Design]]:
+    """Each requested outcome with its design (covariates defaulted to those present)."""
+    covs = _covariates(data, covariates)
+    for outcome in _outcomes(data, outcomes):
+        yield (
+            outcome,
+            _design(
+                data,
+                outcome,
+                org=org,
+                wave=wave,
+                conditions=conditions,
+                individual=individual,
+                covariates=covs,
+                split=split,
+                standardise=standardise,
+            ),
+        )
+
+
 def structural_drivers(
     data: pd.DataFrame,
     outcomes: str | Sequence[str] | None = None,
@@ -367,20 +398,18 @@ def structural_drivers(
     >>> bool(t.query("model == 'ols_cluster' and term == 'workload'")["coef"].iloc[0] < 0)
     True
     """
-    covs = _covariates(data, covariates)
     rows = []
-    for outcome in _outcomes(data, outcomes):
-        d = _design(
-            data,
-            outcome,
-            org=org,
-            wave=None,
-            conditions=conditions,
-            individual=individual,
-            covariates=covs,
-            split=False,
-            standardise=standardise,
-        )
+    for outcome, d in _outcome_designs(
+        data,
+        outcomes,
+        org,
+        None,
+        conditions,
+        individual,
+        covariates,
+        split=False,
+        standardise=standardise,
+    ):
         ols = cluster_ols(d.y, d.x, d.groups)
         mixed = random_intercept(d.y, d.x, d.groups)
         crit_t = stats.t.ppf(0.5 + ci / 2, ols["df"])
@@ -541,21 +570,11 @@ def variance_shares(
     >>> v["component"].tolist()
     ['organisation_conditions', 'individual_conditions', 'personal', 'total']
     """
-    covs = _covariates(data, covariates)
     rng = np.random.default_rng(seed)
     rows = []
-    for outcome in _outcomes(data, outcomes):
-        d = _design(
-            data,
-            outcome,
-            org=org,
-            wave=wave,
-            conditions=conditions,
-            individual=individual,
-            covariates=covs,
-            split=True,
-            standardise=True,
-        )
+    for outcome, d in _outcome_designs(
+        data, outcomes, org, wave, conditions, individual, covariates, split=True, standardise=True
+    ):
         cross = _org_cross_products(d)
         point = _shapley(*(m.sum(axis=0) for m in cross), d.blocks)
         boots = np.empty((n_boot, len(BLOCKS) + 1))
@@ -669,20 +688,10 @@ def block_tests(
     >>> bool(t.loc[t["model"] == "ols_cluster", "p"].iloc[0] < 0.001)
     True
     """
-    covs = _covariates(data, covariates)
     rows = []
-    for outcome in _outcomes(data, outcomes):
-        d = _design(
-            data,
-            outcome,
-            org=org,
-            wave=None,
-            conditions=conditions,
-            individual=individual,
-            covariates=covs,
-            split=False,
-            standardise=True,
-        )
+    for outcome, d in _outcome_designs(
+        data, outcomes, org, None, conditions, individual, covariates, split=False, standardise=True
+    ):
         idx = np.flatnonzero(np.asarray(d.blocks) == "condition")
         q = idx.size
         for model, fit in (

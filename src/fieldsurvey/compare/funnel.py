@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fieldsurvey.compare._common import ALL, CompareError, as_list, require_columns
-from fieldsurvey.compare.benchmark import _check_units, _moments
+from fieldsurvey.compare._common import CompareError, require_columns
+from fieldsurvey.compare.benchmark import _stack_org_rows, _unit_keys, _wave_moments
 
 OVERDISPERSION = ("additive", "multiplicative", "none")
 Z95 = float(stats.norm.ppf(0.975))
@@ -90,47 +90,35 @@ def funnel_limits(
     >>> funnel_limits(d, "x", method="none")["outside998"].tolist()
     [True, False, True]
     """
-    scales = as_list(scales)
-    keys = ([wave] if wave else []) + [org]
-    require_columns(data, [*keys, *scales])
-    _check_units(data, keys)
+    scales, keys = _unit_keys(data, scales, org, wave)
     if method not in OVERDISPERSION:
         raise CompareError(f"method must be one of {OVERDISPERSION}, got {method!r}")
     if not 0 <= winsor < 0.5:
         raise CompareError(f"winsor must be in [0, 0.5), got {winsor}")
     frames = []
-    for scale in scales:
-        mom = _moments(data, scale, keys)
-        mom = mom.loc[mom["n_valid"] > 0]
-        for _, part in mom.groupby(wave, sort=True) if wave else [(None, mom)]:
-            n = part["n_valid"].to_numpy(float)
-            y = part["mean"].to_numpy()
-            dof = n.sum() - n.size
-            if dof <= 0:
-                raise CompareError(f"scale {scale!r}: too few scores for a within-org SD")
-            sigma = np.sqrt(part["m2"].sum() / dof)
-            target = (n * y).sum() / n.sum()
-            se = sigma / np.sqrt(n)
-            z = (y - target) / se
-            phi, tau2 = overdispersion(z, se, winsor)
-            spread = _spread(se, phi, tau2, method)
-            out = part[keys + ["n", "n_valid"]].reset_index(drop=True)
-            out.insert(len(keys), "scale", scale)
-            out["mean"], out["target"], out["sigma"], out["se"] = y, target, sigma, se
-            out["z"] = z
-            out["z_adjusted"] = (y - target) / spread
-            for label, crit in (("95", Z95), ("998", Z998)):
-                out[f"lower{label}"] = target - crit * spread
-                out[f"upper{label}"] = target + crit * spread
-                out[f"outside{label}"] = np.abs(y - target) > crit * spread
-            out["direction"] = np.where(
-                out["outside95"], np.where(y > target, "above", "below"), None
-            )
-            out["phi"], out["tau2"], out["method"] = phi, tau2, method
-            frames.append(out)
-    out = pd.concat(frames, ignore_index=True)
-    out[org] = out[org].astype(object).where(out[org].notna(), ALL)
-    return out
+    for scale, part, out in _wave_moments(data, scales, keys, wave, min_valid=1):
+        n = part["n_valid"].to_numpy(float)
+        y = part["mean"].to_numpy()
+        dof = n.sum() - n.size
+        if dof <= 0:
+            raise CompareError(f"scale {scale!r}: too few scores for a within-org SD")
+        sigma = np.sqrt(part["m2"].sum() / dof)
+        target = (n * y).sum() / n.sum()
+        se = sigma / np.sqrt(n)
+        z = (y - target) / se
+        phi, tau2 = overdispersion(z, se, winsor)
+        spread = _spread(se, phi, tau2, method)
+        out["mean"], out["target"], out["sigma"], out["se"] = y, target, sigma, se
+        out["z"] = z
+        out["z_adjusted"] = (y - target) / spread
+        for label, crit in (("95", Z95), ("998", Z998)):
+            out[f"lower{label}"] = target - crit * spread
+            out[f"upper{label}"] = target + crit * spread
+            out[f"outside{label}"] = np.abs(y - target) > crit * spread
+        out["direction"] = np.where(out["outside95"], np.where(y > target, "above", "below"), None)
+        out["phi"], out["tau2"], out["method"] = phi, tau2, method
+        frames.append(out)
+    return _stack_org_rows(frames, org)
 
 
 def _spread(se: np.ndarray, phi: float, tau2: float, method: str) -> np.ndarray:

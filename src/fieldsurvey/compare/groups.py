@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,8 @@ from fieldsurvey.compare._common import (
     CompareError,
     adjust_pvalues,
     as_list,
+    field_and_units,
+    field_rows_first,
     numeric_column,
     require_columns,
 )
@@ -37,6 +39,31 @@ PG_TTEST_COLUMNS = ("T", "dof", "p_val")
 PG_MWU_COLUMNS = ("U_val", "p_val", "RBC")
 PG_WELCH_ANOVA_COLUMNS = ("ddof1", "ddof2", "F", "p_unc")
 PG_GAMESHOWELL_COLUMNS = ("A", "B", "mean_A", "mean_B", "diff", "se", "T", "df", "pval", "hedges")
+
+#: compare_groups' result columns after the unit and ``by`` columns, in output order.
+_RESULT_COLUMNS = (
+    "scale",
+    "n",
+    "n_compared",
+    "n_valid",
+    "n_excluded",
+    "min_group_n",
+    "groups",
+    "test",
+    "statistic",
+    "df1",
+    "df2",
+    "p",
+    "p_adj",
+    "effect_size",
+    "effect",
+    "effect_ci_low",
+    "effect_ci_high",
+    "robust_test",
+    "robust_statistic",
+    "robust_effect",
+    "robust_p",
+)
 
 
 def _prepare(
@@ -61,13 +88,6 @@ def _prepare(
         raise CompareError(f"column {by!r} needs at least two groups to compare, found {order}")
     frame["_in"] = frame[by].isin(order) & frame[by].notna()
     return frame, order
-
-
-def _units(frame: pd.DataFrame, within: str | None) -> Iterable[tuple[object, pd.DataFrame]]:
-    """The whole field first, then each level of ``within``."""
-    yield ALL, frame
-    if within:
-        yield from frame.groupby(within, sort=True)
 
 
 def group_descriptives(
@@ -238,7 +258,7 @@ def compare_groups(
     # Two groups inside many units: one vectorised pass per scale instead of a loop of
     # pingouin calls per unit (500 organisations would otherwise take tens of seconds).
     fast_units = bool(within) and len(order) == 2
-    for unit, part in _units(frame, within):
+    for unit, part in field_and_units(frame, within):
         if fast_units and unit is not ALL:
             break
         for scale in scales:
@@ -284,38 +304,9 @@ def compare_groups(
     for _, idx in out.groupby(unit_key, sort=False).groups.items():
         out.loc[idx, "p_adj"] = adjust_pvalues(out.loc[idx, "p"].to_numpy(float), correction)
     if within:
-        field_first = out[within].isna().map({True: 0, False: 1})
-        out = (
-            out.assign(_f=field_first)
-            .sort_values(["_f", within], kind="stable", key=_key)
-            .drop(columns="_f")
-            .reset_index(drop=True)
-        )
+        out = field_rows_first(out, within)
     rows = out
-    cols = ([within] if within else []) + [
-        by,
-        "scale",
-        "n",
-        "n_compared",
-        "n_valid",
-        "n_excluded",
-        "min_group_n",
-        "groups",
-        "test",
-        "statistic",
-        "df1",
-        "df2",
-        "p",
-        "p_adj",
-        "effect_size",
-        "effect",
-        "effect_ci_low",
-        "effect_ci_high",
-        "robust_test",
-        "robust_statistic",
-        "robust_effect",
-        "robust_p",
-    ]
+    cols = ([within] if within else []) + [by, *_RESULT_COLUMNS]
     out = rows.reindex(columns=cols)
     out[by] = pd.Series([ALL] * len(out), dtype=object)
     if within:
@@ -347,10 +338,6 @@ class AttachedTable:
 
     def __repr__(self) -> str:
         return f"AttachedTable({self.frame.shape[0]} rows x {self.frame.shape[1]} columns)"
-
-
-def _key(col: pd.Series) -> pd.Series:
-    return col.astype(str) if col.dtype == object else col
 
 
 def two_groups_by_unit(
@@ -670,33 +657,6 @@ def comparison_to_json(result: pd.DataFrame, groups: pd.DataFrame | None = None)
             }
         )
     return {"by": by, "scales": scales}
-
-
-_RESULT_COLUMNS = frozenset(
-    {
-        "scale",
-        "n",
-        "n_compared",
-        "n_valid",
-        "n_excluded",
-        "min_group_n",
-        "groups",
-        "test",
-        "statistic",
-        "df1",
-        "df2",
-        "p",
-        "p_adj",
-        "effect_size",
-        "effect",
-        "effect_ci_low",
-        "effect_ci_high",
-        "robust_test",
-        "robust_statistic",
-        "robust_effect",
-        "robust_p",
-    }
-)
 
 
 def _plain(value: object) -> object:

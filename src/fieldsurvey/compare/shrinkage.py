@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fieldsurvey.compare._common import ALL, CompareError, as_list, require_columns
-from fieldsurvey.compare.benchmark import _check_units, _moments
+from fieldsurvey.compare._common import CompareError
+from fieldsurvey.compare.benchmark import _stack_org_rows, _unit_keys, _wave_moments
 
 METHODS = ("reml", "dl")
 
@@ -154,40 +154,32 @@ def shrink_organisation_means(
     >>> shrink_organisation_means(d, "x")["shrunk_mean"].round(2).tolist()
     [2.1, 3.05, 6.86]
     """
-    scales = as_list(scales)
-    keys = ([wave] if wave else []) + [org]
-    require_columns(data, [*keys, *scales])
-    _check_units(data, keys)
+    scales, keys = _unit_keys(data, scales, org, wave)
     if variance not in ("pooled", "own"):
         raise CompareError(f"variance must be 'pooled' or 'own', got {variance!r}")
     frames = []
-    for scale in scales:
-        mom = _moments(data, scale, keys)
-        mom = mom.loc[mom["n_valid"] >= (2 if variance == "own" else 1)]
-        for _, part in mom.groupby(wave, sort=True) if wave else [(None, mom)]:
-            if variance == "pooled":
-                dof = part["n_valid"].sum() - len(part)
-                if dof <= 0:
-                    raise CompareError(f"scale {scale!r}: too few scores to pool a variance")
-                v = part["m2"].sum() / dof / part["n_valid"]
-            else:
-                v = part["m2"] / (part["n_valid"] - 1) / part["n_valid"]
-            eb = empirical_bayes(part["mean"].to_numpy(), v.to_numpy(), method=method, ci=ci)
-            out = part[keys + ["n", "n_valid"]].reset_index(drop=True)
-            out.insert(len(keys), "scale", scale)
-            out["mean"] = eb["mean"]
-            out["se"] = np.sqrt(eb["variance"])
-            cols = [
-                "weight",
-                "shrunk_mean",
-                "shrunk_se",
-                "shrunk_ci_low",
-                "shrunk_ci_high",
-                "mu",
-                "tau2",
-            ]
-            out[cols] = eb[cols].to_numpy()
-            frames.append(out)
-    out = pd.concat(frames, ignore_index=True)
-    out[org] = out[org].astype(object).where(out[org].notna(), ALL)
-    return out
+    for scale, part, out in _wave_moments(
+        data, scales, keys, wave, min_valid=2 if variance == "own" else 1
+    ):
+        if variance == "pooled":
+            dof = part["n_valid"].sum() - len(part)
+            if dof <= 0:
+                raise CompareError(f"scale {scale!r}: too few scores to pool a variance")
+            v = part["m2"].sum() / dof / part["n_valid"]
+        else:
+            v = part["m2"] / (part["n_valid"] - 1) / part["n_valid"]
+        eb = empirical_bayes(part["mean"].to_numpy(), v.to_numpy(), method=method, ci=ci)
+        out["mean"] = eb["mean"]
+        out["se"] = np.sqrt(eb["variance"])
+        cols = [
+            "weight",
+            "shrunk_mean",
+            "shrunk_se",
+            "shrunk_ci_low",
+            "shrunk_ci_high",
+            "mu",
+            "tau2",
+        ]
+        out[cols] = eb[cols].to_numpy()
+        frames.append(out)
+    return _stack_org_rows(frames, org)

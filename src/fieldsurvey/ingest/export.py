@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fieldsurvey.ingest.files import empty_quarantine
+from fieldsurvey.ingest.files import Body, RawRecords, empty_quarantine
 from fieldsurvey.ingest.personal_data import find_personal_columns
 
 # Normalised per-response flags every ``meta`` table has, whatever the platform.
@@ -314,4 +314,18 @@ def build_export(
         field_paths={k: v for k, v in (field_paths or {}).items() if k in kept and k != v},
         missing_codes={k: list(v) for k, v in (missing_codes or {}).items() if k in kept},
         notes=notes,
+    )
+
+
+def build_file_export(records: RawRecords, body: Body, **fields: Any) -> PlatformExport:
+    """:func:`build_export` for a table read from a file: the file name, encoding and delimiter
+    come from ``records``, the source row numbers and quarantined rows from ``body``; every
+    other :func:`build_export` argument is passed by keyword."""
+    return build_export(
+        file=records.file,
+        row_numbers=body.row_numbers,
+        quarantine=body.quarantine,
+        encoding=records.encoding,
+        delimiter=records.delimiter,
+        **fields,
     )

@@ -278,6 +278,18 @@ def _parse_with_python(text: str, delimiter: str, file: str):
     return frame, np.asarray(numbers, dtype=np.int64), bad
 
 
+def _read_and_decode(path: str | Path) -> tuple[str, bytes, str, str]:
+    """The file's name, its bytes, their text and encoding (:func:`decode_bytes`); a file that
+    cannot be opened is an :class:`IngestError`."""
+    file = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise IngestError(file, None, None, f"cannot open the file: {exc.strerror}") from None
+    text, encoding = decode_bytes(raw, file)
+    return file, raw, text, encoding
+
+
 def read_text_records(path: str | Path, delimiter: str | None = None) -> RawRecords:
     """Read a delimited text file (CSV/TSV) as records of text.
 
@@ -301,12 +313,7 @@ def read_text_records(path: str | Path, delimiter: str | None = None) -> RawReco
     >>> (rec.encoding, rec.delimiter, rec.records.iloc[1].tolist())
     ('utf-16', '\\t', ['1', '5'])
     """
-    file = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise IngestError(file, None, None, f"cannot open the file: {exc.strerror}") from None
-    text, encoding = decode_bytes(raw, file)
+    file, raw, text, encoding = _read_and_decode(path)
     delimiter = delimiter or sniff_delimiter(text)
     data = text.encode("utf-8") if encoding != "utf-8" else raw
     notes: list[str] = []
@@ -433,12 +440,7 @@ def read_json(path: str | Path) -> Any:
     >>> read_json(p)
     [{'a': 1}]
     """
-    file = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise IngestError(file, None, None, f"cannot open the file: {exc.strerror}") from None
-    text, _ = decode_bytes(raw, file)
+    file, _, text, _ = _read_and_decode(path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

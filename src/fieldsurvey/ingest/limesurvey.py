@@ -19,7 +19,13 @@ from pathlib import Path
 import pandas as pd
 
 from fieldsurvey.ingest.errors import IngestError
-from fieldsurvey.ingest.export import PlatformExport, as_bool, as_number, as_text, build_export
+from fieldsurvey.ingest.export import (
+    PlatformExport,
+    as_bool,
+    as_number,
+    as_text,
+    build_file_export,
+)
 from fieldsurvey.ingest.files import RawRecords, read_records, split_header
 
 SYSTEM_COLUMNS = {
@@ -202,20 +208,17 @@ def read_limesurvey(
         "duration_seconds": as_number(table.get("interviewtime"), index),
         "submitted_at": as_text(submit, index),
     }
-    return build_export(
+    return build_file_export(
+        records,
+        body,
         table=table,
         platform="limesurvey",
-        file=file,
         response_id_column="id",
-        row_numbers=body.row_numbers,
-        quarantine=body.quarantine,
         meta_columns=meta_columns,
         flags=flags,
         personal=personal,
         text_columns=text_columns,
         labels=labels,
         value_labels=value_labels,
-        encoding=records.encoding,
-        delimiter=records.delimiter,
         notes=records.notes,
     )

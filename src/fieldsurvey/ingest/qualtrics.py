@@ -22,7 +22,13 @@ from pathlib import Path
 import pandas as pd
 
 from fieldsurvey.ingest.errors import IngestError
-from fieldsurvey.ingest.export import PlatformExport, as_bool, as_number, as_text, build_export
+from fieldsurvey.ingest.export import (
+    PlatformExport,
+    as_bool,
+    as_number,
+    as_text,
+    build_file_export,
+)
 from fieldsurvey.ingest.files import RawRecords, header_names, read_records, split_header
 
 _IMPORT_ID = re.compile(r"""^\{\s*["']ImportId["']\s*:\s*["']([^"']*)["']""")
@@ -190,20 +196,17 @@ def read_qualtrics(path: str | Path, records: RawRecords | None = None) -> Platf
         "preview": preview,
     }
     labels = {c: str(by_column[c][0]) for c in columns if c in by_column and by_column[c][0]}
-    return build_export(
+    return build_file_export(
+        records,
+        body,
         table=table,
         platform="qualtrics",
-        file=file,
         response_id_column=response_id,
-        row_numbers=body.row_numbers,
-        quarantine=body.quarantine,
         meta_columns=meta_columns,
         flags=flags,
         personal=personal,
         text_columns=text_columns,
         labels=labels,
-        encoding=records.encoding,
-        delimiter=records.delimiter,
         field_paths=field_paths,
         notes=notes + [f"Qualtrics layout: {layout}"],
     )

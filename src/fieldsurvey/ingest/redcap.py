@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from fieldsurvey.ingest.errors import IngestError
-from fieldsurvey.ingest.export import PlatformExport, as_text, build_export
+from fieldsurvey.ingest.export import PlatformExport, as_text, build_file_export
 from fieldsurvey.ingest.files import RawRecords, read_records, split_header
 
 DICTIONARY_COLUMNS = {
@@ -274,13 +274,12 @@ def read_redcap(
         finished = pd.Series(pd.NA, index=index, dtype="boolean")
     submitted = table[timestamps].astype("str").ffill(axis=1).iloc[:, -1] if timestamps else None
     flags = {"finished": finished, "submitted_at": as_text(submitted, index)}
-    return build_export(
+    return build_file_export(
+        records,
+        body,
         table=table,
         platform="redcap",
-        file=file,
         response_id_column=response_id,
-        row_numbers=body.row_numbers,
-        quarantine=body.quarantine,
         meta_columns=meta_columns,
         flags=flags,
         personal=personal,
@@ -288,8 +287,6 @@ def read_redcap(
         not_text_columns=not_text,
         labels=labels,
         value_labels=value_labels,
-        encoding=records.encoding,
-        delimiter=records.delimiter,
         field_paths=field_paths,
         notes=records.notes,
     )

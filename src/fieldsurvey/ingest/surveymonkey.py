@@ -23,7 +23,13 @@ import numpy as np
 import pandas as pd
 
 from fieldsurvey.ingest.errors import IngestError
-from fieldsurvey.ingest.export import PlatformExport, as_number, as_text, build_export
+from fieldsurvey.ingest.export import (
+    PlatformExport,
+    as_number,
+    as_text,
+    build_export,
+    build_file_export,
+)
 from fieldsurvey.ingest.files import (
     RawRecords,
     empty_quarantine,
@@ -157,20 +163,17 @@ def read_surveymonkey(
         start = pd.to_datetime(table["Start Date"], errors="coerce", format="mixed")
         end = pd.to_datetime(table["End Date"], errors="coerce", format="mixed")
         flags["duration_seconds"] = (end - start).dt.total_seconds().astype("float64")
-    return build_export(
+    return build_file_export(
+        records,
+        body,
         table=table,
         platform="surveymonkey",
-        file=file,
         response_id_column="Respondent ID",
-        row_numbers=body.row_numbers,
-        quarantine=body.quarantine,
         meta_columns=CSV_META,
         flags=flags,
         personal=personal,
         text_columns=text_columns,
         labels=labels,
-        encoding=records.encoding,
-        delimiter=records.delimiter,
         notes=records.notes,
     )
 

@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from fieldsurvey.instrument.banding import check_bands_cover
 from fieldsurvey.instrument.model import (
     BAND_ROUNDINGS,
@@ -27,25 +25,22 @@ from fieldsurvey.instrument.model import (
     ResponseScale,
     Scale,
 )
+from fieldsurvey.validation import Problems, ProblemsError, read_yaml
 
 
-class InstrumentError(ValueError):
+class InstrumentError(ProblemsError):
     """An instrument definition is invalid. ``problems`` holds one message per problem."""
 
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
-
-class _Problems:
-    """Collects ``file: field: message`` lines."""
-
-    def __init__(self, filename: str):
-        self.filename = filename
-        self.lines: list[str] = []
+class _Problems(Problems):
+    """Collects ``file: field: message`` lines; a problem of the whole file (no field) is
+    ``file: message``."""
 
     def add(self, where: str, message: str) -> None:
-        self.lines.append(f"{self.filename}: {where}: {message}" if where else f"{self.filename}: {message}")
+        if where:
+            super().add(where, message)
+        else:
+            self.lines.append(f"{self.filename}: {message}")
 
 
 def load_instrument(path: str | Path) -> Instrument:
@@ -73,18 +68,12 @@ def load_instrument(path: str | Path) -> Instrument:
     ['compassion_satisfaction', 'burnout', 'sts']
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InstrumentError([f"{path.name}: cannot read file: {exc}"]) from exc
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InstrumentError([f"{path.name}: not valid YAML: {exc}"]) from exc
-    return instrument_from_dict(raw, filename=path.name, source=path)
+    return instrument_from_dict(read_yaml(path, InstrumentError), filename=path.name, source=path)
 
 
-def instrument_from_dict(raw: Any, filename: str = "<instrument>", source: Path | None = None) -> Instrument:
+def instrument_from_dict(
+    raw: Any, filename: str = "<instrument>", source: Path | None = None
+) -> Instrument:
     """Validate a parsed YAML mapping and build an :class:`Instrument` (see :func:`load_instrument`)."""
     p = _Problems(filename)
     if not isinstance(raw, Mapping):
@@ -92,8 +81,16 @@ def instrument_from_dict(raw: Any, filename: str = "<instrument>", source: Path 
         raise InstrumentError(p.lines)
 
     known_top = {
-        "id", "title", "version", "citation", "licence", "recall", "response_scales", "items",
-        "scales", "description",
+        "id",
+        "title",
+        "version",
+        "citation",
+        "licence",
+        "recall",
+        "response_scales",
+        "items",
+        "scales",
+        "description",
     }
     for key in raw:
         if key not in known_top:
@@ -103,7 +100,7 @@ def instrument_from_dict(raw: Any, filename: str = "<instrument>", source: Path 
     title = _req_str(raw, "title", "title", p)
     version = str(raw.get("version", "")) if raw.get("version") is not None else ""
     if not version:
-        p.add("version", "is required (quote it, e.g. version: \"1\")")
+        p.add("version", 'is required (quote it, e.g. version: "1")')
     citation = _req_str(raw, "citation", "citation", p)
     licence = _licence(raw.get("licence"), p)
     recall = raw.get("recall")
@@ -117,10 +114,16 @@ def instrument_from_dict(raw: Any, filename: str = "<instrument>", source: Path 
     if licence is not None and items:
         has_text = any(it.text for it in items)
         if has_text and not licence.wording_included:
-            p.add("licence.wording_included", "is false but items carry wording; remove the wording or set it true")
+            p.add(
+                "licence.wording_included",
+                "is false but items carry wording; remove the wording or set it true",
+            )
         if licence.wording_included and not all(it.text for it in items):
             missing = [it.id for it in items if not it.text]
-            p.add("licence.wording_included", f"is true but items have no text: {', '.join(missing[:5])}")
+            p.add(
+                "licence.wording_included",
+                f"is true but items have no text: {', '.join(missing[:5])}",
+            )
 
     if p.lines:
         raise InstrumentError(p.lines)
@@ -223,7 +226,9 @@ def _response_scales(raw: Any, p: _Problems) -> dict[str, ResponseScale]:
                 if code in missing_codes:
                     continue
                 if not (lo <= code <= hi):
-                    p.add(f"{where}.labels.{code}", f"code {code} lies outside min..max ({lo}..{hi})")
+                    p.add(
+                        f"{where}.labels.{code}", f"code {code} lies outside min..max ({lo}..{hi})"
+                    )
         out[str(name)] = ResponseScale(
             name=str(name), type=rtype, min=lo, max=hi, labels=labels, missing_codes=missing_codes
         )
@@ -306,7 +311,9 @@ def _items(raw: Any, response_scales: dict[str, ResponseScale], p: _Problems) ->
                 continue
             for lang in languages:
                 if lang not in item.text:
-                    p.add(f"items[{i}].text", f"item {item.id!r} has no wording in language {lang!r}")
+                    p.add(
+                        f"items[{i}].text", f"item {item.id!r} has no wording in language {lang!r}"
+                    )
     return out
 
 
@@ -327,8 +334,16 @@ def _scales(
             p.add(where, "must be a mapping")
             continue
         known = {
-            "id", "label", "items", "method", "min_answered", "higher_is", "bands", "band_rounding",
-            "norms", "description",
+            "id",
+            "label",
+            "items",
+            "method",
+            "min_answered",
+            "higher_is",
+            "bands",
+            "band_rounding",
+            "norms",
+            "description",
         }
         for key in spec:
             if key not in known:
@@ -351,23 +366,36 @@ def _scales(
                 p.add(f"{where}.items[{j}]", f"unknown item {ref!r}")
                 ok = False
             elif response_scales[by_id[ref].scale].type not in ("likert", "numeric"):
-                p.add(f"{where}.items[{j}]", f"item {ref!r} is {response_scales[by_id[ref].scale].type}; only likert and numeric items can be scored")
+                p.add(
+                    f"{where}.items[{j}]",
+                    f"item {ref!r} is {response_scales[by_id[ref].scale].type}; only likert and numeric items can be scored",
+                )
                 ok = False
         if len(set(item_ids)) != len(item_ids):
             p.add(f"{where}.items", "lists an item more than once")
             ok = False
         method = spec.get("method")
         if method not in SCORING_METHODS:
-            p.add(f"{where}.method", f"must be one of {', '.join(SCORING_METHODS)} (got {method!r})")
+            p.add(
+                f"{where}.method", f"must be one of {', '.join(SCORING_METHODS)} (got {method!r})"
+            )
             ok = False
         if not ok:
             continue
         k = len(item_ids)
-        bounds = {(response_scales[by_id[r].scale].min, response_scales[by_id[r].scale].max) for r in item_ids}
+        bounds = {
+            (response_scales[by_id[r].scale].min, response_scales[by_id[r].scale].max)
+            for r in item_ids
+        }
         if method != "mean_0_100" and len(bounds) > 1:
-            p.add(f"{where}.items", f"items have different response bounds {sorted(bounds)}; use method mean_0_100 or one response scale")
+            p.add(
+                f"{where}.items",
+                f"items have different response bounds {sorted(bounds)}; use method mean_0_100 or one response scale",
+            )
             continue
-        min_answered = _min_answered(spec.get("min_answered"), k, method, f"{where}.min_answered", p)
+        min_answered = _min_answered(
+            spec.get("min_answered"), k, method, f"{where}.min_answered", p
+        )
         if min_answered is None:
             continue
         higher_is = spec.get("higher_is", "worse")
@@ -396,7 +424,8 @@ def _scales(
         )
         if bands:
             item_bounds = [
-                (response_scales[by_id[r].scale].min, response_scales[by_id[r].scale].max) for r in item_ids
+                (response_scales[by_id[r].scale].min, response_scales[by_id[r].scale].max)
+                for r in item_ids
             ]
             for message in check_bands_cover(scale, item_bounds):
                 p.add(f"{where}.bands", message)
@@ -458,8 +487,14 @@ def _bands(raw: Any, where: str, p: _Problems) -> list[Band]:
 def _norms(raw: Any, where: str, p: _Problems) -> Norms | None:
     if raw is None:
         return None
-    if not isinstance(raw, Mapping) or not _is_number(raw.get("mean")) or not _is_number(raw.get("sd")):
-        p.add(where, "must give numeric 'mean' and 'sd' of the raw score in the reference population")
+    if (
+        not isinstance(raw, Mapping)
+        or not _is_number(raw.get("mean"))
+        or not _is_number(raw.get("sd"))
+    ):
+        p.add(
+            where, "must give numeric 'mean' and 'sd' of the raw score in the reference population"
+        )
         return None
     if raw["sd"] <= 0:
         p.add(f"{where}.sd", "must be positive")
@@ -468,7 +503,12 @@ def _norms(raw: Any, where: str, p: _Problems) -> Norms | None:
     if metric not in ("t", "z"):
         p.add(f"{where}.metric", "must be 't' (50 + 10z) or 'z'")
         return None
-    return Norms(mean=float(raw["mean"]), sd=float(raw["sd"]), metric=metric, source=str(raw.get("source", "")))
+    return Norms(
+        mean=float(raw["mean"]),
+        sd=float(raw["sd"]),
+        metric=metric,
+        source=str(raw.get("source", "")),
+    )
 
 
 def _decimals(value: float | None) -> int:

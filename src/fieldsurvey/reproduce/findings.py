@@ -20,12 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from fieldsurvey.reproduce.published_value import (
     PublishedValue,
     PublishedValueError,
     parse_published_value,
+)
+from fieldsurvey.validation import (
+    Problems,
+    ProblemsError,
+    column_names,
+    read_yaml,
+    unknown_keys,
 )
 
 Computable = Literal["exact", "assumed", "no"]
@@ -66,12 +71,8 @@ _RECIPE_KEYS = (
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
-class FindingsError(ValueError):
+class FindingsError(ProblemsError):
     """A findings file is invalid. ``problems`` holds one message per problem."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 @dataclass(frozen=True)
@@ -177,15 +178,6 @@ class FindingsFile:
         raise KeyError(f"no finding {finding_id!r}")
 
 
-class _Problems:
-    def __init__(self, filename: str):
-        self.filename = filename
-        self.lines: list[str] = []
-
-    def add(self, where: str, message: str) -> None:
-        self.lines.append(f"{self.filename}: {where}: {message}")
-
-
 def load_findings(path: str | Path) -> FindingsFile:
     """Load and validate a findings file.
 
@@ -211,15 +203,7 @@ def load_findings(path: str | Path) -> FindingsFile:
     '65%'
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FindingsError([f"{path.name}: cannot read file: {exc}"]) from exc
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise FindingsError([f"{path.name}: not valid YAML: {exc}"]) from exc
-    return findings_from_dict(raw, filename=path.name, source=path)
+    return findings_from_dict(read_yaml(path, FindingsError), filename=path.name, source=path)
 
 
 def findings_from_dict(
@@ -238,11 +222,11 @@ def findings_from_dict(
     >>> ff.findings[0].recipe.scale.instrument
     'proqol5'
     """
-    p = _Problems(filename)
+    p = Problems(filename)
     if not isinstance(raw, Mapping):
         p.add("(top level)", "must be a mapping with 'title' and 'findings'")
         raise FindingsError(p.lines)
-    _unknown_keys(raw, _TOP_KEYS, "", p)
+    unknown_keys(raw, _TOP_KEYS, "", p)
     title = raw.get("title")
     if not isinstance(title, str) or not title.strip():
         p.add("title", "is required and must be non-empty text")
@@ -271,14 +255,7 @@ def findings_from_dict(
     )
 
 
-def _unknown_keys(spec: Mapping, known: tuple[str, ...], where: str, p: _Problems) -> None:
-    for key in spec:
-        if key not in known:
-            at = f"{where}.{key}" if where else str(key)
-            p.add(at, f"unknown key (expected one of {', '.join(known)})")
-
-
-def _text(spec: Mapping, key: str, where: str, p: _Problems, required: bool = True) -> str:
+def _text(spec: Mapping, key: str, where: str, p: Problems, required: bool = True) -> str:
     value = spec.get(key)
     if value is None and not required:
         return ""
@@ -288,7 +265,7 @@ def _text(spec: Mapping, key: str, where: str, p: _Problems, required: bool = Tr
     return value.strip()
 
 
-def _finding(spec: Any, i: int, p: _Problems, base: Path | None) -> Finding | None:
+def _finding(spec: Any, i: int, p: Problems, base: Path | None) -> Finding | None:
     where = f"findings[{i}]"
     if not isinstance(spec, Mapping):
         p.add(where, "must be a mapping with id, citation, statement, population, values, recipe")
@@ -299,7 +276,7 @@ def _finding(spec: Any, i: int, p: _Problems, base: Path | None) -> Finding | No
     else:
         p.add(f"{where}.id", f"must be a short name of letters, digits, '-', '_' (got {fid!r})")
         fid = None
-    _unknown_keys(spec, _FINDING_KEYS, where, p)
+    unknown_keys(spec, _FINDING_KEYS, where, p)
     before = len(p.lines)
     citation = _text(spec, "citation", where, p)
     statement = _text(spec, "statement", where, p)
@@ -322,7 +299,7 @@ def _finding(spec: Any, i: int, p: _Problems, base: Path | None) -> Finding | No
     )
 
 
-def _count(value: Any, where: str, p: _Problems, minimum: int = 1) -> int | None:
+def _count(value: Any, where: str, p: Problems, minimum: int = 1) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -331,16 +308,16 @@ def _count(value: Any, where: str, p: _Problems, minimum: int = 1) -> int | None
     return value
 
 
-def _population(spec: Any, where: str, p: _Problems) -> Population | None:
+def _population(spec: Any, where: str, p: Problems) -> Population | None:
     if not isinstance(spec, Mapping):
         p.add(where, "is required: {description: ..., n: ...} (n may be omitted when unknown)")
         return None
-    _unknown_keys(spec, _POPULATION_KEYS, where, p)
+    unknown_keys(spec, _POPULATION_KEYS, where, p)
     description = _text(spec, "description", where, p)
     return Population(description=description, n=_count(spec.get("n"), f"{where}.n", p))
 
 
-def _values(spec: Any, where: str, p: _Problems) -> list[FindingValue]:
+def _values(spec: Any, where: str, p: Problems) -> list[FindingValue]:
     if spec is None:
         return []
     if not isinstance(spec, list):
@@ -354,7 +331,7 @@ def _values(spec: Any, where: str, p: _Problems) -> list[FindingValue]:
         if not isinstance(item, Mapping):
             p.add(at, "must be a mapping with 'printed' (the value exactly as published)")
             continue
-        _unknown_keys(item, _VALUE_KEYS, at, p)
+        unknown_keys(item, _VALUE_KEYS, at, p)
         printed = item.get("printed")
         if not isinstance(printed, str):
             p.add(
@@ -401,7 +378,7 @@ def _values(spec: Any, where: str, p: _Problems) -> list[FindingValue]:
     return out
 
 
-def _range(spec: Any, where: str, p: _Problems) -> tuple[float, float] | None:
+def _range(spec: Any, where: str, p: Problems) -> tuple[float, float] | None:
     if spec is None:
         return None
     ok = (
@@ -415,7 +392,7 @@ def _range(spec: Any, where: str, p: _Problems) -> tuple[float, float] | None:
     return float(spec[0]), float(spec[1])
 
 
-def _scale_ref(value: Any, instrument: Any, where: str, p: _Problems) -> ScaleRef | None:
+def _scale_ref(value: Any, instrument: Any, where: str, p: Problems) -> ScaleRef | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
@@ -436,18 +413,7 @@ def _scale_ref(value: Any, instrument: Any, where: str, p: _Problems) -> ScaleRe
     return ScaleRef(None, text)
 
 
-def _names(value: Any, where: str, p: _Problems) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        p.add(where, f"must be a column name or a list of column names (got {value!r})")
-        return ()
-    return tuple(value)
-
-
-def _filters(value: Any, where: str, p: _Problems) -> dict[str, tuple[Any, ...]]:
+def _filters(value: Any, where: str, p: Problems) -> dict[str, tuple[Any, ...]]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -463,11 +429,11 @@ def _filters(value: Any, where: str, p: _Problems) -> dict[str, tuple[Any, ...]]
     return out
 
 
-def _recipe(spec: Any, where: str, p: _Problems, base: Path | None = None) -> Recipe | None:
+def _recipe(spec: Any, where: str, p: Problems, base: Path | None = None) -> Recipe | None:
     if not isinstance(spec, Mapping):
         p.add(where, "is required: {statistic: ..., scale: ..., computable: exact|assumed|no}")
         return None
-    _unknown_keys(spec, _RECIPE_KEYS, where, p)
+    unknown_keys(spec, _RECIPE_KEYS, where, p)
     before = len(p.lines)
     statistic = spec.get("statistic")
     if statistic not in STATISTICS:
@@ -538,10 +504,10 @@ def _recipe(spec: Any, where: str, p: _Problems, base: Path | None = None) -> Re
         measure=measure if measure in DIFFERENCE_MEASURES else "mean_difference",
         compare=compare_t,
         test=test,
-        predictors=_names(spec.get("predictors"), f"{where}.predictors", p),
-        covariates=_names(spec.get("covariates"), f"{where}.covariates", p),
+        predictors=column_names(spec.get("predictors"), f"{where}.predictors", p),
+        covariates=column_names(spec.get("covariates"), f"{where}.covariates", p),
         filters=_filters(spec.get("filters"), f"{where}.filters", p),
-        groups=_names(spec.get("groups"), f"{where}.groups", p),
+        groups=column_names(spec.get("groups"), f"{where}.groups", p),
         computable=computable,
         computable_note=(note or "").strip(),
     )
@@ -550,7 +516,7 @@ def _recipe(spec: Any, where: str, p: _Problems, base: Path | None = None) -> Re
     return recipe if len(p.lines) == before else None
 
 
-def _require_fields(recipe: Recipe, where: str, p: _Problems) -> None:
+def _require_fields(recipe: Recipe, where: str, p: Problems) -> None:
     """A recipe the compare stage is meant to run must carry what its statistic needs."""
     present = {
         "scale": recipe.scale is not None,

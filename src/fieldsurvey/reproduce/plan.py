@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,8 +45,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy import stats
+
+from fieldsurvey.validation import (
+    Problems,
+    ProblemsError,
+    column_names,
+    read_yaml,
+    unknown_keys,
+)
 
 KINDS: dict[str, tuple[str, ...]] = {
     "hierarchical_regression": ("outcome", "predictors"),
@@ -93,12 +99,8 @@ _KIND_FIELDS: dict[str, tuple[str, ...]] = {
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
-class PlanError(ValueError):
+class PlanError(ProblemsError):
     """An analysis plan is invalid. ``problems`` holds one message per problem."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 @dataclass(frozen=True)
@@ -158,15 +160,6 @@ class Plan:
 # Loading and validation
 
 
-class _Problems:
-    def __init__(self, filename: str):
-        self.filename = filename
-        self.lines: list[str] = []
-
-    def add(self, where: str, message: str) -> None:
-        self.lines.append(f"{self.filename}: {where}: {message}")
-
-
 def load_plan(path: str | Path) -> Plan:
     """Load and validate an analysis plan.
 
@@ -193,13 +186,7 @@ def load_plan(path: str | Path) -> Plan:
     ['H1', 'H2', 'H3', 'H4', 'H5']
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError([f"{path.name}: cannot read file: {exc}"]) from exc
-    except yaml.YAMLError as exc:
-        raise PlanError([f"{path.name}: not valid YAML: {exc}"]) from exc
-    return plan_from_dict(raw, filename=path.name, source=path)
+    return plan_from_dict(read_yaml(path, PlanError), filename=path.name, source=path)
 
 
 def plan_from_dict(raw: Any, filename: str = "<plan>", source: Path | None = None) -> Plan:
@@ -213,13 +200,11 @@ def plan_from_dict(raw: Any, filename: str = "<plan>", source: Path | None = Non
     >>> plan.hypotheses[0].tests[0].predictor
     'peer_support'
     """
-    p = _Problems(filename)
+    p = Problems(filename)
     if not isinstance(raw, Mapping):
         p.add("(top level)", "must be a mapping with 'title' and 'hypotheses'")
         raise PlanError(p.lines)
-    for key in raw:
-        if key not in _TOP_KEYS:
-            p.add(str(key), f"unknown key (expected one of {', '.join(_TOP_KEYS)})")
+    unknown_keys(raw, _TOP_KEYS, "", p)
     title = raw.get("title")
     if not isinstance(title, str) or not title.strip():
         p.add("title", "is required and must be non-empty text")
@@ -273,7 +258,7 @@ def plan_from_dict(raw: Any, filename: str = "<plan>", source: Path | None = Non
 
 
 def _number(
-    spec: Mapping, key: str, default: float, where: str, p: _Problems, lo: float, hi: float
+    spec: Mapping, key: str, default: float, where: str, p: Problems, lo: float, hi: float
 ) -> float:
     value = spec.get(key, default)
     at = f"{where}.{key}" if where else key
@@ -283,25 +268,14 @@ def _number(
     return float(value)
 
 
-def _whole(value: Any, where: str, p: _Problems, minimum: int) -> int:
+def _whole(value: Any, where: str, p: Problems, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         p.add(where, f"must be a whole number of at least {minimum} (got {value!r})")
         return minimum
     return value
 
 
-def _names(value: Any, where: str, p: _Problems) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        p.add(where, f"must be a column name or a list of column names (got {value!r})")
-        return ()
-    return tuple(value)
-
-
-def _covariates(value: Any, where: str, p: _Problems) -> dict[str, str] | None:
+def _covariates(value: Any, where: str, p: Problems) -> dict[str, str] | None:
     if value is None:
         return None
     if not isinstance(value, Mapping):
@@ -316,23 +290,30 @@ def _covariates(value: Any, where: str, p: _Problems) -> dict[str, str] | None:
     return out
 
 
-def _hypothesis(spec: Any, i: int, p: _Problems, seen: set[str]) -> Hypothesis | None:
+def _entry_id(
+    spec: Mapping, where: str, p: Problems, seen: set[str], what: str, example: str
+) -> tuple[Any, str]:
+    """The entry's id and its place named with it (``hypotheses[1] (H2)``), once the id is checked
+    to be a short name not already ``seen``."""
+    eid = spec.get("id")
+    if isinstance(eid, str) and _ID_RE.fullmatch(eid):
+        where = f"{where} ({eid})"
+        if eid in seen:
+            p.add(f"{where}.id", f"duplicate {what} id {eid!r}")
+        seen.add(eid)
+    else:
+        p.add(f"{where}.id", f"must be a short name such as {example} (got {eid!r})")
+    return eid, where
+
+
+def _hypothesis(spec: Any, i: int, p: Problems, seen: set[str]) -> Hypothesis | None:
     where = f"hypotheses[{i}]"
     if not isinstance(spec, Mapping):
         p.add(where, "must be a mapping with id, title, rationale, decision, tests")
         return None
-    hid = spec.get("id")
-    if isinstance(hid, str) and _ID_RE.fullmatch(hid):
-        where = f"{where} ({hid})"
-        if hid in seen:
-            p.add(f"{where}.id", f"duplicate hypothesis id {hid!r}")
-        seen.add(hid)
-    else:
-        p.add(f"{where}.id", f"must be a short name such as H1 (got {hid!r})")
+    hid, where = _entry_id(spec, where, p, seen, "hypothesis", "H1")
     before = len(p.lines)
-    for key in spec:
-        if key not in _HYP_KEYS:
-            p.add(f"{where}.{key}", f"unknown key (expected one of {', '.join(_HYP_KEYS)})")
+    unknown_keys(spec, _HYP_KEYS, where, p)
     texts = {}
     for key in ("title", "rationale", "decision"):
         value = spec.get(key)
@@ -364,22 +345,13 @@ def _hypothesis(spec: Any, i: int, p: _Problems, seen: set[str]) -> Hypothesis |
     )
 
 
-def _test(spec: Any, where: str, p: _Problems, seen: set[str]) -> PlanTest | None:
+def _test(spec: Any, where: str, p: Problems, seen: set[str]) -> PlanTest | None:
     if not isinstance(spec, Mapping):
         p.add(where, "must be a mapping with id, kind, direction and the kind's fields")
         return None
-    tid = spec.get("id")
-    if isinstance(tid, str) and _ID_RE.fullmatch(tid):
-        where = f"{where} ({tid})"
-        if tid in seen:
-            p.add(f"{where}.id", f"duplicate test id {tid!r}")
-        seen.add(tid)
-    else:
-        p.add(f"{where}.id", f"must be a short name such as H2a (got {tid!r})")
+    tid, where = _entry_id(spec, where, p, seen, "test", "H2a")
     before = len(p.lines)
-    for key in spec:
-        if key not in _TEST_KEYS:
-            p.add(f"{where}.{key}", f"unknown key (expected one of {', '.join(_TEST_KEYS)})")
+    unknown_keys(spec, _TEST_KEYS, where, p)
     kind = spec.get("kind")
     if kind not in KINDS:
         p.add(f"{where}.kind", f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
@@ -425,9 +397,9 @@ def _test(spec: Any, where: str, p: _Problems, seen: set[str]) -> PlanTest | Non
         threshold=threshold,
         max_ci_width=width,
         outcome=spec.get("outcome"),
-        predictors=_names(spec.get("predictors"), f"{where}.predictors", p),
+        predictors=column_names(spec.get("predictors"), f"{where}.predictors", p),
         predictor=spec.get("predictor"),
-        controls=_names(spec.get("controls"), f"{where}.controls", p),
+        controls=column_names(spec.get("controls"), f"{where}.controls", p),
         covariates=_covariates(spec.get("covariates"), f"{where}.covariates", p),
         variable=spec.get("variable"),
         groups=groups,
@@ -562,18 +534,10 @@ def run_plan_study(
     >>> from fieldsurvey.store import open_study
     >>> run_plan_study(open_study("my-study"), load_plan("plan.yaml"))  # doctest: +SKIP
     """
-    from fieldsurvey.scoring import score_scales
-    from fieldsurvey.store import load_responses
+    from fieldsurvey.store import scored_responses
 
-    responses = load_responses(study).reset_index(drop=True)  # type: ignore[arg-type]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        scores = score_scales(responses, study.instruments(), invalid="missing")  # type: ignore[attr-defined]
-    scores.index = responses.index
-    new = [c for c in scores.columns if c not in responses.columns and c != "row"]
-    data = pd.concat([responses, scores[new]], axis=1)
     return run_plan(
-        data,
+        scored_responses(study),  # type: ignore[arg-type]
         plan,
         min_cell=study.config.min_cell,  # type: ignore[attr-defined]
         bootstrap_reps=bootstrap_reps,

@@ -31,11 +31,9 @@ import pandas as pd
 from fieldsurvey.instrument import Instrument
 from fieldsurvey.synthetic.platform_exports import (
     answer_code,
-    answer_table,
     check_layout,
     delimited_text,
-    export_items,
-    fake_respondents,
+    start_export,
     write_text,
 )
 
@@ -91,10 +89,7 @@ def write_kobo_export(
     '"start";"end";"proqol5/pq01";"proqo'
     """
     check_layout("kobo", layout)
-    rng = np.random.default_rng(seed)
-    items = export_items(responses, instruments)
-    answers = answer_table(responses, items)
-    fake = fake_respondents(len(answers), rng)
+    rng, items, answers, fake = start_export(responses, instruments, seed)
     ids = _uuids(rng, len(answers))
     fields = [f"{i.section}/{i.item_id}" for i in items]
     skipped = "n/a" if layout == "legacy" else ""
@@ -158,10 +153,7 @@ def write_odk_export(
     >>> p.read_text().splitlines()[0][:36]
     'SubmissionDate,proqol5-pq01,proqol5-'
     """
-    rng = np.random.default_rng(seed)
-    items = export_items(responses, instruments)
-    answers = answer_table(responses, items)
-    fake = fake_respondents(len(answers), rng)
+    rng, items, answers, fake = start_export(responses, instruments, seed)
     ids = _uuids(rng, len(answers))
     rows = [["SubmissionDate", *(f"{i.section}-{i.item_id}" for i in items), *ODK_SYSTEM]]
     for r, answer_row in enumerate(answers.itertuples(index=False)):

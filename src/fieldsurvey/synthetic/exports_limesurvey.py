@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from fieldsurvey.fielding.limesurvey import limesurvey_code
@@ -28,10 +27,8 @@ from fieldsurvey.instrument import Instrument
 from fieldsurvey.synthetic.platform_exports import (
     ExportItem,
     answer_code,
-    answer_table,
     delimited_text,
-    export_items,
-    fake_respondents,
+    start_export,
     write_text,
 )
 
@@ -45,6 +42,7 @@ def limesurvey_columns(items: list[ExportItem]) -> dict[str, str]:
     Examples
     --------
     >>> from fieldsurvey.instrument import resolve_instrument
+    >>> from fieldsurvey.synthetic.platform_exports import export_items
     >>> inst = resolve_instrument("structural-conditions")
     >>> cols = limesurvey_columns(export_items(pd.DataFrame(columns=inst.item_ids), [inst]))
     >>> cols["sc_pay1"]
@@ -104,10 +102,7 @@ def write_limesurvey_export(
     >>> p.read_text().splitlines()[0][:70]
     '"id","submitdate","lastpage","startlanguage","seed","proqol5L1[pq01]",'
     """
-    rng = np.random.default_rng(seed)
-    items = export_items(responses, instruments)
-    answers = answer_table(responses, items)
-    fake = fake_respondents(len(answers), rng)
+    rng, items, answers, fake = start_export(responses, instruments, seed)
     columns = limesurvey_columns(items)
     system = ["id", "submitdate", "lastpage", "startlanguage", "seed"]
     if include_personal:

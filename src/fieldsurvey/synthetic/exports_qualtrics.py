@@ -20,7 +20,6 @@ import csv
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from fieldsurvey.instrument import Instrument
@@ -29,12 +28,9 @@ from fieldsurvey.synthetic.platform_exports import (
     ExportItem,
     answer_code,
     answer_label,
-    answer_table,
     check_layout,
     delimited_text,
-    export_items,
-    fake_respondents,
-    preview_answers,
+    start_export,
     write_text,
 )
 
@@ -75,6 +71,7 @@ def qualtrics_import_ids(items: list[ExportItem]) -> dict[str, str]:
     Examples
     --------
     >>> from fieldsurvey.instrument import resolve_instrument
+    >>> from fieldsurvey.synthetic.platform_exports import export_items
     >>> inst = resolve_instrument("workforce-context")
     >>> ids = qualtrics_import_ids(export_items(pd.DataFrame(columns=inst.item_ids), [inst]))
     >>> ids["wf_org"], ids["wf_role"]
@@ -136,12 +133,8 @@ def write_qualtrics_export(
     'V1,V2,V3,V4,V5,V6,V7,V8,V9,V10'
     """
     check_layout("qualtrics", layout)
-    rng = np.random.default_rng(seed)
-    items = export_items(responses, instruments)
-    preview = preview_answers(items, preview_rows, rng)
-    answers = answer_table(responses, items, preview)
+    rng, items, answers, fake = start_export(responses, instruments, seed, preview_rows)
     is_preview = [True] * preview_rows + [False] * len(responses)
-    fake = fake_respondents(len(answers), rng)
     response_ids = [f"R_{t}" for t in fake.token]
     text = "choice_text" if layout == "choice_text" else "numeric"
     values = [

@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from fieldsurvey.fielding import FieldingError, build_plan
@@ -30,11 +29,10 @@ from fieldsurvey.synthetic.platform_exports import (
     ExportItem,
     answer_code,
     answer_label,
-    answer_table,
     check_layout,
     delimited_text,
     export_items,
-    fake_respondents,
+    start_export,
     write_text,
 )
 
@@ -84,10 +82,7 @@ def write_redcap_export(
     'Record ID,ProQOL item 1 (BO),P'
     """
     check_layout("redcap", layout)
-    rng = np.random.default_rng(seed)
-    items = export_items(responses, instruments)
-    answers = answer_table(responses, items)
-    fake = fake_respondents(len(answers), rng)
+    rng, items, answers, fake = start_export(responses, instruments, seed)
     labels = layout == "labels"
     field_labels = redcap_field_labels(dictionary, items) if labels else {}
     header = ["Record ID" if labels else "record_id"]

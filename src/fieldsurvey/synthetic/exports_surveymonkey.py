@@ -31,10 +31,8 @@ from fieldsurvey.synthetic.platform_exports import (
     ExportItem,
     answer_code,
     answer_label,
-    answer_table,
     delimited_text,
-    export_items,
-    fake_respondents,
+    start_export,
     write_text,
 )
 
@@ -67,6 +65,7 @@ def surveymonkey_csv_columns(items: list[ExportItem]) -> dict[str, str]:
     Examples
     --------
     >>> from fieldsurvey.instrument import resolve_instrument
+    >>> from fieldsurvey.synthetic.platform_exports import export_items
     >>> inst = resolve_instrument("workforce-context")
     >>> surveymonkey_csv_columns(export_items(pd.DataFrame(columns=inst.item_ids), [inst]))["Q2"]
     'wf_role'
@@ -99,10 +98,7 @@ def write_surveymonkey_export(
     >>> p.read_text().splitlines()[1][:20]
     ',,,,,,,,,ProQOL item'
     """
-    rng = np.random.default_rng(seed)
-    items = export_items(responses, instruments)
-    answers = answer_table(responses, items)
-    fake = fake_respondents(len(answers), rng)
+    rng, items, answers, fake = start_export(responses, instruments, seed)
     first, second = list(CSV_SYSTEM), [""] * len(CSV_SYSTEM)
     for question in _questions(items):
         for k, item in enumerate(question):
@@ -229,10 +225,7 @@ def write_surveymonkey_api(
     >>> details.name
     'bulk_details.json'
     """
-    rng = np.random.default_rng(seed)
-    items = export_items(responses, instruments)
-    answers = answer_table(responses, items)
-    fake = fake_respondents(len(answers), rng)
+    rng, items, answers, fake = start_export(responses, instruments, seed)
     details, where = _details(items, rng)
     collector = str(int(rng.integers(400_000_000, 450_000_000)))
     first_id = int(rng.integers(13_000_000_000, 14_000_000_000))

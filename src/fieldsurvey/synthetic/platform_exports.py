@@ -290,6 +290,22 @@ def fake_respondents(rows: int, rng: np.random.Generator) -> FakeRespondents:
     )
 
 
+def start_export(
+    responses: pd.DataFrame,
+    instruments: Sequence[Instrument],
+    seed: int,
+    preview_rows: int = 0,
+) -> tuple[np.random.Generator, list[ExportItem], pd.DataFrame, FakeRespondents]:
+    """What every writer starts from: its random stream, the exported items, the answer table
+    (``preview_rows`` preview answers first) and the fake respondent metadata, drawn in that
+    order so a seed gives the same export whichever writer runs."""
+    rng = np.random.default_rng(seed)
+    items = export_items(responses, instruments)
+    preview = preview_answers(items, preview_rows, rng) if preview_rows else None
+    answers = answer_table(responses, items, preview)
+    return rng, items, answers, fake_respondents(len(answers), rng)
+
+
 def random_token(rng: np.random.Generator, length: int) -> str:
     """Letters and digits, as platforms use in response ids and tokens."""
     alphabet = np.array(list(string.ascii_letters + string.digits))
