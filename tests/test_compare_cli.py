@@ -156,3 +156,31 @@ def test_benchmark_standardises_to_the_field_role_mix(study):
     assert any(abs(r["standardised_mean"] - r["mean"]) > 1e-6 for r in shown)
     hidden = [r for r in out["organisations"] if r["mean"] is None]
     assert all(r["standardised_mean"] is None for r in hidden)
+
+
+def test_benchmark_is_survey_weighted_when_the_study_gives_staff_counts(tmp_path):
+    import yaml
+
+    responses = generate_coalition(n_orgs=6, seed=41, instruments=INSTRUMENTS).responses
+    responses = responses[responses["wf_role"].notna()]
+    study = init_study(tmp_path / "s", list(INSTRUMENTS), org_column="wf_org")
+    path = tmp_path / "d.csv"
+    responses.drop(columns=["org", "wave"]).to_csv(path, index=False)
+    ingest_file(study, path)
+    # Direct-service staff are three times as many as those who answered; everyone else as answered.
+    staff = responses.groupby(["wf_org", "wf_role"]).size().rename("staff").reset_index()
+    staff.loc[staff["wf_role"] == 1, "staff"] *= 3
+    staff.rename(columns={"wf_org": "org", "wf_role": "role"}).to_csv(study.root / "staff.csv", index=False)
+    raw = yaml.safe_load((study.root / "study.yaml").read_text())
+    raw["staff_counts"] = "staff.csv"
+    (study.root / "study.yaml").write_text(yaml.safe_dump(raw))
+    out = _json(["benchmark", str(study.root), "--scale", "burnout", "--format", "json"])
+    field = out["field"][0]
+    scores = responses.join(score_scales(responses, "proqol5").drop(columns="row"))
+    w = np.where(scores["wf_role"] == 1, 3.0, 1.0)
+    ok = scores["burnout"].notna().to_numpy()
+    expected = np.average(scores["burnout"][ok], weights=w[ok])
+    assert field["weighted_mean"] == pytest.approx(expected)
+    assert field["weighted_mean"] != pytest.approx(field["mean"])
+    for row in out["organisations"]:
+        assert (row["weighted_mean"] is None) == (row["mean"] is None)

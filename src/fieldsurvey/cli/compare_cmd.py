@@ -9,7 +9,7 @@ import click
 import pandas as pd
 
 from fieldsurvey.cli.output import console, friendly_errors, print_json, print_table
-from fieldsurvey.compare import CompareError
+from fieldsurvey.compare import CompareError, survey_weights
 from fieldsurvey.compare.gated import comparison_json, gated_benchmark, gated_group_comparison
 from fieldsurvey.disclosure import DisclosureError
 from fieldsurvey.ingest.errors import IngestError
@@ -175,8 +175,14 @@ def benchmark_cmd(study_dir: Path, org: str | None, wave_column: str, role: str 
     wave = wave_column if wave_column in data else None
     if role is not None and role not in data:
         raise StudyError(f"no role column {role!r}")
+    study = open_study(study_dir)
+    weights = None
+    staff = study.staff_table()
+    if staff is not None:  # the study gives staff head counts: estimates are survey-weighted
+        weights = survey_weights(data, staff, org="org", role=study.config.role_column,
+                                 method=study.config.weighting)
     gated = gated_benchmark(data, _scale_ids(insts, scales, data), org="org", wave=wave, focus=org,
-                            role=role, min_cell=cell, force_min_cell=forced)
+                            role=role, weights=weights, min_cell=cell, force_min_cell=forced)
     orgs = gated.tables["organisations"]
     orgs = orgs[orgs["org"].notna()]
     if fmt == "json":
@@ -198,6 +204,8 @@ def benchmark_cmd(study_dir: Path, org: str | None, wave_column: str, role: str 
         })
         if "standardised_mean" in rows:
             shown["role-standardised"] = rows["standardised_mean"]
+        if "weighted_mean" in rows:
+            shown["weighted"] = rows["weighted_mean"]
         print_table(shown, title=f"{scale}: organisations against the field without them "
                     f"(under {cell} respondents withheld: -)", digits=2)
     if "change" in gated.tables:

@@ -18,7 +18,7 @@ from fieldsurvey.compare.benchmark import benchmark_organisations, organisation_
 from fieldsurvey.compare.funnel import funnel_limits
 from fieldsurvey.compare.groups import compare_groups, group_descriptives
 from fieldsurvey.compare.shrinkage import shrink_organisation_means
-from fieldsurvey.compare.standardise import standardise_role_mix
+from fieldsurvey.compare.standardise import standardise_role_mix, weighted_means
 from fieldsurvey.disclosure import DisclosureError, DisclosurePolicy, Release, audit, gate
 
 NOT_STATED = "not stated"
@@ -195,10 +195,16 @@ def gated_benchmark(
     wave: str | None = None,
     focus: str | None = None,
     role: str | None = None,
+    weights: pd.Series | None = None,
     min_cell: int = 10,
     force_min_cell: bool = False,
 ) -> GatedTables:
     """Each organisation against the field without it, through the disclosure gate.
+
+    With ``weights`` (one survey weight per row of ``data``, e.g. from
+    :func:`~fieldsurvey.compare.survey_weights`), organisation and field means are also given
+    weighted, with linearisation intervals clustered by organisation (``weighted_mean``,
+    ``weighted_ci_low``, ``weighted_ci_high``).
 
     With ``role`` each organisation's mean is also directly standardised to the field's role mix
     (``standardised_mean`` with its CI; ``role_complete`` is False where the organisation lacks
@@ -266,6 +272,14 @@ def gated_benchmark(
         table = table.merge(standard[[org, "scale", *added]], on=[org, "scale"], how="left")
         table["role_complete"] = table["role_complete"].astype("boolean")
         stat_cols += added
+    weighted = None
+    if weights is not None:
+        weighted = weighted_means(now, scales, weights.loc[now.index], by=org, cluster=org).rename(
+            columns={"ci_low": "weighted_ci_low", "ci_high": "weighted_ci_high"}
+        )
+        added = ["weighted_mean", "weighted_ci_low", "weighted_ci_high"]
+        table = table.merge(weighted[[org, "scale", *added]], on=[org, "scale"], how="left")
+        stat_cols += added
     cells = table[[org, "scale", "n", "n_valid", *stat_cols]].copy()
     cells[org] = _as_dim(cells[org])
     for flag in ("outside95", "outside998"):
@@ -284,6 +298,12 @@ def gated_benchmark(
             "sd": [float(now[s].std()) for s in scales],
         }
     )
+    field_stats = {"mean": "mean", "sd": "sd"}
+    if weighted is not None:
+        everyone = weighted[weighted[org].isna()].set_index("scale")
+        for column in ("weighted_mean", "weighted_ci_low", "weighted_ci_high"):
+            field_cells[column] = field_cells["scale"].map(everyone[column]).to_numpy()
+            field_stats[column] = "other"
     dims = [org, wave] if wave else [org]
     if wave:
         cells.insert(1, wave, current)
@@ -292,8 +312,8 @@ def gated_benchmark(
     release.add_table(
         "field",
         field_cells,
-        {"mean": "mean", "sd": "sd"},
-        stat_n={"mean": "n_valid", "sd": "n_valid"},
+        field_stats,
+        stat_n={c: "n_valid" for c in field_stats},
         variable="scale",
         labels=["scale"],
     )

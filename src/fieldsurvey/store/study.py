@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from fieldsurvey.instrument import Instrument, InstrumentError, resolve_instrument
@@ -58,6 +59,10 @@ class StudyConfig:
     min_cell: int = 10
     force_min_cell: bool = False
     keep_free_text: bool = False
+    # Survey weights: a CSV of staff head counts (columns org, role, staff) beside study.yaml.
+    staff_counts: str | None = None
+    role_column: str = "wf_role"
+    weighting: str = "poststratify"
     attention_checks: dict[str, int] = field(default_factory=dict)
     exclusions: Exclusions = field(default_factory=Exclusions)
 
@@ -90,6 +95,22 @@ class Study:
 
     def instruments(self) -> list[Instrument]:
         return [resolve_instrument(ref) for ref in self.config.instruments]
+
+    def staff_table(self) -> pd.DataFrame | None:
+        """Staff head counts by organisation and role (for survey weights), if the study has them.
+
+        The file has columns ``org``, ``role`` and ``staff``; ``role`` is renamed to the study's
+        ``role_column``.
+        """
+        if self.config.staff_counts is None:
+            return None
+        path = self.root / self.config.staff_counts
+        table = pd.read_csv(path, dtype={"org": str})
+        missing = [c for c in ("org", "role", "staff") if c not in table.columns]
+        if missing:
+            raise StudyError(f"{path.name}: missing column(s) {', '.join(missing)} "
+                             "(expected org, role, staff)")
+        return table.rename(columns={"role": self.config.role_column})
 
     def default_wave(self) -> str:
         return self.config.waves[0] if self.config.waves else "1"
@@ -222,6 +243,17 @@ def _validate(raw: Any, path: Path) -> StudyConfig:
                 bad(f"exclusions.{flag}", "must be true or false")
         if not problems:
             exclusions = Exclusions(**{k: v for k, v in exclusions_raw.items() if k in fields})
+    staff_counts = raw.get("staff_counts")
+    if staff_counts is not None:
+        staff_path = path.parent / str(staff_counts)
+        if not staff_path.is_file():
+            bad("staff_counts", f"no file {staff_path.name} beside study.yaml")
+    weighting = raw.get("weighting", "poststratify")
+    if weighting not in ("poststratify", "rake"):
+        bad("weighting", "must be 'poststratify' or 'rake'")
+    role_column = raw.get("role_column", "wf_role")
+    if not isinstance(role_column, str):
+        bad("role_column", "must be a column name")
     checks = raw.get("attention_checks") or {}
     if not isinstance(checks, Mapping) or not all(isinstance(v, int) for v in checks.values()):
         bad("attention_checks", "must map item ids to the expected answer code")
@@ -239,4 +271,7 @@ def _validate(raw: Any, path: Path) -> StudyConfig:
         keep_free_text=bool(raw.get("keep_free_text", False)),
         attention_checks=dict(checks),
         exclusions=exclusions,
+        staff_counts=str(staff_counts) if staff_counts is not None else None,
+        role_column=role_column,
+        weighting=weighting,
     )
