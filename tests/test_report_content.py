@@ -12,7 +12,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
+from scipy import stats
 
 from fieldsurvey.cli.report_cmd import report_cmd
 from fieldsurvey.ingest.pipeline import ingest_file
@@ -23,6 +25,7 @@ from fieldsurvey.report.checks import (
     browser_screenshot,
     chromium_path,
     docx_facts,
+    docx_text,
     html_facts,
     html_text,
     image_spread,
@@ -217,3 +220,167 @@ def test_all_orgs_writes_the_field_report_and_one_per_organisation(reports, tmp_
     serial = reports["out"] / "org-O01" / "bundle" / "tables" / "scale_scores.csv"
     parallel = tmp_path / "org-O01" / "bundle" / "tables" / "scale_scores.csv"
     assert serial.read_bytes() == parallel.read_bytes()
+
+
+# --------------------------------------------------------------------------------------------
+# Published findings reproduced in the field-wide report
+
+
+@pytest.fixture(scope="module")
+def study_data(reports):
+    return load_study_data(open_study(reports["study"]))
+
+
+def _finding(fid: str, printed: str, recipe: dict) -> dict:
+    return {
+        "id": fid,
+        "citation": f"Doe (2020). Study {fid}. Journal of Tests.",
+        "statement": f"Statement of {fid}.",
+        "population": {"description": "staff"},
+        "values": [printed],
+        "recipe": recipe,
+    }
+
+
+def _row_text(row: dict) -> str:
+    """A reproduction table row as the HTML and DOCX text shows it (cells joined by spaces)."""
+    return " ".join(str(v) for v in row.values())
+
+
+def test_field_report_reproduces_the_bundled_findings_gated_with_its_counts(reports, study_data):
+    from fieldsurvey.reproduce import load_findings
+    from fieldsurvey.resources import data_dir
+
+    folder = reports["out"] / "field"
+    html = html_text(folder / "report.html")
+    docx = docx_text(folder / "report.docx")
+    pdf = " ".join(pdf_text(folder / "report.pdf").split())
+    shipped = load_findings(data_dir("analysis") / "field-findings.yaml")
+    assert "Published findings reproduced on wave 2" in html
+    assert "Published findings reproduced on wave 2" in pdf and "reproduced on wave 2" in docx
+    for k, finding in enumerate(shipped.findings, start=1):
+        assert f"[{k}] {finding.id}" in html and f"[{k}] {finding.id}" in docx
+        assert finding.citation in html
+    # The two computable findings ("none" had High burnout / Low compassion satisfaction)
+    # count fewer than min_cell staff in this study: the band counts behind them are withheld
+    # in the bands tables, so the shares are withheld here too, with the reason.
+    current = study_data.current
+    for scale, band in (("burnout", "High"), ("compassion_satisfaction", "Low")):
+        assert (current[f"{scale}_band"] == band).sum() < study_data.min_cell
+    for k, fid in ((6, "high-burnout"), (7, "low-compassion-satisfaction")):
+        row = f"[{k}] corbett-hone-johnson-2022-{fid} none - - - not computable withheld"
+        assert row in html and row in docx
+        note = re.search(rf"\[{k}\] corbett-hone-johnson-2022-{fid}: (.+?) \[{k + 1}\]", html)
+        assert note and "Not computable here: too few respondents" in note.group(1)
+    assert "[1] maier-2023-sts 81% - - - not computable -" in html
+    assert "Not computable here: the findings file marks it not computable (The instrument" in html
+    records = json.loads((folder / "bundle" / "tables" / "published_findings.json").read_text())
+    assert len(records["findings"]) == len(shipped.findings)
+    tables = {p.stem for p in (folder / "bundle" / "tables").glob("finding_*.csv")}
+    assert tables == {
+        "finding_corbett-hone-johnson-2022-high-burnout",
+        "finding_corbett-hone-johnson-2022-low-compassion-satisfaction",
+    }
+    # Organisation reports list the findings but reproduce none of them.
+    org = reports["out"] / "org-O01"
+    assert "Published findings reproduced" not in html_text(org / "report.html")
+    assert not list((org / "bundle" / "tables").glob("finding_*.csv"))
+
+
+def test_field_report_shows_reproduced_values_intervals_and_verdicts(
+    reports, study_data, tmp_path, monkeypatch
+):
+    from statsmodels.stats.proportion import proportion_confint
+
+    from fieldsurvey.disclosure import audit
+    from fieldsurvey.report.build import build_report
+    from fieldsurvey.report.release import gated_tables, report_release
+    from fieldsurvey.reproduce import load_findings
+
+    current = study_data.current
+    burnout = current["burnout"].dropna()
+    mean, n = burnout.mean(), len(burnout)
+    lo, hi = stats.t.interval(0.95, n - 1, loc=mean, scale=burnout.std(ddof=1) / n**0.5)
+    frontline = current[current["wf_role"].isin([1, 2])]
+    scored = frontline["burnout_band"] != "no score"
+    k, m = int((frontline["burnout_band"] == "Moderate").sum()), int(scored.sum())
+    p_lo, p_hi = proportion_confint(k, m, method="wilson")
+    supervisors = current[current["wf_role"] == 4]
+    assert len(supervisors) < study_data.min_cell and m >= study_data.min_cell
+    printed = f"M = {mean:.1f}"
+    raw = {
+        "title": "Test findings",
+        "findings": [
+            _finding("mean-burnout", printed, {"statistic": "mean", "scale": "proqol5.burnout"}),
+            _finding(
+                "frontline-moderate",
+                "99%",
+                {
+                    "statistic": "proportion_in_band",
+                    "scale": "proqol5.burnout",
+                    "band": "Moderate",
+                    "filters": {"wf_role": [1, 2]},
+                },
+            ),
+            _finding(
+                "supervisors",
+                "M = 20.0",
+                {"statistic": "mean", "scale": "proqol5.burnout", "filters": {"wf_role": [4]}},
+            ),
+            _finding(
+                "one-org",
+                "M = 20.0",
+                {"statistic": "mean", "scale": "proqol5.burnout", "filters": {"org": ["O01"]}},
+            ),
+            _finding(
+                "role-gap",
+                "2.0",
+                {
+                    "statistic": "group_difference",
+                    "scale": "proqol5.burnout",
+                    "groups": "wf_role",
+                    "compare": [1, 2],
+                },
+            ),
+        ],
+    }
+    path = tmp_path / "findings.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    outputs = build_report(
+        study_data, tmp_path / "out", None, formats=("html", "docx"), engine="pandoc",
+        findings_path=path,
+    )  # fmt: skip
+    html, docx = html_text(outputs["html"]), docx_text(outputs["docx"])
+    expected = [
+        {
+            "finding": "[1] mean-burnout", "published": printed,
+            "study": f"{mean:.1f} [{lo:.1f}, {hi:.1f}]", "n": n,
+            "difference": f"{mean - float(printed[4:]):+.1f}", "verdict": "matches",
+            "lived": "withheld",
+        },
+        {
+            "finding": "[2] frontline-moderate", "published": "99%",
+            "study": f"{100 * k / m:.1f} [{100 * p_lo:.1f}, {100 * p_hi:.1f}]", "n": m,
+            "difference": f"{100 * k / m - 99:+.1f}", "verdict": "differs", "lived": "withheld",
+        },
+    ]  # fmt: skip
+    for row in expected:
+        assert _row_text(row) in html, row
+        assert _row_text(row) in docx, row
+    supervisors_mean = f"{supervisors['burnout'].mean():.1f}"
+    assert "[3] supervisors M = 20.0 - - - not computable withheld" in html
+    note = re.search(r"\[3\] supervisors: (.+?) \[4\]", html)
+    assert note and "Not computable here: too few respondents" in note.group(1)
+    assert supervisors_mean not in note.group(1)
+    assert "the recipe filters on organisation" in html
+    assert "compares groups of wf_role" in html
+    # One release: the findings' populations are dimensions of the report's release, a mean
+    # is the same variable as in the scale table, and the whole release passes the audit.
+    findings = load_findings(path)
+    release = report_release(study_data, None, findings)
+    assert {"finding_population_1", "finding_counts_1"} <= set(release.dims)
+    gated = gated_tables(study_data, None, findings)
+    assert audit(gated).passed
+    same = gated["finding_mean-burnout"]["burnout_mean"].iat[0]
+    assert same == pytest.approx(gated["scale_scores"]["burnout_mean"].iat[0], rel=1e-12)

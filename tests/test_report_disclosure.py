@@ -7,7 +7,10 @@ The study (minimum cell 10) holds:
 * ``B4`` and ``C4``: two organisations of 4;
 * ``D23``: 23 staff in roles of 11, 9 and 3, so the small role can be recovered from the
   total unless a second cell is withheld;
-* five ordinary organisations.
+* five ordinary organisations;
+* published findings (the bundled ones plus two on one role) recomputed in the field-wide
+  report, where that role holds fewer than ``min_cell`` staff with lived experience, so the
+  findings' lived-experience values rest on too few respondents.
 
 Every report (field-wide and the four adversarial organisations) is rendered to HTML, PDF and
 DOCX; the text of each is searched for the withheld values, formatted as the report formats
@@ -21,6 +24,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from fieldsurvey.disclosure import audit
 from fieldsurvey.ingest.pipeline import ingest_file
@@ -29,6 +33,8 @@ from fieldsurvey.report.bundle import read_table
 from fieldsurvey.report.checks import docx_text, html_text, pdf_text
 from fieldsurvey.report.release import gated_tables
 from fieldsurvey.report.study_data import load_study_data
+from fieldsurvey.reproduce import load_findings
+from fieldsurvey.resources import data_dir
 from fieldsurvey.store import init_study, open_study
 from fieldsurvey.synthetic import generate_coalition
 from test_report_content import EPOCH, INSTRUMENTS
@@ -59,6 +65,49 @@ def adversarial_responses() -> pd.DataFrame:
     return data.drop(columns=["org", "wave"])
 
 
+def small_lived_role(responses: pd.DataFrame, min_cell: int = 10) -> int:
+    """A role with at least 3 * min_cell staff but fewer than min_cell with lived experience."""
+    for code in sorted(responses["wf_role"].dropna().unique()):
+        staff = responses[responses["wf_role"] == code]
+        lived = int((staff["wf_lived_exp"] == 1).sum())
+        if 1 <= lived < min_cell and len(staff) >= 3 * min_cell:
+            return int(code)
+    raise AssertionError("the adversarial study has no such role")
+
+
+def findings_file(path, role: int):
+    """The bundled findings plus two computed on one role (mean burnout, share Moderate)."""
+    raw = yaml.safe_load((data_dir("analysis") / "field-findings.yaml").read_text())
+    base = {"citation": "Doe (2020). J.", "population": {"description": "one role"}}
+    raw["findings"] += [
+        {
+            **base,
+            "id": "role-mean-burnout",
+            "statement": "Mean burnout in the role was 25.0.",
+            "values": ["M = 25.0"],
+            "recipe": {
+                "statistic": "mean",
+                "scale": "proqol5.burnout",
+                "filters": {"wf_role": [role]},
+            },
+        },
+        {
+            **base,
+            "id": "role-moderate-burnout",
+            "statement": "50% of the role had moderate burnout.",
+            "values": ["50%"],
+            "recipe": {
+                "statistic": "proportion_in_band",
+                "scale": "proqol5.burnout",
+                "band": "Moderate",
+                "filters": {"wf_role": [role]},
+            },
+        },
+    ]
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="module")
 def adversarial(tmp_path_factory):
     root = tmp_path_factory.mktemp("adversarial")
@@ -67,6 +116,8 @@ def adversarial(tmp_path_factory):
     path = root / "responses.csv"
     responses.to_csv(path, index=False)
     ingest_file(study, path, wave="1")
+    role = small_lived_role(responses)
+    findings = findings_file(root / "findings.yaml", role)
     mp = pytest.MonkeyPatch()
     mp.setenv("SOURCE_DATE_EPOCH", EPOCH)
     try:
@@ -76,6 +127,7 @@ def adversarial(tmp_path_factory):
             orgs=ADVERSARIAL,
             formats=("html", "pdf", "docx"),
             engine="pandoc",
+            findings_path=findings,
         )
     finally:
         mp.undo()
@@ -88,7 +140,7 @@ def adversarial(tmp_path_factory):
             "docx": docx_text(outputs["docx"]),
             "folder": outputs["html"].parent,
         }
-    return {"data": data, "texts": texts}
+    return {"data": data, "texts": texts, "role": role, "findings": load_findings(findings)}
 
 
 def _mean(frame: pd.DataFrame, scale: str) -> str:
@@ -174,9 +226,40 @@ def test_small_role_cannot_be_recovered_from_the_total(adversarial):
 
 @pytest.mark.parametrize("org", [None, *ADVERSARIAL])
 def test_every_report_release_passes_the_audit(adversarial, org):
-    gated = gated_tables(adversarial["data"], org)
+    gated = gated_tables(adversarial["data"], org, adversarial["findings"])
     result = audit(gated)
     assert result.passed, result
+    findings = [name for name in gated.tables if name.startswith("finding_")]
+    assert len(findings) == (4 if org is None else 0)  # computed findings: field report only
+
+
+def test_lived_experience_finding_values_on_too_few_staff_appear_nowhere(adversarial):
+    frame = adversarial["data"].frame
+    role = frame[frame["wf_role"] == adversarial["role"]]
+    lived = role[role["lived_experience"] == "yes"]
+    assert 1 <= len(lived) < adversarial["data"].min_cell <= len(role) / 3
+    texts = adversarial["texts"][None]
+    bundle = texts["folder"] / "bundle"
+    shown = _shown_numbers(texts["folder"])
+    scored = lived["burnout_band"] != "no score"
+    moderate = 100 * (lived.loc[scored, "burnout_band"] == "Moderate").mean()
+    withheld = {
+        "lived mean burnout": _mean(lived, "burnout"),
+        "lived share Moderate": f"{moderate:.1f}",
+    }
+    for what, value in withheld.items():
+        _assert_absent(texts, value, f"field report: {what} of the role", shown)
+    for fmt in ("html", "pdf", "docx"):
+        assert f"(n = {len(lived)})" not in texts[fmt]
+    # The same findings' values for the whole role are shown: they were computed and gated.
+    overall = f"{role['burnout'].dropna().mean():.1f}"
+    assert re.search(rf"role-mean-burnout M = 25\.0 {re.escape(overall)} \[", texts["html"])
+    mean_table = read_table(bundle, "finding_role-mean-burnout")
+    assert mean_table["burnout_mean"].iloc[0] != ""
+    assert (mean_table.loc[mean_table["lived_experience"] == "yes", "burnout_mean"] == "").all()
+    counts = read_table(bundle, "finding_role-moderate-burnout")
+    lived_rows = counts[counts["lived_experience"] == "yes"]
+    assert (lived_rows["n"] == "").all() and (lived_rows["burnout_n"] == "").all()
 
 
 def test_every_figure_has_alt_text_drawn_from_shown_values(adversarial):

@@ -358,3 +358,117 @@ def test_already_scored_frame_is_not_rescored_and_instruments_are_checked():
     expected = 100 * (scores["burnout_band"] == "High").sum() / scores["burnout_band"].notna().sum()
     assert out.loc["high", "study_value"] == pytest.approx(expected)
     assert "does not use instrument 'cbi' (it uses proqol5)" in out.loc["cbi", "reason"]
+
+
+# --------------------------------------------------------------------------------------------
+# Handing the findings to another output's release (a report gates them with its other tables)
+
+
+def test_findings_gated_in_an_external_release_agree_with_their_own_release(known):
+    from fieldsurvey.disclosure import DisclosurePolicy, Release, audit, gate
+    from fieldsurvey.reproduce.recompute import (
+        add_finding_table,
+        compute_findings,
+        gated_finding_row,
+    )
+
+    ff = _findings(_band("exact", "38%"), _band("role1", "38%", filters={"wf_role": [1]}))
+    cells = compute_findings(known, ff, min_cell=10)
+    assert cells[0].row["study_value"] == pytest.approx(38.0)  # ungated, before any release
+    assert cells[0].hit is not None and (cells[0].hit == "yes").sum() == 38
+    people = pd.DataFrame(
+        {
+            "lived": np.where(known["wf_lived_exp"] == 1, "yes", "other"),
+            "role": known["wf_role"].astype(str),
+        }
+    )
+    release = Release(people, ["lived", "role"])
+    release.add_table("by_role", pd.DataFrame({"role": ["1", "2", None]}))
+    add_finding_table(release, "f0", cells[0], {}, {"lived": "yes"})
+    add_finding_table(release, "f1", cells[1], {"role": "1"}, {"lived": "yes"})
+    gated = gate(release, DisclosurePolicy(min_cell=10))
+    assert audit(gated).passed
+    rows = [gated_finding_row(c, gated[f"f{i}"], 10) for i, c in enumerate(cells)]
+    alone = reproduce_findings(known, ff, min_cell=10)
+    for row, (_, expected) in zip(rows, alone.iterrows(), strict=True):
+        for column in ("study_value", "ci_low", "ci_high", "n", "verdict", "lived_value"):
+            assert (
+                row[column] == pytest.approx(expected[column])
+                if isinstance(expected[column], float)
+                else row[column] == expected[column]
+            )
+
+
+def test_a_table_of_the_same_release_can_withhold_a_finding_value():
+    from fieldsurvey.disclosure import DisclosurePolicy, Release, audit, gate
+    from fieldsurvey.reproduce.recompute import (
+        add_finding_table,
+        compute_findings,
+        gated_finding_row,
+    )
+
+    # 95 staff in team a and 5 in team b (withheld): the finding over everyone (100) next to
+    # the shown count of team a (95) would give team b's 5 by subtraction.
+    data = pd.DataFrame(
+        {"burnout": [30.0] * 100, "team": ["a"] * 95 + ["b"] * 5, "wf_lived_exp": [2] * 100}
+    )
+    ff = _findings(_finding("m", "M = 30.0", {"statistic": "mean", "scale": "burnout"}))
+    cell = compute_findings(data, ff, min_cell=10)[0]
+    policy = DisclosurePolicy(min_cell=10)
+
+    def release(with_finding: bool):
+        rel = Release(data[["team"]], ["team"])
+        rel.add_table("teams", pd.DataFrame({"team": ["a", "b"]}))
+        if with_finding:
+            add_finding_table(rel, "f", cell, {}, None)
+        return gate(rel, policy)
+
+    assert release(False)["teams"]["n"].tolist()[0] == 95  # on its own, team a is shown
+    gated = release(True)
+    assert audit(gated).passed
+    row = gated_finding_row(cell, gated["f"], 10)
+    team_a = gated["teams"]["n"].iat[0]
+    assert pd.isna(team_a) or pd.isna(row["study_value"])  # never both shown
+    # Gated on its own, the finding would be shown: the other table made the difference.
+    assert reproduce_findings(data, ff, min_cell=10)["verdict"].iat[0] == "matches"
+
+
+def test_shown_row_rebuilds_intervals_from_gated_numbers_and_withholds_the_rest(known):
+    from fieldsurvey.reproduce.recompute import (
+        compute_findings,
+        mean_estimate,
+        proportion_estimate,
+        shown_finding_row,
+    )
+
+    cell = compute_findings(known, _findings(_band("a", "38%")), min_cell=10)[0]
+    row = shown_finding_row(cell, proportion_estimate(38, 100), None, 10)
+    lo, hi = wilson_interval(38, 100)
+    assert [row["study_value"], row["ci_low"], row["ci_high"]] == pytest.approx(
+        [38.0, 100 * lo, 100 * hi]
+    )
+    assert row["verdict"] == "matches" and row["lived_suppressed"] and row["lived_value"] is None
+    hidden = shown_finding_row(cell, None, proportion_estimate(8, 20), 10)
+    assert hidden["verdict"] == "not computable" and "too few" in hidden["reason"]
+    assert hidden["study_value"] is None and hidden["lived_value"] is None
+    est = mean_estimate(25.0, 6.0, 36)
+    expected = stats.t.interval(0.95, 35, loc=25.0, scale=6.0 / 6)
+    assert [est.ci_low, est.ci_high] == pytest.approx(list(expected))
+
+
+def test_reproduce_table_gives_correlations_two_decimals_and_names_withheld():
+    r = pd.DataFrame(
+        [
+            {"id": "r", "published": "r(98) = .31", "study_value": 0.3456, "ci_low": 0.16,
+             "ci_high": 0.51, "n": 100, "difference": 0.0356, "verdict": "close", "reason": "",
+             "lived_value": None, "lived_n": None, "lived_suppressed": True,
+             "statistic": "correlation"},
+            {"id": "p", "published": None, "study_value": None, "verdict": "not computable",
+             "reason": "x", "lived_suppressed": False, "statistic": "mean"},
+        ]
+    )  # fmt: skip
+    table = reproduce_table(r, withheld="withheld")
+    assert table.loc[0, "This study"] == "0.35 [0.16, 0.51]"
+    assert table.loc[0, "Difference"] == "+0.04"
+    assert table.loc[0, "Lived experience"] == "withheld"
+    assert table.loc[1, "Published"] == "-"

@@ -24,7 +24,7 @@ from fieldsurvey.report.figures import (
     funnel_plot,
     trend_lines,
 )
-from fieldsurvey.report.release import OTHER, THIS, gated_tables
+from fieldsurvey.report.release import OTHER, THIS, ReportFindings, gated_tables, report_findings
 from fieldsurvey.report.study_data import PUBLISHED_RELIABILITY, ScaleInfo, StudyData
 
 __all__ = ["SECTION_HEADINGS", "fmt", "write_report_content"]
@@ -83,11 +83,20 @@ def _get(row: pd.Series, column: str) -> Any:
 class _Report:
     """State shared by the section writers of one report."""
 
-    def __init__(self, data: StudyData, org: str | None, bundle: ResultsBundle) -> None:
+    def __init__(
+        self, data: StudyData, org: str | None, bundle: ResultsBundle, findings: Any = None
+    ) -> None:
         self.data = data
         self.org = org
         self.bundle = bundle
-        self.gated = gated_tables(data, org)
+        # Only the field-wide report recomputes published findings; their values join the
+        # report's one release, so they are gated together with every other table.
+        self.findings: ReportFindings | None = (
+            report_findings(data, findings)
+            if org is None and findings is not None and findings.findings
+            else None
+        )
+        self.gated = gated_tables(data, org, self.findings)
         for name, table in self.gated.tables.items():
             bundle.add_table(name, _for_bundle(table))
         self.units = [THIS, OTHER] if org is not None else [None]
@@ -416,11 +425,92 @@ def _lived_experience(r: _Report, doc: ReportDocument, findings: Any) -> None:
         doc.bullets(statements)
     if findings is not None and findings.findings:
         doc.heading("Published field-wide findings", level=2)
-        doc.paragraph(
-            f"Findings from the literature ({findings.title}), for context. They come from "
-            "other samples and instruments and are not computed from this study."
-        )
-        doc.bullets([f"{f.statement} Source: {f.citation}" for f in findings.findings])
+        if r.findings is None:
+            doc.paragraph(
+                f"Findings from the literature ({findings.title}), for context. They come from "
+                "other samples and instruments. The field-wide report recomputes each of them on "
+                "this study's data; an organisation's report does not, so that every such value "
+                "is gated once, together with the field-wide report's other numbers."
+            )
+            doc.bullets([f"{f.statement} Source: {f.citation}" for f in findings.findings])
+        else:
+            _reproduction(r, doc, findings.title)
+
+
+def _reproduction(r: _Report, doc: ReportDocument, title: str) -> None:
+    """The published findings recomputed on this wave, from the report's gated release."""
+    from fieldsurvey.reproduce.recompute import reproduce_table
+
+    if r.findings is None:
+        return
+    rows = r.findings.gated_rows(r.gated)
+    table = reproduce_table(rows, withheld=WITHHELD)
+    # A finding that itself contrasts lived-experience staff has no lived-experience value.
+    compares = [cell.compares_lived for cell in r.findings.cells]
+    table.loc[compares, "Lived experience"] = "not applicable"
+    refs = [f"[{k}]" for k in range(1, len(table) + 1)]
+    # Reasons are long: they go to the numbered notes so the table stays readable in a PDF.
+    table["Finding"] = [f"{ref} {fid}" for ref, fid in zip(refs, rows["id"], strict=True)]
+    table["Verdict"] = rows["verdict"].to_numpy()
+    table = table.rename(columns={"This study": "This study [95% CI]", "n": "Staff (n)"})
+    notes = []
+    for ref, row in zip(refs, rows.to_dict(orient="records"), strict=True):
+        note = f"{ref} {row['id']}: {row['statement']} Source: {row['citation']}"
+        if row["verdict"] == "not computable":
+            note += f" Not computable here: {_not_computable(str(row['reason']))}."
+        notes.append(note)
+    doc.paragraph(
+        f"Findings from the literature ({title}), recomputed with each finding's recipe on the "
+        f"staff who responded in wave {r.data.latest}. Proportions are percentages of staff "
+        "with a score (Wilson 95% interval), means have a t interval and SDs a chi-square "
+        "interval; the difference is this study minus the published value (percentage points "
+        "for proportions). Verdicts: matches (this study's value lies within the published "
+        "value's rounding interval; 'none' matches only exactly 0%), close (the published value "
+        "lies inside this study's 95% interval), differs, or not computable (the reason is in the "
+        "numbered notes below the table). "
+        "The last column is the same statistic for staff with lived experience."
+    )
+    doc.paragraph(
+        "Every value here passed the disclosure gate together with the rest of this report. A "
+        "proportion is shown only when both the number of staff it counts and the number with "
+        "a score are shown, as with the band shares above: a share that counts fewer than "
+        f"{r.data.min_cell} staff (so any published 'none') is withheld here."
+    )
+    doc.table(table, f"Published findings reproduced on wave {r.data.latest}", missing=WITHHELD)
+    doc.paragraph(
+        "The findings, numbered as in the table, with their sources and why a finding could "
+        "not be computed:"
+    )
+    doc.bullets(notes)
+    r.bundle.add_record(
+        "published_findings",
+        {
+            "title": title,
+            "wave": r.data.latest,
+            "findings": [
+                {**shown, "citation": row["citation"], "reason": row["reason"]}
+                for shown, row in zip(
+                    table.to_dict(orient="records"), rows.to_dict(orient="records"), strict=True
+                )
+            ],
+        },
+    )
+    verdicts = rows["verdict"].value_counts()
+    shown = int(len(rows) - verdicts.get("not computable", 0))
+    r.summary.append(
+        f"Of {len(rows)} published findings, {shown} could be recomputed on this study: "
+        f"{int(verdicts.get('matches', 0))} match, {int(verdicts.get('close', 0))} are close and "
+        f"{int(verdicts.get('differs', 0))} differ."
+    )
+
+
+def _not_computable(reason: str) -> str:
+    """A not-computable reason as a reader-facing clause."""
+    marked = "recipe computable: no ("
+    if reason.startswith(marked) and reason.endswith(")"):
+        note = reason[len(marked) : -1].strip().rstrip(".")
+        return f"the findings file marks it not computable ({note})"
+    return reason.rstrip(".")
 
 
 def _conditions(r: _Report, doc: ReportDocument) -> None:
@@ -715,7 +805,10 @@ def write_report_content(
     command : str
         The command that made the report (printed in the reproducibility appendix).
     findings : FindingsFile, optional
-        Published field-wide findings shown next to the lived-experience results.
+        Published field-wide findings. The field-wide report recomputes them on the reported
+        wave (a table of published value, this study's value with its interval, difference,
+        verdict and the lived-experience value, all gated in the report's one release); an
+        organisation's report lists them with their citations only.
     date : str, optional
         Report date (default from ``SOURCE_DATE_EPOCH``; the clock is never read).
 
@@ -727,7 +820,7 @@ def write_report_content(
     --------
     >>> doc = write_report_content(data, "O01", ResultsBundle(Path("b")), command="x")  # doctest: +SKIP
     """
-    r = _Report(data, org, bundle)
+    r = _Report(data, org, bundle, findings)
     title = data.study.config.title
     doc = ReportDocument(
         f"{title}: {org}" if org else f"{title}: field-wide report",

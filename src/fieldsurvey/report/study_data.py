@@ -117,6 +117,10 @@ class StudyData:
     wellbeing: list[ScaleInfo]
     conditions: list[ScaleInfo]
     analyses: dict[str, Any] = field(default_factory=dict)
+    #: Every scale of every instrument, scored, one row per response in ``frame``'s order
+    #: (``<scale>``, ``<scale>_band`` missing where there is no score, ``<scale>_answered``).
+    #: Published findings are recomputed from these (a recipe may name any scale).
+    scores: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def min_cell(self) -> int:
@@ -268,6 +272,7 @@ def load_study_data(study: Study, *, n_boot: int = 200) -> StudyData:
         inputs=_batches(study),
         wellbeing=wellbeing,
         conditions=conditions,
+        scores=scores.reset_index(drop=True),
     )
     data.analyses = _analyses(data, n_boot=n_boot)
     return data

@@ -26,6 +26,12 @@ Beside each finding sits the same statistic for staff with lived experience (``w
 Every number shown, the overall value as well as the lived-experience value, passes the
 disclosure gate (:func:`fieldsurvey.disclosure.gate`): a value from fewer than ``min_cell``
 respondents is withheld (null) and marked suppressed.
+
+:func:`reproduce_findings` gates the findings in a release of their own (one output: the
+``fieldsurvey reproduce`` run). An output that shows other tables too (a report) must gate
+everything in one release: it computes with :func:`compute_findings`, adds each finding to its
+release with :func:`add_finding_table` and reads the shown values with
+:func:`gated_finding_row`.
 """
 
 from __future__ import annotations
@@ -63,7 +69,9 @@ class NotComputable(Exception):  # noqa: N818 - a reason, not a failure of the p
 
 
 @dataclass(frozen=True)
-class _Estimate:
+class Estimate:
+    """A study value with its interval (``ci_method`` names it) and its respondent count."""
+
     value: float
     ci_low: float
     ci_high: float
@@ -127,6 +135,103 @@ def reproduce_findings(
     >>> reproduce_findings(data, ff)[["study_value", "verdict", "lived_value"]].values.tolist()
     [[2.5, 'matches', 2.0]]
     """
+    cells = compute_findings(
+        data,
+        findings,
+        instruments,
+        min_cell=min_cell,
+        lived_column=lived_column,
+        confidence=confidence,
+    )
+    rows = _apply_gate(cells, min_cell)
+    return pd.DataFrame(rows, columns=REPRODUCE_COLUMNS)
+
+
+@dataclass
+class FindingCell:
+    """One finding computed on a study, *before* the disclosure gate: never show it as it is.
+
+    ``row`` holds the ungated values under ``REPRODUCE_COLUMNS``; ``population`` marks the
+    respondents of the finding's population (its filters), ``is_lived`` those with lived
+    experience; ``overall`` and ``lived`` are the estimates (None when not computed). Hand the
+    cell to a release with :func:`add_finding_table` and read the shown values back with
+    :func:`gated_finding_row`, or (when the release gates the counts and moments behind the
+    value, as a report does) rebuild the estimates from gated numbers with
+    :func:`proportion_estimate` / :func:`mean_estimate` / :func:`sd_estimate` and
+    :func:`shown_finding_row`.
+    """
+
+    finding: Finding
+    row: dict[str, object]
+    population: np.ndarray
+    is_lived: np.ndarray
+    overall: Estimate | None
+    lived: Estimate | None
+    #: The score column the statistic was computed from (None for correlations and tests).
+    scale: str | None = None
+    #: For proportions: "yes" (counted), "no" or "no score" for every respondent.
+    hit: np.ndarray | None = None
+    confidence: float = 0.95
+
+    @property
+    def computed(self) -> bool:
+        """True when the study value was computed (it may still be withheld by the gate)."""
+        return self.overall is not None
+
+    @property
+    def compares_lived(self) -> bool:
+        """True when the finding itself contrasts lived-experience staff with others."""
+        return LIVED_GROUP in self.finding.recipe.groups
+
+    def mark_not_computable(self, reason: str) -> None:
+        """Drop the computed values (e.g. a population the output cannot show), with a reason."""
+        for column in ("study_value", "ci_low", "ci_high", "ci_method", "n", "difference"):
+            self.row[column] = None
+        self.row.update(
+            verdict="not computable",
+            reason=reason,
+            lived_value=None,
+            lived_n=None,
+            lived_reason="not computable",
+        )
+        self.overall = None
+        self.lived = None
+        self.scale = None
+        self.hit = None
+
+
+def compute_findings(
+    data: pd.DataFrame,
+    findings: FindingsFile | Sequence[Finding],
+    instruments: Iterable[Instrument] | None = None,
+    *,
+    min_cell: int = 10,
+    lived_column: str = LIVED_COLUMN,
+    confidence: float = 0.95,
+) -> list[FindingCell]:
+    """Every finding computed on the study, ungated (the first half of :func:`reproduce_findings`).
+
+    Use this when the values must pass through a release that also holds other tables (a
+    report): add each computed cell with :func:`add_finding_table`, gate the release once and
+    read the rows back with :func:`gated_finding_row`. Parameters as :func:`reproduce_findings`.
+
+    Returns
+    -------
+    list of FindingCell
+        One per finding, in file order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from fieldsurvey.reproduce import findings_from_dict
+    >>> ff = findings_from_dict({"title": "t", "findings": [{
+    ...     "id": "a", "citation": "Doe (2020). J.", "statement": "Mean burnout was 2.5.",
+    ...     "population": {"description": "staff"}, "values": ["M = 2.5"],
+    ...     "recipe": {"statistic": "mean", "scale": "burnout"}}]})
+    >>> data = pd.DataFrame({"burnout": [1.0, 2, 3, 4] * 5, "wf_lived_exp": [1, 2] * 10})
+    >>> [c.row["study_value"] for c in compute_findings(data, ff)]
+    [2.5]
+    """
     items = findings.findings if isinstance(findings, FindingsFile) else tuple(findings)
     instrument_list = list(instruments) if instruments is not None else None
     frame = _with_scores(data, instrument_list)
@@ -139,18 +244,20 @@ def reproduce_findings(
     known_instruments = (
         {inst.id for inst in instrument_list} if instrument_list is not None else None
     )
-
-    rows: list[dict[str, object]] = []
-    cells: list[tuple[Finding, np.ndarray, _Estimate | None, _Estimate | None]] = []
+    cells: list[FindingCell] = []
     for finding in items:
         row, population, overall, lived = _one_finding(
             finding, frame, is_lived, known_instruments, min_cell, confidence, lived_column
         )
-        rows.append(row)
-        cells.append((finding, population, overall, lived))
-    _apply_gate(rows, cells, is_lived, min_cell)
-    out = pd.DataFrame(rows, columns=REPRODUCE_COLUMNS)
-    return out
+        cell = FindingCell(finding, row, population, is_lived, overall, lived)
+        cell.confidence = confidence
+        if overall is not None and finding.recipe.statistic in _KINDS:
+            cell.scale = _score_column(frame, finding.recipe.scale, known_instruments, "")
+            if finding.recipe.statistic.startswith("proportion"):
+                hits, valid = _hits(frame, finding.recipe, cell.scale)
+                cell.hit = np.where(valid, np.where(hits, "yes", "no"), "no score").astype(object)
+        cells.append(cell)
+    return cells
 
 
 def reproduce_study(
@@ -190,7 +297,9 @@ def reproduce_study(
     )
 
 
-def reproduce_table(results: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
+def reproduce_table(
+    results: pd.DataFrame, digits: int = 1, *, withheld: str = "suppressed"
+) -> pd.DataFrame:
     """The reproduction as a display table (text cells) for reports and the terminal.
 
     Parameters
@@ -198,7 +307,10 @@ def reproduce_table(results: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
     results : DataFrame
         From :func:`reproduce_findings` or :func:`reproduce_study` (already gated).
     digits : int
-        Decimals shown for study values, intervals and differences.
+        Decimals shown for study values, intervals and differences (one more for
+        correlations and test statistics).
+    withheld : str
+        Text shown for a withheld lived-experience value (reports say "withheld").
 
     Returns
     -------
@@ -217,16 +329,21 @@ def reproduce_table(results: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
     """
     out = []
     for r in results.to_dict(orient="records"):
+        # Correlations and test statistics live on a small scale: one more decimal.
+        statistic = str(r.get("statistic") or "")
+        places = (
+            digits + 1 if statistic == "correlation" or statistic.startswith("test") else digits
+        )
         value = _num(r.get("study_value"))
-        shown = "-" if value is None else f"{value:.{digits}f}"
+        shown = "-" if value is None else f"{value:.{places}f}"
         lo, hi = _num(r.get("ci_low")), _num(r.get("ci_high"))
         if value is not None and lo is not None and hi is not None:
-            shown += f" [{lo:.{digits}f}, {hi:.{digits}f}]"
+            shown += f" [{lo:.{places}f}, {hi:.{places}f}]"
         diff = _num(r.get("difference"))
         n = _num(r.get("n"))
         lived_value, lived_n = _num(r.get("lived_value")), _num(r.get("lived_n"))
         if bool(r.get("lived_suppressed")):
-            lived = "suppressed"
+            lived = withheld
         elif lived_value is None:
             lived = "-"
         else:
@@ -237,10 +354,10 @@ def reproduce_table(results: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
         out.append(
             {
                 "Finding": r.get("id"),
-                "Published": r.get("published") or "-",
+                "Published": "-" if _missing_text(r.get("published")) else r["published"],
                 "This study": shown,
                 "n": "-" if n is None else str(int(n)),
-                "Difference": "-" if diff is None else f"{diff:+.{digits}f}",
+                "Difference": "-" if diff is None else f"{diff:+.{places}f}",
                 "Verdict": verdict,
                 "Lived experience": lived,
             }
@@ -265,6 +382,12 @@ def _num(value: object) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if math.isnan(x) else x
+
+
+def _missing_text(value: object) -> bool:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return True
+    return not str(value).strip()
 
 
 def _with_scores(data: pd.DataFrame, instruments: list[Instrument] | None) -> pd.DataFrame:
@@ -384,7 +507,7 @@ def _one_finding(
     min_cell: int,
     confidence: float,
     lived_column: str,
-) -> tuple[dict[str, object], np.ndarray, _Estimate | None, _Estimate | None]:
+) -> tuple[dict[str, object], np.ndarray, Estimate | None, Estimate | None]:
     recipe = finding.recipe
     printed, published = _published(finding)
     row: dict[str, object] = {c: None for c in REPRODUCE_COLUMNS}
@@ -414,7 +537,7 @@ def _one_finding(
         row.update(verdict="not computable", reason=str(exc), lived_reason="not computable")
         return row, population, None, None
 
-    lived: _Estimate | None = None
+    lived: Estimate | None = None
     if LIVED_GROUP in recipe.groups:
         row["lived_reason"] = "the finding itself compares lived-experience staff"
     elif lived_column not in frame.columns:
@@ -441,7 +564,7 @@ def _one_finding(
     return row, population, overall, lived
 
 
-def _verdict(row: dict[str, object], published: Reported | None, est: _Estimate) -> None:
+def _verdict(row: dict[str, object], published: Reported | None, est: Estimate) -> None:
     if published is None:
         row.update(
             verdict="not computable",
@@ -472,7 +595,7 @@ def _estimate(
     known: set[str] | None,
     min_cell: int,
     confidence: float,
-) -> _Estimate:
+) -> Estimate:
     stat = recipe.statistic
     if recipe.groups and stat not in ("group_difference", "test"):
         raise NotComputable("splitting a single statistic by groups is not reproduced")
@@ -492,27 +615,44 @@ def _estimate(
     return _difference(part, recipe, score, min_cell, confidence)
 
 
-def _proportion(part: pd.DataFrame, recipe: Recipe, score: str, confidence: float) -> _Estimate:
+def _hits(frame: pd.DataFrame, recipe: Recipe, score: str) -> tuple[np.ndarray, np.ndarray]:
+    """Which respondents count for a proportion (``hits``) among those with a score (``valid``)."""
     if recipe.statistic == "proportion_in_band":
         band = f"{score}_band"
-        if band not in part.columns:
+        if band not in frame.columns:
             raise NotComputable(f"the study has no bands for scale {score!r}")
-        valid = part[band].notna().to_numpy()
-        hits = (part[band].astype("string") == str(recipe.band)).fillna(False).to_numpy(bool)
+        valid = frame[band].notna().to_numpy()
+        hits = (frame[band].astype("string") == str(recipe.band)).fillna(False).to_numpy(bool)
     else:
-        x = _numeric(part, score)
+        x = _numeric(frame, score)
         valid = x.notna().to_numpy()
         cut = float(recipe.cut)  # type: ignore[arg-type]
         if recipe.statistic == "proportion_above_cut":
             hits = (x >= cut if recipe.inclusive else x > cut).to_numpy(bool)
         else:
             hits = (x <= cut if recipe.inclusive else x < cut).to_numpy(bool)
+    return hits & valid, valid
+
+
+def _proportion(part: pd.DataFrame, recipe: Recipe, score: str, confidence: float) -> Estimate:
+    hits, valid = _hits(part, recipe, score)
     n = int(valid.sum())
     if n == 0:
         raise NotComputable("no respondent has this score")
-    k = int((hits & valid).sum())
+    return proportion_estimate(int(hits.sum()), n, confidence)
+
+
+def proportion_estimate(k: int, n: int, confidence: float = 0.95) -> Estimate:
+    """k of n as a percentage with its Wilson interval.
+
+    Examples
+    --------
+    >>> e = proportion_estimate(38, 100)
+    >>> round(e.value, 1), round(e.ci_low, 1), round(e.ci_high, 1), e.n
+    (38.0, 29.1, 47.8, 100)
+    """
     lo, hi = wilson_interval(k, n, confidence)
-    return _Estimate(100.0 * k / n, 100.0 * lo, 100.0 * hi, "wilson", n)
+    return Estimate(100.0 * k / n, 100.0 * lo, 100.0 * hi, "wilson", n)
 
 
 def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -530,29 +670,52 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     return max(0.0, float(centre - half)), min(1.0, float(centre + half))
 
 
-def _mean(x: np.ndarray, confidence: float) -> _Estimate:
+def _mean(x: np.ndarray, confidence: float) -> Estimate:
     n = x.size
     if n < 2:
         raise NotComputable("fewer than 2 respondents have this score")
-    m, se = float(x.mean()), float(x.std(ddof=1) / math.sqrt(n))
-    t = stats.t.ppf(0.5 + confidence / 2, n - 1)
-    return _Estimate(m, m - t * se, m + t * se, "t", n)
+    return mean_estimate(float(x.mean()), float(x.std(ddof=1)), n, confidence)
 
 
-def _sd(x: np.ndarray, confidence: float) -> _Estimate:
+def mean_estimate(mean: float, sd: float, n: int, confidence: float = 0.95) -> Estimate:
+    """A mean with its t interval, from the mean, the SD (n - 1) and n.
+
+    Examples
+    --------
+    >>> e = mean_estimate(25.0, 6.0, 36)
+    >>> round(e.ci_low, 2), round(e.ci_high, 2)
+    (22.97, 27.03)
+    """
+    t = float(stats.t.ppf(0.5 + confidence / 2, n - 1))
+    se = sd / math.sqrt(n)
+    return Estimate(mean, mean - t * se, mean + t * se, "t", n)
+
+
+def _sd(x: np.ndarray, confidence: float) -> Estimate:
     n = x.size
     if n < 2:
         raise NotComputable("fewer than 2 respondents have this score")
-    s = float(x.std(ddof=1))
+    return sd_estimate(float(x.std(ddof=1)), n, confidence)
+
+
+def sd_estimate(sd: float, n: int, confidence: float = 0.95) -> Estimate:
+    """An SD (n - 1) with its chi-square (normal theory) interval.
+
+    Examples
+    --------
+    >>> e = sd_estimate(6.0, 36)
+    >>> round(e.ci_low, 2), round(e.ci_high, 2)
+    (4.87, 7.83)
+    """
     a = (1 - confidence) / 2
-    lo = s * math.sqrt((n - 1) / stats.chi2.ppf(1 - a, n - 1))
-    hi = s * math.sqrt((n - 1) / stats.chi2.ppf(a, n - 1))
-    return _Estimate(s, lo, hi, "chi-square (normal theory)", n)
+    lo = sd * math.sqrt((n - 1) / float(stats.chi2.ppf(1 - a, n - 1)))
+    hi = sd * math.sqrt((n - 1) / float(stats.chi2.ppf(a, n - 1)))
+    return Estimate(sd, lo, hi, "chi-square (normal theory)", n)
 
 
 def _correlation(
     part: pd.DataFrame, recipe: Recipe, known: set[str] | None, confidence: float, method: str
-) -> _Estimate:
+) -> Estimate:
     if recipe.with_ is None:
         raise NotComputable("a correlation needs 'with' (the second scale)")
     a = _score_column(part, recipe.scale, known, "")
@@ -571,7 +734,7 @@ def _correlation(
         how = "Fisher z"
     z = stats.norm.ppf(0.5 + confidence / 2)
     centre = math.atanh(max(min(r, 1 - 1e-12), -1 + 1e-12))
-    return _Estimate(r, math.tanh(centre - z * se), math.tanh(centre + z * se), how, n)
+    return Estimate(r, math.tanh(centre - z * se), math.tanh(centre + z * se), how, n)
 
 
 def _two_groups(
@@ -605,7 +768,7 @@ def _two_groups(
 
 def _difference(
     part: pd.DataFrame, recipe: Recipe, score: str, min_cell: int, confidence: float
-) -> _Estimate:
+) -> Estimate:
     import pingouin as pg
 
     a, b = _two_groups(part, recipe, score, min_cell)
@@ -613,13 +776,13 @@ def _difference(
     if recipe.statistic == "test":
         equal = recipe.test == "t"
         t = float(stats.ttest_ind(a, b, equal_var=equal).statistic)
-        return _Estimate(t, math.nan, math.nan, "none (a test statistic)", n)
+        return Estimate(t, math.nan, math.nan, "none (a test statistic)", n)
     if recipe.measure == "mean_difference":
         va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
         df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
         d = float(a.mean() - b.mean())
         half = stats.t.ppf(0.5 + confidence / 2, df) * math.sqrt(va + vb)
-        return _Estimate(d, d - half, d + half, "Welch t", n)
+        return Estimate(d, d - half, d + half, "Welch t", n)
     kind = "cohen" if recipe.measure == "cohens_d" else "hedges"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -627,7 +790,7 @@ def _difference(
         lo, hi = pg.compute_esci(
             stat=es, nx=a.size, ny=b.size, eftype=kind, confidence=confidence, decimals=12
         )
-    return _Estimate(es, float(lo), float(hi), f"normal approximation ({recipe.measure})", n)
+    return Estimate(es, float(lo), float(hi), f"normal approximation ({recipe.measure})", n)
 
 
 # --------------------------------------------------------------------------------------------
@@ -638,12 +801,156 @@ _KINDS = {"proportion_in_band": "proportion", "proportion_above_cut": "proportio
           "proportion_below_cut": "proportion", "mean": "mean", "sd": "sd"}  # fmt: skip
 
 
-def _apply_gate(
-    rows: list[dict[str, object]],
-    cells: list[tuple[Finding, np.ndarray, _Estimate | None, _Estimate | None]],
-    is_lived: np.ndarray,
-    min_cell: int,
+#: Statistic columns of a finding's table in a release (withheld together, see add_finding_table).
+FINDING_STATS: tuple[str, ...] = ("value", "ci_low", "ci_high", "difference")
+FINDING_N = "value_n"
+FINDING_VARIABLE = "finding"
+
+
+def add_finding_table(
+    release: object,
+    name: str,
+    cell: FindingCell,
+    population: dict[str, object],
+    lived: dict[str, object] | None,
+    *,
+    compares: str | None = None,
 ) -> None:
+    """Hand one computed finding to a disclosure release as a table of (at most) two cells.
+
+    Row 0 is the finding's population (``population``: the release cell that holds exactly the
+    finding's respondents, e.g. ``{"wave": "2", "finding_population_1": "in"}``); row 1, when
+    ``lived`` is given, the lived-experience staff in it (``population`` plus ``lived``, e.g.
+    ``{"lived_experience": "yes"}``). Statistic columns ``value`` (kind from the recipe:
+    proportion, mean, sd, else other), ``ci_low``, ``ci_high`` and ``difference`` share the
+    count column ``value_n`` (respondents with the score), so the gate withholds all of them
+    together with their cell, and when ``value_n`` is below ``min_cell``. Rows carry the
+    finding id in the ``finding`` column (the table's ``variable``), so one finding's value is
+    never audited as the same variable as another's.
+
+    Parameters
+    ----------
+    release : fieldsurvey.disclosure.Release
+        The output's single release; its dimensions must include every key of ``population``
+        and ``lived``.
+    name : str
+        Table name in the release.
+    cell : FindingCell
+        A computed cell (``cell.computed`` must be True).
+    population, lived : dict
+        Release cells (dimension to value; a dimension left out means "all").
+    compares : str, optional
+        For a finding that contrasts groups of a release dimension (e.g. ``lived_experience``):
+        the gate then withholds it unless every compared group has ``min_cell`` respondents.
+
+    Examples
+    --------
+    >>> lived = {"lived_experience": "yes"}
+    >>> add_finding_table(release, "finding_1", cell, {"wave": "2"}, lived)  # doctest: +SKIP
+    """
+    if cell.overall is None:
+        raise ValueError(f"finding {cell.finding.id!r} has no computed value to release")
+    overall, est = cell.overall, cell.lived
+    diff = cell.row.get("difference")
+    rows = [
+        {
+            **population,
+            FINDING_VARIABLE: cell.finding.id,
+            "value": overall.value,
+            "ci_low": overall.ci_low,
+            "ci_high": overall.ci_high,
+            "difference": np.nan if diff is None else float(diff),  # type: ignore[arg-type]
+            FINDING_N: overall.n,
+        }
+    ]
+    if lived is not None:
+        rows.append(
+            {
+                **population,
+                **lived,
+                FINDING_VARIABLE: cell.finding.id,
+                "value": est.value if est is not None else np.nan,
+                "ci_low": np.nan,
+                "ci_high": np.nan,
+                "difference": np.nan,
+                FINDING_N: est.n if est is not None else 0,
+            }
+        )
+    frame = pd.DataFrame(rows)
+    dims = [c for c in frame.columns if c not in (*FINDING_STATS, FINDING_N, FINDING_VARIABLE)]
+    for d in dims:
+        frame[d] = frame[d].astype(object).where(frame[d].notna(), None)
+    kinds = {s: "other" for s in FINDING_STATS}
+    kinds["value"] = _KINDS.get(cell.finding.recipe.statistic, "other")
+    release.add_table(  # type: ignore[attr-defined]
+        name,
+        frame,
+        kinds,
+        stat_n={s: FINDING_N for s in FINDING_STATS},
+        variable=FINDING_VARIABLE,
+        compares=compares,
+    )
+
+
+def gated_finding_row(
+    cell: FindingCell, table: pd.DataFrame | None, min_cell: int
+) -> dict[str, object]:
+    """The finding's row (``REPRODUCE_COLUMNS``) with only what the gated ``table`` shows.
+
+    ``table`` is the gated table :func:`add_finding_table` added (None when the cell was not
+    computed). See :func:`shown_finding_row`.
+
+    Examples
+    --------
+    >>> gated_finding_row(cell, gated["finding_1"], 10)["verdict"]  # doctest: +SKIP
+    'matches'
+    """
+    if cell.overall is None or table is None:
+        return dict(cell.row)
+    overall = None if pd.isna(table["value"].iat[0]) else cell.overall
+    lived_shown = len(table) > 1 and not pd.isna(table["value"].iat[1])
+    return shown_finding_row(cell, overall, cell.lived if lived_shown else None, min_cell)
+
+
+def shown_finding_row(
+    cell: FindingCell, overall: Estimate | None, lived: Estimate | None, min_cell: int
+) -> dict[str, object]:
+    """The finding's row (``REPRODUCE_COLUMNS``) from the estimates a gate let through.
+
+    ``overall`` and ``lived`` are what may be shown (None: withheld). A withheld study value
+    makes a computed finding ``not computable`` (too few respondents) and withholds its
+    lived-experience value with it; a withheld lived-experience value is null and marked
+    suppressed. The verdict is decided on the shown estimate.
+
+    Examples
+    --------
+    >>> shown_finding_row(cell, proportion_estimate(38, 100), None, 10)  # doctest: +SKIP
+    """
+    row = dict(cell.row)
+    if cell.overall is None:
+        return row
+    if overall is None:
+        _withhold(row, min_cell)
+        return row
+    row.update(
+        study_value=overall.value,
+        ci_low=overall.ci_low,
+        ci_high=overall.ci_high,
+        ci_method=overall.ci_method,
+        n=overall.n,
+        difference=None,
+    )
+    _, published = _published(cell.finding)
+    _verdict(row, published, overall)
+    if lived is not None:
+        row.update(lived_value=lived.value, lived_n=lived.n)
+    elif cell.lived is not None or row["lived_reason"] is None:
+        row.update(lived_value=None, lived_n=None, lived_suppressed=True)
+        row["lived_reason"] = f"suppressed: fewer than {min_cell} respondents (min_cell)"
+    return row
+
+
+def _apply_gate(cells: list[FindingCell], min_cell: int) -> list[dict[str, object]]:
     """Withhold every value (overall and lived experience) the disclosure gate does not pass.
 
     Each finding's population (its filters) becomes a dimension of the release, so cells of
@@ -652,58 +959,62 @@ def _apply_gate(
     """
     from fieldsurvey.disclosure import DisclosurePolicy, Release, gate
 
-    if not rows:
-        return
-    n_people = len(is_lived)
-    respondents = pd.DataFrame({LIVED_GROUP: np.where(is_lived, "yes", "other")})
-    dims = [LIVED_GROUP]
-    pop_dim: dict[int, str] = {}
-    signatures: dict[bytes, str] = {}
-    for i, (_finding, population, overall, _) in enumerate(cells):
-        if overall is None or population.all():
-            continue
-        sig = np.packbits(population).tobytes()
-        if sig not in signatures:
-            name = f"population_{len(signatures) + 1}"
-            signatures[sig] = name
-            respondents[name] = np.where(population, "in", "out")
-            dims.append(name)
-        pop_dim[i] = signatures[sig]
-    if n_people == 0:
+    if not cells:
+        return []
+    is_lived = cells[0].is_lived
+    if len(is_lived) == 0:
+        rows = [dict(c.row) for c in cells]
         for row in rows:
             _withhold(row, min_cell)
-        return
+        return rows
+    respondents = pd.DataFrame({LIVED_GROUP: np.where(is_lived, "yes", "other")})
+    dims = [LIVED_GROUP]
+    pop_dim = population_dimensions(cells, respondents)
+    dims += list(dict.fromkeys(pop_dim.values()))
     domains = {d: ["in", "out"] for d in dims[1:]}
     domains[LIVED_GROUP] = ["yes", "other"]  # nobody with lived experience is a real, empty cell
     release = Release(respondents, dims, domains=domains)
     tables: dict[int, str] = {}
-    for i, (finding, _, overall, lived) in enumerate(cells):
-        if overall is None:
+    for i, cell in enumerate(cells):
+        if not cell.computed:
             continue
-        value_col, n_col = f"value_{i}", f"n_{i}"
-        frame = pd.DataFrame({LIVED_GROUP: [None, "yes"]})
-        if i in pop_dim:
-            frame[pop_dim[i]] = ["in", "in"]
-        frame[value_col] = [overall.value, lived.value if lived else np.nan]
-        frame[n_col] = [overall.n, lived.n if lived else 0]
-        kind = _KINDS.get(finding.recipe.statistic, "other")
+        population = {pop_dim[i]: "in"} if i in pop_dim else {}
         tables[i] = f"finding_{i}"
-        release.add_table(tables[i], frame, {value_col: kind}, stat_n={value_col: n_col})
-    if not tables:
-        return
+        add_finding_table(release, tables[i], cell, population, {LIVED_GROUP: "yes"})
     gated = gate(release, DisclosurePolicy(min_cell=min_cell, force_below_5=min_cell < 5))
-    for i, name in tables.items():
-        table = gated[name]
-        row = rows[i]
-        if pd.isna(table[f"value_{i}"].iat[0]):
-            _withhold(row, min_cell)
-        lived_shown = not pd.isna(table[f"value_{i}"].iat[1])
-        if not lived_shown and cells[i][3] is not None:
-            row.update(lived_value=None, lived_n=None, lived_suppressed=True)
-            row["lived_reason"] = f"suppressed: fewer than {min_cell} respondents (min_cell)"
-        elif not lived_shown and row["lived_reason"] is None:
-            row.update(lived_suppressed=True)
-            row["lived_reason"] = f"suppressed: fewer than {min_cell} respondents (min_cell)"
+    return [
+        gated_finding_row(cell, gated[tables[i]] if i in tables else None, min_cell)
+        for i, cell in enumerate(cells)
+    ]
+
+
+def population_dimensions(
+    cells: Sequence[FindingCell], respondents: pd.DataFrame, prefix: str = "population_"
+) -> dict[int, str]:
+    """Add an ``in``/``out`` column to ``respondents`` for each distinct filtered population.
+
+    Findings with the same respondents share one column; a population of everyone needs none.
+    Returns the column of each finding (by position) that has one. ``respondents`` must have
+    one row per respondent in the order the cells were computed on.
+
+    Examples
+    --------
+    >>> people = pd.DataFrame(index=range(len(cells[0].population)))  # doctest: +SKIP
+    >>> population_dimensions(cells, people)  # doctest: +SKIP
+    {2: 'population_1'}
+    """
+    pop_dim: dict[int, str] = {}
+    signatures: dict[bytes, str] = {}
+    for i, cell in enumerate(cells):
+        if not cell.computed or cell.population.all():
+            continue
+        sig = np.packbits(cell.population).tobytes()
+        if sig not in signatures:
+            name = f"{prefix}{len(signatures) + 1}"
+            signatures[sig] = name
+            respondents[name] = np.where(cell.population, "in", "out")
+        pop_dim[i] = signatures[sig]
+    return pop_dim
 
 
 def _withhold(row: dict[str, object], min_cell: int) -> None:
