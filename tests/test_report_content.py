@@ -384,3 +384,23 @@ def test_field_report_shows_reproduced_values_intervals_and_verdicts(
     assert audit(gated).passed
     same = gated["finding_mean-burnout"]["burnout_mean"].iat[0]
     assert same == pytest.approx(gated["scale_scores"]["burnout_mean"].iat[0], rel=1e-12)
+
+
+def test_cli_findings_option_sets_the_study_beside_a_users_own_findings(reports, tmp_path):
+    import yaml
+
+    path = tmp_path / "ours.yaml"
+    path.write_text(yaml.safe_dump({"title": "Our coalition's white paper", "findings": [
+        _finding("our-burnout-mean", "M = 27.0", {"statistic": "mean", "scale": "proqol5.burnout"}),
+    ]}))
+    out = tmp_path / "r"
+    result = CliRunner().invoke(
+        report_cmd,
+        [str(reports["study"]), "--format", "html", "--engine", "pandoc", "-o", str(out),
+         "--findings", str(path)],
+        env={"SOURCE_DATE_EPOCH": EPOCH},
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    html = " ".join(next(out.rglob("*.html")).read_text(encoding="utf-8").split())
+    assert "our-burnout-mean" in html and "Study our-burnout-mean. Journal of Tests" in html

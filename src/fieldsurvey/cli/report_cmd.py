@@ -58,6 +58,12 @@ def _formats(value: str) -> tuple[str, ...]:
     show_default=True,
     help="Worker processes (useful with --all-orgs).",
 )
+@click.option(
+    "--findings",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Findings file set beside the results (default: the bundled field-findings.yaml).",
+)
 @friendly_errors(StudyError, ValueError)
 def report_cmd(
     study: Path,
@@ -67,6 +73,7 @@ def report_cmd(
     engine: str,
     output: Path | None,
     jobs: int,
+    findings: Path | None,
 ) -> None:
     """Write the field-wide report of STUDY (and organisation reports with --org/--all-orgs).
 
@@ -110,6 +117,7 @@ def report_cmd(
                 progress=tick,
                 on_start=start,
                 jobs=jobs,
+                findings_path=findings,
             )
     else:
         results = build_reports(
@@ -120,6 +128,7 @@ def report_cmd(
             engine=engine,  # type: ignore[arg-type]
             command=command,
             jobs=jobs,
+            findings_path=findings,
         )
     for name, outputs in results:
         label = name if name is not None else "field-wide"

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from fieldsurvey.disclosure import DisclosurePolicy, gate_table
+from fieldsurvey.instrument import resolve_instrument
 from fieldsurvey.report.bundle import ResultsBundle
 from fieldsurvey.report.document import ReportDocument
 from fieldsurvey.report.figures import (
@@ -675,6 +676,7 @@ def _funnel(r: _Report, doc: ReportDocument, this: pd.Series, pos: pd.Series) ->
         value_label="Mean burnout score",
         highlight=str(r.org),
         n_range=(2, max(float(n) * 3, 60.0)),
+        value_range=resolve_instrument("proqol5").score_range("burnout"),
         caption="Burnout: your organisation on the funnel plot",
         alt_text=(
             f"Funnel plot of mean burnout score against number of respondents, centre line at "

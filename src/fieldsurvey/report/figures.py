@@ -591,8 +591,12 @@ def funnel_plot(
     caption: str | None = None,
     alt_text: str | None = None,
     n_range: tuple[float, float] | None = None,
+    value_range: tuple[float, float] | None = None,
 ) -> Figure:
     """Funnel plot: each unit's value against its size, with 95 % and 99.8 % control limits.
+
+    ``value_range`` (the scale's possible range) clips the vertical axis: at very small n the
+    limits run past what any score can be, which only wastes the plot.
 
     Limits are ``centre +/- z * spread / sqrt(n)`` with z = 1.96 and 3.09 (normal
     approximation). For means pass the respondent-level SD as ``spread``; for proportions pass
@@ -685,6 +689,8 @@ def funnel_plot(
             )
         ax.set_xlabel("Respondents (n)")
         ax.set_ylabel(value_label)
+        if value_range is not None:
+            ax.set_ylim(*value_range)
         _legend(fig, ax, ncols=3)
         _save(fig, Path(path))
 
