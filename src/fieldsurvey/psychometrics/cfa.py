@@ -26,7 +26,8 @@ import pandas as pd
 import scipy.stats
 
 from fieldsurvey.instrument.model import Instrument
-from fieldsurvey.psychometrics.cfa_ml import GroupMoments, MLProblem, single_threaded_blas
+from fieldsurvey.psychometrics._blas import single_threaded_blas
+from fieldsurvey.psychometrics.cfa_ml import GroupMoments, MLProblem
 from fieldsurvey.psychometrics.cfa_partable import ParTable, build_partable
 from fieldsurvey.psychometrics.lavaan_syntax import ModelTerm, parse_model
 from fieldsurvey.psychometrics.sem_fit import fit_measures

@@ -14,30 +14,16 @@ information, evaluated at the estimates, gives the standard errors -- lavaan's d
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
 import scipy.optimize
 
+from fieldsurvey.psychometrics._blas import single_threaded_blas
 from fieldsurvey.psychometrics.cfa_partable import ParTable
 
-try:  # shipped with scikit-learn (a pingouin dependency); optional here
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover - without it BLAS keeps its own thread count
-    threadpool_limits = None
-
 _MATRICES = ("lambda", "theta", "psi", "nu", "alpha")
-
-
-def single_threaded_blas() -> AbstractContextManager:
-    """Run BLAS on one thread: the matrices here are small (p and the number of parameters are
-    at most a few hundred), and multi-threaded BLAS on such sizes is slower -- up to ten times
-    on a busy machine -- than one thread."""
-    if threadpool_limits is None:
-        return nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 _SYMMETRIC = ("theta", "psi")

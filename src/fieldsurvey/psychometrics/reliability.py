@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import stats
 
 from fieldsurvey.instrument.model import Instrument
+from fieldsurvey.psychometrics._blas import single_threaded_blas
 from fieldsurvey.psychometrics.omega import minres_one_factor
 
 Missing = Literal["pairwise", "listwise"]
@@ -371,6 +372,20 @@ def _moments(x: np.ndarray, missing: str) -> _Moments:
     return _Moments(n_rows, n_item, mean, cov, _cov_to_corr(cov))
 
 
+def _accumulate(items_by_row: np.ndarray, shift: np.ndarray, count: np.ndarray, sums: np.ndarray,
+                squares: np.ndarray, products: np.ndarray) -> None:
+    """Add each block of respondents' masked cross-products to the running sums (in place)."""
+    for start in range(0, items_by_row.shape[1], _BLOCK_ROWS):
+        x0 = items_by_row[:, start : start + _BLOCK_ROWS] - shift[:, None]
+        mask = ~np.isnan(x0)
+        np.nan_to_num(x0, copy=False, nan=0.0)
+        m = mask.astype(np.float64)
+        count += m @ m.T
+        sums += x0 @ m.T
+        squares += (x0 * x0) @ m.T
+        products += x0 @ x0.T
+
+
 def _pairwise_moments(x: np.ndarray) -> _Moments:
     """Pairwise-complete covariances and correlations from masked matrix products.
 
@@ -386,7 +401,6 @@ def _pairwise_moments(x: np.ndarray) -> _Moments:
         warnings.simplefilter("ignore", RuntimeWarning)  # all-missing column in the first block
         shift = np.nanmean(x[:_BLOCK_ROWS], axis=0)
     shift = np.where(np.isfinite(shift), shift, 0.0)
-    n_rows = 0
     count = np.zeros((k, k))
     sums = np.zeros((k, k))
     squares = np.zeros((k, k))
@@ -394,16 +408,9 @@ def _pairwise_moments(x: np.ndarray) -> _Moments:
     # Items as rows: a block of respondents is then one stretch of memory for the usual
     # pandas layout (one float64 block stored item by item), which keeps the passes cheap.
     items_by_row = x.T
-    for start in range(0, x.shape[0], _BLOCK_ROWS):
-        x0 = items_by_row[:, start : start + _BLOCK_ROWS] - shift[:, None]
-        mask = ~np.isnan(x0)
-        n_rows += int(mask.any(axis=0).sum())
-        np.nan_to_num(x0, copy=False, nan=0.0)
-        m = mask.astype(np.float64)
-        count += m @ m.T
-        sums += x0 @ m.T
-        squares += (x0 * x0) @ m.T
-        products += x0 @ x0.T
+    with single_threaded_blas():
+        _accumulate(items_by_row, shift, count, sums, squares, products)
+    n_rows = int((~np.isnan(x)).any(axis=1).sum())
     n_item = np.diag(count).astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = shift + np.diag(sums) / np.diag(count)
