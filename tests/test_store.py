@@ -216,7 +216,12 @@ def test_mapping_file_maps_columns_and_labels(study, responses, tmp_path):
 
 def test_qualtrics_fixture_drops_personal_data_and_keeps_it_out_of_the_store(study):
     path = SHARED_FIXTURES / "qualtrics" / "qualtRics_sample.csv"
-    summary = ingest_file(study, path, org="A", wave="1")
+    with pytest.raises(IngestError, match="no column of this file is an item"):
+        ingest_file(study, path, org="A", wave="1")  # its question Q1 is none of our items
+    mapping = study.root / "map.yaml"
+    mapping.write_text(yaml.safe_dump({"columns": {"Q1": "pq01"}}))
+    summary = ingest_file(study, path, org="A", wave="1", mapping=mapping)
+    assert summary.stored == 1
     dropped = {d["column"] for d in summary.dropped_personal}
     assert {"IPAddress", "RecipientEmail", "LocationLatitude"} <= dropped
     con = duckdb.connect(str(study.store_path), read_only=True)

@@ -209,6 +209,11 @@ def _prepare(
     id_col = export.response_id_column
     answer_cols = [c for c in data.columns if c != id_col]
     mapping = map_columns(answer_cols, instruments, map_file)
+    if not mapping.item_for_column:
+        raise IngestError(file, 1, None,
+                          "no column of this file is an item of the study's instruments "
+                          f"({', '.join(i.id for i in instruments)}); nothing would be stored. "
+                          "Check the file (a data dictionary?) or map its columns with --map")
     storable = item_columns(study)
     scale_of = {it.id: inst.response_scales[it.scale] for inst in instruments for it in inst.items}
 
