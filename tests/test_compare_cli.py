@@ -184,3 +184,14 @@ def test_benchmark_is_survey_weighted_when_the_study_gives_staff_counts(tmp_path
     assert field["weighted_mean"] != pytest.approx(field["mean"])
     for row in out["organisations"]:
         assert (row["weighted_mean"] is None) == (row["mean"] is None)
+        if row["mean"] is None:
+            assert row["weighted_diff"] is None and row["field_weighted_mean"] is None
+            continue
+        own = (scores["wf_org"] == row["org"]).to_numpy() & ok
+        rest = (scores["wf_org"] != row["org"]).to_numpy() & ok
+        mine = np.average(scores["burnout"][own], weights=w[own])
+        others = np.average(scores["burnout"][rest], weights=w[rest])
+        assert row["weighted_mean"] == pytest.approx(mine)
+        assert row["field_weighted_mean"] == pytest.approx(others)
+        assert row["weighted_diff"] == pytest.approx(mine - others)
+        assert row["weighted_diff_ci_low"] < row["weighted_diff"] < row["weighted_diff_ci_high"]

@@ -206,6 +206,7 @@ def benchmark_cmd(study_dir: Path, org: str | None, wave_column: str, role: str 
             shown["role-standardised"] = rows["standardised_mean"]
         if "weighted_mean" in rows:
             shown["weighted"] = rows["weighted_mean"]
+            shown["weighted diff"] = rows["weighted_diff"]
         print_table(shown, title=f"{scale}: organisations against the field without them "
                     f"(under {cell} respondents withheld: -)", digits=2)
     if "change" in gated.tables:

@@ -46,6 +46,7 @@ from fieldsurvey.compare.shrinkage import (
 from fieldsurvey.compare.standardise import (
     standardise_role_mix,
     survey_weights,
+    weighted_differences,
     weighted_means,
 )
 
@@ -82,6 +83,7 @@ __all__ = [
     "structural_drivers",
     "survey_weights",
     "variance_shares",
+    "weighted_differences",
     "weighted_means",
     "welch_two_groups",
 ]

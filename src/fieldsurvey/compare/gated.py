@@ -18,7 +18,11 @@ from fieldsurvey.compare.benchmark import benchmark_organisations, organisation_
 from fieldsurvey.compare.funnel import funnel_limits
 from fieldsurvey.compare.groups import compare_groups, group_descriptives
 from fieldsurvey.compare.shrinkage import shrink_organisation_means
-from fieldsurvey.compare.standardise import standardise_role_mix, weighted_means
+from fieldsurvey.compare.standardise import (
+    standardise_role_mix,
+    weighted_differences,
+    weighted_means,
+)
 from fieldsurvey.disclosure import DisclosureError, DisclosurePolicy, Release, audit, gate
 
 NOT_STATED = "not stated"
@@ -202,9 +206,10 @@ def gated_benchmark(
     """Each organisation against the field without it, through the disclosure gate.
 
     With ``weights`` (one survey weight per row of ``data``, e.g. from
-    :func:`~fieldsurvey.compare.survey_weights`), organisation and field means are also given
-    weighted, with linearisation intervals clustered by organisation (``weighted_mean``,
-    ``weighted_ci_low``, ``weighted_ci_high``).
+    :func:`~fieldsurvey.compare.survey_weights`), every benchmark estimate is also given
+    weighted with linearisation intervals: the organisation's mean, the field without it
+    (clustered by organisation), their difference, and the field's mean
+    (:func:`~fieldsurvey.compare.standardise.weighted_differences`).
 
     With ``role`` each organisation's mean is also directly standardised to the field's role mix
     (``standardised_mean`` with its CI; ``role_complete`` is False where the organisation lacks
@@ -274,12 +279,14 @@ def gated_benchmark(
         stat_cols += added
     weighted = None
     if weights is not None:
-        weighted = weighted_means(now, scales, weights.loc[now.index], by=org, cluster=org).rename(
+        w_now = weights.loc[now.index]
+        per_org = weighted_differences(now, scales, w_now, org=org)
+        added = [c for c in per_org.columns if c not in (org, "scale")]
+        table = table.merge(per_org, on=[org, "scale"], how="left")
+        stat_cols += added
+        weighted = weighted_means(now, scales, w_now, cluster=org).rename(
             columns={"ci_low": "weighted_ci_low", "ci_high": "weighted_ci_high"}
         )
-        added = ["weighted_mean", "weighted_ci_low", "weighted_ci_high"]
-        table = table.merge(weighted[[org, "scale", *added]], on=[org, "scale"], how="left")
-        stat_cols += added
     cells = table[[org, "scale", "n", "n_valid", *stat_cols]].copy()
     cells[org] = _as_dim(cells[org])
     for flag in ("outside95", "outside998"):
@@ -300,7 +307,7 @@ def gated_benchmark(
     )
     field_stats = {"mean": "mean", "sd": "sd"}
     if weighted is not None:
-        everyone = weighted[weighted[org].isna()].set_index("scale")
+        everyone = weighted.set_index("scale")
         for column in ("weighted_mean", "weighted_ci_low", "weighted_ci_high"):
             field_cells[column] = field_cells["scale"].map(everyone[column]).to_numpy()
             field_stats[column] = "other"
