@@ -195,3 +195,15 @@ def test_benchmark_is_survey_weighted_when_the_study_gives_staff_counts(tmp_path
         assert row["field_weighted_mean"] == pytest.approx(others)
         assert row["weighted_diff"] == pytest.approx(mine - others)
         assert row["weighted_diff_ci_low"] < row["weighted_diff"] < row["weighted_diff_ci_high"]
+
+
+def test_benchmark_bands_are_gated_counts_with_shares_of_shown_numbers(study):
+    out = _json(["benchmark", str(study[0].root), "--bands", "--scale", "burnout", "--format",
+                 "json"])
+    rows = out["bands"]
+    assert {r["band"] for r in rows} >= {"Low", "Moderate"}
+    for row in rows:
+        assert row["n"] is None or row["n"] >= 10
+        if row["pct"] is not None:
+            assert row["n"] is not None and 0 <= row["pct"] <= 100
+    assert all(r["n"] is None for r in rows if r["org"] in ("T1", "T2"))

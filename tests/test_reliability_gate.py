@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 from click.testing import CliRunner
 
 from fieldsurvey.cli import main
@@ -27,7 +28,7 @@ def test_item_answered_by_too_few_is_withheld_while_its_scale_is_shown():
     shown_summary, shown_items = gate_reliability(summary, items, len(data), min_cell=10)
     sparse = shown_items[shown_items["item"] == "pq03"].iloc[0]
     assert np.isnan(sparse["mean"]) and np.isnan(sparse["sd"]) and np.isnan(sparse["r_drop"])
-    assert np.isnan(sparse["n"])
+    assert pd.isna(sparse["n"])
     other = shown_items[shown_items["item"] == "pq06"].iloc[0]
     assert other["mean"] == items[items["item"] == "pq06"]["mean"].iloc[0]
     cs = shown_summary[shown_summary["scale"] == "compassion_satisfaction"].iloc[0]

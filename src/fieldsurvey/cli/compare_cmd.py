@@ -165,11 +165,13 @@ def _chosen_groups(values: pd.Series, groups: tuple[str, ...]) -> list[str] | No
               help="Column of survey waves: the latest wave is benchmarked, earlier ones give the trend.")
 @click.option("--standardise-roles", "role", default=None, metavar="ROLE_COLUMN",
               help="Also standardise each organisation to the field's role mix (e.g. wf_role).")
+@click.option("--bands", is_flag=True,
+              help="Also the band distribution of each scale against the field (choose a few --scale).")
 @click.option("--scale", "scales", multiple=True, help="Scales to benchmark (default: all).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @friendly_errors(*_ERRORS)
 def benchmark_cmd(study_dir: Path, org: str | None, wave_column: str, role: str | None,
-                  scales: tuple[str, ...], fmt: str) -> None:
+                  bands: bool, scales: tuple[str, ...], fmt: str) -> None:
     """Each organisation against the field without it (shrunken means, funnel position)."""
     data, insts, cell, forced = _load(study_dir, (), None)
     wave = wave_column if wave_column in data else None
@@ -182,13 +184,14 @@ def benchmark_cmd(study_dir: Path, org: str | None, wave_column: str, role: str 
         weights = survey_weights(data, staff, org="org", role=study.config.role_column,
                                  method=study.config.weighting)
     gated = gated_benchmark(data, _scale_ids(insts, scales, data), org="org", wave=wave, focus=org,
-                            role=role, weights=weights, min_cell=cell, force_min_cell=forced)
+                            role=role, weights=weights, bands=bands, min_cell=cell,
+                            force_min_cell=forced)
     orgs = gated.tables["organisations"]
     orgs = orgs[orgs["org"].notna()]
     if fmt == "json":
         doc = {"min_cell": cell, "field": gated.tables["field"].to_dict(orient="records"),
                "organisations": orgs.to_dict(orient="records")}
-        for name in ("trend", "change"):
+        for name in ("trend", "change", "bands"):
             if name in gated.tables:
                 doc[name] = gated.tables[name].to_dict(orient="records")
         print_json(doc)
@@ -209,6 +212,10 @@ def benchmark_cmd(study_dir: Path, org: str | None, wave_column: str, role: str 
             shown["weighted diff"] = rows["weighted_diff"]
         print_table(shown, title=f"{scale}: organisations against the field without them "
                     f"(under {cell} respondents withheld: -)", digits=2)
+    if "bands" in gated.tables:
+        shown_bands = gated.tables["bands"].assign(org=lambda t: t["org"].fillna("field"))
+        print_table(shown_bands[["org", "scale", "band", "n", "pct"]],
+                    title="Staff in each band (% of staff with a score)", digits=1)
     if "change" in gated.tables:
         change = gated.tables["change"]
         change = change[change["org"].notna()]

@@ -200,6 +200,7 @@ def gated_benchmark(
     focus: str | None = None,
     role: str | None = None,
     weights: pd.Series | None = None,
+    bands: bool = False,
     min_cell: int = 10,
     force_min_cell: bool = False,
 ) -> GatedTables:
@@ -210,6 +211,10 @@ def gated_benchmark(
     weighted with linearisation intervals: the organisation's mean, the field without it
     (clustered by organisation), their difference, and the field's mean
     (:func:`~fieldsurvey.compare.standardise.weighted_differences`).
+
+    With ``bands`` and ``<scale>_band`` columns in the data, a ``bands`` table gives the number
+    and share of staff in each band per organisation and for the field. Each banded scale adds
+    a dimension to the release, so ask for bands of a few scales at a time.
 
     With ``role`` each organisation's mean is also directly standardised to the field's role mix
     (``standardised_mean`` with its CI; ``role_complete`` is False where the organisation lacks
@@ -312,10 +317,15 @@ def gated_benchmark(
             field_cells[column] = field_cells["scale"].map(everyone[column]).to_numpy()
             field_stats[column] = "other"
     dims = [org, wave] if wave else [org]
+    band_columns = [f"{s}_band" for s in scales if bands and f"{s}_band" in data]
     if wave:
         cells.insert(1, wave, current)
         field_cells.insert(1, wave, current)
-    release = Release(_respondents(data, dims), dims)
+    # With band dimensions the possible crossings explode; declaring the observed combinations
+    # public makes the audit assume a stronger attacker (it can only add suppression).
+    support = [tuple(dims + band_columns)] if band_columns else []
+    release = Release(_respondents(data, dims + band_columns), dims + band_columns,
+                      public_support=support)
     release.add_table(
         "field",
         field_cells,
@@ -334,9 +344,53 @@ def gated_benchmark(
         variable="scale",
         labels=["scale"],
     )
+    for band in band_columns:
+        _add_bands(release, now, band, org, wave, current, focus)
     if wave and len(waves) > 1:
         _add_trend(release, data, scales, org, wave, waves, focus)
-    return GatedTables(tables=_gate(release, min_cell, force_min_cell), min_cell=min_cell)
+    tables = _gate(release, min_cell, force_min_cell)
+    if band_columns:
+        tables["bands"] = _band_shares(tables, band_columns, org)
+    return GatedTables(tables=tables, min_cell=min_cell)
+
+
+def _add_bands(release: Release, now: pd.DataFrame, band: str, org: str, wave: str | None,
+               current: str | None, focus: str | None) -> None:
+    """Counts of staff per band: each organisation's (or only ``focus``'s) and the field's."""
+    categories = list(pd.unique(_respondents(now, [band])[band]))
+    units = [focus] if focus is not None else sorted(now[org].dropna().astype(str).unique())
+    rows = [{org: unit, band: category} for unit in [None, *units] for category in categories]
+    cells = pd.DataFrame(rows, columns=[org, band]).astype(object)
+    cells = cells.where(cells.notna(), None)
+    if wave:
+        cells.insert(1, wave, current)
+    release.add_table(f"bands:{band}", cells)
+
+
+def _band_shares(tables: dict[str, pd.DataFrame], band_columns: list[str], org: str) -> pd.DataFrame:
+    """One long table of gated band counts, with each band's share of the unit's scored staff.
+
+    Shares are worked out after gating from shown numbers only (the band count and the unit's
+    shown number of staff with a score), never released on their own: a withheld count stays
+    withheld as a share.
+    """
+    scored = pd.concat([tables["field"], tables["organisations"]], ignore_index=True)
+    scored = scored.assign(_unit=scored[org].fillna("\0").astype(str))
+    scored = scored.drop_duplicates(["_unit", "scale"])  # the field row appears in both tables
+    valid = scored.set_index(["_unit", "scale"])["n_valid"]
+    frames = []
+    for band in band_columns:
+        counts = tables.pop(f"bands:{band}")
+        scale = band.removesuffix("_band")
+        counts = counts[counts[band] != NOT_STATED]  # staff without a score have no band
+        units = counts[org].fillna("\0").astype(str)
+        totals = pd.Series([valid.get((u, scale), pd.NA) for u in units], index=counts.index,
+                           dtype="Float64")
+        frames.append(pd.DataFrame({
+            org: counts[org], "scale": scale, "band": counts[band], "n": counts["n"],
+            "pct": 100.0 * counts["n"].astype("Float64") / totals,
+        }))
+    return pd.concat(frames, ignore_index=True)
 
 
 def _add_trend(

@@ -250,7 +250,8 @@ def _wellbeing(r: _Report, doc: ReportDocument) -> None:
         if r.org is None and info.instrument.id == "proqol5" and mean is not None:
             r.summary.append(
                 f"The mean {info.label.lower()} score was {fmt(mean)} "
-                f"(n = {int(n)}, possible range {info.lowest:g} to {info.highest:g})."
+                + (f"(n = {int(n)}, " if n is not None else "(")
+                + f"possible range {info.lowest:g} to {info.highest:g})."
             )
     table = pd.DataFrame(rows)
     table["n"] = table["n"].astype("Int64")
@@ -643,7 +644,9 @@ def _against_field(r: _Report, doc: ReportDocument) -> None:
 def _funnel(r: _Report, doc: ReportDocument, this: pd.Series, pos: pd.Series) -> None:
     doc.heading("Place on the funnel plot", level=2)
     mean = _get(this, "burnout_mean")
-    n = _get(this, "burnout_n")
+    # Where the count of staff with a score is withheld (it would reveal how few did not
+    # answer), the organisation's respondent count places the point instead.
+    n = _get(this, "burnout_n") or _get(this, "n")
     target = _get(pos, "burnout_funnel_target")
     curves = r.data.analyses.get("funnel_curves")
     if mean is None or n is None or target is None or curves is None:
