@@ -195,6 +195,23 @@ def test_benchmark_is_survey_weighted_when_the_study_gives_staff_counts(tmp_path
         assert row["field_weighted_mean"] == pytest.approx(others)
         assert row["weighted_diff"] == pytest.approx(mine - others)
         assert row["weighted_diff_ci_low"] < row["weighted_diff"] < row["weighted_diff_ci_high"]
+    # Group comparisons of the same study are weighted too.
+    result = CliRunner().invoke(main, ["compare", str(study.root), "--by", "wf_lived_exp",
+                                       "--scale", "burnout", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    from fieldsurvey.compare import survey_weights
+    from fieldsurvey.compare.gated import gated_group_comparison
+    from fieldsurvey.store import open_study, scored_responses
+
+    opened = open_study(study.root)
+    data = scored_responses(opened)
+    weights = survey_weights(data, opened.staff_table())
+    groups = gated_group_comparison(data, ["burnout"], "wf_lived_exp", weights=weights,
+                                    cluster="org").tables["groups"]
+    yes = groups[groups["wf_lived_exp"] == "1"].iloc[0]
+    mask = data["wf_lived_exp"].eq(1).fillna(False).to_numpy(dtype=bool) & data["burnout"].notna().to_numpy()
+    expected = np.average(data["burnout"].to_numpy(dtype=float)[mask], weights=weights.to_numpy()[mask])
+    assert yes["weighted_mean"] == pytest.approx(expected)
 
 
 def test_benchmark_bands_are_gated_counts_with_shares_of_shown_numbers(study):

@@ -86,8 +86,10 @@ def compare_cmd(source: Path, by: str, instruments: tuple[str, ...], groups: tup
     data, insts, cell, forced = _load(source, instruments, min_cell)
     data = data.assign(**{by: _labelled(data, by, insts)})
     chosen = _chosen_groups(data[by], groups)
+    weights = _study_weights(source, data)
     gated = gated_group_comparison(data, _scale_ids(insts, scales, data), by, groups=chosen,
-                                   min_cell=cell, force_min_cell=forced, correction=correction)
+                                   min_cell=cell, force_min_cell=forced, correction=correction,
+                                   weights=weights, cluster="org" if weights is not None else None)
     invariance = _invariance(data, insts, gated, by, chosen, cell)
     if fmt == "json":
         doc = comparison_json(gated, by)
@@ -145,6 +147,18 @@ def _invariance(data: pd.DataFrame, instruments: list[Instrument], gated, by: st
     return out
 
 
+def _study_weights(source: Path, data: pd.DataFrame) -> pd.Series | None:
+    """Survey weights when ``source`` is a study whose study.yaml gives staff head counts."""
+    if not (source.is_dir() and (source / STUDY_FILE).is_file()):
+        return None
+    study = open_study(source)
+    staff = study.staff_table()
+    if staff is None:
+        return None
+    return survey_weights(data, staff, org="org", role=study.config.role_column,
+                          method=study.config.weighting)
+
+
 def _chosen_groups(values: pd.Series, groups: tuple[str, ...]) -> list[str] | None:
     if not groups:
         return None
@@ -177,12 +191,7 @@ def benchmark_cmd(study_dir: Path, org: str | None, wave_column: str, role: str 
     wave = wave_column if wave_column in data else None
     if role is not None and role not in data:
         raise StudyError(f"no role column {role!r}")
-    study = open_study(study_dir)
-    weights = None
-    staff = study.staff_table()
-    if staff is not None:  # the study gives staff head counts: estimates are survey-weighted
-        weights = survey_weights(data, staff, org="org", role=study.config.role_column,
-                                 method=study.config.weighting)
+    weights = _study_weights(study_dir, data)
     gated = gated_benchmark(data, _scale_ids(insts, scales, data), org="org", wave=wave, focus=org,
                             role=role, weights=weights, bands=bands, min_cell=cell,
                             force_min_cell=forced)

@@ -67,12 +67,15 @@ def gated_group_comparison(
     min_cell: int = 10,
     force_min_cell: bool = False,
     correction: str = "holm",
+    weights: pd.Series | None = None,
+    cluster: str | None = None,
 ) -> GatedTables:
     """Group descriptives and tests of ``scales`` by ``by``, through the disclosure gate.
 
     Returns tables ``groups`` (one row per group x scale, plus the everyone row with ``by``
     NA) and ``tests`` (one row per scale). A test is withheld when any group it compares is
-    below ``min_cell``.
+    below ``min_cell``. With survey ``weights`` each group's mean is also given weighted, with
+    a linearisation interval clustered by ``cluster`` (the organisation) when given.
 
     Examples
     --------
@@ -96,6 +99,17 @@ def gated_group_comparison(
             "sd": desc["sd"],
         }
     )
+    stats = {"mean": "mean", "sd": "sd"}
+    if weights is not None:
+        weighted = weighted_means(data, list(scales), weights, by=by, cluster=cluster).rename(
+            columns={"ci_low": "weighted_ci_low", "ci_high": "weighted_ci_high"}
+        )
+        weighted[by] = _as_dim(weighted[by])
+        key = weighted[by].astype(object).where(weighted[by].notna(), "\0").astype(str) + "|" + weighted["scale"]
+        mine = desc_cells[by].astype(object).where(desc_cells[by].notna(), "\0").astype(str) + "|" + desc_cells["scale"]
+        for column in ("weighted_mean", "weighted_ci_low", "weighted_ci_high"):
+            desc_cells[column] = mine.map(dict(zip(key, weighted[column], strict=True))).to_numpy()
+            stats[column] = "other"
     test_cols = [
         "test",
         "statistic",
@@ -124,8 +138,8 @@ def gated_group_comparison(
     release.add_table(
         "groups",
         desc_cells,
-        {"mean": "mean", "sd": "sd"},
-        stat_n={"mean": "n_valid", "sd": "n_valid"},
+        stats,
+        stat_n={c: "n_valid" for c in stats},
         variable="scale",
         labels=["scale"],
     )
