@@ -11,7 +11,8 @@ other languages repeat the first language's answer labels until a translator edi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import hashlib
+import json
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -83,7 +84,11 @@ def write_xlsform(plan: FormPlan, out: Path) -> Path:
     settings = {
         "form_title": plan.title,
         "form_id": sanitize_name("_".join(s.name for s in plan.sections))[:60],
-        "version": datetime.now(UTC).strftime("%Y%m%d%H%M"),
+        # Derived from the form's content: the same form always gets the same version (exports
+        # are reproducible) and any change gives a new one, as ODK servers require.
+        "version": hashlib.sha256(
+            json.dumps([survey, choices, plan.title], sort_keys=True, default=str).encode()
+        ).hexdigest()[:12],
     }
     if len(plan.languages) > 1:
         settings["default_language"] = language_label(plan.default_language)
