@@ -669,3 +669,16 @@ def test_item_ids_that_cannot_be_field_names_are_refused(tmp_path):
     path.write_text(OWN_YAML.replace("oc_note", "OcNote"), encoding="utf-8")
     with pytest.raises(FieldingError, match="item id 'OcNote' cannot be a field name"):
         field_instruments([resolve_instrument(path)], "redcap", tmp_path / "d.csv")
+
+
+def test_xlsform_version_is_reproducible_and_changes_with_the_form(tmp_path):
+    def version(consent: str, name: str) -> str:
+        out = field_instruments(own("workforce-context"), "xlsform", tmp_path / name,
+                                consent_text=consent)
+        ws = load_workbook(out)["settings"]
+        header = [c.value for c in ws[1]]
+        return ws.cell(row=2, column=header.index("version") + 1).value
+
+    first, again = version("Consent A.", "a.xlsx"), version("Consent A.", "b.xlsx")
+    assert first == again
+    assert version("Consent B.", "c.xlsx") != first
