@@ -298,9 +298,12 @@ def _render(
         reason[u] if sup else ("; ".join(r) if r else pd.NA)
         for u, sup, r in zip(units, suppressed, row_reasons, strict=True)
     ]
-    df["suppressed"] = suppressed
-    df["suppression_reason"] = pd.array(reasons, dtype="string")
-    return df
+    # Replacing statistic columns one by one fragments wide tables; add the flags in one go.
+    flags = pd.DataFrame(
+        {"suppressed": suppressed, "suppression_reason": pd.array(reasons, dtype="string")},
+        index=df.index,
+    )
+    return pd.concat([df, flags], axis=1)
 
 
 def gate_table(

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from fieldsurvey.report.bundle import ResultsBundle
+from fieldsurvey.report.bundle import ResultsBundle, file_sha256
 from fieldsurvey.report.content import write_report_content
 from fieldsurvey.report.render import Engine, render_report
 from fieldsurvey.report.study_data import StudyData, load_study_data, study_path
@@ -47,13 +47,17 @@ def _findings(path: str | Path | None) -> Any:
 
 def report_settings(data: StudyData, findings_path: str | Path | None) -> dict[str, Any]:
     """Study settings recorded in the manifest (everything ``verify`` needs to recompute)."""
-    return {
+    settings: dict[str, Any] = {
         "study": data.study.config.to_yaml_dict(),
         "waves": list(data.waves),
         "reported_wave": data.latest,
         "n_boot": N_BOOT,
         "findings": Path(findings_path).resolve().as_posix() if findings_path else "bundled",
     }
+    staff = data.study.config.staff_counts
+    if staff is not None:  # the survey weights' input: a changed file changes weighted numbers
+        settings["staff_counts_sha256"] = file_sha256(Path(data.study.root) / staff)
+    return settings
 
 
 def make_bundle(

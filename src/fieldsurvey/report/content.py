@@ -25,7 +25,14 @@ from fieldsurvey.report.figures import (
     funnel_plot,
     trend_lines,
 )
-from fieldsurvey.report.release import OTHER, THIS, ReportFindings, gated_tables, report_findings
+from fieldsurvey.report.release import (
+    OTHER,
+    THIS,
+    WEIGHTED,
+    ReportFindings,
+    gated_tables,
+    report_findings,
+)
 from fieldsurvey.report.study_data import PUBLISHED_RELIABILITY, ScaleInfo, StudyData
 
 __all__ = ["SECTION_HEADINGS", "fmt", "write_report_content"]
@@ -263,6 +270,7 @@ def _wellbeing(r: _Report, doc: ReportDocument) -> None:
         decimals={"Mean": 1, "SD": 1, "Alpha": 2, "Omega": 2},
         missing=WITHHELD,
     )
+    _weighted_scales(r, doc)
     doc.paragraph(
         "Published reliability: ProQOL compassion satisfaction 0.88 (Stamm 2010, The Concise "
         "ProQOL Manual). The published reliability of the other scales has not been verified "
@@ -289,6 +297,45 @@ def _wellbeing(r: _Report, doc: ReportDocument) -> None:
         doc.figure(fig)
         if info.scale.bands:
             _bands_section(r, doc, info)
+
+
+def _weighted(r: _Report) -> bool:
+    """Whether this report's release carries survey-weighted estimates."""
+    return "weighted_scores" in r.gated.tables
+
+
+def _weighted_scales(r: _Report, doc: ReportDocument) -> None:
+    """Survey-weighted means next to the unweighted ones (when the study has staff counts)."""
+    if not _weighted(r):
+        return
+    unit = r.unit_where(THIS if r.org is not None else None)
+    row, weighted = _row(r.t("scale_scores"), **unit), _row(r.t("weighted_scores"), **unit)
+    whose = f"{r.org}'s staff" if r.org else "the staff of the field"
+    doc.paragraph(
+        f"The same means weighted to {whose} by organisation and role (staff head counts; see "
+        "Methods), with their 95% intervals. Weighted means are withheld wherever the "
+        "unweighted mean is."
+    )
+    rows = []
+    for info in r.data.wellbeing:
+        key = f"{info.id}{WEIGHTED}"
+        rows.append(
+            {
+                "Scale": info.label,
+                "n": _get(row, f"{info.id}_n"),
+                "Mean": _get(row, f"{info.id}_mean"),
+                "Weighted mean": _get(weighted, f"{key}mean"),
+                "95% CI low": _get(weighted, f"{key}ci_low"),
+                "95% CI high": _get(weighted, f"{key}ci_high"),
+            }
+        )
+    table = pd.DataFrame(rows)
+    table["n"] = table["n"].astype("Int64")
+    for col in table.columns[2:]:
+        table[col] = pd.to_numeric(table[col], errors="coerce")
+    doc.table(
+        table, f"Survey-weighted wellbeing scale means, wave {r.data.latest}", missing=WITHHELD
+    )
 
 
 def _norms_text(scales: list[ScaleInfo]) -> str:
@@ -637,8 +684,46 @@ def _against_field(r: _Report, doc: ReportDocument) -> None:
     doc.table(
         table, f"{r.org} against the rest of the field, wave {r.data.latest}", missing=WITHHELD
     )
+    _weighted_against_field(r, doc)
     _funnel(r, doc, this, pos)
     _trend(r, doc)
+
+
+def _weighted_against_field(r: _Report, doc: ReportDocument) -> None:
+    """The organisation against the field, survey-weighted (when the study has staff counts)."""
+    if not _weighted(r):
+        return
+    weighted = r.t("weighted_scores")
+    this, other = _row(weighted, focus=THIS), _row(weighted, focus=OTHER)
+    doc.paragraph(
+        "The same comparison with survey weights (see Methods): each mean weighted to the staff "
+        "head counts by organisation and role. The difference's 95% interval combines the "
+        "organisation's interval (its respondents as units) with the rest of the field's "
+        "(clustered by organisation)."
+    )
+    rows = []
+    for info in r.data.wellbeing:
+        key = f"{info.id}{WEIGHTED}"
+        mine, rest = _get(this, f"{key}mean"), _get(other, f"{key}mean")
+        shown = mine is not None and rest is not None
+        rows.append(
+            {
+                "Scale": info.label,
+                "Yours (weighted)": mine,
+                "Rest of field (weighted)": rest,
+                "Difference": _get(this, f"{key}diff") if shown else None,
+                "95% CI low": _get(this, f"{key}diff_ci_low") if shown else None,
+                "95% CI high": _get(this, f"{key}diff_ci_high") if shown else None,
+            }
+        )
+    table = pd.DataFrame(rows)
+    for col in table.columns[1:]:
+        table[col] = pd.to_numeric(table[col], errors="coerce")
+    doc.table(
+        table,
+        f"{r.org} against the rest of the field, survey-weighted, wave {r.data.latest}",
+        missing=WITHHELD,
+    )
 
 
 def _funnel(r: _Report, doc: ReportDocument, this: pd.Series, pos: pd.Series) -> None:
@@ -746,6 +831,7 @@ def _methods(r: _Report, doc: ReportDocument) -> None:
         )
         + ". Free-text answers never appear in a report."
     )
+    _weights_method(r, doc)
     doc.heading("Suppression rule", level=2).paragraph(
         f"No number describes fewer than {r.data.min_cell} respondents (the study's minimum "
         "cell size). Every table and figure of this report passed the fieldsurvey disclosure "
@@ -753,6 +839,45 @@ def _methods(r: _Report, doc: ReportDocument) -> None:
         "where they would let a withheld value be worked out by subtraction from the report's "
         "other numbers. Lived-experience comparisons are withheld as a whole when any answer "
         "category is small. Figures are drawn only from the numbers shown."
+    )
+
+
+def _weights_method(r: _Report, doc: ReportDocument) -> None:
+    """How the survey weights were made (only for a study with staff head counts)."""
+    cfg = r.data.study.config
+    if cfg.staff_counts is None:
+        return
+    doc.heading("Survey weights", level=2)
+    error = r.data.analyses.get("errors", {}).get("weights")
+    if r.data.weights is None:
+        doc.paragraph(
+            "The study gives staff head counts, but survey weights could not be made from "
+            f"them, so only unweighted estimates are shown: {error or 'no weights'}."
+        )
+        return
+    if cfg.weighting == "rake":
+        how = (
+            "raked (iterative proportional fitting) so that the weighted respondents match each "
+            "organisation's staff total and the field's staff total in each role"
+        )
+    else:
+        how = (
+            "post-stratified: each respondent's weight is the staff head count of their "
+            "organisation and role divided by the number of respondents in that organisation "
+            "and role"
+        )
+    doc.paragraph(
+        f"Weighted estimates use survey weights made from the staff head counts in "
+        f"{cfg.staff_counts} for wave {r.data.latest}, {how} (role from {cfg.role_column}). "
+        "Respondents who did not give their role have no weight and are left out of the "
+        "weighted estimates only. Weighted means are ratio means (sum of weight times score "
+        "over sum of weights); their standard errors come from Taylor linearisation, clustered "
+        "by organisation for estimates that pool organisations (an organisation's own mean "
+        "uses its respondents as the units), with t intervals on the number of clusters minus "
+        "one (normal intervals for differences). No finite-population correction is applied, "
+        "so intervals are conservative where most of an organisation's staff responded. "
+        "Every weighted value is a further statistic of the same cell as the unweighted mean "
+        "and is withheld wherever that mean is."
     )
 
 

@@ -16,6 +16,10 @@ findings' filters define (see :func:`report_findings`), and in an organisation's
 without this organisation", so the gate sees that it and the organisation's own cell add up to
 the field. Other organisations are never cells of an organisation's report: nothing in it
 describes another organisation.
+
+When the study gives staff head counts (:attr:`StudyData.weights`), the table
+``weighted_scores`` holds survey-weighted means of the ``scale_scores`` cells, each withheld
+with its scale's unweighted mean (see :func:`_weighted_statistics`).
 """
 
 from __future__ import annotations
@@ -60,10 +64,13 @@ __all__ = [
 ]
 
 THIS, OTHER = "this", "other"
+VALID_SUFFIX = "_n"  # a scale's count of valid scores, as in the scale tables
 LIVED_GROUPS = [*LIVED_LABELS.values(), NOT_STATED]
 FINDING_POPULATION = "finding_population_"
 FINDING_HIT = "finding_counts_"
 HIT_VALUES = ["yes", "no", "no score"]
+#: Infix of the survey-weighted statistic columns: ``<scale>_weighted_<statistic>``.
+WEIGHTED = "_weighted_"
 NOT_REPORTED = "not reported"
 #: Shown instead of a reason that would tell how few respondents a population has.
 TOO_FEW = (
@@ -426,12 +433,21 @@ def report_release(
     # Scale statistics, this wave: the report's unit(s).
     kinds, stat_n = _stat_spec(wellbeing + conditions)
     cells = [{**u, "wave": latest} for u in units]
-    release.add_table(
-        "scale_scores",
-        cell_statistics(frame, cells, wellbeing + conditions),
-        kinds,
-        stat_n=stat_n,
-    )
+    scale_scores = cell_statistics(frame, cells, wellbeing + conditions)
+    release.add_table("scale_scores", scale_scores, kinds, stat_n=stat_n)
+    if data.weights is not None:
+        # Survey-weighted estimates are further statistics of the same cells. Each names its
+        # scale's valid-score count as its own count, the variable the unweighted mean names,
+        # so the gate withholds both together (same withheld set, complements included).
+        counts = scale_scores[[c for c in scale_scores.columns if c in dims]
+                              + [f"{s}_n" for s in wellbeing]]  # fmt: skip
+        weighted = pd.DataFrame(_weighted_statistics(data, frame, org, wellbeing))
+        release.add_table(
+            "weighted_scores",
+            pd.concat([counts, weighted.set_index(counts.index)], axis=1),
+            {c: "other" for c in weighted.columns},
+            stat_n={c: f"{c.split(WEIGHTED)[0]}_n" for c in weighted.columns},
+        )
     for info in data.wellbeing:
         if info.scale.bands:
             dim = f"{info.id}_band"
@@ -487,9 +503,17 @@ def report_release(
         release.add_table("drivers", drivers, {c: "other" for c in drivers.columns if c != "wave"})
     if org is not None:
         position = _position(data, org)
-        release.add_table(
-            "position", position, {c: "other" for c in position.columns if c not in dims}
-        )
+        # Each scale's figures rest on the organisation's valid scores of that scale: withheld
+        # with them (a large organisation can still have few scores on one scale).
+        counts = {c for c in position.columns if c.endswith(VALID_SUFFIX)}
+        stats = [c for c in position.columns if c not in dims and c not in counts]
+        stat_n = {}
+        for column in stats:
+            scale = next((c[: -len(VALID_SUFFIX)] for c in counts
+                          if column.startswith(c[: -len(VALID_SUFFIX)] + "_")), None)
+            if scale is not None:
+                stat_n[column] = scale + VALID_SUFFIX
+        release.add_table("position", position, {c: "other" for c in stats}, stat_n=stat_n)
 
     # Trend over waves.
     trend_cells = [{**u, "wave": w} for u in units for w in data.waves]
@@ -501,6 +525,72 @@ def report_release(
     if reproduced is not None:
         reproduced.add_to(release, frame)
     return release
+
+
+def _weighted_statistics(
+    data: StudyData, frame: pd.DataFrame, org: str | None, scales: Sequence[str]
+) -> dict[str, list[float]]:
+    """Survey-weighted statistics of the ``scale_scores`` cells, in the cells' order.
+
+    Field-wide report (one cell): ``<scale>_weighted_mean``, ``_weighted_ci_low``,
+    ``_weighted_ci_high`` of the whole field, with linearisation intervals clustered by
+    organisation. Organisation report (cells ``this``, ``other``): the organisation's weighted
+    mean (its respondents the units of variance) and the weighted field without it (clustered
+    by organisation), and in the ``this`` row the weighted difference with its interval
+    (:func:`~fieldsurvey.compare.standardise.weighted_differences`).
+    """
+    from fieldsurvey.compare import weighted_differences, weighted_means
+
+    assert data.weights is not None
+    current = (frame["wave"] == data.latest).to_numpy()
+    now = frame.loc[current]
+    weights = data.weights.loc[now.index]
+    out: dict[str, list[float]] = {}
+    if org is None:
+        field_wide = weighted_means(now, list(scales), weights, cluster="org").set_index("scale")
+        for s in scales:
+            for stat, column in (("mean", "weighted_mean"), ("ci_low", "ci_low"),
+                                 ("ci_high", "ci_high")):  # fmt: skip
+                out[f"{s}{WEIGHTED}{stat}"] = [float(field_wide.at[s, column])]
+        return out
+    mine = weighted_differences(now, list(scales), weights, org="org")
+    mine = mine[mine["org"] == org].set_index("scale")
+    rest = now["focus"] == OTHER
+    field = weighted_means(now[rest], list(scales), weights[rest], cluster="org")
+    field = field.set_index("scale")
+    for s in scales:
+        pairs = {
+            "mean": (mine.at[s, "weighted_mean"], field.at[s, "weighted_mean"]),
+            "ci_low": (mine.at[s, "weighted_ci_low"], field.at[s, "ci_low"]),
+            "ci_high": (mine.at[s, "weighted_ci_high"], field.at[s, "ci_high"]),
+            "diff": (mine.at[s, "weighted_diff"], np.nan),
+            "diff_ci_low": (mine.at[s, "weighted_diff_ci_low"], np.nan),
+            "diff_ci_high": (mine.at[s, "weighted_diff_ci_high"], np.nan),
+        }
+        for stat, (this, other) in pairs.items():
+            out[f"{s}{WEIGHTED}{stat}"] = [float(this), float(other)]
+    return out
+
+
+def _withhold_unpaired_differences(gated: GatedRelease, org: str | None) -> GatedRelease:
+    """Withhold a weighted difference whose rest-of-field mean is withheld.
+
+    The difference sits in the organisation's row and is withheld with the organisation's
+    mean by the gate; with the organisation's weighted mean it would also give the rest of
+    the field's, so it is shown only when that is shown too (as the report does for every
+    difference). Only withholds, never shows.
+    """
+    if org is None or "weighted_scores" not in gated.tables:
+        return gated
+    table = gated.tables["weighted_scores"]
+    other = (table["focus"] == OTHER).to_numpy()
+    this = (table["focus"] == THIS).to_numpy()
+    for column in [c for c in table.columns if c.endswith(f"{WEIGHTED}mean")]:
+        scale = column.split(WEIGHTED)[0]
+        if table.loc[other, column].isna().any():
+            for stat in ("diff", "diff_ci_low", "diff_ci_high"):
+                table.loc[this, f"{scale}{WEIGHTED}{stat}"] = np.nan
+    return gated
 
 
 def gated_tables(
@@ -520,7 +610,7 @@ def gated_tables(
         force_below_5=bool(data.study.config.force_min_cell),
         sensitive=("lived_experience",),
     )
-    return gate(report_release(data, org, findings), policy)
+    return _withhold_unpaired_differences(gate(report_release(data, org, findings), policy), org)
 
 
 def _lived_tests(
@@ -625,6 +715,7 @@ def _position(data: StudyData, org: str) -> pd.DataFrame:
     bench = data.analyses.get("benchmark")
     if bench is not None:
         for r in bench[bench["org"] == org].itertuples():
+            row[f"{r.scale}{VALID_SUFFIX}"] = int(r.n_valid)
             for k in ("diff", "diff_ci_low", "diff_ci_high", "p", "ci_low", "ci_high"):
                 row[f"{r.scale}_{k}"] = float(getattr(r, k))
     shrunk = data.analyses.get("shrinkage")

@@ -4,7 +4,8 @@
 disclosure dimensions (wave, role, lived experience, organisation size band, band and score-bin
 of each wellbeing scale) and runs the study-wide analyses the reports share: benchmarks against
 the rest of the field, shrunken means, funnel limits, the drivers analysis, reliability and
-measurement invariance. Nothing here is shown to anyone: the report content passes every
+measurement invariance. When the study gives staff head counts (``staff_counts`` in study.yaml)
+it also makes one survey weight per response of the reported wave. Nothing here is shown to anyone: the report content passes every
 number through the disclosure gate first (:mod:`fieldsurvey.report.content`).
 """
 
@@ -121,6 +122,10 @@ class StudyData:
     #: (``<scale>``, ``<scale>_band`` missing where there is no score, ``<scale>_answered``).
     #: Published findings are recomputed from these (a recipe may name any scale).
     scores: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Survey weights, one per row of ``frame`` (NaN outside the reported wave and for staff
+    #: without a role); None when the study gives no staff counts or they could not be used
+    #: (the reason is then in ``analyses["errors"]["weights"]``).
+    weights: pd.Series | None = None
 
     @property
     def min_cell(self) -> int:
@@ -263,6 +268,7 @@ def load_study_data(study: Study, *, n_boot: int = 200) -> StudyData:
     frame = pd.concat([frame, item_frame.add_prefix("item:")], axis=1)
 
     waves = _wave_order(study, sorted(frame["wave"].unique()))
+    weights, weight_error = _survey_weights(study, responses, frame, waves[-1])
     data = StudyData(
         study=study,
         frame=frame.reset_index(drop=True),
@@ -273,9 +279,51 @@ def load_study_data(study: Study, *, n_boot: int = 200) -> StudyData:
         wellbeing=wellbeing,
         conditions=conditions,
         scores=scores.reset_index(drop=True),
+        weights=weights.reset_index(drop=True) if weights is not None else None,
     )
     data.analyses = _analyses(data, n_boot=n_boot)
+    if weight_error is not None:
+        data.analyses["errors"]["weights"] = weight_error
     return data
+
+
+def _role_codes(values: pd.Series, numeric: bool) -> pd.Series:
+    """Role codes comparable between the responses and the staff table (numbers or text)."""
+    if numeric:
+        return pd.to_numeric(values, errors="coerce").astype(float)
+    return values.astype("string").str.strip().astype(object).where(values.notna(), None)
+
+
+def _survey_weights(
+    study: Study, responses: pd.DataFrame, frame: pd.DataFrame, latest: str
+) -> tuple[pd.Series | None, str | None]:
+    """Weights of the reported wave's responses to the study's staff counts, or why there are none.
+
+    Staff counts describe the staff at one time, so only the reported (latest) wave is
+    weighted. Respondents without a role get no weight (NaN) and drop out of weighted
+    estimates only. A staff table the responses do not fit is reported, not raised: the
+    report then says in its methods why no weighted estimates are shown.
+    """
+    from fieldsurvey.compare import CompareError, survey_weights
+
+    staff = study.staff_table()
+    if staff is None:
+        return None, None
+    role = study.config.role_column
+    name = study.config.staff_counts
+    if role not in responses:
+        return None, f"the responses have no role column {role!r} (study.yaml role_column)"
+    numeric = bool(pd.to_numeric(staff[role], errors="coerce").notna().all())
+    current = (frame["wave"] == latest).to_numpy()
+    people = pd.DataFrame(
+        {"org": frame["org"].astype(str), role: _role_codes(responses[role], numeric)}
+    ).loc[current]
+    staff = staff.assign(org=staff["org"].astype(str), **{role: _role_codes(staff[role], numeric)})
+    try:
+        weights = survey_weights(people, staff, org="org", role=role, method=study.config.weighting)
+    except CompareError as exc:
+        return None, f"{name}: {exc}"
+    return weights.reindex(frame.index), None
 
 
 def items_of(frame: pd.DataFrame) -> pd.DataFrame:

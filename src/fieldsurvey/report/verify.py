@@ -3,7 +3,8 @@
 ``fieldsurvey verify REPORT_DIR`` reads ``bundle/manifest.json``, reopens the study folder it
 records, rebuilds the bundle in a scratch folder with the recorded command and settings, and
 compares: every table cell by cell (naming table, row and column of each difference), every
-figure and record by SHA-256, the input files' SHA-256s, and each file on disk against the
+figure and record by SHA-256, the input files' SHA-256s (and the staff head counts' file,
+when the study weights its estimates), and each file on disk against the
 SHA-256 the manifest lists for it (so an edited bundle file is caught even when the edit
 happens to match the recomputation).
 """
@@ -132,6 +133,19 @@ def verify_report(report_dir: str | Path) -> VerifyResult:
                 "column": "inputs",
                 "recorded": "; ".join(f"{n} {s[:12]}" for n, s in recorded_inputs),
                 "recomputed": "; ".join(f"{n} {s[:12]}" for n, s in current_inputs),
+            }
+        )
+    recorded_staff = settings.get("staff_counts_sha256")
+    staff_file = study.config.staff_counts
+    current_staff = file_sha256(study.root / staff_file) if staff_file is not None else None
+    if recorded_staff != current_staff:  # the survey weights' input changed
+        diffs.append(
+            {
+                "file": MANIFEST,
+                "row": pd.NA,
+                "column": "staff_counts_sha256",
+                "recorded": recorded_staff or "absent",
+                "recomputed": current_staff or "absent",
             }
         )
     org = manifest.get("report", {}).get("org")
