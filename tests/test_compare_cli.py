@@ -195,6 +195,12 @@ def test_benchmark_is_survey_weighted_when_the_study_gives_staff_counts(tmp_path
         assert row["field_weighted_mean"] == pytest.approx(others)
         assert row["weighted_diff"] == pytest.approx(mine - others)
         assert row["weighted_diff_ci_low"] < row["weighted_diff"] < row["weighted_diff_ci_high"]
+        assert 0 <= row["weighted_percentile_rank"] <= 100
+        half = (row["weighted_diff_ci_high"] - row["weighted_diff_ci_low"]) / 2
+        assert row["weighted_z"] == pytest.approx(row["weighted_diff"] / (half / 1.959963984540054))
+        # Shrinkage pulls the weighted mean toward the field, never past it.
+        lo, hi = sorted([row["weighted_mean"], field["weighted_mean"]])
+        assert lo - 1.0 <= row["weighted_shrunk_mean"] <= hi + 1.0
     # Group comparisons of the same study are weighted too.
     result = CliRunner().invoke(main, ["compare", str(study.root), "--by", "wf_lived_exp",
                                        "--scale", "burnout", "--format", "json"])

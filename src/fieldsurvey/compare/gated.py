@@ -17,7 +17,7 @@ import pandas as pd
 from fieldsurvey.compare.benchmark import benchmark_organisations, organisation_trend
 from fieldsurvey.compare.funnel import funnel_limits
 from fieldsurvey.compare.groups import compare_groups, group_descriptives
-from fieldsurvey.compare.shrinkage import shrink_organisation_means
+from fieldsurvey.compare.shrinkage import empirical_bayes, shrink_organisation_means
 from fieldsurvey.compare.standardise import (
     standardise_role_mix,
     weighted_differences,
@@ -299,7 +299,8 @@ def gated_benchmark(
     weighted = None
     if weights is not None:
         w_now = weights.loc[now.index]
-        per_org = weighted_differences(now, scales, w_now, org=org)
+        per_org = _weighted_fairness(weighted_differences(now, scales, w_now, org=org), org,
+                                     min_cell, now)
         added = [c for c in per_org.columns if c not in (org, "scale")]
         table = table.merge(per_org, on=[org, "scale"], how="left")
         stat_cols += added
@@ -366,6 +367,38 @@ def gated_benchmark(
     if band_columns:
         tables["bands"] = _band_shares(tables, band_columns, org)
     return GatedTables(tables=tables, min_cell=min_cell)
+
+
+def _weighted_fairness(per_org: pd.DataFrame, org: str, min_cell: int,
+                       now: pd.DataFrame) -> pd.DataFrame:
+    """Shrinkage and percentile rank of the weighted organisation means.
+
+    The empirical-Bayes model takes each organisation's weighted mean with its design variance
+    (the linearised SE squared), so small organisations are pulled toward the field as in the
+    unweighted benchmark. Percentile ranks are among organisations with ``min_cell`` or more
+    respondents.
+    """
+    out = []
+    counts = now.groupby(org).size()
+    for _, rows in per_org.groupby("scale", sort=False):
+        rows = rows.copy()
+        ok = (np.isfinite(rows["weighted_se"]) & (rows["weighted_se"] > 0)).to_numpy()
+        rows["weighted_shrunk_mean"] = np.nan
+        rows["weighted_shrunk_ci_low"] = np.nan
+        rows["weighted_shrunk_ci_high"] = np.nan
+        if ok.sum() >= 3:
+            eb = empirical_bayes(rows.loc[ok, "weighted_mean"].to_numpy(),
+                                 rows.loc[ok, "weighted_se"].to_numpy() ** 2)
+            rows.loc[ok, "weighted_shrunk_mean"] = eb["shrunk_mean"].to_numpy()
+            rows.loc[ok, "weighted_shrunk_ci_low"] = eb["shrunk_ci_low"].to_numpy()
+            rows.loc[ok, "weighted_shrunk_ci_high"] = eb["shrunk_ci_high"].to_numpy()
+        ranked = rows[rows[org].map(counts).fillna(0).to_numpy() >= min_cell]["weighted_mean"]
+        rows["weighted_percentile_rank"] = [
+            100.0 * (ranked < m).mean() + 50.0 * (ranked == m).mean() if pd.notna(m) and len(ranked)
+            else np.nan for m in rows["weighted_mean"]
+        ]
+        out.append(rows.drop(columns="weighted_se"))
+    return pd.concat(out, ignore_index=True)
 
 
 def _add_bands(release: Release, now: pd.DataFrame, band: str, org: str, wave: str | None,

@@ -333,9 +333,10 @@ def weighted_differences(
     Returns
     -------
     DataFrame
-        ``org``, ``scale``, ``weighted_mean``, ``weighted_ci_low``, ``weighted_ci_high``,
-        ``field_weighted_mean``, ``weighted_diff``, ``weighted_diff_ci_low``,
-        ``weighted_diff_ci_high``.
+        ``org``, ``scale``, ``weighted_mean``, ``weighted_se``, ``weighted_ci_low``,
+        ``weighted_ci_high``, ``field_weighted_mean``, ``weighted_diff``, ``weighted_diff_ci_low``,
+        ``weighted_diff_ci_high``, ``weighted_z`` (the difference over its design SE: the
+        weighted counterpart of the funnel plot's z-score, without an overdispersion term).
 
     Examples
     --------
@@ -364,10 +365,11 @@ def weighted_differences(
             se = np.sqrt(mine["se"] ** 2 + field["se"] ** 2)
             rows.append({
                 org: unit, "scale": scale,
-                "weighted_mean": mine["weighted_mean"],
+                "weighted_mean": mine["weighted_mean"], "weighted_se": mine["se"],
                 "weighted_ci_low": mine["ci_low"], "weighted_ci_high": mine["ci_high"],
                 "field_weighted_mean": field["weighted_mean"],
                 "weighted_diff": diff,
                 "weighted_diff_ci_low": diff - z * se, "weighted_diff_ci_high": diff + z * se,
+                "weighted_z": diff / se if se > 0 else np.nan,
             })  # fmt: skip
     return pd.DataFrame(rows)
