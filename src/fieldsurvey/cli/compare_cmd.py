@@ -105,9 +105,26 @@ def compare_cmd(source: Path, by: str, instruments: tuple[str, ...], groups: tup
         console.print(f"{scale}: measurement invariance up to {result['highest_level']}"
                       + (f" ({result['note']})" if result["note"] else ""))
     tests = gated.tables["tests"]
-    print_table(tests[["scale", "test", "statistic", "df1", "df2", "p_adj", "effect_size", "effect",
-                       "effect_ci_low", "effect_ci_high"]].rename(columns={"p_adj": "p"}),
-                title=f"Tests ({correction}-corrected p)")
+    shown_tests = pd.DataFrame({
+        "scale": tests["scale"],
+        "test": [_test_text(r) for r in tests.itertuples()],
+        "p": tests["p_adj"],
+        "effect": [f"{r.effect_size} {r.effect:.2f}" if pd.notna(r.effect) else "-"
+                   for r in tests.itertuples()],
+        "95% CI": [_interval(lo, hi) for lo, hi in zip(tests["effect_ci_low"],
+                                                     tests["effect_ci_high"], strict=True)],
+    })
+    print_table(shown_tests, title=f"Tests ({correction}-corrected p; withheld: -)")
+
+
+def _test_text(row) -> str:
+    if pd.isna(row.statistic):
+        return "-"
+    if row.test == "welch_t":
+        return f"t({row.df2:.1f}) = {row.statistic:.2f}"
+    if row.test == "welch_anova":
+        return f"F({row.df1:.0f}, {row.df2:.1f}) = {row.statistic:.2f}"
+    return f"{row.test} {row.statistic:.2f}"
 
 
 def _invariance(data: pd.DataFrame, instruments: list[Instrument], gated, by: str,

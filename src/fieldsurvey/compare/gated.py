@@ -27,6 +27,10 @@ from fieldsurvey.disclosure import DisclosureError, DisclosurePolicy, Release, a
 
 NOT_STATED = "not stated"
 COMPARED = "compared"
+# Columns of compare_groups' result shown per test: names of the tests, then their numbers.
+TEST_LABELS = ("test", "effect_size", "robust_test")
+TEST_STATISTICS = ("statistic", "df1", "df2", "p", "p_adj", "effect", "effect_ci_low",
+                   "effect_ci_high", "robust_statistic", "robust_p")
 
 
 @dataclass(frozen=True)
@@ -110,22 +114,7 @@ def gated_group_comparison(
         for column in ("weighted_mean", "weighted_ci_low", "weighted_ci_high"):
             desc_cells[column] = mine.map(dict(zip(key, weighted[column], strict=True))).to_numpy()
             stats[column] = "other"
-    test_cols = [
-        "test",
-        "statistic",
-        "df1",
-        "df2",
-        "p",
-        "p_adj",
-        "effect_size",
-        "effect",
-        "effect_ci_low",
-        "effect_ci_high",
-        "robust_test",
-        "robust_statistic",
-        "robust_p",
-    ]
-    test_cells = tests[["scale", *test_cols]].copy()
+    test_cells = tests[["scale", *TEST_LABELS, *TEST_STATISTICS]].copy()
     test_cells.insert(0, by, None)
     # A test's respondents are those in the compared groups (not "prefer not to say", say):
     # ``compared`` makes that set a cell, so the gate protects what it implies by subtraction.
@@ -146,23 +135,9 @@ def gated_group_comparison(
     release.add_table(
         "tests",
         test_cells,
-        {
-            c: "other"
-            for c in (
-                "statistic",
-                "df1",
-                "df2",
-                "p",
-                "p_adj",
-                "effect",
-                "effect_ci_low",
-                "effect_ci_high",
-                "robust_statistic",
-                "robust_p",
-            )
-        },
+        dict.fromkeys(TEST_STATISTICS, "other"),
         variable="scale",
-        labels=["test", "effect_size", "robust_test"],
+        labels=list(TEST_LABELS),
         compares=by,
     )
     return GatedTables(tables=_gate(release, min_cell, force_min_cell), min_cell=min_cell)
