@@ -120,7 +120,7 @@ def mangled_json(draw) -> bytes:
     return raw
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=mangled_json(), forced=st.sampled_from([None, "kobo", "surveymonkey", "redcap"]))
 def test_mangled_json_never_crashes_or_loses_rows(raw, forced):
     with tempfile.TemporaryDirectory() as folder:
@@ -130,7 +130,7 @@ def test_mangled_json_never_crashes_or_loses_rows(raw, forced):
 
 
 @settings(
-    max_examples=250,
+    max_examples=1000,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

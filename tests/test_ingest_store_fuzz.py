@@ -69,7 +69,7 @@ def _mangle(data: bytes, ops) -> bytes:
     return data
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=mangles)
 def test_mangled_files_are_accounted_for_or_rejected_cleanly(clean_csv, tmp_path_factory, ops):
     root = tmp_path_factory.mktemp("fuzz")
