@@ -22,8 +22,8 @@ import pandas as pd
 
 from fieldsurvey.instrument import Instrument
 from fieldsurvey.instrument.model import Scale
-from fieldsurvey.scoring import score_scales
-from fieldsurvey.store import Study, load_responses
+from fieldsurvey.store import Study, item_columns, scored_responses
+from fieldsurvey.store.database import META_COLUMNS
 
 __all__ = [
     "CONDITION_INSTRUMENT",
@@ -193,17 +193,14 @@ def load_study_data(study: Study, *, n_boot: int = 200) -> StudyData:
     >>> data.latest, data.min_cell  # doctest: +SKIP
     ('2', 10)
     """
-    responses = load_responses(study)
+    responses = scored_responses(study)
     excluded = dict(responses.attrs.get("excluded", {}))
     if responses.empty:
         raise ValueError(f"study {study.root} has no stored responses to report on")
     responses.attrs = {}
     instruments = {inst.id: inst for inst in study.instruments()}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        scores = score_scales(responses, list(instruments.values()), invalid="missing")
-    scores = scores.drop(columns=[c for c in ("row",) if c in scores.columns])
-    scores.index = responses.index
+    stored = set(META_COLUMNS) | set(item_columns(study))
+    scores = responses[[c for c in responses.columns if c not in stored]]
 
     def infos(pairs: list[tuple[str, str]]) -> list[ScaleInfo]:
         out = []

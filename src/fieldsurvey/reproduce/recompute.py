@@ -285,11 +285,10 @@ def reproduce_study(
     >>> from fieldsurvey.store import open_study
     >>> reproduce_study(open_study("my-study"), load_findings("f.yaml"))  # doctest: +SKIP
     """
-    from fieldsurvey.store import load_responses
+    from fieldsurvey.store import scored_responses
 
-    responses = load_responses(study)  # type: ignore[arg-type]
     return reproduce_findings(
-        responses,
+        scored_responses(study),  # type: ignore[arg-type]
         findings,
         study.instruments(),  # type: ignore[attr-defined]
         min_cell=study.config.min_cell,  # type: ignore[attr-defined]
