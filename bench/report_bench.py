@@ -4,7 +4,7 @@ Builds a synthetic study (``generate_coalition``, 100 organisations, two waves) 
 real ingest pipeline, then times ``fieldsurvey.report.build_reports`` writing every report as
 HTML + PDF with the pandoc + typst engine: load and analyse the study once, then per report
 gate its release, draw its figures, write the results bundle and the document, and render.
-Reports are built on a pool of forked worker processes (default 2, the CI machine's cores).
+Reports are built on a pool of worker processes (default 2, the CI machine's cores).
 
 Usage::
 
@@ -94,7 +94,8 @@ def main() -> None:
         f"wall time for all reports: {total:.1f} s (includes loading the study once more "
         f"inside build_reports); {total / len(results):.2f} s per report"
     )
-    print(f"CPU time: {cpu:.1f} s ({cpu / len(results):.2f} s per report)")
+    workers = " (this process only: pool workers run under a fork server)" if args.jobs > 1 else ""
+    print(f"CPU time: {cpu:.1f} s ({cpu / len(results):.2f} s per report){workers}")
     print(
         f"extrapolated to 100 organisation reports: {total / len(results) * 100:.0f} s "
         "(target <= 120 s)"

@@ -153,7 +153,7 @@ def build_reports(
     on_start : callable, optional
         Called once with the number of reports, before the first is built (for progress bars).
     jobs : int
-        Worker processes (default 1). With more, reports are built in forked workers that
+        Worker processes (default 1). With more, reports are built in worker processes that
         share the loaded study; results are the same bytes in the same order.
 
     Returns
@@ -204,9 +204,13 @@ def build_reports(
     return results
 
 
-# Set in the parent just before forking; workers read the loaded study from here instead of
-# receiving it pickled with every task.
+# Set once in each worker by its initializer: the loaded study travels to a worker once, not
+# pickled with every task.
 _SHARED: dict[str, Any] = {}
+
+
+def _init_worker(data: StudyData, out_dir: str | Path, options: dict[str, Any]) -> None:
+    _SHARED.update(data=data, out_dir=out_dir, options=options)
 
 
 def _build_one(org: str | None) -> tuple[str | None, dict[str, Path]]:
@@ -224,17 +228,17 @@ def _build_parallel(
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    _SHARED.update(data=data, out_dir=out_dir, options=options)
-    try:
-        context = multiprocessing.get_context("fork")
-        done: dict[str | None, dict[str, Path]] = {}
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = [pool.submit(_build_one, org) for org in targets]
-            for future in as_completed(futures):
-                org, outputs = future.result()
-                done[org] = outputs
-                if progress is not None:
-                    progress(org)
-    finally:
-        _SHARED.clear()
+    # Workers come from a fresh fork server, not from this process: forking a process that runs
+    # other threads (a progress bar, BLAS, DuckDB) can copy a held lock into the child and
+    # hang it.
+    context = multiprocessing.get_context("forkserver")
+    done: dict[str | None, dict[str, Path]] = {}
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
+                             initargs=(data, out_dir, options)) as pool:
+        futures = [pool.submit(_build_one, org) for org in targets]
+        for future in as_completed(futures):
+            org, outputs = future.result()
+            done[org] = outputs
+            if progress is not None:
+                progress(org)
     return [(org, done[org]) for org in targets]
