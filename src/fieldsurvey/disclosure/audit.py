@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 
 from fieldsurvey.disclosure.exposure import find_exposures
-from fieldsurvey.disclosure.release import COUNT_COL, LINEAR_KINDS
-from fieldsurvey.disclosure.statistics import row_variables, variable_kinds
-from fieldsurvey.disclosure.suppression import GatedRelease, small_contrasts
+from fieldsurvey.disclosure.suppression import GatedRelease, revealed_units
+from fieldsurvey.results.tables import COUNT_COL
 
 _COLUMNS = ["table", "row", "cell", "quantity", "problem", "lo", "hi"]
 
@@ -22,11 +21,10 @@ class AuditResult:
     Attributes
     ----------
     violations : DataFrame
-        One row per problem: ``table``, ``row`` (first row showing the cell), ``cell`` (its
-        definition), ``quantity`` (``"n"`` or a statistic column), ``problem`` and the
-        attacker's range ``lo``/``hi`` where known. Empty when the release is safe.
+        One row per problem: ``table``, ``row``, ``cell`` (its definition), ``quantity``,
+        ``problem`` and the attacker's range ``lo``/``hi`` where known. Empty when safe.
     n_shown, n_withheld : int
-        Distinct respondent sets shown and withheld.
+        Distinct respondent sets an attacker holds, and withheld ones that must stay unknown.
     """
 
     violations: pd.DataFrame
@@ -39,116 +37,61 @@ class AuditResult:
         return self.violations.empty
 
 
-def _label(definition: dict[str, object]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in definition.items()) or "all respondents"
-
-
 def audit(gated: GatedRelease) -> AuditResult:
-    """Check the tables of a gated release as they stand now (edits after gating included).
+    """Check a gated release as its tables stand now (edits after gating included).
 
-    Checks, across all tables together: no shown cell has fewer than ``min_cell``
-    respondents; a withheld cell shows no count or statistic and is not shown in another
-    table; no withheld count is determined by the shown counts (linear algebra plus the
-    non-negative integer range rule of :func:`~fieldsurvey.disclosure.exposure.is_protected`);
-    no withheld sum behind a linear statistic (``n * mean``) lies in the span of the shown
-    sums of that statistic.
-
-    Parameters
-    ----------
-    gated : GatedRelease
-        Output of :func:`~fieldsurvey.disclosure.gate`.
-
-    Returns
-    -------
-    AuditResult
+    What an attacker holds is every value the tables show (and the values derived statistics
+    give away: their source cells), plus everything the ledger says was released before. The
+    audit checks, over all of it at once: no withheld row still shows a value; no cell shown
+    here rests on fewer than ``min_cell`` respondents; no protected (small) cell is shown; and
+    no protected cell can be worked out, exactly or within a narrow interval, from what is
+    held (:func:`~fieldsurvey.disclosure.exposure.find_exposures`).
 
     Examples
     --------
     >>> import pandas as pd
-    >>> from fieldsurvey.disclosure import Release, gate
+    >>> from fieldsurvey.disclosure import Results, gate
     >>> people = pd.DataFrame({"org": ["A"] * 4 + ["B"] * 30 + ["C"] * 25})
-    >>> rel = Release(people, ["org"]).add_table("t", pd.DataFrame({"org": ["A", "B", "C", None]}))
+    >>> rel = Results(people, ["org"]).add_table("t", pd.DataFrame({"org": ["A", "B", "C", None]}))
     >>> audit(gate(rel)).passed
     True
     """
-    st = gated.structure
+    st, tr = gated.structure, gated.translate
     min_cell = gated.policy.min_cell
     problems: list[dict[str, object]] = []
-    shown = np.zeros(st.n_units, dtype=bool)
-    withheld = np.zeros(st.n_units, dtype=bool)
-    first_row: dict[int, tuple[str, int]] = {}
 
-    def report(u: int, quantity: str, problem: str, lo: float = np.nan, hi: float = np.nan):
-        table, row = first_row.get(u, ("", -1))
-        problems.append(
-            {
-                "table": table,
-                "row": row,
-                "cell": _label(st.unit_label[u]),
-                "quantity": quantity,
-                "problem": problem,
-                "lo": lo,
-                "hi": hi,
-            }
-        )
+    def report(table: str, row: int, u: int, quantity: str, problem: str,
+               lo: float = np.nan, hi: float = np.nan) -> None:
+        problems.append({"table": table, "row": row, "cell": st.unit_label[u],
+                         "quantity": quantity, "problem": problem, "lo": lo, "hi": hi})
 
+    where: dict[int, tuple[str, int]] = {}
     for name, df in gated.tables.items():
-        spec = gated.specs[name]
-        units = st.cell_unit[name]
+        plan, spec = gated.plans[name], gated.specs[name]
         sup = df["suppressed"].to_numpy(dtype=bool)
-        for pos, u in enumerate(units):
-            first_row.setdefault(int(u), (name, pos))
-        shown[units[~sup]] = True
-        withheld[units[sup]] = True
-        values = [COUNT_COL, *spec.stats]
         for pos in np.flatnonzero(sup):
-            leaked = [c for c in values if pd.notna(df[c].iat[pos])]
+            leaked = [c for c in [COUNT_COL, *spec.stats] if pd.notna(df[c].iat[pos])]
             if leaked:
-                first_row[int(units[pos])] = (name, int(pos))
-                report(int(units[pos]), ",".join(leaked), "withheld cell still shows values")
-        contrast = small_contrasts(spec, st, min_cell) & ~sup
-        for pos in np.flatnonzero(contrast):
-            if any(pd.notna(df[c].iat[pos]) for c in spec.stats):
-                report(int(units[pos]), spec.compares or "", "contrast with a small group shown")
-        for pos in np.flatnonzero(~sup):
-            if st.unit_n[units[pos]] < min_cell:
-                report(
-                    int(units[pos]), COUNT_COL, f"shown with n={st.unit_n[units[pos]]}<{min_cell}"
-                )
-    for u in np.flatnonzero(shown & withheld):
-        report(int(u), COUNT_COL, "withheld in one table but shown in another")
-
-    for exp in find_exposures(
-        st.rows, shown, withheld, min_cell=min_cell, atom_values=st.atom_n.astype(float)
-    ):
-        problem = (
-            "count derivable from shown counts"
-            if exp.kind == "determined"
-            else "count range too narrow"
-        )
-        report(exp.unit, COUNT_COL, problem, exp.lo, exp.hi)
-
-    kinds = variable_kinds(gated.specs)
-    stat_shown = {var: np.zeros(st.n_units, dtype=bool) for var in kinds}
-    for name, df in gated.tables.items():
-        units = st.cell_unit[name]
-        sup = df["suppressed"].to_numpy(dtype=bool)
-        for stat, var_list in row_variables(gated.specs[name]).items():
-            ok = df[stat].notna().to_numpy() & ~sup
-            for pos in np.flatnonzero(ok):
-                stat_shown[var_list[pos]][units[pos]] = True
-    for var in sorted(kinds):
-        secret = np.fromiter(gated.stat_withheld.get(var, frozenset()), dtype=np.int64)
-        for u in secret[stat_shown[var][secret]]:
-            report(int(u), var, "withheld statistic is shown")
-        if kinds[var] not in LINEAR_KINDS:
-            continue
-        # What is shown counts as published even where it should not be (reported above).
-        stat_hidden = withheld.copy()
-        stat_hidden[secret] = True
-        stat_hidden &= ~stat_shown[var]
-        for exp in find_exposures(st.rows, stat_shown[var], stat_hidden, min_cell=min_cell):
-            report(exp.unit, var, "sum (n x statistic) derivable from shown sums")
-
+                u = st.units_of(tr(plan.count[pos]))[0]
+                report(name, int(pos), u, ",".join(leaked), "withheld cell still shows values")
+        for pos in range(len(df)):
+            for u in st.units_of(tr(plan.count[pos])):
+                where.setdefault(int(u), (name, pos))
+    shown_now = revealed_units(gated)
+    public = shown_now | gated.public
+    for u in np.flatnonzero(shown_now & gated.protected):
+        table, row = where.get(int(u), ("", -1))
+        report(table, row, int(u), COUNT_COL, "withheld value is shown")
+    small = shown_now & (st.unit_n < min_cell) & ~gated.public
+    for u in np.flatnonzero(small):
+        table, row = where.get(int(u), ("", -1))
+        report(table, row, int(u), COUNT_COL, f"shown with n={st.unit_n[u]}<{min_cell}")
+    hidden = gated.protected & ~public
+    for exp in find_exposures(st.rows, public, hidden, min_cell=min_cell,
+                              atom_values=st.atom_n.astype(float)):
+        table, row = where.get(exp.unit, ("", -1))
+        problem = ("count derivable from shown values" if exp.kind == "determined"
+                   else "count range too narrow")
+        report(table, row, exp.unit, COUNT_COL, problem, exp.lo, exp.hi)
     violations = pd.DataFrame(problems, columns=_COLUMNS)
-    return AuditResult(violations, int(shown.sum()), int((withheld & ~shown).sum()))
+    return AuditResult(violations, int(public.sum()), int(hidden.sum()))

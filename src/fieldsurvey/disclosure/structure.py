@@ -1,56 +1,83 @@
-"""Turn a release into linear algebra: atoms (finest respondent groups) and cell rows.
+"""Turn cell definitions into linear algebra: atoms (finest respondent groups) and unit rows.
 
-Every cell of every table covers a set of respondents. We cut the respondents into *atoms*:
-the finest combinations of dimension values that any cell can tell apart. A cell's count is
-then the sum of its atoms' counts, i.e. one row of a 0/1 matrix. Cells of different tables
-that cover exactly the same atoms are one *unit*: they are shown or withheld together.
+Every cell covers a set of respondents. Respondents are cut into *atoms*: the combinations of
+dimension values that occur. A cell's count is the sum of its atoms' counts, one row of a 0/1
+matrix. Cells covering exactly the same atoms are one *unit*: shown or withheld together,
+whichever table (or earlier output, through the ledger) shows them.
+
+The attacker the gate assumes knows which combinations of values occur (the atoms), but not
+how many people each holds. That is a stronger attacker than one who knows nothing, so it can
+only add protection - except for empty cells: knowing that a combination does not occur is
+exactly what a released zero must not tell. So every released cell that is empty gets a
+*phantom atom*: an imagined person with the cell's values (and consistent values elsewhere,
+taken from a real respondent and from the cell's linked dimensions), whose count is 0 in truth
+but unknown to the attacker. A zero is then protected like any small count.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
 from fieldsurvey.disclosure.policy import DisclosureError
-from fieldsurvey.disclosure.release import Release
+from fieldsurvey.results.cells import Except, describe, split_except
 
-#: Refuse universes larger than this: declare public_support or drop unused dimensions.
-MAX_ATOMS = 2_000_000
+#: Refuse universes larger than this (atoms); far above any survey's respondent count.
+MAX_ATOMS = 5_000_000
+
+
+@dataclass
+class Universe:
+    """Every respondent an audit must consider, one row each, with every dimension column.
+
+    ``frame`` holds the values (text) per column; ``domains`` the categories each column may
+    take (observed ones plus declared empty ones); ``linked`` maps columns to the group of
+    columns computed from the same answer.
+    """
+
+    frame: pd.DataFrame
+    domains: dict[str, list[object]]
+    linked: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.frame.columns)
 
 
 @dataclass
 class Structure:
-    """The release as matrices.
+    """Cells as matrices.
 
     Attributes
     ----------
     rows : csr_matrix, shape (n_units, n_atoms)
         0/1 membership of compressed atoms in each unit.
     atom_n : ndarray of int
-        True respondent count of each compressed atom.
+        True respondent count of each compressed atom (phantoms count 0).
     unit_n : ndarray of int
         True respondent count of each unit.
-    unit_label : list of dict
-        A readable definition of each unit (the first cell definition seen for it).
-    cell_unit : dict of str to ndarray
-        For each table, the unit index of each of its rows.
-    used_dims : tuple of str
-        Dimensions that some cell specifies.
+    unit_label : list of str
+        A readable definition of each unit.
+    unit_of : dict
+        Canonical cell definition -> unit index.
+    difference_of : dict
+        Canonical ``Except`` cell -> (parent unit, child unit): its count is their difference.
     atom_frame : DataFrame
-        Uncompressed atoms: one integer code column per used dimension plus ``n``.
+        Uncompressed atoms: one integer code column per column used, plus ``n``.
     codes : dict
-        Per dimension, the mapping from value to integer code.
+        Per column, value -> integer code.
     """
 
     rows: sparse.csr_matrix
     atom_n: np.ndarray
     unit_n: np.ndarray
-    unit_label: list[dict[str, object]]
-    cell_unit: dict[str, np.ndarray]
-    used_dims: tuple[str, ...]
+    unit_label: list[str]
+    unit_of: dict[tuple, int]
+    difference_of: dict[tuple, tuple[int, int]]
     atom_frame: pd.DataFrame
     codes: dict[str, dict[object, int]]
 
@@ -58,12 +85,24 @@ class Structure:
     def n_units(self) -> int:
         return self.rows.shape[0]
 
+    def count(self, cell: tuple) -> int:
+        """True count of a cell (``Except`` cells included)."""
+        if cell in self.difference_of:
+            parent, child = self.difference_of[cell]
+            return int(self.unit_n[parent] - self.unit_n[child])
+        return int(self.unit_n[self.unit_of[cell]])
 
-def lookup_code(codes: dict[object, int], value: object) -> int | None:
+    def units_of(self, cell: tuple) -> tuple[int, ...]:
+        """The unit(s) a cell's value is read from: one, or a difference's parent and child."""
+        if cell in self.difference_of:
+            return self.difference_of[cell]
+        return (self.unit_of[cell],)
+
+
+def lookup_code(codes: Mapping[object, int], value: object) -> int | None:
     """The integer code of a table value, tolerating 1.0 for 1 and '1' for 1."""
     if value in codes:
         return codes[value]
-    # Tables often store integer dimension values as floats once NA ("all") enters a column.
     if isinstance(value, float) and value.is_integer() and int(value) in codes:
         return codes[int(value)]
     if isinstance(value, (int, np.integer)) and float(value) in codes:
@@ -73,89 +112,37 @@ def lookup_code(codes: dict[object, int], value: object) -> int | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def _cell_definitions(release: Release) -> tuple[dict[str, list[tuple]], set[str]]:
-    """Per table, each row's definition as a sorted tuple of (dim, code)."""
-    codes = {d: {v: i for i, v in enumerate(release.domains[d])} for d in release.dims}
-    defs: dict[str, list[tuple]] = {}
-    used: set[str] = set()
-    for name, spec in release.tables.items():
-        table_defs = []
-        for pos in range(len(spec.cells)):
-            items = []
-            for d in spec.dims:
-                value = spec.cells[d].iat[pos]
-                if pd.isna(value):
-                    continue
-                code = lookup_code(codes[d], value)
-                if code is None:
-                    raise DisclosureError(
-                        f"table {name!r} row {pos}: {d}={value!r} is not a category of the "
-                        f"respondents (known: {release.domains[d][:10]}); declare it in domains= "
-                        "if it is a real but empty category"
-                    )
-                items.append((d, code))
-                used.add(d)
-            table_defs.append(tuple(items))
-        defs[name] = table_defs
-        if spec.compares is not None:
-            # The contrasted groups must be atoms so their sizes can be checked.
-            used.add(spec.compares)
-    return defs, used
-
-
-def _universe(release: Release, used: tuple[str, ...], codes: dict) -> pd.DataFrame:
-    """All atoms an attacker must consider possible, with their true counts."""
-    observed = pd.DataFrame(
-        {d: release.respondents[d].map(codes[d]).astype(np.int64) for d in used}
-    )
-    frame = pd.DataFrame(index=[0])
-    covered: set[str] = set()
-    for group in release.public_support:
-        group_used = [g for g in group if g in used]
-        if not group_used:
-            continue
-        support = observed[group_used].drop_duplicates()
-        common = [c for c in group_used if c in covered]
-        frame = (
-            frame.merge(support, on=common, how="inner")
-            if common
-            else frame.merge(support, how="cross")
-        )
-        covered.update(group_used)
-    size = len(frame)
-    for d in used:
-        if d in covered:
-            continue
-        size *= len(codes[d])
-        if size > MAX_ATOMS:
+def _coded(definition: tuple, codes: dict[str, dict[object, int]], where: str) -> tuple:
+    out = []
+    for dim, value in definition:
+        if dim not in codes:
+            raise DisclosureError(f"{where}: {dim!r} is not a dimension of the release")
+        code = lookup_code(codes[dim], value)
+        if code is None:
+            shown = list(codes[dim])[:10]
             raise DisclosureError(
-                f"the release crosses dimensions {list(used)} into more than {MAX_ATOMS} "
-                "combinations; declare public_support for nested dimensions"
+                f"{where}: {dim}={value!r} is not a category of the respondents (known: "
+                f"{shown}); declare it in domains= if it is a real but empty category"
             )
-        frame = frame.merge(
-            pd.DataFrame({d: np.arange(len(codes[d]), dtype=np.int64)}), how="cross"
-        )
-    frame = frame.drop(columns=[c for c in frame.columns if c not in used]).reset_index(drop=True)
-    if not used:
-        frame = pd.DataFrame(index=[0])
-    counts = (
-        observed.groupby(list(used), sort=False).size().rename("n").reset_index()
-        if used
-        else (pd.DataFrame({"n": [len(observed)]}))
+        out.append((dim, code))
+    return tuple(out)
+
+
+def _observed_atoms(universe: Universe, used: list[str], codes: dict) -> pd.DataFrame:
+    coded = pd.DataFrame(
+        {c: universe.frame[c].map(codes[c]).to_numpy(dtype=np.int64) for c in used},
+        index=universe.frame.index,
     )
-    if used:
-        frame = frame.merge(counts, on=list(used), how="left")
-    else:
-        frame["n"] = len(release.respondents)
-    frame["n"] = frame["n"].fillna(0).astype(np.int64)
-    if int(frame["n"].sum()) != len(release.respondents):
-        # Only possible when public_support joins disagree with the data; a bug guard.
-        raise DisclosureError("internal error: atoms do not account for every respondent")
-    return frame
+    if not used:
+        return pd.DataFrame({"n": [len(coded)]})
+    atoms = coded.groupby(used, sort=False).size().rename("n").reset_index()
+    if len(atoms) > MAX_ATOMS:
+        raise DisclosureError(f"the release has more than {MAX_ATOMS} distinct respondent groups")
+    return atoms
 
 
-def _membership(frame: pd.DataFrame, definitions: list[tuple]) -> sparse.csr_matrix:
-    """0/1 matrix of which atoms each definition covers, built one level at a time."""
+def _membership(frame: pd.DataFrame, definitions: Sequence[tuple]) -> sparse.csr_matrix:
+    """0/1 matrix of which atoms each (coded, equality-only) definition covers."""
     n_atoms = len(frame)
     rows_idx: list[np.ndarray] = []
     cols_idx: list[np.ndarray] = []
@@ -187,32 +174,72 @@ def _membership(frame: pd.DataFrame, definitions: list[tuple]) -> sparse.csr_mat
     )
 
 
-def build_structure(release: Release) -> Structure:
-    """Build the unit/atom matrices for a release.
+def _phantom(atoms: pd.DataFrame, cell: tuple, used: list[str], linked: dict[str, str]) -> dict:
+    """An imagined respondent in an empty cell, with values a real respondent could have.
 
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> rel = Release(pd.DataFrame({"org": list("AAB")}), dims=["org"])
-    >>> rel = rel.add_table("t", pd.DataFrame({"org": ["A", "B", None]}))
-    >>> build_structure(rel).unit_n.tolist()
-    [2, 1, 3]
+    Start from the observed atom agreeing with the cell on most dimensions, set the cell's
+    values, then give every dimension linked to a changed one (a band and the score range of
+    the same scale) the values of a real respondent who has the cell's values in that group.
     """
-    if not release.tables:
-        raise DisclosureError("the release has no tables")
-    defs, used_set = _cell_definitions(release)
-    used = tuple(d for d in release.dims if d in used_set)
-    codes = {d: {v: i for i, v in enumerate(release.domains[d])} for d in release.dims}
-    frame = _universe(release, used, codes)
+    observed = atoms[atoms["n"] > 0]
+    if observed.empty:
+        observed = atoms
+    score = np.zeros(len(observed), dtype=np.int64)
+    for dim, code in cell:
+        score += (observed[dim].to_numpy() == code).astype(np.int64)
+    donor = observed.iloc[int(np.argmax(score))]
+    out = {c: int(donor[c]) for c in used}
+    changed = {dim for dim, code in cell if out[dim] != code}
+    out.update(dict(cell))
+    groups = {linked[d] for d in changed if d in linked}
+    for group in groups:
+        members = [c for c in used if linked.get(c) == group]
+        fixed = [(d, code) for d, code in cell if d in members]
+        match = np.ones(len(observed), dtype=bool)
+        for dim, code in fixed:
+            match &= observed[dim].to_numpy() == code
+        if match.any():
+            example = observed.iloc[int(np.argmax(match))]
+            for c in members:
+                out[c] = int(example[c])
+            out.update(dict(fixed))
+    out["n"] = 0
+    return out
 
-    distinct: dict[tuple, int] = {}
-    for table_defs in defs.values():
-        for items in table_defs:
-            distinct.setdefault(items, len(distinct))
-    def_list = list(distinct)
-    member = _membership(frame, def_list)
 
-    # Compress atoms that no cell can tell apart: identical membership columns.
+def _other_value(codes: Mapping[object, int], excluded: int) -> int | None:
+    return next((c for c in codes.values() if c != excluded), None)
+
+
+def _atoms_with_phantoms(
+    universe: Universe,
+    used: list[str],
+    codes: dict,
+    atomic: list[tuple],
+    differences: list[tuple[int, int, str, int]],
+) -> tuple[pd.DataFrame, sparse.csr_matrix]:
+    """Observed atoms plus a phantom for every empty cell (and empty difference)."""
+    atoms = _observed_atoms(universe, used, codes)
+    member = _membership(atoms, atomic)
+    counts = member @ atoms["n"].to_numpy()
+    targets = [atomic[i] for i in np.flatnonzero(counts == 0)]
+    for parent, child, dim, code in differences:
+        if counts[parent] == counts[child]:  # "everyone but X" is empty: imagine someone
+            other = _other_value(codes[dim], code)
+            if other is not None:
+                targets.append(tuple(sorted((*atomic[parent], (dim, other)),
+                                            key=lambda item: used.index(item[0]))))
+    if targets:
+        phantoms = [_phantom(atoms, cell, used, universe.linked) for cell in targets]
+        # A phantom has its empty cell's values, so it never duplicates an observed atom.
+        extra = pd.DataFrame(phantoms).drop_duplicates(subset=used)
+        atoms = pd.concat([atoms, extra[[*used, "n"]]], ignore_index=True)
+        member = _membership(atoms, atomic)
+    return atoms, member
+
+
+def _compress(member: sparse.csr_matrix, n: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Merge atoms that no cell can tell apart (identical membership columns)."""
     csc = member.tocsc()
     signature: dict[bytes, int] = {}
     atom_group = np.empty(csc.shape[1], dtype=np.int64)
@@ -225,35 +252,87 @@ def build_structure(release: Release) -> Structure:
     )
     compressed = (member @ collapse).tocsr()
     compressed.data[:] = 1
-    atom_n = np.bincount(atom_group, weights=frame["n"].to_numpy(), minlength=len(signature))
-    atom_n = atom_n.astype(np.int64)
+    atom_n = np.bincount(atom_group, weights=n, minlength=len(signature)).astype(np.int64)
+    return compressed, atom_n
 
-    # Definitions covering identical atoms are one unit (e.g. an org and its region-qualified twin).
-    unit_of_def = np.empty(len(def_list), dtype=np.int64)
+
+def build_structure(
+    universe: Universe, definitions: Iterable[tuple], min_cell: int = 0
+) -> Structure:
+    """Atoms and unit rows for canonical cell definitions over ``universe``'s columns.
+
+    An ``Except`` cell (the field without one organisation) is read as the difference of its
+    parent and child units; when that difference is smaller than ``min_cell`` it is a small
+    released cell in its own right and gets its own (difference) row, so the gate protects it.
+
+    Examples
+    --------
+    >>> u = Universe(pd.DataFrame({"org": list("AAB")}), {"org": ["A", "B", "C"]})
+    >>> st = build_structure(u, [(("org", "A"),), (("org", "B"),), (("org", "C"),), ()])
+    >>> st.unit_n.tolist()
+    [2, 1, 0, 3]
+    """
+    definitions = list(dict.fromkeys(definitions))
+    codes = {c: {v: i for i, v in enumerate(universe.domains[c])} for c in universe.columns}
+    atomic: list[tuple] = []
+    splits: dict[tuple, tuple[tuple, tuple]] = {}
+    for cell in definitions:
+        parts = split_except(cell)
+        if parts is None:
+            atomic.append(cell)
+        else:
+            splits[cell] = parts
+            atomic.extend(parts)
+    atomic = list(dict.fromkeys(atomic))
+    index = {cell: i for i, cell in enumerate(atomic)}
+    coded = [_coded(cell, codes, describe(cell)) for cell in atomic]
+    used = [c for c in universe.columns if any(d == c for cell in coded for d, _ in cell)]
+    differences = []
+    for parent, child in splits.values():
+        dim, value = next(item for item in child if item not in parent)
+        differences.append((index[parent], index[child], dim, lookup_code(codes[dim], value)))
+    atoms, member = _atoms_with_phantoms(universe, used, codes, coded, differences)
+    compressed, atom_n = _compress(member, atoms["n"].to_numpy())
+
+    unit_of: dict[tuple, int] = {}
     unit_key: dict[bytes, int] = {}
-    unit_rows: list[int] = []
-    for i in range(len(def_list)):
-        key = compressed.indices[compressed.indptr[i] : compressed.indptr[i + 1]].tobytes()
+    unit_rows: list[sparse.csr_matrix] = []
+    labels: list[str] = []
+
+    def register(cell: tuple, row: sparse.csr_matrix) -> None:
+        key = row.indices.tobytes()
         if key not in unit_key:
             unit_key[key] = len(unit_key)
-            unit_rows.append(i)
-        unit_of_def[i] = unit_key[key]
-    rows = compressed[unit_rows].tocsr()
+            unit_rows.append(row)
+            labels.append(describe(cell))
+        unit_of[cell] = unit_key[key]
+
+    for i, cell in enumerate(atomic):
+        register(cell, compressed[i])
+    difference_of: dict[tuple, tuple[int, int]] = {}
+    for cell, (parent, child) in splits.items():
+        p, c = unit_of[parent], unit_of[child]
+        row = (compressed[index[parent]] - compressed[index[child]]).tocsr()
+        row.eliminate_zeros()
+        if int(row @ atom_n) < min_cell:
+            register(cell, row)  # a small difference is protected as a cell of its own
+        else:
+            difference_of[cell] = (p, c)
+    rows = sparse.vstack(unit_rows, format="csr") if unit_rows else sparse.csr_matrix(
+        (0, compressed.shape[1]), dtype=np.int8)
     rows.sort_indices()
-    unit_n = np.asarray(rows @ atom_n).ravel().astype(np.int64)
-    inverse = {d: {c: v for v, c in codes[d].items()} for d in release.dims}
-    unit_label = [{d: inverse[d][c] for d, c in def_list[i]} for i in unit_rows]
-    cell_unit = {
-        name: np.array([unit_of_def[distinct[items]] for items in table_defs], dtype=np.int64)
-        for name, table_defs in defs.items()
-    }
     return Structure(
         rows=rows,
         atom_n=atom_n,
-        unit_n=unit_n,
-        unit_label=unit_label,
-        cell_unit=cell_unit,
-        used_dims=used,
-        atom_frame=frame,
+        unit_n=np.asarray(rows @ atom_n).ravel().astype(np.int64),
+        unit_label=labels,
+        unit_of=unit_of,
+        difference_of=difference_of,
+        atom_frame=atoms,
         codes=codes,
     )
+
+
+def is_except(cell: tuple) -> bool:
+    """True when the cell uses ``Except`` in a dimension."""
+    return any(isinstance(v, Except) for _, v in cell)

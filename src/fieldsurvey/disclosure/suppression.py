@@ -1,178 +1,389 @@
-"""The gate: primary, sensitive-block and complementary suppression over a whole release."""
+"""The gate: what one release may show, judged together with everything released before.
+
+Steps, over every table of a release at once and over the release ledger:
+
+1. *Plan*: each table row is a cell; each statistic's cell is the row's cell restricted to the
+   respondents with a valid value of its measure (so the "n with a score" is a count of the
+   same margin as everything else); each derived statistic names its source cells.
+2. *Primary*: every cell with fewer than ``min_cell`` respondents (zero included) is withheld;
+   blocks split by a sensitive dimension with a small category are withheld whole.
+3. *Ledger*: cells released before stay released (they are public); cells withheld before for
+   being small stay protected.
+4. *Complementary*: while any protected cell can be derived exactly, or within a narrow
+   interval, from everything shown (this release and the ledger), the smallest shown cell
+   taking part in that derivation is withheld too.
+5. *Derived statistics* are shown only where every cell they are computed from is shown;
+   tables computed after the gate (ranks, shrunken means) see only shown cells.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from fieldsurvey.disclosure.exposure import Exposure, find_exposures
 from fieldsurvey.disclosure.policy import DisclosureError, DisclosurePolicy
-from fieldsurvey.disclosure.release import COUNT_COL, Release, TableSpec
-from fieldsurvey.disclosure.statistics import protect_statistics, row_variables
-from fieldsurvey.disclosure.structure import Structure, build_structure, lookup_code
+from fieldsurvey.disclosure.structure import Structure, Universe, build_structure
+from fieldsurvey.results.cells import Except, canonical, with_measure
+from fieldsurvey.results.tables import COUNT_COL, Results, ResultsError, Source, TableSpec
 
+PRIMARY = "primary"
+SENSITIVE = "sensitive"
 COMPLEMENTARY = "complementary"
-SENSITIVE = "sensitive: small category in block"
+
+
+@dataclass
+class TablePlan:
+    """The cells of one table: per row its own cell, each statistic's cell, its sources."""
+
+    count: list[tuple]
+    stat: dict[str, list[tuple]]
+    sources: list[list[tuple]] | None = None
+    #: The gate's count of each row's cell (set once the structure is built).
+    counts: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Joint:
+    """What the ledger adds to a release: the universe, translated cells and earlier cells."""
+
+    universe: Universe
+    translate: Any  # callable: release cell -> universe cell
+    prior: list[tuple[tuple, str]] = field(default_factory=list)
 
 
 @dataclass
 class GatedRelease:
-    """The output of :func:`gate`: tables safe to show, plus what the audit needs.
+    """The output of :func:`gate`: tables safe to show, plus what the audit and ledger need.
 
     Attributes
     ----------
     tables : dict of str to DataFrame
-        Each input table with withheld values set to NA, the gate's count in ``n``, a boolean
-        ``suppressed`` column and a ``suppression_reason`` column (NA when nothing in the row
-        was withheld). Show these tables, never the inputs.
-    policy : DisclosurePolicy
-        The policy applied.
-    structure : Structure
-        Atoms and units of the release (used by :func:`~fieldsurvey.disclosure.audit`).
-    specs : dict of str to TableSpec
-        The table declarations (statistic kinds).
-    stat_withheld : dict of str to frozenset of int
-        Per statistic variable (a column, or ``"column[value]"`` in long tables), units
-        where it was withheld although the cell's count is shown.
+        Each table with withheld values set to NA, the gate's count in ``n`` and a boolean
+        ``suppressed`` (the row's own cell is withheld). Nothing tells *why* a value is
+        withheld: that would say which cells are small. Show these tables, never the inputs.
+    policy, structure, specs, plans
+        What the gate decided with (for :func:`~fieldsurvey.disclosure.audit`).
+    protected : bool ndarray
+        Units withheld that must stay underivable (small ones, here or in the ledger).
+    public : bool ndarray
+        Units released before (through the ledger): an attacker holds them already.
+    reasons : dict
+        Unit -> why it was withheld (for developers' diagnostics, never for output).
     """
 
     tables: dict[str, pd.DataFrame]
     policy: DisclosurePolicy
     structure: Structure
     specs: dict[str, TableSpec]
-    stat_withheld: dict[str, frozenset[int]] = field(default_factory=dict)
+    plans: dict[str, TablePlan]
+    translate: Any
+    protected: np.ndarray
+    public: np.ndarray
+    reasons: dict[int, str] = field(default_factory=dict)
+    implied: list[tuple] = field(default_factory=list)
+    release_id: str | None = None
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
 
     def public_tables(self) -> dict[str, pd.DataFrame]:
-        """The tables as they may be shown: without ``suppression_reason``.
-
-        Telling readers which withheld cells are primary (small) and which complementary
-        narrows what they can infer, so displays use one marker for every withheld value.
-        """
-        return {name: df.drop(columns="suppression_reason") for name, df in self.tables.items()}
+        """The tables as they may be shown (copies)."""
+        return {name: df.copy() for name, df in self.tables.items()}
 
     def summary(self) -> pd.DataFrame:
-        """One row per table: cells, cells withheld, and cells withheld by each reason."""
-        out = []
-        for name, df in self.tables.items():
-            reasons = df.loc[df["suppressed"], "suppression_reason"]
-            out.append(
-                {
-                    "table": name,
-                    "cells": len(df),
-                    "suppressed": int(df["suppressed"].sum()),
-                    "primary": int(reasons.str.startswith("primary").sum()),
-                    "sensitive": int(reasons.str.startswith("sensitive").sum()),
-                    "complementary": int((reasons == COMPLEMENTARY).sum()),
-                }
-            )
-        return pd.DataFrame(out)
+        """One row per table: cells and cells withheld (for developers and benchmarks)."""
+        return pd.DataFrame(
+            [
+                {"table": n, "cells": len(df), "suppressed": int(df["suppressed"].sum())}
+                for n, df in self.tables.items()
+            ]
+        )
+
+    def withheld_reasons(self) -> pd.Series:
+        """How many units were withheld for each reason (diagnostics only, never shown)."""
+        return pd.Series(list(self.reasons.values()), dtype=object).value_counts()
 
 
-def _sensitive_blocks(release: Release, st: Structure, policy: DisclosurePolicy) -> set[int]:
-    """Units to withhold because their block of a sensitive dimension has a small category."""
-    hide: set[int] = set()
-    frame = st.atom_frame
-    for name, spec in release.tables.items():
-        sens = [d for d in policy.sensitive if d in spec.dims and d in st.used_dims]
-        if not sens:
+class ShownView:
+    """What tables computed after the gate may look at: the gated tables and shown cells."""
+
+    def __init__(self, tables: dict[str, pd.DataFrame], release: Results, shown: Any) -> None:
+        self._tables = tables
+        self._release = release
+        self._shown = shown
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A gated table (withheld values NA)."""
+        return self._tables[name].copy()
+
+    def is_shown(self, cell: Mapping[str, object], measure: str | None = None) -> bool:
+        """True when the cell (with a valid value of ``measure``) is shown."""
+        return self._shown(canonical(dict(cell), self._release.all_dims), measure)
+
+
+def _refuse_extremes(release: Results, policy: DisclosurePolicy) -> None:
+    specs = list(release.tables.values()) + list(release.derived.values())
+    for spec in specs:
+        for stat, kind in spec.stats.items():
+            if kind == "extreme" and not policy.allow_extremes:
+                raise DisclosureError(
+                    f"table {spec.name!r}: {stat!r} is a minimum/maximum, which describes one "
+                    "person; extremes are never shown unless the study allows them"
+                )
+
+
+def _source_cell(release: Results, plans: dict[str, TablePlan], ref: Source,
+                 measure: str | None) -> tuple:
+    order = release.all_dims
+    if isinstance(ref, tuple):
+        table, row = ref
+        if table not in plans:
+            raise DisclosureError(f"a source names table {table!r}, not added before it")
+        return with_measure(plans[table].count[row], measure, order)
+    try:
+        cell = canonical(dict(ref), order)
+    except KeyError as exc:
+        raise DisclosureError(f"a source names {exc.args[0]!r}, not a dimension") from exc
+    return with_measure(cell, measure, order)
+
+
+def plan_table(release: Results, spec: TableSpec, plans: dict[str, TablePlan]) -> TablePlan:
+    """The cells of a table's rows, statistics and sources (canonical over the release)."""
+    order = release.all_dims
+    count = [canonical(spec.definition(pos), order) for pos in range(len(spec.cells))]
+    stat: dict[str, list[tuple]] = {}
+    for col in spec.stats:
+        cells = []
+        for pos, cell in enumerate(count):
+            measure = spec.measure_of(col, pos)
+            if measure is not None and measure not in release.measures:
+                raise DisclosureError(
+                    f"table {spec.name!r} row {pos}: {measure!r} is not a measure of the release"
+                )
+            cells.append(with_measure(cell, measure, order))
+        stat[col] = cells
+    sources = None
+    if spec.sources is not None:
+        sources = []
+        for pos, refs in enumerate(spec.sources):
+            measure = spec.resolve_measure(spec.source_measure, pos)
+            sources.append([_source_cell(release, plans, r, measure) for r in refs])
+    return TablePlan(count, stat, sources)
+
+
+def _all_cells(plans: dict[str, TablePlan]) -> list[tuple]:
+    out: list[tuple] = []
+    for plan in plans.values():
+        out.extend(plan.count)
+        for cells in plan.stat.values():
+            out.extend(cells)
+        for refs in plan.sources or []:
+            out.extend(refs)
+    return list(dict.fromkeys(out))
+
+
+def completion(release: Results, plans: dict[str, TablePlan]) -> list[tuple]:
+    """Cells a table implies without showing: the other categories of each dimension it splits.
+
+    A table showing everyone and groups A and B implies the group nobody listed (everyone
+    minus A minus B); one showing organisation B implies every other organisation. Such cells
+    are protected when small, like shown ones. Remainder categories (``unprotected``) and the
+    valid-value split of measures are not completed: a count of who skipped a scale is not a
+    characteristic, and its cell carries no value of that scale.
+    """
+    have: set[tuple] = set()
+    for plan in plans.values():
+        have.update(plan.count)
+        for cells in plan.stat.values():
+            have.update(cells)
+    order = release.all_dims
+    rank = {d: i for i, d in enumerate(order)}
+    out: dict[tuple, None] = {}
+    for cell in have:
+        values = dict(cell)
+        if any(isinstance(v, Except) for v in values.values()):
             continue
-        cells = spec.cells
-        for s in sens:
-            specified = cells[s].notna().to_numpy()
-            if not specified.any():
+        for dim in values:
+            if dim not in release.dims:
                 continue
-            # Group the table's rows that split by s into blocks sharing every other coordinate.
-            others = [d for d in spec.dims if d != s]
-            level_sets: dict[tuple[str, ...], list[int]] = {}
-            for pos in np.flatnonzero(specified):
-                level = tuple(d for d in others if pd.notna(cells[d].iat[pos]))
-                level_sets.setdefault(level, []).append(int(pos))
-            for level, positions in level_sets.items():
-                keys = list(level) + [s]
-                counts = frame.groupby(keys, sort=False)["n"].sum()
-                n_cat = len(st.codes[s])
-                for pos in positions:
-                    block = tuple(lookup_code(st.codes[d], cells[d].iat[pos]) for d in level)
-                    sizes = [int(counts.get(block + (c,) if level else c, 0)) for c in range(n_cat)]
-                    if min(sizes) < policy.min_cell:
-                        hide.add(int(st.cell_unit[name][pos]))
+            rest = [(d, v) for d, v in cell if d != dim]
+            skip = release.unprotected.get(dim, set())
+            for category in release.domains[dim]:
+                if category == values[dim] or category in skip:
+                    continue
+                new = tuple(sorted((*rest, (dim, category)), key=lambda i: rank[i[0]]))
+                if new not in have:
+                    out[new] = None
+    return list(out)
+
+
+def _check_counts(release: Results, plans: dict[str, TablePlan], st: Structure, tr: Any) -> None:
+    """Counts a table states (``n``, valid-answer counts) must be the gate's own counts."""
+    for name, spec in release.tables.items():
+        plan = plans[name]
+        columns = {COUNT_COL: plan.count} if COUNT_COL in spec.cells else {}
+        columns.update({ncol: plan.stat[ncol] for ncol in spec.measures})
+        for column, cells in columns.items():
+            given = pd.to_numeric(spec.cells[column], errors="coerce").to_numpy(dtype=float)
+            for pos in np.flatnonzero(~np.isnan(given)):
+                truth = st.count(tr(cells[pos]))
+                if given[pos] != truth:
+                    raise DisclosureError(
+                        f"table {name!r} row {pos}: column {column!r} says {given[pos]:g} but "
+                        f"the cell {dict(cells[pos])} holds {truth} respondents"
+                    )
+
+
+def _sensitive_blocks(
+    release: Results, plans: dict[str, TablePlan], st: Structure, tr: Any, policy: DisclosurePolicy
+) -> set[tuple]:
+    """Cells to withhold because their block of a sensitive dimension has a small category.
+
+    A block is the rows of one table that split the same cell by a sensitive dimension (the
+    lived-experience staff of an organisation next to the other staff). When any of them is
+    small, all of them are withheld: a large "others" beside a withheld group says the group
+    is small.
+    """
+    hide: set[tuple] = set()
+    for name, spec in release.tables.items():
+        plan = plans[name]
+        for s in [d for d in policy.sensitive if d in spec.dims]:
+            blocks: dict[tuple, list[int]] = {}
+            for pos, cell in enumerate(plan.count):
+                if s in dict(cell):
+                    blocks.setdefault(tuple(i for i in cell if i[0] != s), []).append(pos)
+            for rows in blocks.values():
+                if min(st.count(tr(plan.count[p])) for p in rows) >= policy.min_cell:
+                    continue
+                for p in rows:
+                    hide.add(plan.count[p])
+                    hide.update(cells[p] for cells in plan.stat.values())
     return hide
 
 
-def _choose(exposures: list[Exposure], published: np.ndarray, unit_n: np.ndarray) -> set[int]:
-    """Greedy pick: for each exposure, the smallest published unit that takes part in it.
+def _choose(exposures: list[Exposure], published: np.ndarray, eligible: np.ndarray,
+            unit_n: np.ndarray) -> set[int]:
+    """Greedy pick: for each exposure, the smallest hideable unit that takes part in it.
 
-    Ties break on unit order (the order cells first appear in the release), so the gate is
-    deterministic. An exposure already served by a unit chosen in this round adds nothing.
+    Ties break on unit order (the order cells first appear), so the gate is deterministic.
+    An exposure already served by a unit chosen in this round adds nothing.
     """
     chosen: set[int] = set()
+    hideable = published & eligible
     for exp in exposures:
-        options = [u for u in exp.candidates if published[u]]
+        options = [u for u in exp.candidates if hideable[u]]
         if any(u in chosen for u in options):
             continue
         if not options:
-            options = list(np.flatnonzero(published))
+            options = list(np.flatnonzero(hideable))
         if not options:
             continue
         chosen.add(min(options, key=lambda u: (int(unit_n[u]), u)))
     return chosen
 
 
-def _complementary(
-    st: Structure,
-    hidden: np.ndarray,
-    policy: DisclosurePolicy,
-    atom_values: np.ndarray | None,
-    eligible: np.ndarray,
-) -> np.ndarray:
-    """Grow ``hidden`` until no hidden unit is recoverable; returns the added units."""
+def _complementary(st: Structure, hidden: np.ndarray, protect: np.ndarray, fixed: np.ndarray,
+                   eligible: np.ndarray, policy: DisclosurePolicy) -> np.ndarray:
+    """Hide more eligible units until no protected unit is recoverable; returns the added."""
     added = np.zeros_like(hidden)
-    # Hiding more only removes equations, so units found protected stay protected.
-    settled = np.zeros_like(hidden)
+    settled = np.zeros_like(hidden)  # hiding more only removes equations
     while True:
-        published = eligible & ~hidden
+        published = (eligible & ~hidden) | fixed
         exposures = find_exposures(
-            st.rows,
-            published,
-            hidden,
-            min_cell=policy.min_cell,
-            atom_values=atom_values,
-            skip=settled,
+            st.rows, published, protect, min_cell=policy.min_cell,
+            atom_values=st.atom_n.astype(float), skip=settled,
         )
-        settled = hidden.copy()
+        settled = protect.copy()
         if not exposures:
             return added
         settled[[e.unit for e in exposures]] = False
-        chosen = _choose(exposures, published, st.unit_n)
+        chosen = _choose(exposures, published, eligible & ~fixed, st.unit_n)
         if not chosen:
-            raise DisclosureError("internal error: complementary suppression made no progress")
+            raise DisclosureError(
+                "cannot release this output without revealing a value released or withheld "
+                f"before: {st.unit_label[exposures[0].unit]} would become derivable"
+            )
         idx = np.fromiter(chosen, dtype=np.int64)
         hidden[idx] = True
+        protect[idx] = False  # complements are withheld, not themselves small
         added[idx] = True
 
 
-def gate(release: Release, policy: DisclosurePolicy | None = None) -> GatedRelease:
-    """Apply disclosure control to every table of a release together.
+@dataclass
+class _Decision:
+    hidden: np.ndarray
+    protect: np.ndarray
+    fixed: np.ndarray
+    reasons: dict[int, str]
 
-    Steps: (1) primary suppression of every cell with fewer than ``min_cell`` respondents;
-    (2) whole blocks of a sensitive dimension withheld where any category is small;
-    (3) complementary suppression, hiding the next-smallest shown cells that take part in a
-    recovery until :func:`~fieldsurvey.disclosure.exposure.find_exposures` finds none across
-    all tables at once; (4) the same for statistics computed on fewer respondents than their
-    cell (``stat_n``). Withheld cells lose their count and every statistic.
+
+def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple], st: Structure,
+            joint: Joint, policy: DisclosurePolicy) -> _Decision:
+    tr = joint.translate
+    n = st.n_units
+    hidden = np.zeros(n, dtype=bool)
+    protect = np.zeros(n, dtype=bool)
+    fixed = np.zeros(n, dtype=bool)
+    own = np.zeros(n, dtype=bool)
+    reasons: dict[int, str] = {}
+    for cell, status in joint.prior:
+        units = list(st.units_of(cell))
+        if status == "shown":
+            fixed[units] = True
+        elif len(units) == 1 and st.unit_n[units[0]] < policy.min_cell:
+            hidden[units] = protect[units] = True
+            reasons.setdefault(units[0], "ledger")
+    for cell in _all_cells(plans):
+        units = list(st.units_of(tr(cell)))
+        own[units] = True
+        if len(units) == 1 and st.unit_n[units[0]] < policy.min_cell:
+            hidden[units] = protect[units] = True
+            reasons.setdefault(units[0], PRIMARY)
+    for cell in implied:
+        u = st.unit_of[tr(cell)]
+        if st.unit_n[u] < policy.min_cell and not hidden[u]:
+            hidden[u] = protect[u] = True
+            reasons[u] = PRIMARY
+    for cell in _sensitive_blocks(release, plans, st, tr, policy):
+        for u in st.units_of(tr(cell)):
+            if not hidden[u]:
+                hidden[u] = protect[u] = True
+                reasons[u] = SENSITIVE
+    # A value released before is public: withholding it now protects nothing.
+    protect &= ~fixed
+    eligible = own & ~fixed
+    added = _complementary(st, hidden, protect, fixed, eligible, policy)
+    for u in np.flatnonzero(added):
+        reasons[int(u)] = COMPLEMENTARY
+    return _Decision(hidden, protect, fixed, reasons)
+
+
+def gate(
+    release: Results,
+    policy: DisclosurePolicy | None = None,
+    *,
+    ledger: Any = None,
+    output: str = "output",
+    command: str = "",
+) -> GatedRelease:
+    """Decide what a release may show, and record it in the ledger.
 
     Parameters
     ----------
-    release : Release
+    release : Results
         The tables meant for users.
     policy : DisclosurePolicy, optional
-        Defaults to ``DisclosurePolicy()`` (min_cell 10).
+        From :func:`~fieldsurvey.disclosure.policy_for` (default: minimum cell size 10).
+    ledger : Ledger, optional
+        The study's release ledger: the release is judged together with everything released
+        before, then recorded. Without one, the release is judged alone.
+    output, command : str
+        What the ledger records about the output (e.g. ``"benchmark"`` and its command line).
 
     Returns
     -------
@@ -180,11 +391,10 @@ def gate(release: Release, policy: DisclosurePolicy | None = None) -> GatedRelea
 
     Examples
     --------
-    >>> import pandas as pd
     >>> people = pd.DataFrame({"org": ["A"] * 12 + ["B"] * 30,
     ...                        "lived_experience": ["yes"] + ["no"] * 41})
     >>> cells = pd.DataFrame({"org": ["A", "A", "A"], "lived_experience": [None, "yes", "no"]})
-    >>> rel = Release(people, ["org", "lived_experience"]).add_table("t", cells)
+    >>> rel = Results(people, ["org", "lived_experience"]).add_table("t", cells)
     >>> gate(rel)["t"][["lived_experience", "n", "suppressed"]]
       lived_experience     n  suppressed
     0              NaN    12       False
@@ -192,118 +402,122 @@ def gate(release: Release, policy: DisclosurePolicy | None = None) -> GatedRelea
     2               no  <NA>        True
     """
     policy = policy or DisclosurePolicy()
-    for spec in release.tables.values():
-        for stat, kind in spec.stats.items():
-            if kind == "extreme" and not policy.allow_extremes:
-                raise DisclosureError(
-                    f"table {spec.name!r}: {stat!r} is a minimum/maximum, which describes one "
-                    "person; extremes are never shown unless the policy sets allow_extremes=True"
-                )
-    st = build_structure(release)
+    _refuse_extremes(release, policy)
+    plans: dict[str, TablePlan] = {}
     for name, spec in release.tables.items():
-        if COUNT_COL in spec.cells.columns:
-            given = pd.to_numeric(spec.cells[COUNT_COL], errors="coerce").to_numpy()
-            truth = st.unit_n[st.cell_unit[name]]
-            bad = np.flatnonzero(~np.isnan(given) & (given != truth))
-            if bad.size:
-                pos = int(bad[0])
-                raise DisclosureError(
-                    f"table {name!r} row {pos}: column 'n' says {given[pos]:g} but the cell "
-                    f"{st.unit_label[st.cell_unit[name][pos]]} holds {truth[pos]} respondents"
-                )
+        plans[name] = plan_table(release, spec, plans)
+    joint = ledger.joint(release) if ledger is not None else alone(release)
+    tr = joint.translate
+    implied = completion(release, plans)
+    cells = [tr(c) for c in [*_all_cells(plans), *implied]] + [c for c, _ in joint.prior]
+    st = build_structure(joint.universe, cells, policy.min_cell)
+    for plan in plans.values():
+        plan.counts = [st.count(tr(c)) for c in plan.count]
+    _check_counts(release, plans, st, tr)
+    decision = _decide(release, plans, implied, st, joint, policy)
+    shown_units = ~decision.hidden
 
-    n_units = st.n_units
-    reason = np.full(n_units, None, dtype=object)
-    hidden = st.unit_n < policy.min_cell
-    reason[hidden] = policy.primary_reason
-    for u in sorted(_sensitive_blocks(release, st, policy)):
-        if not hidden[u]:
-            hidden[u] = True
-            reason[u] = SENSITIVE
-    eligible = np.ones(n_units, dtype=bool)
-    added = _complementary(st, hidden, policy, st.atom_n.astype(float), eligible)
-    reason[added] = COMPLEMENTARY
+    def shown(cell: tuple) -> bool:
+        return all(shown_units[u] for u in st.units_of(tr(cell)))
 
-    # Statistic-level protection: a statistic on fewer valid answers than its cell.
-    stat_withheld, stat_reason = protect_statistics(release, st, hidden, policy)
-
-    tables = {
-        name: _render(
-            spec,
-            st,
-            hidden,
-            reason,
-            stat_withheld,
-            stat_reason,
-            small_contrasts(spec, st, policy.min_cell),
-            policy.min_cell,
-        )
-        for name, spec in release.tables.items()
-    }
-    return GatedRelease(tables, policy, st, dict(release.tables), stat_withheld)
-
-
-def small_contrasts(spec: TableSpec, st: Structure, min_cell: int) -> np.ndarray:
-    """Rows of a comparison table contrasting a non-empty group of fewer than ``min_cell``."""
-    small = np.zeros(len(spec.cells), dtype=bool)
-    if spec.compares is None:
-        return small
-    frame = st.atom_frame
-    dim = spec.compares
-    for pos in range(len(spec.cells)):
-        keep = np.ones(len(frame), dtype=bool)
-        for d in spec.dims:
-            value = spec.cells[d].iat[pos]
-            if d != dim and pd.notna(value):
-                keep &= frame[d].to_numpy() == lookup_code(st.codes[d], value)
-        sizes = np.bincount(
-            frame.loc[keep, dim].to_numpy(),
-            weights=frame.loc[keep, "n"],
-            minlength=len(st.codes[dim]),
-        )
-        small[pos] = bool(((sizes > 0) & (sizes < min_cell)).any())
-    return small
-
-
-def _render(
-    spec: TableSpec,
-    st: Structure,
-    hidden: np.ndarray,
-    reason: np.ndarray,
-    stat_withheld: dict[str, frozenset[int]],
-    stat_reason: dict[tuple[str, int], str],
-    contrast_small: np.ndarray,
-    min_cell: int,
-) -> pd.DataFrame:
-    units = st.cell_unit[spec.name]
-    df = spec.cells.copy()
-    suppressed = hidden[units]
-    df[COUNT_COL] = pd.array(st.unit_n[units], dtype="Int64")
-    df.loc[suppressed, COUNT_COL] = pd.NA
-    ids = row_variables(spec)
-    row_reasons: list[list[str]] = [[] for _ in units]
-    contrast_text = f"compared group of {spec.compares}: n<{min_cell}"
-    for pos in np.flatnonzero(contrast_small & ~suppressed):
-        row_reasons[pos].append(contrast_text)
-    for stat, var_list in ids.items():
-        mask = suppressed | contrast_small
-        for pos, (u, var) in enumerate(zip(units, var_list, strict=True)):
-            if not suppressed[pos] and int(u) in stat_withheld.get(var, frozenset()):
-                mask[pos] = True
-                text = stat_reason.get((var, int(u)))
-                if text and text not in row_reasons[pos]:
-                    row_reasons[pos].append(text)
-        df[stat] = df[stat].where(~mask)
-    reasons = [
-        reason[u] if sup else ("; ".join(r) if r else pd.NA)
-        for u, sup, r in zip(units, suppressed, row_reasons, strict=True)
-    ]
-    # Replacing statistic columns one by one fragments wide tables; add the flags in one go.
-    flags = pd.DataFrame(
-        {"suppressed": suppressed, "suppression_reason": pd.array(reasons, dtype="string")},
-        index=df.index,
+    tables = {name: _render(spec, plans[name], shown) for name, spec in release.tables.items()}
+    specs = dict(release.tables)
+    for name, derived in release.derived.items():
+        view = ShownView(tables, release, lambda c, m: _known_and_shown(st, tr, c, m, release,
+                                                                          shown))
+        spec, plan, table = _derived_table(release, derived, view, plans, st, tr, shown)
+        specs[name], plans[name], tables[name] = spec, plan, table
+    gated = GatedRelease(
+        tables=tables,
+        policy=policy,
+        structure=st,
+        specs=specs,
+        plans=plans,
+        translate=tr,
+        protected=decision.protect,
+        public=decision.fixed.copy(),
+        reasons=decision.reasons,
+        implied=implied,
     )
-    return pd.concat([df, flags], axis=1)
+    if ledger is not None:
+        gated.release_id = ledger.record(gated, release, output=output, command=command)
+    return gated
+
+
+def alone(release: Results) -> Joint:
+    """A release judged on its own (no ledger): its respondents are the universe."""
+    universe = Universe(release.respondents, dict(release.domains), dict(release.linked))
+    return Joint(universe, lambda cell: cell, [])
+
+
+def _known_and_shown(st: Structure, tr: Any, cell: tuple, measure: str | None,
+                     release: Results, shown: Any) -> bool:
+    cell = with_measure(cell, measure, release.all_dims)
+    known = tr(cell) in st.unit_of or tr(cell) in st.difference_of
+    return known and shown(cell)
+
+
+def _render(spec: TableSpec, plan: TablePlan, shown: Any) -> pd.DataFrame:
+    """The table with withheld values as NA, the gate's counts and ``suppressed``."""
+    df = spec.cells.copy()
+    own = np.array([shown(c) for c in plan.count], dtype=bool)
+    sources_ok = np.ones(len(df), dtype=bool)
+    if plan.sources is not None:
+        sources_ok = np.array([all(shown(c) for c in refs) for refs in plan.sources], dtype=bool)
+    out: dict[str, Any] = {}
+    for col, cells in plan.stat.items():
+        ok = own & sources_ok & np.array([shown(c) for c in cells], dtype=bool)
+        out[col] = df[col].where(ok)
+    # Replacing statistic columns one by one fragments wide tables; assign them in one go.
+    df = df.assign(**out) if out else df
+    df[COUNT_COL] = pd.array(
+        [plan.counts[pos] if own[pos] else pd.NA for pos in range(len(df))], dtype="Int64"
+    )
+    df["suppressed"] = ~own
+    return df
+
+
+def _derived_table(release: Results, derived: Any, view: ShownView,
+                   plans: dict[str, TablePlan], st: Structure, tr: Any, shown: Any
+                   ) -> tuple[TableSpec, TablePlan, pd.DataFrame]:
+    cells, refs = derived.compute(view)
+    spec = TableSpec(
+        name=derived.name, cells=cells.reset_index(drop=True), stats=dict(derived.stats),
+        dims=tuple(d for d in release.dims if d in cells.columns), variable=derived.variable,
+        labels=derived.labels, sources=[list(r) for r in refs],
+        source_measure=derived.source_measure,
+    )
+    plan = plan_table(release, spec, plans)
+    known = set(st.unit_of) | set(st.difference_of)
+
+    def shown_known(cell: tuple) -> bool:
+        return tr(cell) in known and shown(cell)
+
+    plan.counts = [st.count(tr(c)) if tr(c) in known else 0 for c in plan.count]
+    return spec, plan, _render(spec, plan, shown_known)
+
+
+def revealed_units(gated: GatedRelease) -> np.ndarray:
+    """Units whose values the gated tables (as they stand now) let a reader work out."""
+    st, tr = gated.structure, gated.translate
+    out = np.zeros(st.n_units, dtype=bool)
+
+    def mark(cell: tuple) -> None:
+        for u in st.units_of(tr(cell)):
+            out[u] = True
+
+    for name, df in gated.tables.items():
+        plan = gated.plans[name]
+        counts = df[COUNT_COL].notna().to_numpy()
+        for pos in np.flatnonzero(counts):
+            mark(plan.count[pos])
+        for col, cells in plan.stat.items():
+            values = df[col].notna().to_numpy()
+            for pos in np.flatnonzero(values):
+                mark(cells[pos])
+                for ref in (plan.sources[pos] if plan.sources is not None else []):
+                    mark(ref)
+    return out
 
 
 def gate_table(
@@ -314,7 +528,6 @@ def gate_table(
     stat_cols: Sequence[str] | Mapping[str, str] = (),
     policy: DisclosurePolicy | None = None,
     total_label: object = None,
-    public_support: Sequence[Sequence[str]] = (),
     labels: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Gate one table of counts with its margins, without respondent-level data.
@@ -323,34 +536,8 @@ def gate_table(
     ``total_label``) in some dimension are margins and must equal the sum of the finest cells
     they cover (give missing answers their own category so they do).
 
-    Parameters
-    ----------
-    df : DataFrame
-        The table: dimension columns, a count column and statistic columns.
-    dims : sequence of str
-        The dimension columns.
-    count_col : str, default "n"
-        Column of respondent counts.
-    stat_cols : list or mapping
-        Statistic columns, as in :meth:`Release.add_table`.
-    policy : DisclosurePolicy, optional
-    total_label : object, optional
-        A label that marks "all" in dimension columns, e.g. ``"All"`` from
-        ``pivot_table(margins=True)``.
-    public_support : sequence of sequences of str
-        As in :class:`Release`.
-    labels : sequence of str
-        Columns shown as they are, as in :meth:`Release.add_table`.
-
-    Returns
-    -------
-    DataFrame
-        The table with ``n`` (renamed back to ``count_col``), ``suppressed`` and
-        ``suppression_reason``; withheld values are NA.
-
     Examples
     --------
-    >>> import pandas as pd
     >>> t = pd.DataFrame({"org": ["A", "B", "C", None], "n": [4, 30, 25, 59]})
     >>> gate_table(t, dims=["org"])["suppressed"].tolist()
     [True, False, True, False]
@@ -376,20 +563,19 @@ def gate_table(
     keys = table.loc[finest, dims]
     if keys.duplicated().any():
         pos = int(np.flatnonzero(finest)[np.flatnonzero(keys.duplicated().to_numpy())[0]])
-        raise DisclosureError(
-            f"gate_table: row {pos} repeats a finest cell {keys.iloc[0].to_dict()}"
-        )
-    people = keys.loc[keys.index.repeat(counts[finest].astype(np.int64))].reset_index(drop=True)
-    cells = table.drop(columns=[count_col])
-    cells[COUNT_COL] = counts.astype(np.int64)
+        raise DisclosureError(f"gate_table: row {pos} repeats a finest cell")
     if count_col != COUNT_COL and COUNT_COL in table.columns:
         raise DisclosureError(f"gate_table: the table already has a column named {COUNT_COL!r}")
-    rel = Release(people, dims, public_support=public_support).add_table(
-        "table", cells, stat_cols, labels=labels
-    )
+    repeat = counts[finest].astype(np.int64)
+    people = keys.loc[keys.index.repeat(repeat)].reset_index(drop=True)
+    domains = {d: list(pd.unique(keys[d])) for d in dims}
+    cells = table.drop(columns=[count_col])
+    cells[COUNT_COL] = counts.astype(np.int64)
+    rel = Results(people, dims, domains=domains).add_table("table", cells, stat_cols,
+                                                           labels=labels)
     try:
         out = gate(rel, policy)["table"]
-    except DisclosureError as exc:
+    except (DisclosureError, ResultsError) as exc:
         raise DisclosureError(
             f"gate_table: {exc} (margins must equal the sum of the finest cells they cover)"
         ) from exc

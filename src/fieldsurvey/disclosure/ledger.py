@@ -1,0 +1,456 @@
+"""The release ledger: every value a study ever released, and every cell it withheld.
+
+Protecting each output against itself is not enough: an organisation's report beside the
+field-wide one, a benchmark before and after a late file, last year's output beside this
+year's - each pair gives differences nobody meant to publish. So every gated release is
+recorded, and every new release is judged together with all earlier ones
+(:func:`~fieldsurvey.disclosure.gate` with ``ledger=``).
+
+What is recorded (tables ``ledger_*`` in the study's store):
+
+``ledger_releases``
+    one row per release: output, command, when, minimum cell size, respondents.
+``ledger_cells``
+    every cell the release showed or withheld, as its definition over recorded dimensions.
+``ledger_values``
+    every number shown: table, row, column, value, and the cell it rests on.
+``ledger_dims`` / ``ledger_keysets``
+    the dimensions cells are defined on, as they were (one code per respondent key), so a
+    cell of last year's release still means the same people after new files arrive.
+
+Respondents are identified by a one-way hash of their key (organisation, wave, response id);
+no response id is stored here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fieldsurvey.disclosure.structure import Universe
+from fieldsurvey.disclosure.suppression import GatedRelease, Joint, alone, revealed_units
+from fieldsurvey.results.cells import Except
+from fieldsurvey.results.tables import COUNT_COL, Results
+
+ABSENT = "\0absent"
+CURRENT = "@in"
+_KEY_BYTES = 16
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger_releases (
+    release_id TEXT PRIMARY KEY, seq INTEGER, output TEXT, command TEXT, created_at TEXT,
+    min_cell INTEGER, keyset_id TEXT, respondents INTEGER);
+CREATE TABLE IF NOT EXISTS ledger_keysets (keyset_id TEXT PRIMARY KEY, n INTEGER, keys BLOB);
+CREATE TABLE IF NOT EXISTS ledger_dims (
+    dim_id TEXT PRIMARY KEY, name TEXT, keyset_id TEXT, link TEXT, categories TEXT, codes BLOB);
+CREATE TABLE IF NOT EXISTS ledger_cells (
+    release_id TEXT, cell TEXT, keyset_id TEXT, status TEXT, n INTEGER);
+CREATE TABLE IF NOT EXISTS ledger_values (
+    release_id TEXT, table_name TEXT, row_no INTEGER, column_name TEXT, value TEXT, cell TEXT);
+"""
+
+
+def hash_keys(keys: Sequence[str]) -> np.ndarray:
+    """One-way 16-byte digests of respondent keys (as a fixed-width bytes array)."""
+    return np.array(
+        [hashlib.sha256(str(k).encode("utf-8")).digest()[:_KEY_BYTES] for k in keys],
+        dtype=f"S{_KEY_BYTES}",
+    )
+
+
+def _digest(*parts: bytes | str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else part.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()[:24]
+
+
+def _encode_value(value: object) -> object:
+    if isinstance(value, Except):
+        return {"except": _plain(value.value)}
+    return _plain(value)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _decode_value(value: object) -> object:
+    if isinstance(value, dict) and "except" in value:
+        return Except(value["except"])
+    return value
+
+
+@dataclass
+class _Dim:
+    dim_id: str
+    name: str
+    keyset_id: str
+    link: str | None
+    categories: list[object]
+    codes: np.ndarray
+
+
+@dataclass
+class _Store:
+    """Ledger tables in memory (an in-memory ledger, or a cache of the study's)."""
+
+    releases: list[dict[str, Any]] = field(default_factory=list)
+    keysets: dict[str, np.ndarray] = field(default_factory=dict)
+    dims: dict[str, _Dim] = field(default_factory=dict)
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    values: list[pd.DataFrame] = field(default_factory=list)
+
+
+class Ledger:
+    """A study's release ledger (or an in-memory one for data outside a study).
+
+    Examples
+    --------
+    >>> from fieldsurvey.disclosure import Results, gate
+    >>> ledger = Ledger.in_memory()
+    >>> people = pd.DataFrame({"org": ["A"] * 7 + ["B"] * 30})
+    >>> keys = [f"r{i}" for i in range(37)]
+    >>> field_only = pd.DataFrame({"org": [None]})
+    >>> _ = gate(Results(people, ["org"], keys=keys).add_table("t", field_only), ledger=ledger)
+    >>> by_org = pd.DataFrame({"org": ["B"]})
+    >>> gate(Results(people, ["org"], keys=keys).add_table("t", by_org), ledger=ledger)["t"]["n"]
+    0    <NA>
+    Name: n, dtype: Int64
+    """
+
+    def __init__(self, path: str | None = None) -> None:
+        self._path = path
+        self._mem = _Store() if path is None else None
+
+    @classmethod
+    def in_memory(cls) -> Ledger:
+        """A ledger that lives as long as the process (outputs not about a study)."""
+        return cls(None)
+
+    @classmethod
+    def for_study(cls, study: Any) -> Ledger:
+        """The ledger kept in a study's store (``store.duckdb``)."""
+        return cls(str(study.store_path))
+
+    # -- storage ---------------------------------------------------------------------------
+
+    def _connect(self, read_only: bool = False) -> Any:
+        import duckdb
+
+        con = duckdb.connect(self._path, read_only=read_only)
+        if not read_only:
+            con.execute(_SCHEMA)
+        return con
+
+    def _has_tables(self, con: Any) -> bool:
+        found = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'ledger_releases'"
+        ).fetchone()[0]
+        return bool(found)
+
+    def _load(self) -> _Store:
+        if self._mem is not None:
+            return self._mem
+        store = _Store()
+        con = self._connect(read_only=True)
+        try:
+            if not self._has_tables(con):
+                return store
+            store.releases = con.execute(
+                "SELECT * FROM ledger_releases ORDER BY seq").df().to_dict(orient="records")
+            cells = con.execute("SELECT * FROM ledger_cells").df()
+            store.cells = cells.to_dict(orient="records")
+            needed = _dims_of(store.cells)
+            if needed:
+                dims = con.execute(
+                    "SELECT * FROM ledger_dims WHERE dim_id IN (SELECT unnest(?))", [needed]
+                ).df()
+                for r in dims.itertuples():
+                    store.dims[r.dim_id] = _Dim(r.dim_id, r.name, r.keyset_id, r.link,
+                                                json.loads(r.categories),
+                                                np.frombuffer(r.codes, dtype=np.int32))
+            sets = {c["keyset_id"] for c in store.cells} | {d.keyset_id for d in store.dims.values()}
+            if sets:
+                rows = con.execute(
+                    "SELECT keyset_id, keys FROM ledger_keysets WHERE keyset_id IN "
+                    "(SELECT unnest(?))", [sorted(sets)]).fetchall()
+                for ks, blob in rows:
+                    store.keysets[ks] = np.frombuffer(blob, dtype=f"S{_KEY_BYTES}")
+        finally:
+            con.close()
+        return store
+
+    # -- joint universe ---------------------------------------------------------------------
+
+    def joint(self, release: Results) -> Joint:
+        """The release's respondents together with everyone earlier releases rested on."""
+        if release.keys is None:
+            return alone(release)
+        store = self._load()
+        if not store.cells:
+            return alone(release)
+        own_keys = hash_keys(release.keys)
+        own_ids = _dim_ids(release, own_keys)
+        union = np.unique(np.concatenate([own_keys, *store.keysets.values()]))
+        columns: dict[str, np.ndarray] = {}
+        domains: dict[str, list[object]] = {}
+        position = np.searchsorted(union, own_keys)
+        for d in release.all_dims:
+            values = np.full(len(union), ABSENT, dtype=object)
+            values[position] = release.respondents[d].to_numpy()
+            columns[d] = values
+            domains[d] = [*release.domains[d], ABSENT]
+        present = np.full(len(union), "out", dtype=object)
+        present[position] = "in"
+        columns[CURRENT] = present
+        domains[CURRENT] = ["in", "out"]
+        name_of = {dim_id: name for name, dim_id in own_ids.items()}
+        linked = dict(release.linked)
+        for dim in store.dims.values():
+            if dim.dim_id in name_of:
+                continue
+            keys = store.keysets[dim.keyset_id]
+            values = np.full(len(union), ABSENT, dtype=object)
+            values[np.searchsorted(union, keys)] = np.asarray(dim.categories, dtype=object)[
+                dim.codes]
+            columns[dim.dim_id] = values
+            domains[dim.dim_id] = [*dim.categories, ABSENT]
+            name_of[dim.dim_id] = dim.dim_id
+            if dim.link:
+                linked[dim.dim_id] = f"{dim.link}@{dim.keyset_id}"
+        for ks, keys in store.keysets.items():
+            flag = np.full(len(union), "out", dtype=object)
+            flag[np.searchsorted(union, keys)] = "in"
+            columns[f"@ks:{ks}"] = flag
+            domains[f"@ks:{ks}"] = ["in", "out"]
+        frame = pd.DataFrame(columns)
+        order = list(frame.columns)
+        rank = {c: i for i, c in enumerate(order)}
+
+        def translate(cell: tuple) -> tuple:
+            return (*cell, (CURRENT, "in"))
+
+        prior = []
+        for c in store.cells:
+            items = [(name_of[d], _decode_value(v)) for d, v in json.loads(c["cell"])]
+            items.append((f"@ks:{c['keyset_id']}", "in"))
+            prior.append((tuple(sorted(items, key=lambda i: rank[i[0]])), c["status"]))
+        universe = Universe(frame, domains, linked)
+        return Joint(universe, translate, prior)
+
+    # -- recording --------------------------------------------------------------------------
+
+    def record(self, gated: GatedRelease, release: Results, *, output: str, command: str) -> str:
+        """Record a gated release: its cells (shown or withheld) and every value shown."""
+        if release.keys is None:
+            return ""
+        own_keys = hash_keys(release.keys)
+        order = np.argsort(own_keys, kind="stable")
+        keyset_id = _digest(own_keys[order].tobytes())
+        ids = _dim_ids(release, own_keys)
+        store = self._load() if self._mem is not None else None
+        seq = len(store.releases) + 1 if store is not None else self._next_seq()
+        release_id = f"{seq:06d}-{_digest(keyset_id, output, command, str(seq))[:8]}"
+        cells = _cell_rows(gated, release, ids, keyset_id, release_id)
+        values = _value_rows(gated, ids, release_id)
+        header = {
+            "release_id": release_id, "seq": seq, "output": output, "command": command,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "min_cell": gated.policy.min_cell, "keyset_id": keyset_id,
+            "respondents": len(release.respondents),
+        }
+        dims = {
+            dim_id: _Dim(dim_id, name, keyset_id, release.linked.get(name),
+                         list(release.domains[name]),
+                         _codes(release.respondents[name], release.domains[name])[order])
+            for name, dim_id in ids.items()
+        }
+        if self._mem is not None:
+            self._mem.releases.append(header)
+            self._mem.keysets.setdefault(keyset_id, own_keys[order])
+            for dim_id, dim in dims.items():
+                self._mem.dims.setdefault(dim_id, dim)
+            self._mem.cells.extend(cells)
+            self._mem.values.append(values)
+            return release_id
+        self._write(header, own_keys[order], dims, cells, values)
+        return release_id
+
+    def _next_seq(self) -> int:
+        con = self._connect()
+        try:
+            return int(con.execute("SELECT coalesce(max(seq), 0) + 1 FROM ledger_releases")
+                       .fetchone()[0])
+        finally:
+            con.close()
+
+    def _write(self, header: dict, keys: np.ndarray, dims: dict[str, _Dim],
+               cells: list[dict], values: pd.DataFrame) -> None:
+        con = self._connect()
+        try:
+            con.execute("BEGIN TRANSACTION")
+            con.execute("INSERT INTO ledger_releases VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        list(header.values()))
+            con.execute("INSERT INTO ledger_keysets SELECT ?, ?, ? WHERE NOT EXISTS "
+                        "(SELECT 1 FROM ledger_keysets WHERE keyset_id = ?)",
+                        [header["keyset_id"], len(keys), keys.tobytes(), header["keyset_id"]])
+            for dim in dims.values():
+                con.execute(
+                    "INSERT INTO ledger_dims SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS "
+                    "(SELECT 1 FROM ledger_dims WHERE dim_id = ?)",
+                    [dim.dim_id, dim.name, dim.keyset_id, dim.link,
+                     json.dumps([_plain(c) for c in dim.categories]),
+                     dim.codes.astype(np.int32).tobytes(), dim.dim_id])
+            cell_frame = pd.DataFrame(cells, columns=["release_id", "cell", "keyset_id",
+                                                      "status", "n"])
+            con.register("new_cells", cell_frame)
+            con.execute("INSERT INTO ledger_cells SELECT * FROM new_cells")
+            con.register("new_values", values)
+            con.execute("INSERT INTO ledger_values SELECT * FROM new_values")
+            con.execute("COMMIT")
+        finally:
+            con.close()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def releases(self) -> pd.DataFrame:
+        """One row per recorded release, oldest first, with how many values it showed."""
+        columns = ["release_id", "output", "command", "created_at", "min_cell", "respondents",
+                   "values_shown", "cells_withheld"]
+        store = self._load()
+        if not store.releases:
+            return pd.DataFrame(columns=columns)
+        frame = pd.DataFrame(store.releases)
+        cells = pd.DataFrame(store.cells)
+        withheld = cells[cells["status"] == "withheld"].groupby("release_id").size()
+        frame["cells_withheld"] = frame["release_id"].map(withheld).fillna(0).astype(int)
+        frame["values_shown"] = frame["release_id"].map(self._value_counts()).fillna(0)
+        frame["values_shown"] = frame["values_shown"].astype(int)
+        return frame[columns]
+
+    def _value_counts(self) -> pd.Series:
+        if self._mem is not None:
+            if not self._mem.values:
+                return pd.Series(dtype=int)
+            return pd.concat(self._mem.values).groupby("release_id").size()
+        con = self._connect(read_only=True)
+        try:
+            return con.execute("SELECT release_id, count(*) AS k FROM ledger_values GROUP BY 1"
+                               ).df().set_index("release_id")["k"]
+        finally:
+            con.close()
+
+    def values(self, release_id: str | None = None) -> pd.DataFrame:
+        """Every value shown (one row per number), optionally of one release."""
+        if self._mem is not None:
+            frame = pd.concat(self._mem.values) if self._mem.values else pd.DataFrame(
+                columns=["release_id", "table_name", "row_no", "column_name", "value", "cell"])
+        else:
+            con = self._connect(read_only=True)
+            try:
+                if not self._has_tables(con):
+                    return pd.DataFrame(columns=["release_id", "table_name", "row_no",
+                                                 "column_name", "value", "cell"])
+                frame = con.execute("SELECT * FROM ledger_values").df()
+            finally:
+                con.close()
+        if release_id is not None:
+            frame = frame[frame["release_id"] == release_id]
+        return frame.reset_index(drop=True)
+
+
+def _dims_of(cells: list[dict[str, Any]]) -> list[str]:
+    out: set[str] = set()
+    for c in cells:
+        out.update(d for d, _ in json.loads(c["cell"]))
+    return sorted(out)
+
+
+def _codes(values: pd.Series, categories: list[object]) -> np.ndarray:
+    lookup = {v: i for i, v in enumerate(categories)}
+    return values.map(lookup).to_numpy(dtype=np.int32)
+
+
+def _dim_ids(release: Results, keys: np.ndarray) -> dict[str, str]:
+    """Content ids of the release's dimensions: the same values for the same people, one id."""
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order].tobytes()
+    out = {}
+    for d in release.all_dims:
+        codes = _codes(release.respondents[d], release.domains[d])[order]
+        labels = json.dumps([str(c) for c in release.domains[d]])
+        out[d] = _digest(d, labels, sorted_keys, codes.tobytes())
+    return out
+
+
+def _stored_cell(cell: tuple, ids: dict[str, str]) -> str:
+    return json.dumps([[ids[d], _encode_value(v)] for d, v in cell], default=str)
+
+
+def _cell_rows(gated: GatedRelease, release: Results, ids: dict[str, str], keyset_id: str,
+               release_id: str) -> list[dict[str, Any]]:
+    """Every own cell with its status: shown (its value can be read) or withheld."""
+    st, tr = gated.structure, gated.translate
+    shown = revealed_units(gated)
+    withheld = np.zeros(st.n_units, dtype=bool)
+    withheld[list(gated.reasons)] = True
+    rows: dict[str, dict[str, Any]] = {}
+    for plan in gated.plans.values():
+        cells = list(plan.count)
+        for stat_cells in plan.stat.values():
+            cells.extend(stat_cells)
+        for refs in plan.sources or []:
+            cells.extend(refs)
+        cells.extend(gated.implied)
+        for cell in dict.fromkeys(cells):
+            units = st.units_of(tr(cell))
+            if all(shown[u] for u in units):
+                status = "shown"
+            elif any(withheld[u] for u in units):
+                status = "withheld"
+            else:
+                continue
+            key = _stored_cell(cell, ids)
+            rows.setdefault(key, {"release_id": release_id, "cell": key, "keyset_id": keyset_id,
+                                  "status": status,
+                                  "n": st.count(tr(cell)) if status == "shown" else None})
+    return list(rows.values())
+
+
+def _value_rows(gated: GatedRelease, ids: dict[str, str], release_id: str) -> pd.DataFrame:
+    """Every number shown, one row each, with the cell it rests on."""
+    parts = []
+    for name, df in gated.tables.items():
+        plan, spec = gated.plans[name], gated.specs[name]
+        columns = {COUNT_COL: plan.count, **plan.stat}
+        for column, cells in columns.items():
+            if column not in df:
+                continue
+            shown = df[column].notna().to_numpy()
+            rows = np.flatnonzero(shown)
+            if rows.size == 0:
+                continue
+            parts.append(pd.DataFrame({
+                "release_id": release_id,
+                "table_name": name,
+                "row_no": rows.astype(np.int64),
+                "column_name": column,
+                "value": df[column].to_numpy()[rows].astype(str),
+                "cell": [_stored_cell(cells[r], ids) for r in rows],
+            }))
+        del spec
+    if not parts:
+        return pd.DataFrame(columns=["release_id", "table_name", "row_no", "column_name",
+                                     "value", "cell"])
+    return pd.concat(parts, ignore_index=True)
