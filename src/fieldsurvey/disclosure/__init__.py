@@ -31,6 +31,7 @@ from fieldsurvey.disclosure.policy import (
     DisclosurePolicy,
     policy_for,
 )
+from fieldsurvey.disclosure.publish import publish
 from fieldsurvey.disclosure.suppression import GatedRelease, ShownView, gate, gate_table
 from fieldsurvey.results import ROW_VARIABLE, Results, ResultsError, margin_cells
 from fieldsurvey.results.cells import Except
@@ -55,4 +56,5 @@ __all__ = [
     "is_protected",
     "margin_cells",
     "policy_for",
+    "publish",
 ]

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 from fieldsurvey.disclosure.rowspace import RowSpace
@@ -72,6 +71,124 @@ def is_protected(lo: float, hi: float, min_cell: int) -> bool:
     return ihi - ilo >= 1 and (ihi >= min_cell or ilo <= 0)
 
 
+def swap_protected(hidden_rows: sparse.csr_matrix, pub: sparse.csr_matrix,
+                   atom_values: np.ndarray, min_cell: int) -> np.ndarray:
+    """Hidden cells proved protected by swaps that leave every shown number unchanged.
+
+    Atoms that lie in exactly the same shown cells are interchangeable to anyone who sees
+    only those cells: people can be moved between them freely. So a hidden cell can lose
+    everyone in its atoms that have such a twin outside it, and gain everyone in the twins.
+    When that range already satisfies :func:`is_protected`, no linear programme is needed
+    (the attacker's true range is at least as wide).
+    """
+    n_atoms = pub.shape[1]
+    csc = sparse.csc_matrix(pub)
+    signature: dict[bytes, int] = {}
+    group = np.empty(n_atoms, dtype=np.int64)
+    for j in range(n_atoms):
+        key = csc.indices[csc.indptr[j] : csc.indptr[j + 1]].tobytes()
+        group[j] = signature.setdefault(key, len(signature))
+    free = np.diff(csc.indptr) == 0  # in no shown cell: unbounded
+    group_total = np.bincount(group, weights=atom_values, minlength=len(signature))
+    group_size = np.bincount(group, minlength=len(signature))
+    out = np.zeros(hidden_rows.shape[0], dtype=bool)
+    for k in range(hidden_rows.shape[0]):
+        atoms = hidden_rows.indices[hidden_rows.indptr[k] : hidden_rows.indptr[k + 1]]
+        if atoms.size == 0:
+            out[k] = True
+            continue
+        value = float(atom_values[atoms].sum())
+        if free[atoms].any():
+            out[k] = is_protected(0.0 if value == 0 else value - 1, math.inf, min_cell)
+            continue
+        g = group[atoms]
+        inside = np.bincount(g, weights=atom_values[atoms], minlength=len(signature))
+        members = np.bincount(g, minlength=len(signature))
+        shared = (members > 0) & (members < group_size)  # a twin outside the cell
+        down = float(inside[shared].sum())
+        up = float((group_total - inside)[shared].sum())
+        out[k] = is_protected(value - down, value + up, min_cell)
+    return out
+
+
+#: Rounds of joint (witness) programmes before cells get programmes of their own.
+WITNESS_ROUNDS = 12
+#: Neighbourhoods of more atoms than this are left to the check on the whole system.
+LOCAL_LIMIT = 600
+
+
+def _small_lp(a: sparse.csr_matrix, b: np.ndarray, c: np.ndarray) -> float | None:
+    """``min c.x  s.t.  a x = b, x >= 0`` for a small system (None if not solved)."""
+    import highspy
+
+    csc = sparse.csc_matrix(a, dtype=float)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = csc.shape[1], csc.shape[0]
+    lp.col_cost_ = np.asarray(c, dtype=float)
+    lp.col_lower_ = np.zeros(csc.shape[1])
+    lp.col_upper_ = np.full(csc.shape[1], highspy.kHighsInf)
+    lp.row_lower_ = lp.row_upper_ = np.asarray(b, dtype=float)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = (
+        csc.indptr, csc.indices, csc.data)
+    h = _new_highs()
+    h.passModel(lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    return float(np.dot(c, h.getSolution().col_value))
+
+
+def local_protected(hidden_rows: sparse.csr_matrix, pub: sparse.csr_matrix,
+                    atom_values: np.ndarray, min_cell: int) -> np.ndarray:
+    """Hidden cells protected even from an attacker who knows every atom outside a neighbourhood.
+
+    The neighbourhood of a cell is its atoms and the atoms of the shown cells of about its own
+    scale that touch it (its organisation's cells, not the field's). Fixing every other atom at its true value gives the
+    attacker more than they have, so their range for the cell only narrows: a cell protected
+    against this attacker is protected. Such problems are small (tens of atoms), so most
+    cells of a large release are settled here, one or two tiny linear programmes each.
+    """
+    pub = sparse.csr_matrix(pub)
+    csc = pub.tocsc()
+    size = np.diff(pub.indptr)
+    out = np.zeros(hidden_rows.shape[0], dtype=bool)
+    for k in range(hidden_rows.shape[0]):
+        atoms = hidden_rows.indices[hidden_rows.indptr[k] : hidden_rows.indptr[k + 1]]
+        if atoms.size == 0:
+            out[k] = True
+            continue
+        touching = np.unique(np.concatenate([csc.indices[csc.indptr[a] : csc.indptr[a + 1]]
+                                             for a in atoms]))
+        if touching.size == 0:
+            continue
+        # The shown cells of about the cell's own scale (its organisation's, not the field's).
+        reach = min(LOCAL_LIMIT, 4 * max(int(size[touching].min()), atoms.size, 25))
+        local = touching[size[touching] <= reach]
+        parts = [atoms] + [pub.indices[pub.indptr[r] : pub.indptr[r + 1]] for r in local]
+        hood = np.unique(np.concatenate(parts))
+        if hood.size > LOCAL_LIMIT:
+            continue
+        rows = np.unique(np.concatenate([csc.indices[csc.indptr[a] : csc.indptr[a + 1]]
+                                         for a in hood]))
+        a = pub[rows][:, hood]
+        truth = atom_values[hood].astype(float)
+        c = np.isin(hood, atoms).astype(float)
+        value = float(c @ truth)
+        if rows.size == 0 or (np.diff(a.tocsc().indptr)[c > 0] == 0).any():
+            out[k] = is_protected(max(value - 1, 0.0) if value else 0.0, math.inf, min_cell)
+            continue
+        b = a @ truth
+        low = _small_lp(a, b, c)
+        if low is None:
+            continue
+        high = value if value >= 1 else _small_lp(a, b, -c)
+        if high is None:
+            continue
+        out[k] = is_protected(low, value if value >= 1 else -high, min_cell)
+    return out
+
+
 def _peel(pub: sparse.csr_matrix, atom_values: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Atoms fixed by single-unknown rows (and, for counts, by rows already used up)."""
     n_atoms = pub.shape[1]
@@ -105,19 +222,79 @@ def _group_indices(labels: np.ndarray) -> dict[int, np.ndarray]:
     return {int(labels[g[0]]): g for g in np.split(order, cuts) if g.size}
 
 
-def _lp(c: np.ndarray, a_eq, b_eq: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
-    """Minimise ``c.a`` over ``a_eq a = b_eq, a >= 0``; None if the solver fails.
+_SILENCED = False
 
-    The system is always feasible (the true counts solve it) and bounded (every atom sits in
-    a published row), so a failure is numerical; callers then assume the worst.
+
+def _new_highs() -> object:
+    """A silent HiGHS solver.
+
+    HiGHS prints a banner to the process's standard output the first time a solver is made,
+    whatever the options say; that would corrupt a command's ``--format json`` output, so the
+    first construction runs with file descriptor 1 pointed at the null device.
     """
-    # HiGHS presolve costs more than it saves on these 0/1 margin systems (measured ~5x).
-    res = linprog(
-        c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs", options={"presolve": False}
-    )
-    if res.status != 0:
-        return None
-    return float(res.fun), res.x, np.asarray(res.eqlin.marginals)
+    import os
+    import sys
+
+    import highspy
+
+    global _SILENCED
+    if _SILENCED:
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 1)
+            h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(null)
+            os.close(saved)
+        _SILENCED = True
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("presolve", "off")
+    return h
+
+
+class _LP:
+    """``min c.a  s.t.  a_eq a = b_eq, a >= 0`` on one system, re-solved for many objectives.
+
+    The system is built once per component; each new objective starts from the previous
+    basis (HiGHS warm start), which makes the many small interval problems of an audit cheap.
+    The system is always feasible (the true counts solve it) and bounded (every atom sits in a
+    published row), so a failure is numerical; callers then assume the worst.
+    """
+
+    def __init__(self, a_eq: sparse.spmatrix, b_eq: np.ndarray) -> None:
+        import highspy
+
+        a = sparse.csc_matrix(a_eq, dtype=float)
+        self.n = a.shape[1]
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = a.shape[1], a.shape[0]
+        lp.col_cost_ = np.zeros(self.n)
+        lp.col_lower_ = np.zeros(self.n)
+        lp.col_upper_ = np.full(self.n, highspy.kHighsInf)
+        lp.row_lower_ = lp.row_upper_ = np.asarray(b_eq, dtype=float)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a.indptr
+        lp.a_matrix_.index_ = a.indices
+        lp.a_matrix_.value_ = a.data
+        # Presolve costs more than it saves on these 0/1 margin systems (measured ~5x).
+        self.highs = _new_highs()
+        self.highs.passModel(lp)
+        self.optimal = highspy.HighsModelStatus.kOptimal
+
+    def minimise(self, c: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
+        self.highs.changeColsCost(self.n, np.arange(self.n, dtype=np.int32),
+                                  np.asarray(c, dtype=float))
+        self.highs.run()
+        if self.highs.getModelStatus() != self.optimal:
+            return None
+        solution = self.highs.getSolution()
+        value = float(np.dot(c, solution.col_value))
+        return value, np.asarray(solution.col_value), np.asarray(solution.row_dual)
 
 
 def find_exposures(
@@ -128,6 +305,7 @@ def find_exposures(
     min_cell: int,
     atom_values: np.ndarray | None = None,
     skip: np.ndarray | None = None,
+    intervals: bool = True,
 ) -> list[Exposure]:
     """List hidden units recoverable from the published units.
 
@@ -148,6 +326,9 @@ def find_exposures(
         Hidden units already known to be protected. They stay hidden (their rows are not
         published) but are not re-checked. Withholding more units only removes equations,
         so a unit protected before stays protected; the greedy gate uses this.
+    intervals : bool
+        False to look only for exact derivations (linear algebra and peeling), skipping the
+        interval programmes: the gate first removes every subtraction, then checks intervals.
 
     Returns
     -------
@@ -169,6 +350,14 @@ def find_exposures(
     if hid_idx.size == 0:
         return []
     pub = rows[pub_idx]
+    if atom_values is not None:
+        # Cells whose count can move both ways without changing any shown number, or that stay
+        # protected even against an attacker who knows everyone outside their neighbourhood,
+        # need no check on the whole system.
+        hid_idx = hid_idx[~swap_protected(rows[hid_idx], pub, atom_values, min_cell)]
+        hid_idx = hid_idx[~local_protected(rows[hid_idx], pub, atom_values, min_cell)]
+        if hid_idx.size == 0:
+            return []
     known, fixer = _peel(pub, atom_values)
     unknown_idx = np.flatnonzero(~known)
 
@@ -253,7 +442,7 @@ def find_exposures(
             )
         elif atom_values is not None:
             check_interval.append(k)
-    if atom_values is None or not check_interval:
+    if atom_values is None or not check_interval or not intervals:
         return sorted(out, key=lambda e: e.unit)
 
     # Step 2, intervals (counts only) for the cells linear algebra could not pin down.
@@ -290,22 +479,35 @@ def find_exposures(
         hi_w = math.inf if has_free else base + sum(wit_hi.get(k, {}).values())
         return base, lo_w, hi_w, has_free
 
+    solvers: dict[int, _LP] = {}
+
+    def solver(comp: int) -> _LP:
+        if comp not in solvers:
+            info = comp_cache[comp]
+            solvers[comp] = _LP(info["mat"], rhs[info["rows"]].astype(float))
+        return solvers[comp]
+
     unresolved = [k for k in check_interval if not is_protected(*witness_range(k)[1:3], min_cell)]
-    for _round in range(3):
-        if not unresolved:
+    # Random positive weights push different cells to their bounds in different rounds
+    # (cells tied by a shown total cannot all move at once), so a few rounds settle most cells
+    # with a handful of warm-started solves instead of two programmes per cell.
+    rng = np.random.default_rng(0)
+    stalled = 0
+    for _round in range(WITNESS_ROUNDS):
+        if not unresolved or stalled >= 2:
             break
         unresolved_set = set(unresolved)
-        for comp, info in comp_cache.items():
+        for comp in comp_cache:
             if comp not in comp_pieces:
                 continue
             tracked, block, pos = comp_pieces[comp]
             chosen = [pos[k] for k in tracked if k in unresolved_set]
             if not chosen:
                 continue
-            weight = np.asarray(block[chosen].sum(axis=0)).ravel()
-            b = rhs[info["rows"]].astype(float)
+            scale = rng.uniform(0.5, 1.5, len(chosen)) if _round else np.ones(len(chosen))
+            weight = np.asarray(block[chosen].T @ scale).ravel()
             for sign in (-1.0, 1.0):
-                solved = _lp(sign * weight, info["mat"], b)
+                solved = solver(comp).minimise(sign * weight)
                 if solved is None:
                     continue
                 x = solved[1]
@@ -313,8 +515,7 @@ def find_exposures(
                     wit_lo[k][comp] = min(wit_lo[k][comp], float(v))
                     wit_hi[k][comp] = max(wit_hi[k][comp], float(v))
         still = [k for k in unresolved if not is_protected(*witness_range(k)[1:3], min_cell)]
-        if len(still) == len(unresolved):
-            break
+        stalled = stalled + 1 if len(still) == len(unresolved) else 0
         unresolved = still
 
     for k in unresolved:
@@ -326,7 +527,7 @@ def find_exposures(
             info = comp_cache[comp]
             vec = piece(comp, k)
             b = rhs[info["rows"]].astype(float)
-            low, high = _lp(vec, info["mat"], b), _lp(-vec, info["mat"], b)
+            low, high = solver(comp).minimise(vec), solver(comp).minimise(-vec)
             if low is None or high is None:
                 # No certificate: count the cell as exposed and offer every row of the part.
                 lp_units.update(int(x) for x in red_units[info["rows"]])

@@ -46,7 +46,7 @@ _KEY_BYTES = 16
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger_releases (
     release_id TEXT PRIMARY KEY, seq INTEGER, output TEXT, command TEXT, created_at TEXT,
-    min_cell INTEGER, keyset_id TEXT, respondents INTEGER);
+    min_cell INTEGER, keyset_id TEXT, respondents INTEGER, fingerprint TEXT);
 CREATE TABLE IF NOT EXISTS ledger_keysets (keyset_id TEXT PRIMARY KEY, n INTEGER, keys BLOB);
 CREATE TABLE IF NOT EXISTS ledger_dims (
     dim_id TEXT PRIMARY KEY, name TEXT, keyset_id TEXT, link TEXT, categories TEXT, codes BLOB);
@@ -251,7 +251,22 @@ class Ledger:
 
     # -- recording --------------------------------------------------------------------------
 
-    def record(self, gated: GatedRelease, release: Results, *, output: str, command: str) -> str:
+    def find(self, output: str, fingerprint: str) -> str | None:
+        """The release of the same output with the same results, if there was one."""
+        for r in self._load().releases:
+            if r["output"] == output and r.get("fingerprint") == fingerprint:
+                return str(r["release_id"])
+        return None
+
+    def shown_values(self, release_id: str) -> dict[tuple[str, int, str], str]:
+        """Every value a release showed, by (table, row, column)."""
+        values = self.values(release_id)
+        keys = zip(values["table_name"], values["row_no"].astype(int), values["column_name"],
+                   strict=True)
+        return dict(zip(keys, values["value"], strict=True))
+
+    def record(self, gated: GatedRelease, release: Results, *, output: str, command: str,
+               fingerprint: str = "") -> str:
         """Record a gated release: its cells (shown or withheld) and every value shown."""
         if release.keys is None:
             return ""
@@ -268,7 +283,7 @@ class Ledger:
             "release_id": release_id, "seq": seq, "output": output, "command": command,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "min_cell": gated.policy.min_cell, "keyset_id": keyset_id,
-            "respondents": len(release.respondents),
+            "respondents": len(release.respondents), "fingerprint": fingerprint,
         }
         dims = {
             dim_id: _Dim(dim_id, name, keyset_id, release.linked.get(name),
@@ -300,7 +315,7 @@ class Ledger:
         con = self._connect()
         try:
             con.execute("BEGIN TRANSACTION")
-            con.execute("INSERT INTO ledger_releases VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            con.execute("INSERT INTO ledger_releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         list(header.values()))
             con.execute("INSERT INTO ledger_keysets SELECT ?, ?, ? WHERE NOT EXISTS "
                         "(SELECT 1 FROM ledger_keysets WHERE keyset_id = ?)",
@@ -406,25 +421,26 @@ def _cell_rows(gated: GatedRelease, release: Results, ids: dict[str, str], keyse
     withheld = np.zeros(st.n_units, dtype=bool)
     withheld[list(gated.reasons)] = True
     rows: dict[str, dict[str, Any]] = {}
+    cells = list(gated.implied)
     for plan in gated.plans.values():
-        cells = list(plan.count)
+        cells.extend(plan.count)
         for stat_cells in plan.stat.values():
             cells.extend(stat_cells)
-        for refs in plan.sources or []:
-            cells.extend(refs)
-        cells.extend(gated.implied)
-        for cell in dict.fromkeys(cells):
-            units = st.units_of(tr(cell))
-            if all(shown[u] for u in units):
-                status = "shown"
-            elif any(withheld[u] for u in units):
-                status = "withheld"
-            else:
-                continue
-            key = _stored_cell(cell, ids)
-            rows.setdefault(key, {"release_id": release_id, "cell": key, "keyset_id": keyset_id,
-                                  "status": status,
-                                  "n": st.count(tr(cell)) if status == "shown" else None})
+        for per_row in plan.sources.values():
+            for refs in per_row:
+                cells.extend(refs)
+    for cell in dict.fromkeys(cells):
+        units = st.units_of(tr(cell))
+        if all(shown[u] for u in units):
+            status = "shown"
+        elif any(withheld[u] for u in units):
+            status = "withheld"
+        else:
+            continue
+        key = _stored_cell(cell, ids)
+        rows.setdefault(key, {"release_id": release_id, "cell": key, "keyset_id": keyset_id,
+                              "status": status,
+                              "n": st.count(tr(cell)) if status == "shown" else None})
     return list(rows.values())
 
 

@@ -177,22 +177,26 @@ def _membership(frame: pd.DataFrame, definitions: Sequence[tuple]) -> sparse.csr
 def _phantom(atoms: pd.DataFrame, cell: tuple, used: list[str], linked: dict[str, str]) -> dict:
     """An imagined respondent in an empty cell, with values a real respondent could have.
 
-    Start from the observed atom agreeing with the cell on most dimensions, set the cell's
-    values, then give every dimension linked to a changed one (a band and the score range of
-    the same scale) the values of a real respondent who has the cell's values in that group.
+    The phantom is the typical person nearest the cell: among the respondents who share the
+    largest part of the cell's values (the organisation and wave of an empty band, say), each
+    other dimension takes its most common value; then the cell's own values are set, and every
+    dimension linked to a changed one (a band and the score range of the same scale) takes the
+    values of a real respondent who has the cell's values in that group. A typical phantom
+    falls in the cells such a person falls in, so an empty cell is judged as a cell that one
+    ordinary person could be in.
     """
     observed = atoms[atoms["n"] > 0]
     if observed.empty:
         observed = atoms
-    score = np.zeros(len(observed), dtype=np.int64)
-    for dim, code in cell:
-        score += (observed[dim].to_numpy() == code).astype(np.int64)
-    donor = observed.iloc[int(np.argmax(score))]
-    out = {c: int(donor[c]) for c in used}
+    near = _nearest(observed, cell)
+    weights = near["n"].to_numpy(dtype=float)
+    out: dict[str, int] = {}
+    for c in used:
+        codes = near[c].to_numpy()
+        out[c] = int(np.bincount(codes, weights=weights).argmax())
     changed = {dim for dim, code in cell if out[dim] != code}
     out.update(dict(cell))
-    groups = {linked[d] for d in changed if d in linked}
-    for group in groups:
+    for group in {linked[d] for d in changed if d in linked}:
         members = [c for c in used if linked.get(c) == group]
         fixed = [(d, code) for d, code in cell if d in members]
         match = np.ones(len(observed), dtype=bool)
@@ -203,8 +207,28 @@ def _phantom(atoms: pd.DataFrame, cell: tuple, used: list[str], linked: dict[str
             for c in members:
                 out[c] = int(example[c])
             out.update(dict(fixed))
-    out["n"] = 0
+    out["n"] = 0  # type: ignore[assignment]
     return out
+
+
+def _nearest(observed: pd.DataFrame, cell: tuple) -> pd.DataFrame:
+    """The observed atoms matching the largest subset of the cell's values (most people)."""
+    from itertools import combinations
+
+    items = list(cell)
+    for size in range(len(items), 0, -1):
+        best: pd.DataFrame | None = None
+        for subset in combinations(items, size):
+            match = np.ones(len(observed), dtype=bool)
+            for dim, code in subset:
+                match &= observed[dim].to_numpy() == code
+            if match.any():
+                part = observed[match]
+                if best is None or part["n"].sum() > best["n"].sum():
+                    best = part
+        if best is not None:
+            return best
+    return observed
 
 
 def _other_value(codes: Mapping[object, int], excluded: int) -> int | None:
@@ -314,7 +338,7 @@ def build_structure(
         p, c = unit_of[parent], unit_of[child]
         row = (compressed[index[parent]] - compressed[index[child]]).tocsr()
         row.eliminate_zeros()
-        if int(row @ atom_n) < min_cell:
+        if int((row @ atom_n).sum()) < min_cell:
             register(cell, row)  # a small difference is protected as a cell of its own
         else:
             difference_of[cell] = (p, c)

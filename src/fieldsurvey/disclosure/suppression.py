@@ -42,7 +42,8 @@ class TablePlan:
 
     count: list[tuple]
     stat: dict[str, list[tuple]]
-    sources: list[list[tuple]] | None = None
+    #: Per statistic column, per row, the source cells (taken on that column's measure).
+    sources: dict[str, list[list[tuple]]] = field(default_factory=dict)
     #: The gate's count of each row's cell (set once the structure is built).
     counts: list[int] = field(default_factory=list)
 
@@ -87,6 +88,8 @@ class GatedRelease:
     reasons: dict[int, str] = field(default_factory=dict)
     implied: list[tuple] = field(default_factory=list)
     release_id: str | None = None
+    #: True when the same results were released before and their decisions were reused.
+    reused: bool = False
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
@@ -167,12 +170,13 @@ def plan_table(release: Results, spec: TableSpec, plans: dict[str, TablePlan]) -
                 )
             cells.append(with_measure(cell, measure, order))
         stat[col] = cells
-    sources = None
+    sources: dict[str, list[list[tuple]]] = {}
     if spec.sources is not None:
-        sources = []
-        for pos, refs in enumerate(spec.sources):
-            measure = spec.resolve_measure(spec.source_measure, pos)
-            sources.append([_source_cell(release, plans, r, measure) for r in refs])
+        for col in spec.stats:
+            sources[col] = [
+                [_source_cell(release, plans, r, spec.source_measure_of(col, pos)) for r in refs]
+                for pos, refs in enumerate(spec.sources)
+            ]
     return TablePlan(count, stat, sources)
 
 
@@ -182,44 +186,49 @@ def _all_cells(plans: dict[str, TablePlan]) -> list[tuple]:
         out.extend(plan.count)
         for cells in plan.stat.values():
             out.extend(cells)
-        for refs in plan.sources or []:
-            out.extend(refs)
+        for per_row in plan.sources.values():
+            for refs in per_row:
+                out.extend(refs)
     return list(dict.fromkeys(out))
 
 
 def completion(release: Results, plans: dict[str, TablePlan]) -> list[tuple]:
-    """Cells a table implies without showing: the other categories of each dimension it splits.
+    """Cells a table implies without showing them, protected when small.
 
-    A table showing everyone and groups A and B implies the group nobody listed (everyone
-    minus A minus B); one showing organisation B implies every other organisation. Such cells
-    are protected when small, like shown ones. Remainder categories (``unprotected``) and the
+    Where a table splits a cell by a dimension (groups A and B of everyone), every other
+    category is implied (the groups it leaves out, "not stated" included, and categories with
+    nobody in them). Where it shows one category only (organisation B beside the field), the
+    rest is implied (everyone but B). Remainder categories (``unprotected``) and the
     valid-value split of measures are not completed: a count of who skipped a scale is not a
     characteristic, and its cell carries no value of that scale.
     """
-    have: set[tuple] = set()
-    for plan in plans.values():
-        have.update(plan.count)
-        for cells in plan.stat.values():
-            have.update(cells)
     order = release.all_dims
     rank = {d: i for i, d in enumerate(order)}
+    have: set[tuple] = set()
     out: dict[tuple, None] = {}
-    for cell in have:
-        values = dict(cell)
-        if any(isinstance(v, Except) for v in values.values()):
-            continue
-        for dim in values:
-            if dim not in release.dims:
-                continue
-            rest = [(d, v) for d, v in cell if d != dim]
-            skip = release.unprotected.get(dim, set())
-            for category in release.domains[dim]:
-                if category == values[dim] or category in skip:
-                    continue
+    for plan in plans.values():
+        groups: dict[tuple[str, tuple], set[object]] = {}
+        cells = set(plan.count)
+        for stat_cells in plan.stat.values():
+            cells.update(stat_cells)
+        have.update(cells)
+        for cell in cells:
+            if any(isinstance(v, Except) for _, v in cell):
+                continue  # the rest of a field is implied already by its parent and child
+            for dim, value in cell:
+                if dim in release.dims:
+                    rest = tuple(item for item in cell if item[0] != dim)
+                    groups.setdefault((dim, rest), set()).add(value)
+        for (dim, rest), values in groups.items():
+            if len(values) == 1:
+                implied = [Except(next(iter(values)))]
+            else:
+                skip = release.unprotected.get(dim, set())
+                implied = [c for c in release.domains[dim] if c not in values and c not in skip]
+            for category in implied:
                 new = tuple(sorted((*rest, (dim, category)), key=lambda i: rank[i[0]]))
-                if new not in have:
-                    out[new] = None
-    return list(out)
+                out[new] = None
+    return [c for c in out if c not in have]
 
 
 def _check_counts(release: Results, plans: dict[str, TablePlan], st: Structure, tr: Any) -> None:
@@ -292,13 +301,19 @@ def _complementary(st: Structure, hidden: np.ndarray, protect: np.ndarray, fixed
     """Hide more eligible units until no protected unit is recoverable; returns the added."""
     added = np.zeros_like(hidden)
     settled = np.zeros_like(hidden)  # hiding more only removes equations
+    # First remove every exact derivation (cheap linear algebra), then check intervals (linear
+    # programmes) on what is left: most exposures are subtractions, found without programmes.
+    intervals = False
     while True:
         published = (eligible & ~hidden) | fixed
         exposures = find_exposures(
             st.rows, published, protect, min_cell=policy.min_cell,
-            atom_values=st.atom_n.astype(float), skip=settled,
+            atom_values=st.atom_n.astype(float), skip=settled, intervals=intervals,
         )
         settled = protect.copy()
+        if not exposures and not intervals:
+            intervals, settled = True, np.zeros_like(hidden)
+            continue
         if not exposures:
             return added
         settled[[e.unit for e in exposures]] = False
@@ -345,10 +360,10 @@ def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple],
             hidden[units] = protect[units] = True
             reasons.setdefault(units[0], PRIMARY)
     for cell in implied:
-        u = st.unit_of[tr(cell)]
-        if st.unit_n[u] < policy.min_cell and not hidden[u]:
-            hidden[u] = protect[u] = True
-            reasons[u] = PRIMARY
+        units = st.units_of(tr(cell))
+        if len(units) == 1 and st.unit_n[units[0]] < policy.min_cell and not hidden[units[0]]:
+            hidden[units[0]] = protect[units[0]] = True
+            reasons[units[0]] = PRIMARY
     for cell in _sensitive_blocks(release, plans, st, tr, policy):
         for u in st.units_of(tr(cell)):
             if not hidden[u]:
@@ -370,6 +385,7 @@ def gate(
     ledger: Any = None,
     output: str = "output",
     command: str = "",
+    record: bool = True,
 ) -> GatedRelease:
     """Decide what a release may show, and record it in the ledger.
 
@@ -384,6 +400,10 @@ def gate(
         before, then recorded. Without one, the release is judged alone.
     output, command : str
         What the ledger records about the output (e.g. ``"benchmark"`` and its command line).
+        The same output with the same results as a recorded release shows exactly what that
+        release showed (re-running a report gives the same report).
+    record : bool
+        False to judge without recording (``verify`` recomputing a report).
 
     Returns
     -------
@@ -403,6 +423,9 @@ def gate(
     """
     policy = policy or DisclosurePolicy()
     _refuse_extremes(release, policy)
+    fingerprint = results_fingerprint(release, policy)
+    if ledger is not None and (found := ledger.find(output, fingerprint)) is not None:
+        return _reuse(release, policy, ledger, found)
     plans: dict[str, TablePlan] = {}
     for name, spec in release.tables.items():
         plans[name] = plan_table(release, spec, plans)
@@ -439,9 +462,56 @@ def gate(
         reasons=decision.reasons,
         implied=implied,
     )
-    if ledger is not None:
-        gated.release_id = ledger.record(gated, release, output=output, command=command)
+    if ledger is not None and record:
+        gated.release_id = ledger.record(gated, release, output=output, command=command,
+                                         fingerprint=fingerprint)
     return gated
+
+
+def results_fingerprint(release: Results, policy: DisclosurePolicy) -> str:
+    """A digest of everything a release rests on: its tables, respondents and policy."""
+    import hashlib
+
+    h = hashlib.sha256(repr((policy.min_cell, policy.sensitive)).encode())
+    h.update(pd.util.hash_pandas_object(release.respondents.astype(str), index=False).values)
+    if release.keys is not None:
+        h.update(pd.util.hash_pandas_object(release.keys, index=False).values)
+    for name, spec in release.tables.items():
+        h.update(f"{name}|{sorted(spec.stats.items())}|{list(spec.cells.columns)}".encode())
+        h.update(pd.util.hash_pandas_object(spec.cells.astype(str), index=False).values)
+    for name in release.derived:
+        h.update(f"derived|{name}".encode())
+    return h.hexdigest()
+
+
+def _reuse(release: Results, policy: DisclosurePolicy, ledger: Any, release_id: str
+           ) -> GatedRelease:
+    """The tables of an earlier release of the same results, showing what it showed."""
+    shown = ledger.shown_values(release_id)
+    tables = {}
+    for name, spec in release.tables.items():
+        tables[name] = _mask(spec.cells, name, spec.stats, shown)
+    specs = dict(release.tables)
+    for name, derived in release.derived.items():
+        view = ShownView(tables, release, lambda c, m: True)
+        cells, _ = derived.compute(view)
+        tables[name] = _mask(cells.reset_index(drop=True), name, derived.stats, shown)
+    empty = np.zeros(0, dtype=bool)
+    return GatedRelease(tables, policy, None, specs, {}, None, empty, empty,  # type: ignore[arg-type]
+                        release_id=release_id, reused=True)
+
+
+def _mask(cells: pd.DataFrame, name: str, stats: dict[str, str],
+          shown: dict[tuple[str, int, str], str]) -> pd.DataFrame:
+    df = cells.reset_index(drop=True).copy()
+    counts = [shown.get((name, pos, COUNT_COL)) for pos in range(len(df))]
+    out = {col: df[col].where([(name, pos, col) in shown for pos in range(len(df))])
+           for col in stats}
+    df = df.assign(**out) if out else df
+    df[COUNT_COL] = pd.array([int(float(c)) if c is not None else pd.NA for c in counts],
+                             dtype="Int64")
+    df["suppressed"] = [c is None for c in counts]
+    return df
 
 
 def alone(release: Results) -> Joint:
@@ -461,12 +531,11 @@ def _render(spec: TableSpec, plan: TablePlan, shown: Any) -> pd.DataFrame:
     """The table with withheld values as NA, the gate's counts and ``suppressed``."""
     df = spec.cells.copy()
     own = np.array([shown(c) for c in plan.count], dtype=bool)
-    sources_ok = np.ones(len(df), dtype=bool)
-    if plan.sources is not None:
-        sources_ok = np.array([all(shown(c) for c in refs) for refs in plan.sources], dtype=bool)
     out: dict[str, Any] = {}
     for col, cells in plan.stat.items():
-        ok = own & sources_ok & np.array([shown(c) for c in cells], dtype=bool)
+        ok = own & np.array([shown(c) for c in cells], dtype=bool)
+        if col in plan.sources:
+            ok &= np.array([all(shown(c) for c in refs) for refs in plan.sources[col]], dtype=bool)
         out[col] = df[col].where(ok)
     # Replacing statistic columns one by one fragments wide tables; assign them in one go.
     df = df.assign(**out) if out else df
@@ -481,6 +550,8 @@ def _derived_table(release: Results, derived: Any, view: ShownView,
                    plans: dict[str, TablePlan], st: Structure, tr: Any, shown: Any
                    ) -> tuple[TableSpec, TablePlan, pd.DataFrame]:
     cells, refs = derived.compute(view)
+    # A model that could not describe a row leaves its statistics missing (withheld).
+    cells = cells.reindex(columns=[*cells.columns, *[c for c in derived.stats if c not in cells]])
     spec = TableSpec(
         name=derived.name, cells=cells.reset_index(drop=True), stats=dict(derived.stats),
         dims=tuple(d for d in release.dims if d in cells.columns), variable=derived.variable,
@@ -515,7 +586,7 @@ def revealed_units(gated: GatedRelease) -> np.ndarray:
             values = df[col].notna().to_numpy()
             for pos in np.flatnonzero(values):
                 mark(cells[pos])
-                for ref in (plan.sources[pos] if plan.sources is not None else []):
+                for ref in plan.sources[col][pos] if col in plan.sources else ():
                     mark(ref)
     return out
 

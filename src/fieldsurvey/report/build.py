@@ -19,10 +19,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from fieldsurvey.analyse.study import StudyData, load_study_data, study_path
 from fieldsurvey.report.bundle import ResultsBundle, file_sha256
 from fieldsurvey.report.content import write_report_content
+from fieldsurvey.report.release import GatedReport, gate_reports
 from fieldsurvey.report.render import Engine, render_report
-from fieldsurvey.report.study_data import StudyData, load_study_data, study_path
 from fieldsurvey.resources import data_dir
 from fieldsurvey.store import Study, open_study
 
@@ -60,9 +61,14 @@ def report_settings(data: StudyData, findings_path: str | Path | None) -> dict[s
     return settings
 
 
+def _inputs(data: StudyData) -> list[dict[str, Any]]:
+    """Inputs as the manifest records them: wave and SHA-256 only (no names, no counts)."""
+    return [{"wave": str(i["wave"]), "sha256": i["sha256"]} for i in data.inputs]
+
+
 def make_bundle(
     data: StudyData,
-    org: str | None,
+    gated: GatedReport,
     folder: Path,
     *,
     command: str,
@@ -74,11 +80,12 @@ def make_bundle(
     if bundle_dir.exists():
         shutil.rmtree(bundle_dir)  # stale figures or tables must never linger
     bundle = ResultsBundle(bundle_dir)
+    org = gated.org
     doc = write_report_content(
-        data, org, bundle, command=command, findings=_findings(findings_path), date=date
+        data, gated, bundle, command=command, findings=_findings(findings_path), date=date
     )
     bundle.write(
-        inputs=data.inputs,
+        inputs=_inputs(data),
         settings=report_settings(data, findings_path),
         command=command,
         study_path=study_path(data.study),
@@ -90,14 +97,14 @@ def make_bundle(
 def build_report(
     data: StudyData,
     out_dir: str | Path,
-    org: str | None = None,
+    gated: GatedReport,
     *,
     formats: Sequence[str] = ("html",),
     engine: Engine = "auto",
     command: str = "fieldsurvey.report.build_report",
     findings_path: str | Path | None = None,
 ) -> dict[str, Path]:
-    """Build and render one report (field-wide when ``org`` is None).
+    """Build and render one report from its gated tables (field-wide when ``gated.org`` is None).
 
     Returns
     -------
@@ -106,12 +113,14 @@ def build_report(
 
     Examples
     --------
-    >>> build_report(load_study_data(open_study("s")), "out", "O01")  # doctest: +SKIP
+    >>> data = load_study_data(open_study("s"))  # doctest: +SKIP
+    >>> gated = gate_reports(data, ["O01"])["O01"]  # doctest: +SKIP
+    >>> build_report(data, "out", gated)  # doctest: +SKIP
     {'html': PosixPath('out/org-O01/report.html')}
     """
-    folder = report_folder(out_dir, org)
+    folder = report_folder(out_dir, gated.org)
     folder.mkdir(parents=True, exist_ok=True)
-    document = make_bundle(data, org, folder, command=command, findings_path=findings_path)
+    document = make_bundle(data, gated, folder, command=command, findings_path=findings_path)
     return render_report(document, formats=formats, engine=engine, out_dir=folder)
 
 
@@ -188,6 +197,9 @@ def build_reports(
     targets: list[str | None] = ([None] if field else []) + list(selected)
     if on_start is not None:
         on_start(len(targets))
+    # Gate every report first, one after the other through the study's ledger, so each is
+    # judged with all the others; only then render (in parallel if asked).
+    gated = gate_reports(data, targets, findings=_findings(findings_path), command=command)
     options = {
         "formats": tuple(formats),
         "engine": engine,
@@ -195,10 +207,11 @@ def build_reports(
         "findings_path": findings_path,
     }
     if jobs > 1 and len(targets) > 1:
-        return _build_parallel(data, out_dir, targets, options, jobs, progress)
+        return _build_parallel(data, out_dir, [gated[o] for o in targets], options, jobs,
+                               progress)
     results: list[tuple[str | None, dict[str, Path]]] = []
     for org in targets:
-        results.append((org, build_report(data, out_dir, org, **options)))
+        results.append((org, build_report(data, out_dir, gated[org], **options)))
         if progress is not None:
             progress(org)
     return results
@@ -213,14 +226,15 @@ def _init_worker(data: StudyData, out_dir: str | Path, options: dict[str, Any]) 
     _SHARED.update(data=data, out_dir=out_dir, options=options)
 
 
-def _build_one(org: str | None) -> tuple[str | None, dict[str, Path]]:
-    return org, build_report(_SHARED["data"], _SHARED["out_dir"], org, **_SHARED["options"])
+def _build_one(gated: GatedReport) -> tuple[str | None, dict[str, Path]]:
+    return gated.org, build_report(_SHARED["data"], _SHARED["out_dir"], gated,
+                                   **_SHARED["options"])
 
 
 def _build_parallel(
     data: StudyData,
     out_dir: str | Path,
-    targets: list[str | None],
+    targets: list[GatedReport],
     options: dict[str, Any],
     jobs: int,
     progress: Callable[[str | None], None] | None,
@@ -235,10 +249,10 @@ def _build_parallel(
     done: dict[str | None, dict[str, Path]] = {}
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
                              initargs=(data, out_dir, options)) as pool:
-        futures = [pool.submit(_build_one, org) for org in targets]
+        futures = [pool.submit(_build_one, gated) for gated in targets]
         for future in as_completed(futures):
             org, outputs = future.result()
             done[org] = outputs
             if progress is not None:
                 progress(org)
-    return [(org, done[org]) for org in targets]
+    return [(g.org, done[g.org]) for g in targets]

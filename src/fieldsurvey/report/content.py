@@ -1,8 +1,8 @@
 """What each report section shows, written only from gated tables.
 
-:func:`write_report_content` gates the report's release (:mod:`fieldsurvey.report.release`),
-puts every gated table into the results bundle, draws figures from gated values only and
-writes the document sections. No function here reads respondent data: every number in the
+:func:`write_report_content` takes a report's gated tables (:mod:`fieldsurvey.report.release`),
+puts every one into the results bundle, draws figures from gated values only and writes the
+document sections. No function here reads respondent data: every number in the
 text, the tables, the figures and their alt text comes from a gated table, so a withheld value
 cannot reach the report.
 """
@@ -15,7 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from fieldsurvey.disclosure import DisclosurePolicy, gate_table
+from fieldsurvey.analyse.report import OTHER, THIS, WEIGHTED
+from fieldsurvey.analyse.study import PUBLISHED_RELIABILITY, ScaleInfo, StudyData
+from fieldsurvey.disclosure import gate_table, policy_for
 from fieldsurvey.instrument import resolve_instrument
 from fieldsurvey.report.bundle import ResultsBundle
 from fieldsurvey.report.document import ReportDocument
@@ -25,15 +27,7 @@ from fieldsurvey.report.figures import (
     funnel_plot,
     trend_lines,
 )
-from fieldsurvey.report.release import (
-    OTHER,
-    THIS,
-    WEIGHTED,
-    ReportFindings,
-    gated_tables,
-    report_findings,
-)
-from fieldsurvey.report.study_data import PUBLISHED_RELIABILITY, ScaleInfo, StudyData
+from fieldsurvey.report.release import GatedReport
 
 __all__ = ["SECTION_HEADINGS", "fmt", "write_report_content"]
 
@@ -91,29 +85,25 @@ def _get(row: pd.Series, column: str) -> Any:
 class _Report:
     """State shared by the section writers of one report."""
 
-    def __init__(
-        self, data: StudyData, org: str | None, bundle: ResultsBundle, findings: Any = None
-    ) -> None:
+    def __init__(self, data: StudyData, gated: GatedReport, bundle: ResultsBundle) -> None:
         self.data = data
-        self.org = org
+        self.org = gated.org
         self.bundle = bundle
-        # Only the field-wide report recomputes published findings; their values join the
-        # report's one release, so they are gated together with every other table.
-        self.findings: ReportFindings | None = (
-            report_findings(data, findings)
-            if org is None and findings is not None and findings.findings
-            else None
-        )
-        self.gated = gated_tables(data, org, self.findings)
-        for name, table in self.gated.tables.items():
+        # Only the field-wide report recomputes published findings; their values were gated
+        # in the report's one release, together with every other table.
+        self.findings = gated.findings
+        self.tables = gated.tables
+        self.notes = gated.notes
+        for name, table in self.tables.items():
             bundle.add_table(name, _for_bundle(table))
+        org = self.org
         self.units = [THIS, OTHER] if org is not None else [None]
         self.figure_dir = bundle.figures_dir
         self.figure_dir.mkdir(parents=True, exist_ok=True)
         self.summary: list[str] = []
 
     def t(self, name: str) -> pd.DataFrame:
-        return self.gated.tables[name]
+        return self.tables[name]
 
     def unit_where(self, unit: str | None) -> dict[str, Any]:
         return {"focus": unit} if unit is not None else {}
@@ -160,7 +150,7 @@ def _who_responded(r: _Report, doc: ReportDocument) -> None:
         }
     )
     doc.table(roles, f"Responses by role, wave {latest}", missing=WITHHELD)
-    if "respondents_by_size" in r.gated.tables:
+    if "respondents_by_size" in r.tables:
         by_size = r.t("respondents_by_size")
         sizes = pd.DataFrame(
             {
@@ -198,10 +188,7 @@ def _exclusions(r: _Report) -> pd.DataFrame | None:
             "n": [*counts.values(), sum(counts.values())],
         }
     )
-    policy = DisclosurePolicy(
-        min_cell=r.data.min_cell, force_below_5=bool(r.data.study.config.force_min_cell)
-    )
-    gated = gate_table(raw, dims=["reason"], policy=policy)
+    gated = gate_table(raw, dims=["reason"], policy=policy_for(r.data.study))
     r.bundle.add_table("exclusions", _for_bundle(gated))
     return pd.DataFrame(
         {
@@ -301,7 +288,7 @@ def _wellbeing(r: _Report, doc: ReportDocument) -> None:
 
 def _weighted(r: _Report) -> bool:
     """Whether this report's release carries survey-weighted estimates."""
-    return "weighted_scores" in r.gated.tables
+    return "weighted_scores" in r.tables
 
 
 def _weighted_scales(r: _Report, doc: ReportDocument) -> None:
@@ -410,9 +397,10 @@ def _lived_experience(r: _Report, doc: ReportDocument, findings: Any) -> None:
         "answer category has at least the minimum cell size; otherwise it is withheld as a whole."
     )
     table = r.t("lived_experience")
-    tests = r.t("lived_experience_tests").iloc[0]
+    tests_table = r.t("lived_experience_tests")
     rows = []
     for info in r.data.wellbeing:
+        tests = _row(tests_table, scale=info.id)
         for unit in r.units:
             yes = _row(table, lived_experience="yes", **r.unit_where(unit))
             no = _row(table, lived_experience="no", **r.unit_where(unit))
@@ -428,8 +416,8 @@ def _lived_experience(r: _Report, doc: ReportDocument, findings: Any) -> None:
                     "Lived experience: mean": _get(yes, f"{info.id}_mean"),
                     "Other staff: n": _get(no, f"{info.id}_n"),
                     "Other staff: mean": _get(no, f"{info.id}_mean"),
-                    "Hedges' g": _get(tests, f"{info.id}_g") if both and own_test else None,
-                    "p": _get(tests, f"{info.id}_p") if both and own_test else None,
+                    "Hedges' g": _get(tests, "g") if both and own_test else None,
+                    "p": _get(tests, "p") if both and own_test else None,
                 }
             )
     out = pd.DataFrame(rows)
@@ -445,11 +433,17 @@ def _lived_experience(r: _Report, doc: ReportDocument, findings: Any) -> None:
         decimals={"Hedges' g": 2, "p": 3},
         missing=WITHHELD,
     )
-    inv = r.data.analyses.get("invariance", {})
+    inv = r.tables.get("invariance", pd.DataFrame(columns=["scale", "highest_level", "note"]))
     statements = []
-    for scale_id, result in inv.items():
-        label = r.data.scale(scale_id).label
+    for result in inv.to_dict(orient="records"):
+        label = r.data.scale(result["scale"]).label
         level = result["highest_level"]
+        if _missing(level):
+            statements.append(
+                f"{label}: measurement invariance cannot be reported: too few staff in one of "
+                "the groups to show it safely."
+            )
+            continue
         if level == "scalar" or level == "strict":
             statements.append(
                 f"{label}: scalar invariance holds field-wide, so means of the two groups can be "
@@ -492,7 +486,7 @@ def _reproduction(r: _Report, doc: ReportDocument, title: str) -> None:
 
     if r.findings is None:
         return
-    rows = r.findings.gated_rows(r.gated)
+    rows = r.findings.gated_rows(r.tables, r.data.min_cell)
     table = reproduce_table(rows, withheld=WITHHELD)
     # A finding that itself contrasts lived-experience staff has no lived-experience value.
     compares = [cell.compares_lived for cell in r.findings.cells]
@@ -594,17 +588,25 @@ def _conditions(r: _Report, doc: ReportDocument) -> None:
             missing=WITHHELD,
         )
     doc.heading("How much of burnout is structural", level=2)
-    if "drivers" not in r.gated.tables:
-        reason = "; ".join(r.data.analyses.get("errors", {}).values()) or "no conditions measured"
+    if "drivers" not in r.tables:
+        reason = "; ".join(r.notes.values()) or "no conditions measured"
         doc.paragraph(f"The drivers analysis could not be run on this study: {reason}.")
         return
     drivers = r.t("drivers").iloc[0]
+    if _get(drivers, "organisations") is None:
+        doc.paragraph(
+            "The drivers analysis is withheld: it would rest on organisations whose results "
+            "cannot be shown safely."
+        )
+        return
     doc.paragraph(
         "Share of the explained variance (R squared) in each outcome attributable to "
         "organisation-level conditions (what colleagues share), to individual ratings of "
         "conditions, and to personal factors (Shapley decomposition, with 95% intervals from "
         "resampling organisations), and the intraclass correlation ICC(1): the share of all "
-        "variance that lies between organisations. Field-wide results."
+        "variance that lies between organisations. Computed on the "
+        f"{int(drivers['organisations'])} organisations whose results can be shown safely "
+        "(smaller organisations are left out of every model across organisations)."
     )
     rows = []
     for outcome in ("burnout", "sts", "compassion_satisfaction"):
@@ -733,18 +735,14 @@ def _funnel(r: _Report, doc: ReportDocument, this: pd.Series, pos: pd.Series) ->
     # answer), the organisation's respondent count places the point instead.
     n = _get(this, "burnout_n") or _get(this, "n")
     target = _get(pos, "burnout_funnel_target")
-    curves = r.data.analyses.get("funnel_curves")
-    if mean is None or n is None or target is None or curves is None:
+    sigma, tau2 = _get(pos, "burnout_funnel_sigma"), _get(pos, "burnout_funnel_tau2")
+    if mean is None or n is None or target is None or sigma is None or tau2 is None:
         doc.paragraph(
             "The funnel plot is withheld: this organisation's burnout mean cannot be shown."
         )
         return
-    burnout = curves[curves["scale"] == "burnout"]
-    spread = (
-        float((burnout["upper95"] - burnout["target"]).iloc[-1])
-        * math.sqrt(float(burnout["sample_size"].iloc[-1]))
-        / 1.959963984540054
-    )
+    # The limits' spread at this organisation's size, with the between-organisation variance.
+    spread = math.sqrt(float(sigma) ** 2 + float(tau2) * float(n))
     lo, hi = _get(pos, "burnout_funnel_lower95"), _get(pos, "burnout_funnel_upper95")
     where = (
         "within the 95% limits"
@@ -848,7 +846,7 @@ def _weights_method(r: _Report, doc: ReportDocument) -> None:
     if cfg.staff_counts is None:
         return
     doc.heading("Survey weights", level=2)
-    error = r.data.analyses.get("errors", {}).get("weights")
+    error = r.notes.get("weights")
     if r.data.weights is None:
         doc.paragraph(
             "The study gives staff head counts, but survey weights could not be made from "
@@ -888,14 +886,13 @@ def _reproducibility(r: _Report, doc: ReportDocument, command: str) -> None:
         "its manifest lists every file with its SHA-256. Run fieldsurvey verify on the report "
         "folder to recompute every number from the inputs below."
     )
+    # Hashes identify the inputs; file names and per-file counts would say which organisation
+    # sent how many responses.
     inputs = pd.DataFrame(
-        [
-            {"File": i["file_name"], "Wave": str(i["wave"]), "SHA-256": i["sha256"]}
-            for i in r.data.inputs
-        ]
+        [{"Wave": str(i["wave"]), "SHA-256": i["sha256"]} for i in r.data.inputs]
     )
     if not inputs.empty:
-        doc.table(inputs, "Input files and their SHA-256")
+        doc.table(inputs, "Input files (SHA-256)")
     from fieldsurvey.report.bundle import package_versions
 
     versions = pd.DataFrame([{"Package": k, "Version": v} for k, v in package_versions().items()])
@@ -916,20 +913,23 @@ def _reproducibility(r: _Report, doc: ReportDocument, command: str) -> None:
 
 def write_report_content(
     data: StudyData,
-    org: str | None,
+    gated: GatedReport,
     bundle: ResultsBundle,
     *,
     command: str,
     findings: Any = None,
     date: str | None = None,
 ) -> ReportDocument:
-    """Gate the report's tables into ``bundle``, draw its figures and return the document.
+    """Put the report's gated tables into ``bundle``, draw its figures, return the document.
 
     Parameters
     ----------
     data : StudyData
-    org : str or None
-        Organisation code for an organisation's report; None for the field-wide report.
+        The study's settings and scale definitions (labels, ranges); no respondent data is
+        read here.
+    gated : GatedReport
+        The report's gated tables (:func:`~fieldsurvey.report.release.gate_reports`); its
+        ``org`` is None for the field-wide report.
     bundle : ResultsBundle
         Receives every gated table and record; figures go to ``bundle.figures_dir``.
     command : str
@@ -950,7 +950,8 @@ def write_report_content(
     --------
     >>> doc = write_report_content(data, "O01", ResultsBundle(Path("b")), command="x")  # doctest: +SKIP
     """
-    r = _Report(data, org, bundle, findings)
+    r = _Report(data, gated, bundle)
+    org = gated.org
     title = data.study.config.title
     doc = ReportDocument(
         f"{title}: {org}" if org else f"{title}: field-wide report",

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from fieldsurvey.report.build import make_bundle
+from fieldsurvey.analyse.study import load_study_data
+from fieldsurvey.report.build import _findings, make_bundle
 from fieldsurvey.report.bundle import MANIFEST, file_sha256, read_manifest
-from fieldsurvey.report.study_data import load_study_data
+from fieldsurvey.report.release import gate_reports
 from fieldsurvey.store import open_study
 
 __all__ = ["VerifyResult", "verify_report"]
@@ -123,8 +124,8 @@ def verify_report(report_dir: str | Path) -> VerifyResult:
     settings = manifest.get("settings", {})
     findings = settings.get("findings")
     data = load_study_data(study, n_boot=int(settings.get("n_boot", 200)))
-    recorded_inputs = [(i["file_name"], i["sha256"]) for i in manifest.get("inputs", [])]
-    current_inputs = [(i["file_name"], i["sha256"]) for i in data.inputs]
+    recorded_inputs = [(i["wave"], i["sha256"]) for i in manifest.get("inputs", [])]
+    current_inputs = [(str(i["wave"]), i["sha256"]) for i in data.inputs]
     if recorded_inputs != current_inputs:
         diffs.append(
             {
@@ -151,13 +152,11 @@ def verify_report(report_dir: str | Path) -> VerifyResult:
     org = manifest.get("report", {}).get("org")
     with tempfile.TemporaryDirectory(prefix="fieldsurvey-verify-") as tmp:
         folder = Path(tmp) / "report"
-        make_bundle(
-            data,
-            org,
-            folder,
-            command=manifest["command"],
-            findings_path=None if findings in (None, "bundled") else findings,
-        )
+        findings_path = None if findings in (None, "bundled") else findings
+        gated = gate_reports(data, [org], findings=_findings(findings_path),
+                             command=manifest["command"], record=False)[org]
+        make_bundle(data, gated, folder, command=manifest["command"],
+                    findings_path=findings_path)
         fresh_dir = folder / "bundle"
         fresh = {
             p.relative_to(fresh_dir).as_posix(): p

@@ -48,6 +48,7 @@ from scipy import stats
 from fieldsurvey.instrument import Instrument
 from fieldsurvey.reproduce.findings import Finding, FindingsFile, Recipe, ScaleRef
 from fieldsurvey.reproduce.published_value import Reported
+from fieldsurvey.results import Results
 
 VERDICTS: tuple[str, ...] = ("matches", "close", "differs", "not computable")
 LIVED_COLUMN = "wf_lived_exp"
@@ -81,70 +82,6 @@ class Estimate:
 
 # --------------------------------------------------------------------------------------------
 # Public API
-
-
-def reproduce_findings(
-    data: pd.DataFrame,
-    findings: FindingsFile | Sequence[Finding],
-    instruments: Iterable[Instrument] | None = None,
-    *,
-    min_cell: int = 10,
-    lived_column: str = LIVED_COLUMN,
-    confidence: float = 0.95,
-) -> pd.DataFrame:
-    """Recompute every finding on a study's respondents and give a verdict for each.
-
-    Parameters
-    ----------
-    data : DataFrame
-        One row per respondent: study columns (``wf_role``, ``wf_lived_exp``, ...) and either
-        item answers (scored here with ``instruments``) or scale scores already scored (when
-        every scale of ``instruments`` already has its column, nothing is re-scored).
-    findings : FindingsFile or sequence of Finding
-        From :func:`fieldsurvey.reproduce.load_findings`.
-    instruments : iterable of Instrument, optional
-        The study's instruments. When given, ``data`` is scored with them and a recipe naming an
-        instrument the study does not use is not computable. When omitted, ``data`` must already
-        hold the score columns (``burnout``, ``burnout_band``, ...).
-    min_cell : int
-        Disclosure threshold: no value from fewer respondents is shown.
-    lived_column : str
-        Lived-experience answer column (1 yes, 2 no, 3 prefer not to say).
-    confidence : float
-        Level of the intervals.
-
-    Returns
-    -------
-    DataFrame
-        One row per finding with the columns in ``REPRODUCE_COLUMNS``: the published text and its
-        value with rounding interval (``published_low`` inclusive, ``published_high``
-        exclusive), ``study_value`` with ``ci_low``/``ci_high`` (``ci_method`` names the
-        interval), its ``n``, ``difference`` (study minus published), ``verdict``, ``reason``
-        (why not computable, or how the verdict was reached), and the lived-experience value
-        (``lived_value``, ``lived_n``, ``lived_suppressed``, ``lived_reason``).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from fieldsurvey.reproduce import findings_from_dict
-    >>> ff = findings_from_dict({"title": "t", "findings": [{
-    ...     "id": "a", "citation": "Doe (2020). J.", "statement": "Mean burnout was 2.5.",
-    ...     "population": {"description": "staff"}, "values": ["M = 2.5"],
-    ...     "recipe": {"statistic": "mean", "scale": "burnout"}}]})
-    >>> data = pd.DataFrame({"burnout": [1.0, 2, 3, 4] * 5, "wf_lived_exp": [1, 2] * 10})
-    >>> reproduce_findings(data, ff)[["study_value", "verdict", "lived_value"]].values.tolist()
-    [[2.5, 'matches', 2.0]]
-    """
-    cells = compute_findings(
-        data,
-        findings,
-        instruments,
-        min_cell=min_cell,
-        lived_column=lived_column,
-        confidence=confidence,
-    )
-    rows = _apply_gate(cells, min_cell)
-    return pd.DataFrame(rows, columns=REPRODUCE_COLUMNS)
 
 
 @dataclass
@@ -258,42 +195,6 @@ def compute_findings(
                 cell.hit = np.where(valid, np.where(hits, "yes", "no"), "no score").astype(object)
         cells.append(cell)
     return cells
-
-
-def reproduce_study(
-    study: object,
-    findings: FindingsFile | Sequence[Finding],
-    *,
-    confidence: float = 0.95,
-) -> pd.DataFrame:
-    """:func:`reproduce_findings` on a study folder (its responses, instruments and min_cell).
-
-    Parameters
-    ----------
-    study : fieldsurvey.store.Study
-        From :func:`fieldsurvey.store.open_study`.
-    findings : FindingsFile or sequence of Finding
-    confidence : float
-
-    Returns
-    -------
-    DataFrame
-        As :func:`reproduce_findings`.
-
-    Examples
-    --------
-    >>> from fieldsurvey.store import open_study
-    >>> reproduce_study(open_study("my-study"), load_findings("f.yaml"))  # doctest: +SKIP
-    """
-    from fieldsurvey.store import scored_responses
-
-    return reproduce_findings(
-        scored_responses(study),  # type: ignore[arg-type]
-        findings,
-        study.instruments(),  # type: ignore[attr-defined]
-        min_cell=study.config.min_cell,  # type: ignore[attr-defined]
-        confidence=confidence,
-    )
 
 
 def reproduce_table(
@@ -815,32 +716,31 @@ def add_finding_table(
     *,
     compares: str | None = None,
 ) -> None:
-    """Hand one computed finding to a disclosure release as a table of (at most) two cells.
+    """Hand one computed finding to a set of results as a table of (at most) two cells.
 
-    Row 0 is the finding's population (``population``: the release cell that holds exactly the
+    Row 0 is the finding's population (``population``: the cell that holds exactly the
     finding's respondents, e.g. ``{"wave": "2", "finding_population_1": "in"}``); row 1, when
-    ``lived`` is given, the lived-experience staff in it (``population`` plus ``lived``, e.g.
-    ``{"lived_experience": "yes"}``). Statistic columns ``value`` (kind from the recipe:
-    proportion, mean, sd, else other), ``ci_low``, ``ci_high`` and ``difference`` share the
-    count column ``value_n`` (respondents with the score), so the gate withholds all of them
-    together with their cell, and when ``value_n`` is below ``min_cell``. Rows carry the
-    finding id in the ``finding`` column (the table's ``variable``), so one finding's value is
-    never audited as the same variable as another's.
+    ``lived`` is given, the lived-experience staff in it (``population`` plus ``lived``).
+    Statistic columns ``value`` (kind from the recipe: proportion, mean, sd, else other),
+    ``ci_low``, ``ci_high``, ``difference`` and ``value_n`` (respondents with the score) are
+    withheld with their cell. Rows carry the finding id in the ``finding`` column (the table's
+    ``variable``), so one finding's value is never audited as another's.
 
     Parameters
     ----------
-    release : fieldsurvey.disclosure.Release
-        The output's single release; its dimensions must include every key of ``population``
+    release : fieldsurvey.results.Results
+        The output's results; their dimensions must include every key of ``population``
         and ``lived``.
     name : str
-        Table name in the release.
+        Table name.
     cell : FindingCell
         A computed cell (``cell.computed`` must be True).
     population, lived : dict
-        Release cells (dimension to value; a dimension left out means "all").
+        Cells (dimension to value; a dimension left out means "all").
     compares : str, optional
-        For a finding that contrasts groups of a release dimension (e.g. ``lived_experience``):
-        the gate then withholds it unless every compared group has ``min_cell`` respondents.
+        For a finding that contrasts the groups of a dimension (``lived_experience``): its
+        sources are the population's ``yes`` and ``no`` cells, so the gate shows it only when
+        both groups are shown.
 
     Examples
     --------
@@ -872,22 +772,21 @@ def add_finding_table(
                 "ci_low": np.nan,
                 "ci_high": np.nan,
                 "difference": np.nan,
-                FINDING_N: est.n if est is not None else 0,
+                FINDING_N: est.n if est is not None else np.nan,
             }
         )
     frame = pd.DataFrame(rows)
     dims = [c for c in frame.columns if c not in (*FINDING_STATS, FINDING_N, FINDING_VARIABLE)]
     for d in dims:
         frame[d] = frame[d].astype(object).where(frame[d].notna(), None)
-    kinds = {s: "other" for s in FINDING_STATS}
+    kinds = {s: "other" for s in (*FINDING_STATS, FINDING_N)}
     kinds["value"] = _KINDS.get(cell.finding.recipe.statistic, "other")
+    sources = None
+    if compares is not None:
+        groups = [{**population, compares: g} for g in ("yes", "no")]
+        sources = [groups] * len(frame)
     release.add_table(  # type: ignore[attr-defined]
-        name,
-        frame,
-        kinds,
-        stat_n={s: FINDING_N for s in FINDING_STATS},
-        variable=FINDING_VARIABLE,
-        compares=compares,
+        name, frame, kinds, variable=FINDING_VARIABLE, sources=sources,
     )
 
 
@@ -949,42 +848,46 @@ def shown_finding_row(
     return row
 
 
-def _apply_gate(cells: list[FindingCell], min_cell: int) -> list[dict[str, object]]:
-    """Withhold every value (overall and lived experience) the disclosure gate does not pass.
+def lived_groups(data: pd.DataFrame, lived_column: str = LIVED_COLUMN) -> np.ndarray:
+    """Each respondent's lived-experience group: "yes", "no" or "other" (not said, not asked)."""
+    if lived_column not in data.columns:
+        return np.full(len(data), "other", dtype=object)
+    codes = pd.to_numeric(data[lived_column], errors="coerce").to_numpy()
+    return np.where(codes == 1, "yes", np.where(codes == 2, "no", "other")).astype(object)
 
-    Each finding's population (its filters) becomes a dimension of the release, so cells of
-    different findings are audited together; lived experience is the sensitive dimension
-    ("yes" against everyone else, so "all" minus "yes" is protected too).
+
+def findings_results(cells: list[FindingCell], lived: np.ndarray,
+                     keys: pd.Series | None = None) -> Results:
+    """The computed findings of one ``reproduce`` run as results for the disclosure gate.
+
+    Each finding's population (its filters) is a dimension, so cells of different findings
+    are judged together; lived experience (``lived``, from :func:`lived_groups`) is the
+    sensitive dimension, with "yes", "no" and everyone else as "other".
     """
-    from fieldsurvey.disclosure import DisclosurePolicy, Release, gate
-
-    if not cells:
-        return []
-    is_lived = cells[0].is_lived
-    if len(is_lived) == 0:
-        rows = [dict(c.row) for c in cells]
-        for row in rows:
-            _withhold(row, min_cell)
-        return rows
-    respondents = pd.DataFrame({LIVED_GROUP: np.where(is_lived, "yes", "other")})
-    dims = [LIVED_GROUP]
+    respondents = pd.DataFrame({LIVED_GROUP: lived})
     pop_dim = population_dimensions(cells, respondents)
-    dims += list(dict.fromkeys(pop_dim.values()))
+    dims = [LIVED_GROUP, *dict.fromkeys(pop_dim.values())]
     domains = {d: ["in", "out"] for d in dims[1:]}
-    domains[LIVED_GROUP] = ["yes", "other"]  # nobody with lived experience is a real, empty cell
-    release = Release(respondents, dims, domains=domains)
-    tables: dict[int, str] = {}
+    domains[LIVED_GROUP] = ["yes", "no", "other"]
+    results = Results(respondents, dims, domains=domains, keys=keys)
     for i, cell in enumerate(cells):
         if not cell.computed:
             continue
         population = {pop_dim[i]: "in"} if i in pop_dim else {}
-        tables[i] = f"finding_{i}"
-        add_finding_table(release, tables[i], cell, population, {LIVED_GROUP: "yes"})
-    gated = gate(release, DisclosurePolicy(min_cell=min_cell, force_below_5=min_cell < 5))
-    return [
-        gated_finding_row(cell, gated[tables[i]] if i in tables else None, min_cell)
+        compares = LIVED_GROUP if cell.compares_lived else None
+        lived = None if compares else {LIVED_GROUP: "yes"}
+        add_finding_table(results, f"finding_{i}", cell, population, lived, compares=compares)
+    return results
+
+
+def findings_rows(cells: list[FindingCell], tables: dict[str, pd.DataFrame],
+                  min_cell: int) -> pd.DataFrame:
+    """One row per finding (``REPRODUCE_COLUMNS``) with only what the gated tables show."""
+    rows = [
+        gated_finding_row(cell, tables.get(f"finding_{i}"), min_cell)
         for i, cell in enumerate(cells)
     ]
+    return pd.DataFrame(rows, columns=REPRODUCE_COLUMNS)
 
 
 def population_dimensions(

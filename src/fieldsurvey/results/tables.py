@@ -58,7 +58,15 @@ class TableSpec:
     labels: tuple[str, ...] = ()
     #: Per row, the cells its statistics are derived from (None: the row's own cell only).
     sources: list[list[Source]] | None = None
-    source_measure: str | None = None
+    #: The measure the sources are taken on: one for every statistic, or per statistic column.
+    source_measure: str | dict[str, str] | None = None
+
+    def source_measure_of(self, stat: str, pos: int) -> str | None:
+        """The measure statistic ``stat`` of row ``pos`` takes its source cells on."""
+        measure = self.source_measure
+        if isinstance(measure, dict):
+            measure = measure.get(stat)
+        return self.resolve_measure(measure, pos)
 
     def measure_of(self, stat: str, pos: int) -> str | None:
         """The measure whose valid respondents statistic ``stat`` of row ``pos`` rests on."""
@@ -91,7 +99,31 @@ class DerivedSpec:
     stats: dict[str, str]
     variable: str | None
     labels: tuple[str, ...]
-    source_measure: str | None
+    source_measure: str | dict[str, str] | None
+
+
+def _renamed_view(compute: Callable[[Any], Any], names: dict[str, str], prefix: str
+                  ) -> Callable[[Any], Any]:
+    """A derived table's computation, reading the tables of its own output under ``prefix/``."""
+
+    class _Prefixed:
+        def __init__(self, view: Any) -> None:
+            self._view = view
+
+        def table(self, name: str) -> pd.DataFrame:
+            return self._view.table(f"{prefix}/{name}")
+
+        def is_shown(self, cell: Mapping[str, object], measure: str | None = None) -> bool:
+            return bool(self._view.is_shown(cell, measure))
+
+    def wrapped(view: Any) -> Any:
+        cells, refs = compute(_Prefixed(view))
+        refs = [[(f"{prefix}/{r[0]}", r[1]) if isinstance(r, tuple) else r for r in row]
+                for row in refs]
+        return cells, refs
+
+    del names
+    return wrapped
 
 
 def row_variables(spec: TableSpec) -> dict[str, list[str]]:
@@ -175,11 +207,14 @@ def _respondent_frame(
             raise ResultsError(
                 f"measures has {len(measures)} rows but there are {len(respondents)} respondents"
             )
-        valid = measures if all(pd.api.types.is_bool_dtype(t) for t in measures.dtypes) else measures.notna()
         extra = {}
-        for m in valid.columns:
+        for m in measures.columns:
+            column = measures[m]
+            # Booleans say who has a valid value; values say it by not being missing.
+            valid = column.fillna(False).astype(bool) if pd.api.types.is_bool_dtype(
+                column.dtype) else column.notna()
             names.append(str(m))
-            extra[valid_dim(str(m))] = np.where(valid[m].to_numpy(dtype=bool), "yes", "no")
+            extra[valid_dim(str(m))] = np.where(valid.to_numpy(dtype=bool), "yes", "no")
         frame = pd.concat([frame, pd.DataFrame(extra, dtype=object)], axis=1)
     return frame, tuple(names)
 
@@ -298,7 +333,7 @@ class Results:
         labels: Sequence[str] = (),
         variable: str | None = None,
         sources: Sequence[Sequence[Source]] | None = None,
-        source_measure: str | None = None,
+        source_measure: str | Mapping[str, str] | None = None,
     ) -> Results:
         """Add one table of cells; returns the release so calls can be chained.
 
@@ -331,8 +366,9 @@ class Results:
             the rest of the field, a change between waves, a weighted mean over weighting
             cells): the cells each row is computed from, as definitions or ``(table, row)``.
             A row's statistics are shown only when every source cell is shown.
-        source_measure : str, optional
-            Measure (or ``ROW_VARIABLE``) whose valid respondents the sources are taken on.
+        source_measure : str or mapping of statistic column to measure, optional
+            Measure (or ``ROW_VARIABLE``) whose valid respondents the sources are taken on;
+            a mapping gives it per statistic column (a wide table with one column per scale).
 
         Examples
         --------
@@ -357,6 +393,8 @@ class Results:
             if stat not in kinds:
                 raise ResultsError(f"table {name!r}: stat_n names {stat!r}, not a statistic")
         counted = dict.fromkeys(stat_n.values())
+        if isinstance(measures, Mapping):
+            counted.update(dict.fromkeys(str(c) for c in measures if str(c) in kinds))
         for ncol in counted:
             kinds.setdefault(ncol, "sum")  # a valid-answer count is itself a count
         measure_map = self._measure_map(name, counted, measures, variable)
@@ -402,7 +440,7 @@ class Results:
         *,
         labels: Sequence[str] = (),
         variable: str | None = None,
-        source_measure: str | None = None,
+        source_measure: str | Mapping[str, str] | None = None,
     ) -> Results:
         """Add a table computed from what the gate shows (ranks, shrunken means, pooled models).
 
@@ -422,6 +460,40 @@ class Results:
             tuple(labels),
             self._known_measure(name, source_measure, variable),
         )
+        return self
+
+    def without_tables(self) -> Results:
+        """The same respondents, dimensions and measures, with no tables yet."""
+        import copy
+
+        out = copy.copy(self)
+        out.tables, out.derived = {}, {}
+        return out
+
+    def include(self, other: Results, prefix: str) -> Results:
+        """Add another output's tables (on the same respondents) under ``prefix/`` names.
+
+        Outputs released together (every report of a study) are judged as one release, so
+        the gate chooses what to withhold across all of them at once.
+        """
+        if len(other.respondents) != len(self.respondents):
+            raise ResultsError("included results rest on other respondents")
+        missing = [d for d in other.all_dims if d not in self.all_dims]
+        if missing:
+            raise ResultsError(f"included results use dimension(s) {missing} not in these")
+        renames = {name: f"{prefix}/{name}" for name in [*other.tables, *other.derived]}
+        for name, spec in other.tables.items():
+            sources = None
+            if spec.sources is not None:
+                sources = [[(renames[r[0]], r[1]) if isinstance(r, tuple) else r for r in refs]
+                           for refs in spec.sources]
+            self.tables[renames[name]] = TableSpec(**{**spec.__dict__, "name": renames[name],
+                                                      "sources": sources})
+        for name, spec in other.derived.items():
+            compute = _renamed_view(spec.compute, {v: k for k, v in renames.items()}, prefix)
+            self.derived[renames[name]] = DerivedSpec(**{**spec.__dict__,
+                                                         "name": renames[name],
+                                                         "compute": compute})
         return self
 
     def _measure_map(
@@ -446,9 +518,12 @@ class Results:
             self._known_measure(name, m, variable)
         return out
 
-    def _known_measure(self, name: str, measure: str | None, variable: str | None) -> str | None:
+    def _known_measure(self, name: str, measure: str | Mapping[str, str] | None,
+                       variable: str | None) -> Any:
         if measure is None:
             return None
+        if isinstance(measure, Mapping):
+            return {str(k): self._known_measure(name, v, variable) for k, v in measure.items()}
         if measure == ROW_VARIABLE:
             if variable is None:
                 raise ResultsError(f"table {name!r}: ROW_VARIABLE needs variable=")

@@ -1,17 +1,17 @@
-"""Everything a study's reports are computed from, loaded and analysed once per study.
+"""A study loaded once for every output: respondents, their disclosure dimensions, scores.
 
-:func:`load_study_data` reads the store (exclusions applied), scores every scale, derives the
-disclosure dimensions (wave, role, lived experience, organisation size band, band and score-bin
-of each wellbeing scale) and runs the study-wide analyses the reports share: benchmarks against
-the rest of the field, shrunken means, funnel limits, the drivers analysis, reliability and
-measurement invariance. When the study gives staff head counts (``staff_counts`` in study.yaml)
-it also makes one survey weight per response of the reported wave. Nothing here is shown to anyone: the report content passes every
-number through the disclosure gate first (:mod:`fieldsurvey.report.content`).
+:func:`load_study_data` reads the store (exclusions applied), scores every scale and derives
+the disclosure dimensions every output shares: organisation, wave, role, lived experience
+(with "not stated" as a category of its own), organisation size band, and the band and
+score range of each wellbeing scale. Each response has a stable key (organisation, wave,
+response id) so the release ledger can tell the same person across outputs. When the study
+gives staff head counts (``staff_counts`` in study.yaml) it also makes one survey weight per
+response of the reported wave. Nothing here is shown to anyone: every output builds its
+:class:`~fieldsurvey.results.Results` from this and hands them to the disclosure gate.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,15 +117,18 @@ class StudyData:
     inputs: list[dict[str, Any]]
     wellbeing: list[ScaleInfo]
     conditions: list[ScaleInfo]
-    analyses: dict[str, Any] = field(default_factory=dict)
+    n_boot: int = 200
     #: Every scale of every instrument, scored, one row per response in ``frame``'s order
     #: (``<scale>``, ``<scale>_band`` missing where there is no score, ``<scale>_answered``).
     #: Published findings are recomputed from these (a recipe may name any scale).
     scores: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: Survey weights, one per row of ``frame`` (NaN outside the reported wave and for staff
     #: without a role); None when the study gives no staff counts or they could not be used
-    #: (the reason is then in ``analyses["errors"]["weights"]``).
+    #: (the reason is then in ``weights_error``).
     weights: pd.Series | None = None
+    weights_error: str | None = None
+    #: One stable key per row of ``frame``: organisation, wave and response id.
+    keys: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
 
     @property
     def min_cell(self) -> int:
@@ -266,7 +269,9 @@ def load_study_data(study: Study, *, n_boot: int = 200) -> StudyData:
 
     waves = _wave_order(study, sorted(frame["wave"].unique()))
     weights, weight_error = _survey_weights(study, responses, frame, waves[-1])
-    data = StudyData(
+    keys = (responses["org"].astype(str) + "|" + responses["wave"].astype(str) + "|"
+            + responses["response_id"].astype(str))
+    return StudyData(
         study=study,
         frame=frame.reset_index(drop=True),
         waves=waves,
@@ -277,11 +282,10 @@ def load_study_data(study: Study, *, n_boot: int = 200) -> StudyData:
         conditions=conditions,
         scores=scores.reset_index(drop=True),
         weights=weights.reset_index(drop=True) if weights is not None else None,
+        weights_error=weight_error,
+        keys=keys.reset_index(drop=True),
+        n_boot=n_boot,
     )
-    data.analyses = _analyses(data, n_boot=n_boot)
-    if weight_error is not None:
-        data.analyses["errors"]["weights"] = weight_error
-    return data
 
 
 def _role_codes(values: pd.Series, numeric: bool) -> pd.Series:
@@ -327,80 +331,6 @@ def items_of(frame: pd.DataFrame) -> pd.DataFrame:
     """The item answers of ``frame`` under their item ids."""
     cols = [c for c in frame.columns if c.startswith("item:")]
     return frame[cols].rename(columns=lambda c: c[5:])
-
-
-def _quiet(function: Any, *args: Any, **kwargs: Any) -> Any:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return function(*args, **kwargs)
-
-
-def _analyses(data: StudyData, *, n_boot: int) -> dict[str, Any]:
-    """Study-wide analyses on the latest wave; a failed analysis is recorded, not raised."""
-    from fieldsurvey import compare
-
-    current = data.current.copy()
-    scale_ids = [s.id for s in data.wellbeing]
-    out: dict[str, Any] = {"errors": {}}
-
-    def attempt(name: str, function: Any, *args: Any, **kwargs: Any) -> None:
-        try:
-            out[name] = _quiet(function, *args, **kwargs)
-        except Exception as exc:  # an analysis the data cannot support: the report says why
-            out["errors"][name] = f"{type(exc).__name__}: {exc}"
-
-    attempt(
-        "benchmark",
-        compare.benchmark_organisations,
-        current,
-        scale_ids,
-        min_cell=data.min_cell,
-    )
-    attempt("shrinkage", compare.shrink_organisation_means, current, scale_ids)
-    attempt("funnel", compare.funnel_limits, current, scale_ids)
-    if "funnel" in out:
-        attempt("funnel_curves", compare.funnel_curves, out["funnel"])
-    outcomes = [s for s in ("burnout", "sts", "compassion_satisfaction") if s in scale_ids]
-    if data.conditions and outcomes:
-        covariates = {
-            c: k for c, k in compare.COVARIATES.items() if c in current.columns and c != "wf_hours"
-        }
-        attempt(
-            "variance_shares",
-            compare.variance_shares,
-            current,
-            outcomes,
-            covariates=covariates,
-            n_boot=n_boot,
-            seed=0,
-        )
-        attempt("icc", compare.organisation_icc, current, outcomes)
-    out["invariance"] = _invariance(data, current)
-    return out
-
-
-def _invariance(data: StudyData, current: pd.DataFrame) -> dict[str, dict[str, str]]:
-    """Invariance of each ProQOL scale between lived-experience and other staff, field-wide."""
-    from fieldsurvey.psychometrics.invariance import measurement_invariance
-
-    results: dict[str, dict[str, str]] = {}
-    proqol = [s for s in data.wellbeing if s.instrument.id == "proqol5"]
-    subset = current[current["lived_experience"].isin(["yes", "no"])]
-    answers = items_of(subset).assign(group=subset["lived_experience"].to_numpy())
-    for info in proqol:
-        try:
-            res = _quiet(
-                measurement_invariance,
-                answers.dropna(subset=list(info.scale.items)),
-                info.instrument,
-                "group",
-                scales=[info.id],
-                min_group_size=data.min_cell,
-            )
-            results[info.id] = {"highest_level": str(res.highest_level), "note": ""}
-        except Exception as exc:
-            results[info.id] = {"highest_level": "not tested", "note": str(exc).split("\n")[0]}
-    return results
 
 
 def study_path(study: Study) -> str:
