@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from fieldsurvey.compare.gated import gated_benchmark
 
 from fieldsurvey.cli import main
-from fieldsurvey.compare.gated import gated_benchmark
 from fieldsurvey.ingest.pipeline import ingest_file
 from fieldsurvey.scoring import score_scales
 from fieldsurvey.store import init_study
@@ -205,9 +205,11 @@ def test_benchmark_is_survey_weighted_when_the_study_gives_staff_counts(tmp_path
     result = CliRunner().invoke(main, ["compare", str(study.root), "--by", "wf_lived_exp",
                                        "--scale", "burnout", "--format", "json"])
     assert result.exit_code == 0, result.output
-    from fieldsurvey.compare import survey_weights
     from fieldsurvey.compare.gated import gated_group_comparison
-    from fieldsurvey.store import open_study, scored_responses
+
+    from fieldsurvey.compare import survey_weights
+    from fieldsurvey.scoring import scored_responses
+    from fieldsurvey.store import open_study
 
     opened = open_study(study.root)
     data = scored_responses(opened)

@@ -138,20 +138,21 @@ def _check_findings(run: DemoRun) -> None:
 
 
 def _compare(run: DemoRun) -> None:
-    from fieldsurvey.compare.gated import gated_benchmark, gated_group_comparison
-    from fieldsurvey.store import scored_responses
+    from fieldsurvey.outputs import benchmark, compare
 
     assert run.study is not None
-    data = scored_responses(run.study)
-    data = data.assign(lived_experience=data["wf_lived_exp"].map({1: "yes", 2: "no", 3: "prefer not to say"}))
     scales = ["burnout", "sts", "compassion_satisfaction", "financial_strain", "pay_adequacy"]
-    lens = gated_group_comparison(data, scales, "lived_experience", groups=["yes", "no"],
-                                  min_cell=run.study.config.min_cell)
-    bench = gated_benchmark(data, ["burnout", "sts", "compassion_satisfaction"], wave="wave",
-                            min_cell=run.study.config.min_cell)  # latest wave, with the trend
+    lens = compare(run.study.root, "wf_lived_exp", groups=["Yes", "No"], scales=scales,
+                   command="fieldsurvey demo: compare --by wf_lived_exp")
+    bench = benchmark(run.study.root, scales=["burnout", "sts", "compassion_satisfaction"],
+                      command="fieldsurvey demo: benchmark")  # latest wave, with the trend
     out = run.out_dir / "results"
     lens.tables["groups"].to_csv(out / "lived-experience-groups.csv", index=False)
     lens.tables["tests"].to_csv(out / "lived-experience-tests.csv", index=False)
+    if "invariance" in lens.tables:
+        lens.tables["invariance"].to_csv(out / "invariance-lived-experience.csv", index=False)
+        run.record("measurement invariance by lived experience (gated)",
+                   out / "invariance-lived-experience.csv")
     bench.tables["organisations"].to_csv(out / "organisation-benchmarks.csv", index=False)
     bench.tables["change"].to_csv(out / "organisation-change.csv", index=False)
     withheld = int(bench.tables["organisations"]["suppressed"].sum())
@@ -163,38 +164,34 @@ def _compare(run: DemoRun) -> None:
 
 
 def _run_plan(run: DemoRun) -> None:
-    from fieldsurvey.reproduce import load_plan, run_plan_study
+    from fieldsurvey.outputs.findings import run_plan
+    from fieldsurvey.reproduce import load_plan
 
     assert run.study is not None
     plan = load_plan(data_dir("analysis") / "structural-burnout-plan.yaml")
-    results = run_plan_study(run.study, plan)
+    results = run_plan(run.study.root, plan, command="fieldsurvey demo: run-plan")
     path = run.out_dir / "results" / "structural-burnout-plan.csv"
     results.to_csv(path, index=False)
     decisions = results.drop_duplicates("hypothesis")[["hypothesis", "decision"]]
-    run.console.print("analysis plan: " + ", ".join(f"{h} {d}" for h, d in decisions.itertuples(index=False)))
-    run.record("pre-registered hypotheses H1-H5 with decisions", path)
+    run.console.print("analysis plan: " + ", ".join(
+        f"{h} {'withheld' if pd.isna(d) else d}" for h, d in decisions.itertuples(index=False)))
+    run.record("pre-registered hypotheses H1-H5 with decisions (gated)", path)
 
 
 def _psychometrics(run: DemoRun) -> None:
-    from fieldsurvey.psychometrics import instrument_reliability
-    from fieldsurvey.psychometrics.invariance import measurement_invariance
+    from fieldsurvey.outputs.reliability import reliability
 
     assert run.study is not None
     responses = load_responses(run.study)
-    proqol = resolve_instrument("proqol5")
-    summary, _ = instrument_reliability(responses, proqol, min_respondents=run.study.config.min_cell)
+    summary, _, _ = reliability(responses, "proqol5", study=run.study,
+                                command="fieldsurvey demo: reliability -i proqol5")
     out = run.out_dir / "results"
     summary.to_csv(out / "proqol5-reliability.csv", index=False)
-    alphas = ", ".join(f"{r.scale} {r.alpha:.2f}" for r in summary.itertuples())
+    alphas = ", ".join(f"{r.scale} {r.alpha:.2f}" for r in summary.itertuples()
+                       if pd.notna(r.alpha))
     run.console.print(f"ProQOL reliability on this data (alpha): {alphas}")
-    run.record("reliability of the ProQOL scales on this data", out / "proqol5-reliability.csv")
-    # Can lived-experience and other staff be compared on compassion satisfaction at all?
-    staff = responses[responses["wf_lived_exp"].isin([1, 2])].assign(
-        lived_experience=lambda d: d["wf_lived_exp"].map({1: "yes", 2: "no"}))
-    model = "cs =~ " + " + ".join(proqol.scale("compassion_satisfaction").items)
-    result = measurement_invariance(staff, model, "lived_experience")
-    result.steps.to_csv(out / "invariance-lived-experience.csv", index=False)
-    run.record("measurement invariance by lived experience (CS)", out / "invariance-lived-experience.csv")
+    run.record("reliability of the ProQOL scales on this data (gated)",
+               out / "proqol5-reliability.csv")
 
 
 def _reports(run: DemoRun) -> None:

@@ -5,7 +5,7 @@ by section (:data:`SECTIONS`: one small function per section, each adding its ta
 row names its cell over the report's dimensions:
 
 ``org``, ``wave``, ``role``, ``lived_experience`` (sensitive), ``size_band``, and for every
-wellbeing scale ``<scale>_band`` and ``<scale>_bin``; in the field-wide report one dimension per
+wellbeing scale ``<scale>_band``; in the field-wide report one dimension per
 population of the published findings it recomputes (:mod:`fieldsurvey.analyse.report_findings`).
 
 An organisation's report has two units: the organisation (``org = X``) and the rest of the field
@@ -249,9 +249,16 @@ def _scale_scores(ctx: ReportContext, results: Results) -> None:
     cells = [{**u, "wave": ctx.latest} for u in ctx.units]
     results.add_table("scale_scores", cell_statistics(ctx.frame, cells, scales), kinds,
                       stat_n=stat_n, measures=measures)
+    if not ctx.breakdown:
+        # The field's counts with a score: the denominators of the field's band shares shown
+        # in place of this organisation's.
+        table = cell_statistics(ctx.frame, [{"wave": ctx.latest}], ctx.wellbeing)
+        counts = [f"{s}_n" for s in ctx.wellbeing]
+        results.add_table("field_scores", table[["wave", *counts]], dict.fromkeys(counts, "sum"),
+                          measures={c: c[:-2] for c in counts})
 
 
-def _bands_and_bins(ctx: ReportContext, results: Results) -> None:
+def _bands(ctx: ReportContext, results: Results) -> None:
     for info in ctx.data.wellbeing:
         if info.scale.bands:
             dim = f"{info.id}_band"
@@ -571,7 +578,7 @@ SECTIONS: tuple[Callable[[ReportContext, Results], None], ...] = (
     _who_responded,
     _scale_scores,
     _weighted_scores,
-    _bands_and_bins,
+    _bands,
     _lived_experience,
     _lived_tests,
     _invariance,

@@ -22,7 +22,8 @@ import pandas as pd
 
 from fieldsurvey.instrument import Instrument
 from fieldsurvey.instrument.model import Scale
-from fieldsurvey.store import Study, item_columns, scored_responses
+from fieldsurvey.scoring import scored_responses
+from fieldsurvey.store import Study, item_columns
 from fieldsurvey.store.database import META_COLUMNS
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import warnings
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +17,9 @@ from fieldsurvey.cli.output import (
     print_json,
     print_table,
 )
+from fieldsurvey.disclosure import DisclosureError
 from fieldsurvey.instrument import InstrumentError, resolve_instrument
-from fieldsurvey.psychometrics.gated import gate_reliability
-from fieldsurvey.psychometrics.reliability import instrument_reliability
-
-# Statistics from fewer respondents are withheld; the disclosure gate will own this number later.
-DEFAULT_MIN_RESPONDENTS = 10
+from fieldsurvey.outputs.reliability import reliability
 
 
 @click.command("reliability")
@@ -43,18 +40,17 @@ DEFAULT_MIN_RESPONDENTS = 10
     help="Level of the Feldt confidence interval of alpha.",
 )
 @click.option(
-    "--min-respondents",
-    type=click.IntRange(min=1),
-    default=DEFAULT_MIN_RESPONDENTS,
-    show_default=True,
-    help="Withhold statistics of scales with fewer respondents.",
+    "--min-cell",
+    type=int,
+    default=None,
+    help="A larger minimum cell size than the default 10 (a smaller one is refused).",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
-@friendly_errors(InstrumentError, ValueError, OSError)
+@friendly_errors(InstrumentError, DisclosureError, ValueError, OSError)
 def reliability_cmd(
-    data: Path, instrument: str, missing: str, ci: float, min_respondents: int, fmt: str
+    data: Path, instrument: str, missing: str, ci: float, min_cell: int | None, fmt: str
 ) -> None:
     """Reliability of every scale of INSTRUMENT in DATA (CSV, XLSX, SPSS .sav or Stata .dta).
 
@@ -64,23 +60,16 @@ def reliability_cmd(
     """
     inst = resolve_instrument(instrument)
     table = _answers(data)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            summary, items = instrument_reliability(
-                table,
-                inst,
-                missing=missing,  # type: ignore[arg-type]  # click.Choice guarantees the value
-                ci=ci,
-                min_respondents=min_respondents,
-            )
-        except ValueError as exc:
-            raise UserError(f"{data.name}: {exc}") from exc
-    for w in caught:
-        err_console.print(f"[yellow]warning: {w.message}[/yellow]")
-    # What is shown is decided by the disclosure gate: every statistic with its own count.
-    summary, items = gate_reliability(summary, items, len(table), min_cell=min_respondents,
-                                      force_min_cell=min_respondents < 5)
+    try:
+        summary, items, notes = reliability(table, inst.id if not instrument.endswith(
+            (".yaml", ".yml")) else instrument, missing=missing, ci=ci, min_cell=min_cell,
+            source=data, command=" ".join(sys.argv))
+    except ValueError as exc:
+        if isinstance(exc, DisclosureError):
+            raise
+        raise UserError(f"{data.name}: {exc}") from exc
+    for note in notes:
+        err_console.print(f"[yellow]warning: {note}[/yellow]")
     if fmt == "json":
         print_json(reliability_json(summary, items))
         return

@@ -7,6 +7,7 @@ file or the plan is invalid.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -14,9 +15,10 @@ import pandas as pd
 from rich.markup import escape
 
 from fieldsurvey.cli.output import console, friendly_errors, print_json, print_table
+from fieldsurvey.outputs.findings import reproduce, run_plan
 from fieldsurvey.reproduce import FindingsError, load_findings
-from fieldsurvey.reproduce.plan import PlanError, load_plan, run_plan_study
-from fieldsurvey.reproduce.recompute import reproduce_study, reproduce_table
+from fieldsurvey.reproduce.plan import PlanError, load_plan
+from fieldsurvey.reproduce.recompute import reproduce_table
 from fieldsurvey.store import StudyError, open_study
 
 _FORMAT = click.option(
@@ -88,7 +90,7 @@ def reproduce_cmd(study_dir: Path, findings_file: Path, fmt: str) -> None:
     """
     findings = load_findings(findings_file)
     study = open_study(study_dir)
-    results = reproduce_study(study, findings)
+    results, _ = reproduce(study_dir, findings, command=" ".join(sys.argv))
     if fmt == "json":
         print_json(
             {
@@ -168,8 +170,8 @@ def run_plan_cmd(study_dir: Path, plan_file: Path, fmt: str, bootstrap_reps: int
     p, and its decision (supported / not supported / inconclusive / not computable).
     """
     plan = load_plan(plan_file)
-    study = open_study(study_dir)
-    results = run_plan_study(study, plan, bootstrap_reps=bootstrap_reps)
+    open_study(study_dir)  # a clear error for a folder that is not a study
+    results = run_plan(study_dir, plan, bootstrap_reps=bootstrap_reps, command=" ".join(sys.argv))
     if fmt == "json":
         print_json(plan_json(results, plan))
         return

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 import pandas as pd
 
 from fieldsurvey.cli.output import console, friendly_errors, print_json, print_table
-from fieldsurvey.disclosure import DisclosurePolicy, Release, gate
+from fieldsurvey.disclosure import DisclosureError
 from fieldsurvey.ingest.errors import IngestError
 from fieldsurvey.instrument import InstrumentError
 from fieldsurvey.store import StudyError, init_study, open_study
 from fieldsurvey.store.export_data import FORMATS, export_data
-from fieldsurvey.store.status import study_status
 
 _ERRORS = (StudyError, InstrumentError, IngestError)
 
@@ -97,34 +97,39 @@ def ingest_cmd(study_dir: Path, file: Path, platform: str, wave: str | None, org
 
 @click.command("status")
 @click.argument("study_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--full", is_flag=True,
+              help="The data manager's view: every file with its counts, ungated. Never share it.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@friendly_errors(*_ERRORS)
-def status_cmd(study_dir: Path, fmt: str) -> None:
-    """Responses per organisation and wave, quarantine reasons and flags."""
+@friendly_errors(*_ERRORS, DisclosureError)
+def status_cmd(study_dir: Path, full: bool, fmt: str) -> None:
+    """Responses per organisation and wave, quarantine reasons and flags (through the gate)."""
+    from fieldsurvey.outputs.status import status
+
     study = open_study(study_dir)
-    tables = study_status(study)
-    tables["responses"] = _small_counts_hidden(tables["responses"], study.config.min_cell)
+    tables = status(study, full=full, command=" ".join(sys.argv))
     if fmt == "json":
-        print_json({name: frame.to_dict(orient="records") for name, frame in tables.items()})
+        doc = {name: _records(frame) for name, frame in tables.items()}
+        if full:
+            doc["warning"] = FULL_WARNING
+        print_json(doc)
         return
     console.print(f"[bold]{study.config.title}[/bold] ({study_dir})")
+    if full:
+        console.print(f"[bold red]{FULL_WARNING}[/bold red]")
     for name, frame in tables.items():
         if frame.empty:
             console.print(f"{name}: none")
         else:
-            print_table(frame, title=name)
+            print_table(frame, title=name + ("" if full else " (withheld: -)"))
 
 
-def _small_counts_hidden(frame: pd.DataFrame, min_cell: int) -> pd.DataFrame:
-    """Response counts as the disclosure gate allows them: small ones shown as "<min_cell"."""
-    if frame.empty:
-        return frame.assign(responses=frame["responses"].astype(str))
-    people = frame.loc[frame.index.repeat(frame["responses"]), ["org", "wave"]].astype(str)
-    cells = frame[["org", "wave"]].astype(str)
-    release = Release(people.reset_index(drop=True), ["org", "wave"]).add_table("responses", cells)
-    gated = gate(release, DisclosurePolicy(min_cell=min_cell, force_below_5=min_cell < 5))
-    counts = gated.public_tables()["responses"]["n"]
-    return frame.assign(responses=[f"<{min_cell}" if pd.isna(n) else str(int(n)) for n in counts])
+FULL_WARNING = ("Data manager's view: ungated counts and file names that can identify "
+                "organisations and people. Do not share or publish it.")
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    out = frame.astype(object)
+    return out.where(out.notna(), None).to_dict(orient="records")
 
 
 @click.command("export-data")

@@ -526,7 +526,6 @@ def find_exposures(
         for comp in touched_comps[k]:
             info = comp_cache[comp]
             vec = piece(comp, k)
-            b = rhs[info["rows"]].astype(float)
             low, high = solver(comp).minimise(vec), solver(comp).minimise(-vec)
             if low is None or high is None:
                 # No certificate: count the cell as exposed and offer every row of the part.

@@ -34,6 +34,9 @@ from fieldsurvey.results.tables import COUNT_COL, Results, ResultsError, Source,
 PRIMARY = "primary"
 SENSITIVE = "sensitive"
 COMPLEMENTARY = "complementary"
+#: Withheld, but earlier releases (through the ledger) already narrow it: nothing withheld now
+#: can protect it. Counted in :attr:`GatedRelease.exposed_before`.
+EXPOSED_BEFORE = "exposed by earlier releases"
 
 
 @dataclass
@@ -106,6 +109,11 @@ class GatedRelease:
                 for n, df in self.tables.items()
             ]
         )
+
+    @property
+    def exposed_before(self) -> int:
+        """Withheld cells that earlier releases already narrow (the ledger cannot undo them)."""
+        return sum(1 for r in self.reasons.values() if r == EXPOSED_BEFORE)
 
     def withheld_reasons(self) -> pd.Series:
         """How many units were withheld for each reason (diagnostics only, never shown)."""
@@ -297,8 +305,13 @@ def _choose(exposures: list[Exposure], published: np.ndarray, eligible: np.ndarr
 
 
 def _complementary(st: Structure, hidden: np.ndarray, protect: np.ndarray, fixed: np.ndarray,
-                   eligible: np.ndarray, policy: DisclosurePolicy) -> np.ndarray:
-    """Hide more eligible units until no protected unit is recoverable; returns the added."""
+                   eligible: np.ndarray, policy: DisclosurePolicy,
+                   exposed_before: set[int] | None = None) -> np.ndarray:
+    """Hide more eligible units until no protected unit is recoverable; returns the added.
+
+    Units that only earlier releases expose go to ``exposed_before`` (withheld, unprotectable).
+    """
+    exposed_before = set() if exposed_before is None else exposed_before
     added = np.zeros_like(hidden)
     settled = np.zeros_like(hidden)  # hiding more only removes equations
     # First remove every exact derivation (cheap linear algebra), then check intervals (linear
@@ -317,11 +330,21 @@ def _complementary(st: Structure, hidden: np.ndarray, protect: np.ndarray, fixed
         if not exposures:
             return added
         settled[[e.unit for e in exposures]] = False
+        hideable = eligible & ~fixed & ~hidden
+        # A cell that earlier releases alone already pin down cannot be protected by withholding
+        # anything now: it stays withheld here and is reported as exposed earlier.
+        stuck = [e.unit for e in exposures if not any(hideable[u] for u in e.candidates)]
+        if stuck:
+            protect[stuck] = False
+            exposed_before.update(int(u) for u in stuck)
+            exposures = [e for e in exposures if e.unit not in set(stuck)]
+            if not exposures:
+                continue
         chosen = _choose(exposures, published, eligible & ~fixed, st.unit_n)
         if not chosen:
             raise DisclosureError(
-                "cannot release this output without revealing a value released or withheld "
-                f"before: {st.unit_label[exposures[0].unit]} would become derivable"
+                "internal error: complementary suppression made no progress at "
+                f"{st.unit_label[exposures[0].unit]}"
             )
         idx = np.fromiter(chosen, dtype=np.int64)
         hidden[idx] = True
@@ -372,9 +395,12 @@ def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple],
     # A value released before is public: withholding it now protects nothing.
     protect &= ~fixed
     eligible = own & ~fixed
-    added = _complementary(st, hidden, protect, fixed, eligible, policy)
+    exposed: set[int] = set()
+    added = _complementary(st, hidden, protect, fixed, eligible, policy, exposed)
     for u in np.flatnonzero(added):
         reasons[int(u)] = COMPLEMENTARY
+    for u in exposed:
+        reasons[u] = EXPOSED_BEFORE
     return _Decision(hidden, protect, fixed, reasons)
 
 

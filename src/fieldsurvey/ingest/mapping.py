@@ -27,8 +27,8 @@ import yaml
 
 from fieldsurvey.ingest.errors import IngestError
 from fieldsurvey.instrument import Instrument
+from fieldsurvey.instrument.answers import check_codes, parse_numbers
 from fieldsurvey.instrument.model import ResponseScale
-from fieldsurvey.scoring.answers import check_codes, parse_numbers
 
 _BRACKETED = re.compile(r"^.*\[([A-Za-z_][A-Za-z0-9_]*)\]$")
 

@@ -105,6 +105,11 @@ class _Report:
     def t(self, name: str) -> pd.DataFrame:
         return self.tables[name]
 
+    def units_of(self, table: pd.DataFrame) -> list[str | None]:
+        """The units a table describes: this organisation and the rest of the field, or (a
+        small organisation's breakdowns are shown for the field only) the field."""
+        return [THIS, OTHER] if "focus" in table.columns else [None]
+
     def unit_where(self, unit: str | None) -> dict[str, Any]:
         return {"focus": unit} if unit is not None else {}
 
@@ -143,6 +148,11 @@ def _who_responded(r: _Report, doc: ReportDocument) -> None:
     )
     doc.table(table, "Responses by survey wave", missing=WITHHELD)
     by_role = r.t("respondents_by_role")
+    if r.org is not None and "focus" not in by_role.columns:
+        doc.paragraph(
+            f"Responses by role are shown for the field: {r.org}'s own are shown only for "
+            "organisations with at least three times the minimum cell size of respondents."
+        )
     roles = pd.DataFrame(
         {
             "Role": by_role["role"].map(lambda v: "All roles" if _missing(v) else str(v)),
@@ -265,8 +275,12 @@ def _wellbeing(r: _Report, doc: ReportDocument) -> None:
     )
     for info in r.data.wellbeing:
         doc.heading(info.label, level=2)
-        bins = r.t(f"bins_{info.id}")
+        bins = r.tables.get(f"bins_{info.id}")
         whose = r.org if r.org else "the field"
+        if bins is None:
+            if info.scale.bands:
+                _bands_section(r, doc, info)
+            continue
         if bins["n"].isna().all():
             doc.paragraph(
                 f"The distribution of {info.label} scores is withheld: every score range "
@@ -345,11 +359,15 @@ def _bands_section(r: _Report, doc: ReportDocument, info: ScaleInfo) -> None:
     concern = _concerning_band(info)
     concern_text: dict[str | None, str] = {}
     scores = r.t("scale_scores")
-    for unit in r.units:
+    units = r.units_of(r.t(f"bands_{info.id}"))
+    field_scores = r.tables.get("field_scores")
+    for unit in units:
         counts = _band_counts(r, info, unit)
         # Bands split the staff with a score, so the scored count (shown in the scale table)
         # is the denominator; a share is only printed when both of its numbers are shown.
-        scored = _get(_row(scores, **r.unit_where(unit)), f"{info.id}_n")
+        source = scores if unit is not None or r.org is None else field_scores
+        scored = (_get(_row(source, **r.unit_where(unit)), f"{info.id}_n")
+                  if source is not None else None)
         for band, n in counts.items():
             rows.append(
                 {"Group": r.unit_label(unit), "Band": band, "Staff": n, "Share": _pct(n, scored)}
@@ -361,8 +379,14 @@ def _bands_section(r: _Report, doc: ReportDocument, info: ScaleInfo) -> None:
             concern_text[unit] = (
                 f"{_pct(counts[concern], scored)} ({int(counts[concern])} of {int(scored)})"
             )
-    own = THIS if r.org is not None else None
-    whose = f"{r.org}'s staff" if r.org is not None else "staff"
+    own = THIS if units != [None] else None
+    whose = f"{r.org}'s staff" if own is not None else "staff across the field"
+    if r.org is not None and own is None:
+        r.summary.append(
+            f"{r.org}'s own band breakdowns are not shown: they are shown only for "
+            "organisations with at least three times the minimum cell size of respondents; the "
+            "field's breakdowns are shown instead."
+        )
     if own in concern_text:
         sentence = f"{info.label} was in the {concern} band for {concern_text[own]} of {whose} with a score"
         if OTHER in concern_text:
@@ -375,7 +399,7 @@ def _bands_section(r: _Report, doc: ReportDocument, info: ScaleInfo) -> None:
         )
     table = pd.DataFrame(rows)
     table["Staff"] = table["Staff"].astype("Int64")
-    if r.org is None:
+    if units == [None]:
         table = table.drop(columns=["Group"])
     doc.table(table, f"{info.label}: staff in each band", missing=WITHHELD)
     if shares:
@@ -399,9 +423,16 @@ def _lived_experience(r: _Report, doc: ReportDocument, findings: Any) -> None:
     table = r.t("lived_experience")
     tests_table = r.t("lived_experience_tests")
     rows = []
+    units = r.units_of(table)
+    if r.org is not None and units == [None]:
+        doc.paragraph(
+            f"{r.org}'s own lived-experience comparison cannot be shown safely: it is shown only "
+            "for organisations with at least three times the minimum cell size of respondents. "
+            "The field's comparison is shown instead."
+        )
     for info in r.data.wellbeing:
         tests = _row(tests_table, scale=info.id)
-        for unit in r.units:
+        for unit in units:
             yes = _row(table, lived_experience="yes", **r.unit_where(unit))
             no = _row(table, lived_experience="no", **r.unit_where(unit))
             both = (
@@ -425,7 +456,7 @@ def _lived_experience(r: _Report, doc: ReportDocument, findings: Any) -> None:
         out[col] = out[col].astype("Int64")
     for col in ("Lived experience: mean", "Other staff: mean", "Hedges' g", "p"):
         out[col] = pd.to_numeric(out[col], errors="coerce")
-    if r.org is None:
+    if units == [None]:
         out = out.drop(columns=["Group"])
     doc.table(
         out,

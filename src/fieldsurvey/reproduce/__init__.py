@@ -80,7 +80,6 @@ from fieldsurvey.reproduce.plan import (  # noqa: E402
     load_plan,
     plan_from_dict,
     run_plan,
-    run_plan_study,
 )
 from fieldsurvey.reproduce.recompute import (  # noqa: E402
     REPRODUCE_COLUMNS,
@@ -110,6 +109,5 @@ __all__ += [
     "lived_groups",
     "reproduce_table",
     "run_plan",
-    "run_plan_study",
     "wilson_interval",
 ]

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from fieldsurvey.instrument import Instrument, assign_bands, resolve_instrument
+from fieldsurvey.instrument.answers import InvalidAnswer, numeric_answers
 from fieldsurvey.instrument.model import Scale
-from fieldsurvey.scoring.answers import InvalidAnswer, numeric_answers
 
 _MAX_LISTED = 20
 

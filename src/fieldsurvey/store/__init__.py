@@ -1,7 +1,6 @@
 """The study: its settings (``study.yaml``) and its DuckDB store."""
 
 from fieldsurvey.store.database import item_columns, load_responses, open_store
-from fieldsurvey.store.scored import scored_responses
 from fieldsurvey.store.study import (
     Exclusions,
     Study,
@@ -21,5 +20,4 @@ __all__ = [
     "load_responses",
     "open_store",
     "open_study",
-    "scored_responses",
 ]

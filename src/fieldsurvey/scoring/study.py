@@ -6,7 +6,7 @@ import warnings
 
 import pandas as pd
 
-from fieldsurvey.scoring import score_scales
+from fieldsurvey.scoring.score import score_scales
 from fieldsurvey.store.database import load_responses
 from fieldsurvey.store.study import Study
 

@@ -1,0 +1,110 @@
+"""A pre-registered analysis plan as results: every test, judged by the gate.
+
+The plan's tests are models over organisations (cluster-robust regressions) and comparisons
+of two groups. Both are computed after the gate, on the organisations whose cells it shows
+(a model of every organisation would carry the withheld ones' data); a comparison of two
+groups names the groups as its sources, so it is shown only where both are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fieldsurvey.analyse.frame import NOT_STATED, AnalysisFrame
+from fieldsurvey.reproduce.plan import PLAN_COLUMNS, Plan, run_plan
+from fieldsurvey.results import ROW_VARIABLE, Results
+
+__all__ = ["PLAN_STATS", "plan_results"]
+
+#: The numbers of a plan's test row, withheld with their sources.
+PLAN_STATS = ("estimate", "ci_low", "ci_high", "n_respondents", "n_orgs", "p", "p_holm",
+              "test_decision", "decision")
+_GROUP = "group:"
+
+
+def _key(value: object) -> str:
+    """A group value as the plan compares it: ``3`` and ``3.0`` are the same group."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return NOT_STATED
+    try:
+        x = float(value)  # type: ignore[arg-type]
+        return str(int(x)) if x.is_integer() else repr(x)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def plan_results(frame: AnalysisFrame, plan: Plan, *, min_cell: int,
+                 bootstrap_reps: int | None = None, seed: int | None = None) -> Results:
+    """Every test of ``plan`` on the study, as results computed on what the gate shows.
+
+    Examples
+    --------
+    >>> results = plan_results(load_frame("my-study"), load_plan("plan.yaml"), min_cell=10)  # doctest: +SKIP
+    """
+    data = frame.data.reset_index(drop=True)
+    org = plan.organisation
+    tests = [t for h in plan.hypotheses for t in h.tests]
+    group_columns = sorted({t.groups.column for t in tests if t.groups is not None
+                            and t.groups.column in data})
+    respondents = pd.DataFrame({"org": data[org].astype("string").fillna(NOT_STATED)
+                                .astype(object)})
+    for column in group_columns:
+        respondents[f"{_GROUP}{column}"] = data[column].map(_key).astype(object)
+    variables = sorted({v for t in tests for v in (t.outcome, t.variable) if v and v in data})
+    results = Results(respondents, list(respondents.columns), keys=frame.keys,
+                      measures=data[variables] if variables else None)
+    results.add_table("_field", pd.DataFrame({"org": [None]}, dtype=object))
+    orgs = sorted(respondents["org"].unique())
+    results.add_table("_organisations", pd.DataFrame({"org": orgs}, dtype=object))
+    pairs = []
+    for t in tests:
+        if t.groups is not None and t.groups.column in data and t.variable in variables:
+            for value in (t.groups.first, t.groups.second):
+                pairs.append({f"{_GROUP}{t.groups.column}": _key(value), "measure": t.variable})
+    if pairs:
+        groups = pd.DataFrame(pairs).drop_duplicates().reset_index(drop=True)
+        for column in groups.columns:
+            groups[column] = groups[column].astype(object).where(groups[column].notna(), None)
+        groups["n_valid"] = [_count(respondents, data, r) for r in groups.to_dict("records")]
+        _add_groups(results, groups)
+
+    def compute(view: Any) -> tuple[pd.DataFrame, list]:
+        shown = view.table("_organisations")
+        kept = shown.loc[shown["n"].notna(), "org"].astype(str).tolist()
+        subset = data[data[org].astype("string").isin(kept).to_numpy()]
+        table = run_plan(subset, plan, min_cell=min_cell, bootstrap_reps=bootstrap_reps,
+                         seed=seed)
+        note = table.attrs.get("multiple_testing", "")
+        # "n" is the gate's own column (the cell's count): the test's n travels as a statistic.
+        table = table.rename(columns={"n": "n_respondents"})
+        table["note"] = note
+        sources = []
+        for row in table.itertuples():
+            test = next(t for t in tests if t.id == row.test)
+            refs: list[Any] = [{"org": o} for o in kept]
+            if test.groups is not None and test.groups.column in group_columns:
+                dim = f"{_GROUP}{test.groups.column}"
+                refs += [{dim: _key(test.groups.first)}, {dim: _key(test.groups.second)}]
+            sources.append(refs)
+        return table, sources
+
+    labels = [c for c in PLAN_COLUMNS if c not in PLAN_STATS and c not in ("test", "n")]
+    labels.append("note")
+    results.add_derived("tests", compute, dict.fromkeys(PLAN_STATS, "other"), variable="test",
+                        labels=labels)
+    return results
+
+
+def _count(respondents: pd.DataFrame, data: pd.DataFrame, row: dict[str, Any]) -> int:
+    dim = next(k for k in row if k.startswith(_GROUP))
+    mask = (respondents[dim] == row[dim]).to_numpy() & data[row["measure"]].notna().to_numpy()
+    return int(mask.sum())
+
+
+def _add_groups(results: Results, groups: pd.DataFrame) -> None:
+    """The compared groups' cells, so the gate judges them before the tests that use them."""
+    results.add_table("_groups", groups, {"n_valid": "sum"}, measures={"n_valid": ROW_VARIABLE},
+                      variable="measure")

@@ -1,0 +1,91 @@
+"""Reliability tables as results: each statistic with the respondents it rests on.
+
+A reliability analysis describes one sample, but its statistics rest on different numbers of
+respondents: a scale's alpha on those who answered the scale, an item's mean on those who
+answered the item. Each is declared with its own measure, so an item answered by fewer than the
+minimum cell size is withheld even when its scale is shown.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from fieldsurvey.instrument import Instrument
+from fieldsurvey.results import ROW_VARIABLE, Results
+
+__all__ = ["ITEM_STATS", "SCALE_STATS", "analyse_reliability", "reliability_results"]
+
+SAMPLE = "sample"
+SCALE_STATS = ("alpha", "alpha_std", "g6", "average_r", "median_r", "alpha_ci_low",
+               "alpha_ci_high", "boot_ci_low", "boot_ci_high", "omega_total")
+ITEM_STATS = ("mean", "sd", "r_drop", "alpha_if_deleted")
+
+
+def reliability_results(answers: pd.DataFrame, instrument: Instrument, summary: pd.DataFrame,
+                        items: pd.DataFrame, missing: str = "pairwise",
+                        keys: pd.Series | None = None) -> Results:
+    """The tables of :func:`~fieldsurvey.psychometrics.instrument_reliability` as results.
+
+    ``answers`` are the item answers the tables were computed from (one row per respondent).
+    With pairwise deletion a scale's statistics rest on those who answered any of its items and
+    an item's on those who answered it; with listwise deletion both rest on those who answered
+    every item of the scale.
+
+    Examples
+    --------
+    >>> results = reliability_results(answers, inst, summary, items)  # doctest: +SKIP
+    """
+    valid = {}
+    listwise = missing == "listwise"
+    for sc in instrument.scales:
+        present = [i for i in sc.items if i in answers]
+        if present:
+            answered = answers[present].notna()
+            valid[f"answered:{sc.id}"] = (answered.all(axis=1) if listwise
+                                          else answered.any(axis=1)).to_numpy()
+    if not listwise:
+        for item in items["item"].unique() if len(items) else []:
+            if item in answers:
+                valid[str(item)] = answers[item].notna().to_numpy()
+    people = pd.DataFrame({SAMPLE: ["analysed"] * len(answers)})
+    results = Results(people, [SAMPLE], measures=pd.DataFrame(valid) if valid else None,
+                      keys=keys)
+    scale_stats = [c for c in SCALE_STATS if c in summary]
+    item_stats = [c for c in ITEM_STATS if c in items]
+    scales = summary.rename(columns={"n": "n_answered"}).assign(
+        measure=lambda t: "answered:" + t["scale"].astype(str))
+    known = scales["measure"].isin(list(results.measures))
+    labels = [c for c in scales if c not in (*scale_stats, "n_answered", "measure")]
+    results.add_table("scales", scales[known.to_numpy()].reset_index(drop=True),
+                      dict.fromkeys(scale_stats, "other"),
+                      stat_n=dict.fromkeys(scale_stats, "n_answered"), measures=ROW_VARIABLE,
+                      variable="measure", labels=labels)
+    item_cells = items.rename(columns={"n": "n_answered"})
+    item_cells["measure"] = ("answered:" + item_cells["scale"].astype(str) if listwise
+                             else item_cells["item"].astype(str))
+    kinds = {**dict.fromkeys(item_stats, "other"), **({"mean": "mean", "sd": "sd"}
+                                                      if "mean" in item_stats else {})}
+    labels = [c for c in item_cells if c not in (*item_stats, "n_answered", "measure")]
+    results.add_table("items", item_cells.reset_index(drop=True), kinds,
+                      stat_n=dict.fromkeys(item_stats, "n_answered"), measures=ROW_VARIABLE,
+                      variable="measure", labels=labels)
+    return results
+
+
+def analyse_reliability(answers: pd.DataFrame, instrument: Instrument, *, missing: str = "pairwise",
+                        ci: float = 0.95, keys: pd.Series | None = None
+                        ) -> tuple[Results, list[str]]:
+    """Reliability of every scale of ``instrument`` as results, and the analysis's warnings.
+
+    Every statistic is computed (none is withheld here); the gate decides what may be shown.
+    """
+    import warnings
+
+    from fieldsurvey.psychometrics import instrument_reliability
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary, items = instrument_reliability(answers, instrument, missing=missing, ci=ci,
+                                                min_respondents=1)
+    results = reliability_results(answers, instrument, summary, items, missing, keys=keys)
+    return results, [str(w.message) for w in caught]

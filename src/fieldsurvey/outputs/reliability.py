@@ -1,0 +1,48 @@
+"""``reliability``: alpha, omega and item statistics of an instrument's scales, gated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fieldsurvey.analyse.frame import respondent_keys
+from fieldsurvey.analyse.reliability import analyse_reliability
+from fieldsurvey.disclosure import publish
+from fieldsurvey.instrument import resolve_instrument
+
+__all__ = ["reliability"]
+
+
+def reliability(
+    answers: pd.DataFrame,
+    instrument: str,
+    *,
+    missing: str = "pairwise",
+    ci: float = 0.95,
+    min_cell: int | None = None,
+    source: str | Path = "",
+    study: Any = None,
+    command: str = "",
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """The gated scale and item tables, and any warnings the analysis gave.
+
+    With ``study`` (the answers are its stored responses) the study's policy and release
+    ledger apply; otherwise the default policy and an in-memory ledger.
+
+    Examples
+    --------
+    >>> summary, items, notes = reliability(answers, "proqol5")  # doctest: +SKIP
+    """
+    inst = resolve_instrument(instrument)
+    keys = respondent_keys(answers) if study is not None else None
+    results, notes = analyse_reliability(answers, inst, missing=missing, ci=ci, keys=keys)
+    gated = publish(results, study, min_cell=min_cell,
+                    output=f"reliability:{inst.id}:{Path(source).name}", command=command)
+    out = []
+    for name in ("scales", "items"):
+        table = gated.tables[name].drop(columns=["sample", "n", "suppressed"], errors="ignore")
+        table = table.drop(columns=["measure"], errors="ignore")
+        out.append(table.rename(columns={"n_answered": "n"}))
+    return out[0], out[1], notes
