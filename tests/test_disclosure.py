@@ -1,4 +1,5 @@
-"""The disclosure gate's API: policy, release building, primary suppression, audit helpers."""
+"""The disclosure gate's API: policy, results, primary suppression, measures, derived
+statistics, zeros, the ledger and the audit helpers."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ from scipy import sparse
 from fieldsurvey.disclosure import (
     DisclosureError,
     DisclosurePolicy,
-    Release,
+    Except,
+    Ledger,
+    Results,
+    ResultsError,
     audit,
     find_exposures,
     gate,
     gate_table,
     is_protected,
+    policy_for,
 )
 from fieldsurvey.disclosure.rowspace import DENSE_LIMIT, RowSpace
 
@@ -27,28 +32,39 @@ def orgs(**sizes: int) -> pd.DataFrame:
 def test_policy_defaults_to_ten():
     policy = DisclosurePolicy()
     assert policy.min_cell == 10
-    assert policy.primary_reason == "primary: n<10"
     assert policy.sensitive == ("lived_experience",)
 
 
-@pytest.mark.parametrize("value", [1, 2, 3, 4])
-def test_min_cell_below_five_refused_unless_forced(value):
+@pytest.mark.parametrize("value", [0, 1, 2, 3, 4])
+def test_min_cell_below_five_is_always_refused(value):
     with pytest.raises(DisclosureError, match="below 5"):
         DisclosurePolicy(min_cell=value)
-    assert DisclosurePolicy(min_cell=value, force_below_5=True).min_cell == value
 
 
-@pytest.mark.parametrize("value", [0, -3, 2.5, True, "10"])
-def test_min_cell_must_be_positive_whole_number(value):
-    with pytest.raises(DisclosureError):
-        DisclosurePolicy(min_cell=value, force_below_5=True)
+@pytest.mark.parametrize("value", [2.5, True, "10"])
+def test_min_cell_must_be_a_whole_number(value):
+    with pytest.raises(DisclosureError, match="whole number"):
+        DisclosurePolicy(min_cell=value)
 
 
-def test_forced_low_threshold_is_applied():
-    people = orgs(A=3, B=2, C=40)
-    rel = Release(people, ["org"]).add_table("t", pd.DataFrame({"org": ["A", "B", "C"]}))
-    gated = gate(rel, DisclosurePolicy(min_cell=3, force_below_5=True))
-    assert gated["t"]["suppressed"].tolist() == [False, True, False]
+class _Config:
+    min_cell = 12
+
+
+def test_policy_comes_from_the_study_and_can_only_be_raised():
+    assert policy_for(_Config()).min_cell == 12
+    assert policy_for(_Config(), min_cell=20).min_cell == 20
+    with pytest.raises(DisclosureError, match="never lower"):
+        policy_for(_Config(), min_cell=10)
+    with pytest.raises(DisclosureError, match="never lower"):
+        policy_for(None, min_cell=5)  # outside a study the floor is 10
+
+
+def test_a_raised_threshold_is_applied():
+    people = orgs(A=12, B=15, C=40)
+    rel = Results(people, ["org"]).add_table("t", pd.DataFrame({"org": ["A", "B", "C"]}))
+    gated = gate(rel, policy_for(None, min_cell=13))
+    assert gated["t"]["suppressed"].tolist() == [True, False, False]
 
 
 def test_withheld_cell_loses_every_statistic():
@@ -64,9 +80,9 @@ def test_withheld_cell_loses_every_statistic():
         }
     )
     stats = {"burnout_mean": "mean", "burnout_sd": "sd", "burnout_median": "other", "band": "other"}
-    out = gate(Release(people, ["org"]).add_table("t", cells, stats, labels=["label"]))["t"]
+    out = gate(Results(people, ["org"]).add_table("t", cells, stats, labels=["label"]))["t"]
     row = out.iloc[0]
-    assert row["suppressed"] and row["suppression_reason"] == "primary: n<10"
+    assert row["suppressed"] and "suppression_reason" not in out.columns
     assert all(pd.isna(row[c]) for c in ["n", *stats])
     assert row["label"] == "Org A"  # labels are not statistics and stay
     assert out["n"].tolist()[1:] == [30, 40]
@@ -76,19 +92,19 @@ def test_withheld_cell_loses_every_statistic():
 def test_undeclared_column_is_refused():
     """A forgotten statistic must not slip through unsuppressed."""
     cells = pd.DataFrame({"org": ["A"], "pct_high_burnout": [0.1]})
-    with pytest.raises(DisclosureError, match=r"\['pct_high_burnout'\] are neither"):
-        Release(orgs(A=12), ["org"]).add_table("t", cells)
-    with pytest.raises(DisclosureError, match="neither"):
+    with pytest.raises(ResultsError, match=r"\['pct_high_burnout'\] are neither"):
+        Results(orgs(A=12), ["org"]).add_table("t", cells)
+    with pytest.raises(ResultsError, match="neither"):
         gate_table(pd.DataFrame({"org": ["A"], "n": [12], "m": [1.0]}), dims=["org"])
 
 
 def test_extremes_refused_unless_policy_allows():
     people = orgs(A=30, B=40)
     cells = pd.DataFrame({"org": ["A", "B"], "burnout_max": [40.0, 38.0]})
-    with pytest.raises(DisclosureError, match="minimum/maximum"):
-        Release(people, ["org"]).add_table("t", cells, ["burnout_max"])
-    rel = Release(people, ["org"]).add_table("t", cells, {"burnout_max": "extreme"})
-    with pytest.raises(DisclosureError, match="allow_extremes"):
+    with pytest.raises(ResultsError, match="minimum/maximum"):
+        Results(people, ["org"]).add_table("t", cells, ["burnout_max"])
+    rel = Results(people, ["org"]).add_table("t", cells, {"burnout_max": "extreme"})
+    with pytest.raises(DisclosureError, match="unless the study allows them"):
         gate(rel)
     out = gate(rel, DisclosurePolicy(allow_extremes=True))["t"]
     assert out["burnout_max"].tolist() == [40.0, 38.0]
@@ -98,19 +114,19 @@ def test_count_column_must_match_definition():
     people = orgs(A=12, B=40)
     cells = pd.DataFrame({"org": ["A", "B"], "n": [12, 41]})
     with pytest.raises(DisclosureError, match="row 1: column 'n' says 41"):
-        gate(Release(people, ["org"]).add_table("t", cells))
+        gate(Results(people, ["org"]).add_table("t", cells))
 
 
 def test_unknown_category_names_table_and_row():
     people = orgs(A=12, B=40)
-    rel = Release(people, ["org"]).add_table("t", pd.DataFrame({"org": ["A", "Z"]}))
-    with pytest.raises(DisclosureError, match=r"table 't' row 1: org='Z'"):
+    rel = Results(people, ["org"]).add_table("t", pd.DataFrame({"org": ["A", "Z"]}))
+    with pytest.raises(DisclosureError, match=r"org='Z'.*not a category"):
         gate(rel)
 
 
 def test_declared_empty_category_is_a_real_hidden_cell():
     people = orgs(A=12, B=40)
-    rel = Release(people, ["org"], domains={"org": ["Z"]})
+    rel = Results(people, ["org"], domains={"org": ["Z"]})
     rel.add_table("t", pd.DataFrame({"org": ["A", "B", "Z"]}))
     out = gate(rel)["t"]
     assert out["suppressed"].tolist() == [False, False, True]
@@ -118,24 +134,27 @@ def test_declared_empty_category_is_a_real_hidden_cell():
 
 def test_missing_dimension_value_in_respondents_is_an_error():
     people = pd.DataFrame({"org": ["A", None, "B"]})
-    with pytest.raises(DisclosureError, match="missing at row 1"):
-        Release(people, ["org"])
+    with pytest.raises(ResultsError, match="missing at row 1"):
+        Results(people, ["org"])
 
 
 def test_table_column_errors():
-    rel = Release(orgs(A=12), ["org"])
-    with pytest.raises(DisclosureError, match="not in the table"):
+    rel = Results(orgs(A=12), ["org"])
+    with pytest.raises(ResultsError, match="not in the table"):
         rel.add_table("t", pd.DataFrame({"org": ["A"]}), ["mean"])
-    with pytest.raises(DisclosureError, match="unknown kind"):
+    with pytest.raises(ResultsError, match="unknown kind"):
         rel.add_table("t", pd.DataFrame({"org": ["A"], "m": [1.0]}), {"m": "magic"})
+    with pytest.raises(ResultsError, match="name it in measures"):
+        rel.add_table("t", pd.DataFrame({"org": ["A"], "m": [1.0], "k": [3]}), ["m"],
+                      stat_n={"m": "k"})
     rel.add_table("t", pd.DataFrame({"org": ["A"]}))
-    with pytest.raises(DisclosureError, match="already added"):
+    with pytest.raises(ResultsError, match="already added"):
         rel.add_table("t", pd.DataFrame({"org": ["A"]}))
 
 
 def test_same_respondent_set_gets_one_decision_across_tables():
     people = pd.DataFrame({"org": ["A"] * 14 + ["B"] * 40, "wave": [1] * 54})
-    rel = Release(people, ["org", "wave"])
+    rel = Results(people, ["org", "wave"])
     rel.add_table("by_org", pd.DataFrame({"org": ["A", "B", None]}))
     # Same sets written differently: wave as a float (NA forces floats) and a wave-qualified total.
     rel.add_table("by_wave", pd.DataFrame({"org": ["A", "B", None], "wave": [1.0, 1.0, np.nan]}))
@@ -158,37 +177,129 @@ def test_gate_is_deterministic():
         ],
         ignore_index=True,
     )
-    first = gate(Release(people, ["org", "role"]).add_table("t", cells))["t"]
-    second = gate(Release(people, ["org", "role"]).add_table("t", cells))["t"]
+    first = gate(Results(people, ["org", "role"]).add_table("t", cells))["t"]
+    second = gate(Results(people, ["org", "role"]).add_table("t", cells))["t"]
     pd.testing.assert_frame_equal(first, second)
 
 
-def test_summary_counts_reasons():
+def test_summary_counts_cells_and_reasons_stay_internal():
     people = orgs(A=6, B=50, C=20)
     gated = gate(
-        Release(people, ["org"]).add_table("t", pd.DataFrame({"org": ["A", "B", "C", None]}))
+        Results(people, ["org"]).add_table("t", pd.DataFrame({"org": ["A", "B", "C", None]}))
     )
     summary = gated.summary().iloc[0]
     assert (summary["cells"], summary["suppressed"]) == (4, 2)
-    assert (summary["primary"], summary["complementary"]) == (1, 1)
+    assert gated.withheld_reasons().to_dict() == {"primary": 1, "complementary": 1}
 
 
-def test_public_support_makes_structural_zeros_known():
-    """Org A took no part in wave 3 and everyone knows it: A's pooled total then pins wave 2."""
-    people = pd.DataFrame(
-        {
-            "org": ["A"] * 25 + ["B"] * 90,
-            "wave": [1] * 20 + [2] * 5 + [1] * 30 + [2] * 30 + [3] * 30,
-        }
-    )
-    cells = pd.DataFrame({"org": ["A", "A", "A"], "wave": [np.nan, 1, 2]})
-    assumed_open = gate(Release(people, ["org", "wave"]).add_table("t", cells))["t"]
-    # Without the public fact, A wave 2 could be anything in [0, 5] (A wave 3 might hold some).
-    assert assumed_open["suppressed"].tolist() == [False, False, True]
-    known = Release(people, ["org", "wave"], public_support=[("org", "wave")])
-    gated = gate(known.add_table("t", cells))
-    assert gated["t"]["suppressed"].tolist() == [False, True, True]
+def test_a_zero_is_protected_like_a_small_count():
+    """Nobody of org A is in the high band: with A's total and its other bands shown, the empty
+    high band would be known to be empty. The gate treats it as a cell one person could be in."""
+    people = pd.DataFrame({"org": ["A"] * 25 + ["B"] * 30,
+                           "band": ["low"] * 15 + ["mid"] * 10 + ["low"] * 10 + ["mid"] * 10
+                           + ["high"] * 10})
+    cells = pd.DataFrame({"org": ["A", "A", "A", "A"], "band": ["low", "mid", "high", None]})
+    gated = gate(Results(people, ["org", "band"]).add_table("t", cells))
+    out = gated["t"]
+    assert out["suppressed"].tolist() == [False, True, True, False]  # mid withheld with high
     assert audit(gated).passed
+
+
+def test_the_count_with_a_score_is_part_of_the_band_margin():
+    """36 of 40 have a score; bands low 20, mid 15, high 1. With the scored count shown, the
+    high band is 36 - 20 - 15: the gate withholds a second band."""
+    people = pd.DataFrame({"org": ["A"] * 40,
+                           "band": ["low"] * 20 + ["mid"] * 15 + ["high"] + ["no score"] * 4})
+    score = pd.DataFrame({"burnout": np.where(people["band"] == "no score", np.nan, 1.0)})
+    rel = Results(people, ["org", "band"], measures=score, linked={"band": "burnout"},
+                  unprotected={"band": ["no score"]})
+    rel.add_table("scores", pd.DataFrame({"org": ["A"], "n_valid": [36], "mean": [1.0]}),
+                  {"mean": "mean"}, stat_n={"mean": "n_valid"}, measures="burnout")
+    rel.add_table("bands", pd.DataFrame({"org": ["A"] * 3, "band": ["low", "mid", "high"]}))
+    gated = gate(rel)
+    assert gated["scores"]["n_valid"].tolist() == [36]
+    assert gated["bands"]["n"].isna().tolist() == [False, True, True]
+    with pytest.raises(DisclosureError, match="'n_valid' says 35"):
+        gate(Results(people, ["org", "band"], measures=score).add_table(
+            "scores", pd.DataFrame({"org": ["A"], "n_valid": [35], "mean": [1.0]}),
+            {"mean": "mean"}, stat_n={"mean": "n_valid"}, measures="burnout"))
+
+
+@pytest.mark.parametrize(("size_b", "shown"), [(6, [False, False]), (12, [True, True])])
+def test_a_test_between_groups_is_shown_only_when_both_groups_are(size_b, shown):
+    """Welch t, df and g with its interval give back each group's n, mean and SD. With group b
+    small, b's test is withheld; and since everyone's count is shown, a or c must be withheld
+    too (everyone - a - c = b), taking the other test with it."""
+    people = pd.DataFrame({"g": ["a"] * 30 + ["b"] * size_b + ["c"] * 30})
+    rel = Results(people, ["g"])
+    rel.add_table("groups", pd.DataFrame({"g": ["a", "b", "c"]}))
+    tests = pd.DataFrame({"pair": ["a-b", "a-c"], "t": [2.0, 1.5]})
+    rel.add_table("tests", tests, {"t": "other"}, labels=["pair"],
+                  sources=[[{"g": "a"}, {"g": "b"}], [{"g": "a"}, {"g": "c"}]])
+    gated = gate(rel)
+    assert gated["tests"]["t"].notna().tolist() == shown
+    assert audit(gated).passed
+
+
+def test_the_rest_of_the_field_is_shown_only_with_the_organisation():
+    people = orgs(A=8, B=30, C=25)
+    cells = pd.DataFrame({"org": [None, Except("A"), Except("B")]})
+    gated = gate(Results(people, ["org"]).add_table("t", cells))
+    # Field minus A would give A (8 people): withheld. Field minus B gives B (30): shown.
+    assert gated["t"]["n"].tolist() == [63, pd.NA, 33]
+    assert audit(gated).passed
+
+
+def test_a_table_implies_the_categories_it_leaves_out():
+    """Everyone and groups A and B shown: everyone minus A minus B is group C (3 people)."""
+    people = pd.DataFrame({"g": ["A"] * 20 + ["B"] * 25 + ["C"] * 3})
+    out = gate(Results(people, ["g"]).add_table("t", pd.DataFrame({"g": ["A", "B", None]})))["t"]
+    assert out["suppressed"].sum() >= 1
+
+
+def test_the_ledger_protects_across_outputs():
+    """Release 1 shows the field; release 2 shows organisation B: field - B = A (7 people)."""
+    ledger = Ledger.in_memory()
+    people = orgs(A=7, B=30)
+    keys = [f"r{i}" for i in range(37)]
+    first = gate(Results(people, ["org"], keys=keys).add_table("t", pd.DataFrame({"org": [None]})),
+                 ledger=ledger, output="field")
+    assert first["t"]["n"].tolist() == [37]
+    second = gate(Results(people, ["org"], keys=keys).add_table("t", pd.DataFrame({"org": ["B"]})),
+                  ledger=ledger, output="by org")
+    assert second["t"]["n"].isna().all()
+    # Without the ledger the same output alone shows B.
+    alone = gate(Results(people, ["org"], keys=keys).add_table("t", pd.DataFrame({"org": ["B"]})))
+    assert alone["t"]["n"].tolist() == [30]
+    assert ledger.releases()["output"].tolist() == ["field", "by org"]
+
+
+def test_a_late_file_cannot_reveal_its_respondents():
+    """Before a late file the field is 30; after it 33: the difference is the 3 late people."""
+    ledger = Ledger.in_memory()
+    early = pd.DataFrame({"org": ["A"] * 30})
+    gate(Results(early, ["org"], keys=[f"r{i}" for i in range(30)])
+         .add_table("t", pd.DataFrame({"org": [None]})), ledger=ledger, output="benchmark")
+    late = pd.DataFrame({"org": ["A"] * 33})
+    after = gate(Results(late, ["org"], keys=[f"r{i}" for i in range(33)])
+                 .add_table("t", pd.DataFrame({"org": [None]})), ledger=ledger, output="benchmark")
+    assert after["t"]["n"].isna().all()
+
+
+def test_the_same_results_released_again_show_the_same():
+    ledger = Ledger.in_memory()
+    people = orgs(A=7, B=30, C=20)
+    keys = [f"r{i}" for i in range(57)]
+
+    def release():
+        return Results(people, ["org"], keys=keys).add_table(
+            "t", pd.DataFrame({"org": ["A", "B", "C", None]}))
+
+    first = gate(release(), ledger=ledger, output="x")
+    again = gate(release(), ledger=ledger, output="x")
+    assert again.reused
+    pd.testing.assert_frame_equal(first["t"], again["t"], check_dtype=False)
+    assert len(ledger.releases()) == 1
 
 
 def test_gate_table_rejects_inconsistent_margins():

@@ -229,7 +229,10 @@ class Ledger:
             name_of[dim.dim_id] = dim.dim_id
             if dim.link:
                 linked[dim.dim_id] = f"{dim.link}@{dim.keyset_id}"
+        own_keyset = _digest(np.sort(own_keys).tobytes())
         for ks, keys in store.keysets.items():
+            if ks == own_keyset:
+                continue  # the same respondents as now: their cells need no version marker
             flag = np.full(len(union), "out", dtype=object)
             flag[np.searchsorted(union, keys)] = "in"
             columns[f"@ks:{ks}"] = flag
@@ -244,7 +247,8 @@ class Ledger:
         prior = []
         for c in store.cells:
             items = [(name_of[d], _decode_value(v)) for d, v in json.loads(c["cell"])]
-            items.append((f"@ks:{c['keyset_id']}", "in"))
+            same = c["keyset_id"] == own_keyset
+            items.append((CURRENT, "in") if same else (f"@ks:{c['keyset_id']}", "in"))
             prior.append((tuple(sorted(items, key=lambda i: rank[i[0]])), c["status"]))
         universe = Universe(frame, domains, linked)
         return Joint(universe, translate, prior)

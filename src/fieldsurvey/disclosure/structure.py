@@ -241,12 +241,13 @@ def _atoms_with_phantoms(
     codes: dict,
     atomic: list[tuple],
     differences: list[tuple[int, int, str, int]],
+    known_empty: set[int],
 ) -> tuple[pd.DataFrame, sparse.csr_matrix]:
     """Observed atoms plus a phantom for every empty cell (and empty difference)."""
     atoms = _observed_atoms(universe, used, codes)
     member = _membership(atoms, atomic)
     counts = member @ atoms["n"].to_numpy()
-    targets = [atomic[i] for i in np.flatnonzero(counts == 0)]
+    targets = [atomic[i] for i in np.flatnonzero(counts == 0) if i not in known_empty]
     for parent, child, dim, code in differences:
         if counts[parent] == counts[child]:  # "everyone but X" is empty: imagine someone
             other = _other_value(codes[dim], code)
@@ -281,13 +282,15 @@ def _compress(member: sparse.csr_matrix, n: np.ndarray) -> tuple[sparse.csr_matr
 
 
 def build_structure(
-    universe: Universe, definitions: Iterable[tuple], min_cell: int = 0
+    universe: Universe, definitions: Iterable[tuple], min_cell: int = 0,
+    known_empty: Iterable[tuple] = (),
 ) -> Structure:
     """Atoms and unit rows for canonical cell definitions over ``universe``'s columns.
 
     An ``Except`` cell (the field without one organisation) is read as the difference of its
     parent and child units; when that difference is smaller than ``min_cell`` it is a small
     released cell in its own right and gets its own (difference) row, so the gate protects it.
+    Cells in ``known_empty`` get no phantom when empty: the attacker is taken to know they are.
 
     Examples
     --------
@@ -315,7 +318,8 @@ def build_structure(
     for parent, child in splits.values():
         dim, value = next(item for item in child if item not in parent)
         differences.append((index[parent], index[child], dim, lookup_code(codes[dim], value)))
-    atoms, member = _atoms_with_phantoms(universe, used, codes, coded, differences)
+    empty_known = {index[c] for c in known_empty if c in index}
+    atoms, member = _atoms_with_phantoms(universe, used, codes, coded, differences, empty_known)
     compressed, atom_n = _compress(member, atoms["n"].to_numpy())
 
     unit_of: dict[tuple, int] = {}

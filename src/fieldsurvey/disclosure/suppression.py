@@ -28,7 +28,7 @@ import pandas as pd
 from fieldsurvey.disclosure.exposure import Exposure, find_exposures
 from fieldsurvey.disclosure.policy import DisclosureError, DisclosurePolicy
 from fieldsurvey.disclosure.structure import Structure, Universe, build_structure
-from fieldsurvey.results.cells import Except, canonical, with_measure
+from fieldsurvey.results.cells import Except, canonical, split_except, with_measure
 from fieldsurvey.results.tables import COUNT_COL, Results, ResultsError, Source, TableSpec
 
 PRIMARY = "primary"
@@ -236,7 +236,41 @@ def completion(release: Results, plans: dict[str, TablePlan]) -> list[tuple]:
             for category in implied:
                 new = tuple(sorted((*rest, (dim, category)), key=lambda i: rank[i[0]]))
                 out[new] = None
+    # The rest of the field shown gives the organisation it leaves out: that is a cell too.
+    for cell in have:
+        parts = split_except(cell)
+        if parts is not None:
+            out[parts[1]] = None
     return [c for c in out if c not in have]
+
+
+def version_differences(plans: dict[str, TablePlan], joint: Joint
+                        ) -> tuple[list[tuple], list[tuple]]:
+    """Cells that differ between this release's data and an earlier release's data.
+
+    The same cell before and after a late file differs by the late file's respondents in it;
+    before and after responses were excluded, by those excluded. Both differences are cells
+    (protected when small): the part of each of this release's cells that is new since an
+    earlier release, and the part of each earlier shown cell that is gone from this release.
+    Returns both lists; the second (what is gone) is taken as known when empty: responses are
+    rarely removed, and an attacker may well know that none was.
+    """
+    columns = list(joint.universe.frame.columns)
+    versions = [c for c in columns if c.startswith("@ks:")]
+    if not versions:
+        return [], []
+    rank = {c: i for i, c in enumerate(columns)}
+    out: dict[tuple, None] = {}
+    gone_cells: dict[tuple, None] = {}
+    for cell in _all_cells(plans):
+        translated = joint.translate(cell)
+        for version in versions:
+            out[(*translated, (version, "out"))] = None
+    for cell, status in joint.prior:
+        if status == "shown" and not any(isinstance(v, Except) for _, v in cell):
+            gone = [item for item in cell if item[0] != "@in"] + [("@in", "out")]
+            gone_cells[tuple(sorted(gone, key=lambda item: rank[item[0]]))] = None
+    return list(out), list(gone_cells)
 
 
 def _check_counts(release: Results, plans: dict[str, TablePlan], st: Structure, tr: Any) -> None:
@@ -382,8 +416,8 @@ def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple],
         if len(units) == 1 and st.unit_n[units[0]] < policy.min_cell:
             hidden[units] = protect[units] = True
             reasons.setdefault(units[0], PRIMARY)
-    for cell in implied:
-        units = st.units_of(tr(cell))
+    for cell in implied:  # already in the universe's terms
+        units = st.units_of(cell)
         if len(units) == 1 and st.unit_n[units[0]] < policy.min_cell and not hidden[units[0]]:
             hidden[units[0]] = protect[units[0]] = True
             reasons[units[0]] = PRIMARY
@@ -458,12 +492,14 @@ def gate(
     joint = ledger.joint(release) if ledger is not None else alone(release)
     tr = joint.translate
     implied = completion(release, plans)
-    cells = [tr(c) for c in [*_all_cells(plans), *implied]] + [c for c, _ in joint.prior]
-    st = build_structure(joint.universe, cells, policy.min_cell)
+    new_since, gone = version_differences(plans, joint)
+    protected_extra = [tr(c) for c in implied] + new_since + gone
+    cells = [tr(c) for c in _all_cells(plans)] + protected_extra + [c for c, _ in joint.prior]
+    st = build_structure(joint.universe, cells, policy.min_cell, known_empty=gone)
     for plan in plans.values():
         plan.counts = [st.count(tr(c)) for c in plan.count]
     _check_counts(release, plans, st, tr)
-    decision = _decide(release, plans, implied, st, joint, policy)
+    decision = _decide(release, plans, protected_extra, st, joint, policy)
     shown_units = ~decision.hidden
 
     def shown(cell: tuple) -> bool:
