@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from fieldsurvey.disclosure import (
-    DisclosureError,
+    ROW_VARIABLE,
     DisclosurePolicy,
-    Release,
+    Results,
     audit,
     gate,
     gate_table,
@@ -102,7 +102,7 @@ def test_one_lived_experience_respondent_in_org_of_12():
     people = people_from(
         {("A", "yes"): 1, ("A", "no"): 11, ("B", "no"): 40, ("B", "yes"): 15}, dims
     )
-    rel = Release(people, dims).add_table("le", margins(people, dims))
+    rel = Results(people, dims).add_table("le", margins(people, dims))
     gated = gate(rel, POLICY)
     t = gated["le"]
     a_rows = t[(t["org"] == "A") & t["lived_experience"].notna()]
@@ -115,7 +115,7 @@ def test_one_lived_experience_respondent_in_org_of_12():
 def test_two_organisations_of_four():
     dims = ["org"]
     people = people_from({("A",): 4, ("B",): 4, ("C",): 30, ("D",): 25}, dims)
-    gated = gate(Release(people, dims).add_table("orgs", margins(people, dims)), POLICY)
+    gated = gate(Results(people, dims).add_table("orgs", margins(people, dims)), POLICY)
     t = gated["orgs"]
     assert t["suppressed"].tolist() == [False, True, True, False, False]  # total, A, B, C, D
     # A+B = 8 is readable from the total, but each is anywhere in [0, 8]: allowed by the rule.
@@ -129,17 +129,16 @@ def test_subgroups_adding_up_to_org_total():
     dims = ["org", "role"]
     people = people_from({("A", "frontline"): 15, ("A", "manager"): 3, ("A", "admin"): 12}, dims)
     cells = pd.DataFrame({"org": ["A"] * 4, "role": [None, "frontline", "manager", "admin"]})
-    gated = gate(Release(people, dims).add_table("roles", cells), POLICY)
+    gated = gate(Results(people, dims).add_table("roles", cells), POLICY)
     t = gated["roles"]
     assert t["suppressed"].tolist() == [False, False, True, True]  # admin (12) < frontline (15)
-    assert t["suppression_reason"].iloc[3] == "complementary"
     assert_protected(people, dims, gated, 10)
 
 
 def test_field_total_beside_all_but_one_organisation():
     dims = ["org"]
     people = people_from({("A",): 6, ("B",): 50, ("C",): 20, ("D",): 35}, dims)
-    gated = gate(Release(people, dims).add_table("orgs", margins(people, dims)), POLICY)
+    gated = gate(Results(people, dims).add_table("orgs", margins(people, dims)), POLICY)
     t = gated["orgs"].set_index("org")
     assert t.loc["A", "suppressed"] and t.loc["C", "suppressed"]  # C is the smallest shown
     assert not t.loc["B", "suppressed"] and not t.loc["D", "suppressed"]
@@ -151,7 +150,7 @@ def test_field_total_in_another_table_is_still_used():
     """Subtraction across tables: the field total lives in a separate summary table."""
     dims = ["org"]
     people = people_from({("A",): 6, ("B",): 50, ("C",): 20}, dims)
-    rel = Release(people, dims)
+    rel = Results(people, dims)
     rel.add_table("orgs", pd.DataFrame({"org": ["A", "B", "C"]}))
     rel.add_table("headline", pd.DataFrame({"org": [None]}))
     gated = gate(rel, POLICY)
@@ -164,7 +163,7 @@ def test_waves_whose_sum_is_shown():
     people = people_from(
         {("A", 1): 14, ("A", 2): 3, ("A", 3): 11, ("B", 1): 30, ("B", 2): 25, ("B", 3): 28}, dims
     )
-    rel = Release(people, dims).add_table("waves", margins(people, dims))
+    rel = Results(people, dims).add_table("waves", margins(people, dims))
     gated = gate(rel, POLICY)
     t = gated["waves"]
     a2 = t[(t["org"] == "A") & (t["wave"] == 2)]
@@ -188,7 +187,7 @@ def test_group_mean_not_recoverable_from_overall_mean():
         for r in cells.itertuples()
     ]
     cells["burnout_mean"] = means
-    gated = gate(Release(people, dims).add_table("t", cells, {"burnout_mean": "mean"}), POLICY)
+    gated = gate(Results(people, dims).add_table("t", cells, {"burnout_mean": "mean"}), POLICY)
     t = gated["t"]
     hidden = t["suppressed"].to_numpy()
     assert t.loc[hidden, "burnout_mean"].isna().all()
@@ -210,16 +209,20 @@ def test_statistic_on_few_valid_answers_gets_its_own_complement():
             "sts_n": [36, 20, 4, 12],
         }
     )
-    rel = Release(people, dims).add_table(
-        "t", cells, {"sts_mean": "mean"}, stat_n={"sts_mean": "sts_n"}
+    # Who has an STS score: everyone but 11 of the managers.
+    scored = np.ones(len(people), dtype=bool)
+    scored[np.flatnonzero((people["role"] == "manager").to_numpy())[4:]] = False
+    rel = Results(people, dims, measures=pd.DataFrame({"sts": scored})).add_table(
+        "t", cells, {"sts_mean": "mean"}, stat_n={"sts_mean": "sts_n"}, measures="sts"
     )
     gated = gate(rel, POLICY)
     t = gated["t"]
-    assert not t["suppressed"].any()  # every count is shown
     assert pd.isna(t["sts_mean"].iloc[2]) and pd.isna(t["sts_n"].iloc[2])
-    # The manager sum = total sum - frontline sum - admin sum unless another group is withheld.
+    # The managers' scored count (4) = 36 - 20 - 12 unless another group's is withheld; the
+    # admins' scored count is their count (all 12 answered), so their row goes with it.
     assert t["sts_mean"].iloc[1:].isna().sum() >= 2
-    assert "sts_mean: n<10" in t["suppression_reason"].iloc[2]
+    assert t["n"].notna().sum() >= 2
+    assert_protected(people, dims, gated, 10)
     result = audit(gated)
     assert result.passed, result.violations
 
@@ -239,7 +242,7 @@ def test_lived_experience_by_role_in_small_org_suppressed_as_block():
         dims,
     )
     cells = margins(people, dims)
-    gated = gate(Release(people, dims).add_table("cross", cells), POLICY)
+    gated = gate(Results(people, dims).add_table("cross", cells), POLICY)
     t = gated["cross"]
     block = t[(t["org"] == "A") & (t["role"] == "frontline") & t["lived_experience"].notna()]
     assert block["suppressed"].all()
@@ -253,21 +256,21 @@ def test_lived_experience_by_role_in_small_org_suppressed_as_block():
 def test_tampered_release_fails_audit():
     dims = ["org"]
     people = people_from({("A",): 6, ("B",): 50, ("C",): 20}, dims)
-    gated = gate(Release(people, dims).add_table("orgs", margins(people, dims)), POLICY)
+    gated = gate(Results(people, dims).add_table("orgs", margins(people, dims)), POLICY)
     t = gated["orgs"]
-    comp = t.index[t["suppression_reason"] == "complementary"][0]
+    comp = t.index[t["suppressed"] & (t["org"] != "A")][0]
     t.loc[comp, "suppressed"] = False
     t.loc[comp, "n"] = 20
     result = audit(gated)
     assert not result.passed
-    assert "count derivable from shown counts" in set(result.violations["problem"])
-    assert result.violations.loc[0, "cell"] == "org=A"
+    assert "count derivable from shown values" in set(result.violations["problem"])
+    assert "org=A" in set(result.violations["cell"])
 
 
 def test_showing_a_small_cell_fails_audit():
     dims = ["org"]
     people = people_from({("A",): 6, ("B",): 50}, dims)
-    gated = gate(Release(people, dims).add_table("orgs", pd.DataFrame({"org": ["A", "B"]})))
+    gated = gate(Results(people, dims).add_table("orgs", pd.DataFrame({"org": ["A", "B"]})))
     t = gated["orgs"]
     t.loc[0, "suppressed"] = False
     t.loc[0, "n"] = 6
@@ -298,7 +301,7 @@ def test_random_hierarchical_tables_are_protected(study):
     counts, min_cell, by = study
     dims = ["org", "group", "wave"]
     people = people_from(counts, dims)
-    rel = Release(people, dims).add_table("t", margins(people, by))
+    rel = Results(people, dims).add_table("t", margins(people, by))
     rel.add_table("orgs", margins(people, ["org"]))
     policy = DisclosurePolicy(min_cell=min_cell, sensitive=())
     gated = gate(rel, policy)
@@ -348,7 +351,7 @@ def test_random_crossed_tables_with_sensitive_flag_are_protected(study):
     counts, tables, sensitive = study
     dims = ["org", "group", "le"]
     people = people_from(counts, dims)
-    rel = Release(people, dims)
+    rel = Results(people, dims)
     for i, by in enumerate(tables):
         rel.add_table(f"t{i}", margins(people, by))
     gated = gate(rel, DisclosurePolicy(min_cell=5, sensitive=("le",) if sensitive else ()))
@@ -373,34 +376,38 @@ def test_long_table_one_row_per_scale_protects_each_scale_separately():
             "sd": [4.0, 4.1, 4.2, 4.3, 5.0, 5.1, 5.2, 5.3],
         }
     )
-    rel = Release(people, dims).add_table(
+    burnout = np.ones(len(people), dtype=bool)
+    burnout[np.flatnonzero((people["role"] == "manager").to_numpy())[4:]] = False
+    measures = pd.DataFrame({"burnout": burnout, "sts": np.ones(len(people), dtype=bool)})
+    rel = Results(people, dims, measures=measures).add_table(
         "long",
         cells,
         {"mean": "mean", "sd": "sd"},
         stat_n={"mean": "n_valid", "sd": "n_valid"},
+        measures=ROW_VARIABLE,
         variable="scale",
     )
     gated = gate(rel, POLICY)
     t = gated["long"]
-    assert not t["suppressed"].any()
     burnout = t[t["scale"] == "burnout"]
     sts = t[t["scale"] == "sts"]
     assert burnout["mean"].isna().sum() >= 2  # manager (4 answers) and its complement
     assert pd.isna(burnout["n_valid"].iloc[2])
-    assert sts["mean"].notna().all()  # the other scale is untouched
-    assert "mean[burnout]: n<10" in burnout["suppression_reason"].iloc[2]
+    # STS rests on the same people as the counts (everyone answered it): its means go with
+    # whichever counts protect the burnout managers, and no further.
+    assert sts["mean"].isna().tolist() == t.loc[sts.index, "suppressed"].tolist()
     result = audit(gated)
     assert result.passed, result.violations
-    # Re-showing the complement breaks the audit: the manager sum becomes derivable.
+    # Re-showing the complement breaks the audit: the managers' scored count becomes derivable.
     comp = burnout.index[burnout["mean"].isna()].difference([burnout.index[2]])[0]
     t.loc[comp, ["mean", "sd", "n_valid"]] = cells.loc[comp, ["mean", "sd", "n_valid"]].to_numpy()
     problems = audit(gated).violations
-    assert "sum (n x statistic) derivable from shown sums" in set(problems["problem"])
-    assert "withheld statistic is shown" in set(problems["problem"])
+    assert "count derivable from shown values" in set(problems["problem"])
 
 
 def test_comparison_rows_withheld_when_a_compared_group_is_small():
-    """A difference of means plus the overall mean gives each group's mean."""
+    """A difference of means plus the overall mean gives each group's mean: its sources are the
+    two groups, and it is shown only where both are."""
     dims = ["org", "lived_experience"]
     people = people_from(
         {("A", "yes"): 4, ("A", "no"): 30, ("B", "yes"): 15, ("B", "no"): 25, ("C", "no"): 20},
@@ -409,21 +416,15 @@ def test_comparison_rows_withheld_when_a_compared_group_is_small():
     contrasts = pd.DataFrame(
         {"org": ["A", "B", "C", None], "difference": [3.1, -1.2, np.nan, 0.4], "p": [0.2] * 4}
     )
-    rel = Release(people, dims).add_table(
-        "le_gap", contrasts, {"difference": "other", "p": "other"}, compares="lived_experience"
+    sources = [[{"org": o, "lived_experience": g} if o else {"lived_experience": g}
+                for g in ("yes", "no")] for o in ["A", "B", "C", None]]
+    rel = Results(people, dims).add_table(
+        "le_gap", contrasts, {"difference": "other", "p": "other"}, sources=sources
     )
     gated = gate(rel, POLICY)
     t = gated["le_gap"]
     assert not t["suppressed"].any()  # the organisations themselves are large enough
-    assert t["difference"].isna().tolist() == [True, False, True, False]
-    assert t["p"].isna().tolist() == [True, False, False, False]  # C: nobody in the 'yes' group
-    assert t["suppression_reason"].iloc[0] == "compared group of lived_experience: n<10"
+    assert t["p"].isna().tolist() == [True, False, True, False]  # A: 4 'yes'; C: nobody
     assert audit(gated).passed
-    t.loc[0, "difference"] = 3.1
-    assert "contrast with a small group shown" in set(audit(gated).violations["problem"])
-    with pytest.raises(DisclosureError, match="must cover every group"):
-        Release(people, dims).add_table(
-            "bad",
-            pd.DataFrame({"org": ["A"], "lived_experience": ["yes"]}),
-            compares="lived_experience",
-        )
+    t.loc[0, "p"] = 0.2
+    assert not audit(gated).passed

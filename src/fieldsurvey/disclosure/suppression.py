@@ -382,7 +382,9 @@ def _complementary(st: Structure, hidden: np.ndarray, protect: np.ndarray, fixed
             )
         idx = np.fromiter(chosen, dtype=np.int64)
         hidden[idx] = True
-        protect[idx] = False  # complements are withheld, not themselves small
+        # A withheld value must not be derivable either, even when it is not small: a reader
+        # would otherwise compute what the output says it withholds.
+        protect[idx] = True
         added[idx] = True
 
 
@@ -392,6 +394,27 @@ class _Decision:
     protect: np.ndarray
     fixed: np.ndarray
     reasons: dict[int, str]
+
+
+def _shown_candidates(plans: dict[str, TablePlan], st: Structure, tr: Any, small: Any
+                      ) -> tuple[list[tuple], list[tuple]]:
+    """Cells the release would show, and source cells that stay unshown.
+
+    A derived statistic reveals its source cells, so they count as shown - unless one of them
+    is small: the statistic is then withheld whatever happens, and its other sources reveal
+    nothing (they are protected like implied cells, not published).
+    """
+    shown: dict[tuple, None] = {}
+    unshown: dict[tuple, None] = {}
+    for plan in plans.values():
+        shown.update(dict.fromkeys(plan.count))
+        for cells in plan.stat.values():
+            shown.update(dict.fromkeys(cells))
+        for per_row in plan.sources.values():
+            for refs in per_row:
+                viable = not any(small(st.units_of(tr(c))) for c in refs)
+                (shown if viable else unshown).update(dict.fromkeys(refs))
+    return list(shown), [c for c in unshown if c not in shown]
 
 
 def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple], st: Structure,
@@ -410,15 +433,21 @@ def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple],
         elif len(units) == 1 and st.unit_n[units[0]] < policy.min_cell:
             hidden[units] = protect[units] = True
             reasons.setdefault(units[0], "ledger")
-    for cell in _all_cells(plans):
+    def small(units: tuple[int, ...]) -> bool:
+        # A cell no respondent could be in (no atom at all) has nothing to protect.
+        return (len(units) == 1 and st.unit_n[units[0]] < policy.min_cell
+                and st.rows.indptr[units[0] + 1] > st.rows.indptr[units[0]])
+
+    shown_cells, doomed_sources = _shown_candidates(plans, st, tr, small)
+    for cell in shown_cells:
         units = list(st.units_of(tr(cell)))
         own[units] = True
-        if len(units) == 1 and st.unit_n[units[0]] < policy.min_cell:
+        if small(tuple(units)):
             hidden[units] = protect[units] = True
             reasons.setdefault(units[0], PRIMARY)
-    for cell in implied:  # already in the universe's terms
+    for cell in [*implied, *(tr(c) for c in doomed_sources)]:  # in the universe's terms
         units = st.units_of(cell)
-        if len(units) == 1 and st.unit_n[units[0]] < policy.min_cell and not hidden[units[0]]:
+        if small(units) and not hidden[units[0]]:
             hidden[units[0]] = protect[units[0]] = True
             reasons[units[0]] = PRIMARY
     for cell in _sensitive_blocks(release, plans, st, tr, policy):
