@@ -100,8 +100,11 @@ def benchmark_results(
     respondents = data[["org", *([wave] if waves else [])]].copy()
     for band in band_dims:
         respondents[band] = data[band].astype("string").fillna(NO_SCORE).astype(object)
-    if role is not None:
-        respondents["role"] = data[role].astype("string").fillna(NOT_STATED).astype(object)
+    role_source = role
+    if role_source is None and weights is not None and frame.study is not None:
+        role_source = frame.study.config.role_column  # the weighting cells are org x role
+    if role_source is not None:
+        respondents["role"] = data[role_source].astype("string").fillna(NOT_STATED).astype(object)
         dims.append("role")
     linked = {b: b.removesuffix("_band") for b in band_dims}
     measures = data[scales]
@@ -235,7 +238,7 @@ def _weighted(results: Results, data: pd.DataFrame, scales: list[str], now: dict
     current, w = data.loc[mask], weights.loc[mask]
     table = weighted_differences(current, scales, w, org="org")
     table = table[table["org"].notna()].assign(org=lambda t: t["org"].astype(str))
-    columns = [c for c in table.columns if c.startswith("weighted_") and c != "weighted_se"]
+    columns = [c for c in table.columns if "weighted_" in c and c != "weighted_se"]
     table = table[["org", "scale", *columns]].reset_index(drop=True)
     for key, value in now.items():
         table.insert(1, key, value)
@@ -244,6 +247,16 @@ def _weighted(results: Results, data: pd.DataFrame, scales: list[str], now: dict
         role=current.loc[w.notna().to_numpy(), role].astype("string").fillna(NOT_STATED)
     ).drop_duplicates()
     cells = [{"org": o, "role": r, **now} for o, r in pairs.itertuples(index=False)]
+    from fieldsurvey.compare import weighted_means
+
+    field = weighted_means(current, scales, w, cluster="org")
+    field_rows = pd.DataFrame({"org": None, **{k: v for k, v in now.items()},
+                               "scale": field["scale"].to_numpy(),
+                               "weighted_mean": field["weighted_mean"].to_numpy(),
+                               "weighted_ci_low": field["ci_low"].to_numpy(),
+                               "weighted_ci_high": field["ci_high"].to_numpy()})
+    table = pd.concat([field_rows, table], ignore_index=True)
+    table["org"] = table["org"].astype(object).where(table["org"].notna(), None)
     sources = [cells] * len(table)  # a difference with the rest weighs every organisation
     results.add_table("weighted", table, dict.fromkeys(columns, "other"), variable="scale",
                       sources=sources, source_measure=ROW_VARIABLE)

@@ -153,9 +153,13 @@ def comparison_json(out: Output, by: str) -> dict[str, Any]:
         if invariance is not None and (invariance["scale"] == scale).any():
             r = invariance[invariance["scale"] == scale].iloc[0]
             level = None if pd.isna(r["highest_level"]) else r["highest_level"]
-            entry["invariance"] = {"highest_level": level,
-                                   "comparable": level in ("scalar", "strict") if level else None,
-                                   "note": None if pd.isna(r["note"]) else r["note"]}
+            comparable = level in ("scalar", "strict") if level else None
+            note = None if pd.isna(r["note"]) else (r["note"] or None)
+            if comparable is False and note is None:
+                note = ("scalar invariance does not hold: compare means of this scale between "
+                        "the groups with care")
+            entry["invariance"] = {"highest_level": level, "comparable": comparable,
+                                   "note": note}
         scales.append(entry)
     return {"by": by, "min_cell": out.min_cell, "scales": scales}
 
