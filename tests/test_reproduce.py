@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from scipy import stats
 
 from fieldsurvey.cli.reproduce_cmd import reproduce_cmd
+from fieldsurvey.outputs.findings import reproduce_findings
 from fieldsurvey.reproduce import findings_from_dict
 from fieldsurvey.reproduce.recompute import (
     REPRODUCE_COLUMNS,
-    reproduce_findings,
     reproduce_table,
     wilson_interval,
 )
@@ -365,7 +365,7 @@ def test_already_scored_frame_is_not_rescored_and_instruments_are_checked():
 
 
 def test_findings_gated_in_an_external_release_agree_with_their_own_release(known):
-    from fieldsurvey.disclosure import DisclosurePolicy, Release, audit, gate
+    from fieldsurvey.disclosure import DisclosurePolicy, Results, audit, gate
     from fieldsurvey.reproduce.recompute import (
         add_finding_table,
         compute_findings,
@@ -382,7 +382,7 @@ def test_findings_gated_in_an_external_release_agree_with_their_own_release(know
             "role": known["wf_role"].astype(str),
         }
     )
-    release = Release(people, ["lived", "role"])
+    release = Results(people, ["lived", "role"])
     release.add_table("by_role", pd.DataFrame({"role": ["1", "2", None]}))
     add_finding_table(release, "f0", cells[0], {}, {"lived": "yes"})
     add_finding_table(release, "f1", cells[1], {"role": "1"}, {"lived": "yes"})
@@ -400,7 +400,7 @@ def test_findings_gated_in_an_external_release_agree_with_their_own_release(know
 
 
 def test_a_table_of_the_same_release_can_withhold_a_finding_value():
-    from fieldsurvey.disclosure import DisclosurePolicy, Release, audit, gate
+    from fieldsurvey.disclosure import DisclosurePolicy, Results, audit, gate
     from fieldsurvey.reproduce.recompute import (
         add_finding_table,
         compute_findings,
@@ -417,7 +417,7 @@ def test_a_table_of_the_same_release_can_withhold_a_finding_value():
     policy = DisclosurePolicy(min_cell=10)
 
     def release(with_finding: bool):
-        rel = Release(data[["team"]], ["team"])
+        rel = Results(data[["team"]], ["team"])
         rel.add_table("teams", pd.DataFrame({"team": ["a", "b"]}))
         if with_finding:
             add_finding_table(rel, "f", cell, {}, None)

@@ -187,7 +187,7 @@ def test_missing_column_and_small_group_are_not_computable(plan, structural):
     assert "leadership" in out.loc["H3a", "reason"]
     assert out.loc["H3b", "decision"] == "not computable"  # the hypothesis inherits it
     assert out.loc["H2a", "test_decision"] == "not computable"
-    assert "min_cell" in out.loc["H2a", "reason"]
+    assert "too small to show safely" in out.loc["H2a", "reason"]
     assert pd.isna(out.loc["H2a", "estimate"]) and pd.isna(out.loc["H2a", "n"])
     assert out.loc["H4", "test_decision"] == "supported"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -9,7 +10,8 @@ import pandas as pd
 from fieldsurvey.analyse.frame import load_frame
 from fieldsurvey.analyse.plan import plan_results
 from fieldsurvey.disclosure import publish
-from fieldsurvey.reproduce import FindingsFile, Plan
+from fieldsurvey.instrument import Instrument
+from fieldsurvey.reproduce import Finding, FindingsFile, Plan
 from fieldsurvey.reproduce.recompute import (
     compute_findings,
     findings_results,
@@ -17,7 +19,7 @@ from fieldsurvey.reproduce.recompute import (
     lived_groups,
 )
 
-__all__ = ["reproduce", "run_plan"]
+__all__ = ["reproduce", "reproduce_findings", "run_plan"]
 
 
 def reproduce(study_dir: str | Path, findings: FindingsFile, *, confidence: float = 0.95,
@@ -39,6 +41,36 @@ def reproduce(study_dir: str | Path, findings: FindingsFile, *, confidence: floa
         return findings_rows(cells, {}, floor), floor
     gated = publish(results, frame.study, output="reproduce", command=command)
     return findings_rows(cells, gated.tables, gated.policy.min_cell), gated.policy.min_cell
+
+
+def reproduce_findings(data: pd.DataFrame, findings: FindingsFile | Sequence[Finding],
+                       instruments: Iterable[Instrument] | None = None, *,
+                       min_cell: int | None = None, confidence: float = 0.95,
+                       command: str = "") -> pd.DataFrame:
+    """Published findings recomputed on a data frame (outside a study), through the gate.
+
+    The minimum cell size is 10 unless a larger one is given; nothing is recorded beyond this
+    process (an in-memory ledger).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from fieldsurvey.reproduce import findings_from_dict
+    >>> ff = findings_from_dict({"title": "t", "findings": [{
+    ...     "id": "a", "citation": "Doe (2020). J.", "statement": "Mean burnout was 2.5.",
+    ...     "population": {"description": "staff"}, "values": ["M = 2.5"],
+    ...     "recipe": {"statistic": "mean", "scale": "burnout"}}]})
+    >>> data = pd.DataFrame({"burnout": [1.0, 2, 3, 4] * 5, "wf_lived_exp": [1, 2] * 10})
+    >>> reproduce_findings(data, ff)[["study_value", "verdict", "lived_value"]].values.tolist()
+    [[2.5, 'matches', 2.0]]
+    """
+    floor = 10 if min_cell is None else max(10, min_cell)
+    cells = compute_findings(data, findings, instruments, min_cell=floor, confidence=confidence)
+    results = findings_results(cells, lived_groups(data))
+    if not results.tables:
+        return findings_rows(cells, {}, floor)
+    gated = publish(results, None, min_cell=min_cell, output="reproduce", command=command)
+    return findings_rows(cells, gated.tables, gated.policy.min_cell)
 
 
 def run_plan(study_dir: str | Path, plan: Plan, *, bootstrap_reps: int | None = None,

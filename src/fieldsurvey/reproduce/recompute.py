@@ -109,6 +109,8 @@ class FindingCell:
     #: For proportions: "yes" (counted), "no" or "no score" for every respondent.
     hit: np.ndarray | None = None
     confidence: float = 0.95
+    #: Who has every score the statistic needs (its "n" counts these within the population).
+    valid: np.ndarray | None = None
 
     @property
     def computed(self) -> bool:
@@ -188,6 +190,8 @@ def compute_findings(
         )
         cell = FindingCell(finding, row, population, is_lived, overall, lived)
         cell.confidence = confidence
+        if overall is not None:
+            cell.valid = _valid_scores(frame, finding.recipe)
         if overall is not None and finding.recipe.statistic in _KINDS:
             cell.scale = _score_column(frame, finding.recipe.scale, known_instruments, "")
             if finding.recipe.statistic.startswith("proportion"):
@@ -195,6 +199,15 @@ def compute_findings(
                 cell.hit = np.where(valid, np.where(hits, "yes", "no"), "no score").astype(object)
         cells.append(cell)
     return cells
+
+
+def _valid_scores(frame: pd.DataFrame, recipe: Recipe) -> np.ndarray:
+    """Who has every score a recipe's statistic uses."""
+    valid = np.ones(len(frame), dtype=bool)
+    for ref in (recipe.scale, recipe.with_):
+        if ref is not None and ref.scale in frame.columns:
+            valid &= _numeric(frame, ref.scale).notna().to_numpy()
+    return valid
 
 
 def reproduce_table(
@@ -715,6 +728,7 @@ def add_finding_table(
     lived: dict[str, object] | None,
     *,
     compares: str | None = None,
+    measure: str | None = None,
 ) -> None:
     """Hand one computed finding to a set of results as a table of (at most) two cells.
 
@@ -741,6 +755,9 @@ def add_finding_table(
         For a finding that contrasts the groups of a dimension (``lived_experience``): its
         sources are the population's ``yes`` and ``no`` cells, so the gate shows it only when
         both groups are shown.
+    measure : str, optional
+        The results' measure of who has the statistic's scores: the statistics then rest on
+        those respondents of the cell (``value_n`` is their count), and the sources too.
 
     Examples
     --------
@@ -779,15 +796,22 @@ def add_finding_table(
     dims = [c for c in frame.columns if c not in (*FINDING_STATS, FINDING_N, FINDING_VARIABLE)]
     for d in dims:
         frame[d] = frame[d].astype(object).where(frame[d].notna(), None)
-    kinds = {s: "other" for s in (*FINDING_STATS, FINDING_N)}
+    kinds = {s: "other" for s in FINDING_STATS}
     kinds["value"] = _KINDS.get(cell.finding.recipe.statistic, "other")
     sources = None
     if compares is not None:
         groups = [{**population, compares: g} for g in ("yes", "no")]
         sources = [groups] * len(frame)
+    if measure is None:
+        kinds[FINDING_N] = "other"
+        release.add_table(  # type: ignore[attr-defined]
+            name, frame, kinds, variable=FINDING_VARIABLE, sources=sources)
+        return
+    frame[FINDING_N] = frame[FINDING_N].astype("Int64")
     release.add_table(  # type: ignore[attr-defined]
-        name, frame, kinds, variable=FINDING_VARIABLE, sources=sources,
-    )
+        name, frame, kinds, stat_n=dict.fromkeys(FINDING_STATS, FINDING_N),
+        measures={FINDING_N: measure}, variable=FINDING_VARIABLE, sources=sources,
+        source_measure=measure)
 
 
 def gated_finding_row(
@@ -869,14 +893,21 @@ def findings_results(cells: list[FindingCell], lived: np.ndarray,
     dims = [LIVED_GROUP, *dict.fromkeys(pop_dim.values())]
     domains = {d: ["in", "out"] for d in dims[1:]}
     domains[LIVED_GROUP] = ["yes", "no", "other"]
-    results = Results(respondents, dims, domains=domains, keys=keys)
+    measures = pd.DataFrame({f"finding_{i}": c.valid for i, c in enumerate(cells)
+                             if c.computed and c.valid is not None})
+    results = Results(respondents, dims, domains=domains, keys=keys,
+                      measures=measures if len(measures.columns) else None)
     for i, cell in enumerate(cells):
         if not cell.computed:
             continue
         population = {pop_dim[i]: "in"} if i in pop_dim else {}
         compares = LIVED_GROUP if cell.compares_lived else None
         lived = None if compares else {LIVED_GROUP: "yes"}
-        add_finding_table(results, f"finding_{i}", cell, population, lived, compares=compares)
+        # A group difference counts only its two groups: its cells are the groups (sources).
+        grouped = bool(cell.finding.recipe.groups)
+        measure = f"finding_{i}" if f"finding_{i}" in measures and not grouped else None
+        add_finding_table(results, f"finding_{i}", cell, population, lived, compares=compares,
+                          measure=measure)
     return results
 
 
