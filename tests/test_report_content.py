@@ -16,6 +16,7 @@ import yaml
 from click.testing import CliRunner
 from scipy import stats
 
+from fieldsurvey.analyse import load_study_data
 from fieldsurvey.cli.report_cmd import report_cmd
 from fieldsurvey.ingest.pipeline import ingest_file
 from fieldsurvey.report.build import make_bundle
@@ -32,7 +33,6 @@ from fieldsurvey.report.checks import (
     pdf_text,
 )
 from fieldsurvey.report.content import SECTION_HEADINGS
-from fieldsurvey.report.study_data import load_study_data
 from fieldsurvey.store import init_study, open_study
 from fieldsurvey.synthetic import generate_coalition
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from fieldsurvey.analyse import load_study_data
 from fieldsurvey.ingest.pipeline import ingest_file
-from fieldsurvey.report.release import gated_tables
-from fieldsurvey.report.study_data import load_study_data
+from fieldsurvey.report.release import gated_report
 from fieldsurvey.store import init_study, open_study
 from fieldsurvey.synthetic import generate_coalition
 
@@ -25,8 +25,8 @@ def test_scale_position_withheld_with_its_valid_scores(tmp_path):
     path = tmp_path / "d.csv"
     responses.drop(columns=["org", "wave"]).to_csv(path, index=False)
     ingest_file(study, path)
-    gated = gated_tables(load_study_data(open_study(study.root)), org=org)
-    position = gated.public_tables()["position"].iloc[0]
+    gated = gated_report(load_study_data(open_study(study.root)), org)
+    position = gated.tables["position"].iloc[0]
     assert not position["suppressed"]  # the organisation itself is shown
     for column in ("burnout_diff", "burnout_diff_ci_low", "burnout_shrunk_mean",
                    "burnout_funnel_target"):

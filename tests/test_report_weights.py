@@ -19,13 +19,13 @@ import pytest
 import yaml
 from scipy import stats
 
+from fieldsurvey.analyse import load_study_data
 from fieldsurvey.disclosure import audit
 from fieldsurvey.ingest.pipeline import ingest_file
 from fieldsurvey.report.build import build_report, make_bundle
 from fieldsurvey.report.bundle import file_sha256
 from fieldsurvey.report.checks import html_text
-from fieldsurvey.report.release import gated_tables
-from fieldsurvey.report.study_data import load_study_data
+from fieldsurvey.report.release import gated_report
 from fieldsurvey.report.verify import verify_report
 from fieldsurvey.store import init_study, open_study
 from fieldsurvey.synthetic import generate_coalition
@@ -152,7 +152,7 @@ def test_a_weighted_value_is_withheld_exactly_when_its_unweighted_mean_is(built,
     data = _with_min_cell(built["data"], min_cell)
     seen = {"shown": 0, "cell withheld": 0, "statistic withheld": 0}
     for org in data.organisations:
-        gated = gated_tables(data, org)
+        gated = gated_report(data, org)
         assert audit(gated).passed
         table = gated["scale_scores"].set_index("focus")
         weights = gated["weighted_scores"].set_index("focus")
@@ -197,8 +197,8 @@ def test_without_staff_counts_the_release_has_no_weighted_table(built):
         data, study=dataclasses.replace(data.study, config=config), weights=None
     )
     for org in (None, built["focus"]):
-        assert "weighted_scores" not in gated_tables(plain, org).tables
-        assert "weighted_scores" in gated_tables(data, org).tables
+        assert "weighted_scores" not in gated_report(plain, org).tables
+        assert "weighted_scores" in gated_report(data, org).tables
 
 
 def test_verify_checks_the_staff_counts_and_a_table_that_does_not_fit_is_explained(built, tmp_path):

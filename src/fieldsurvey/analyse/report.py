@@ -454,7 +454,11 @@ def _position(ctx: ReportContext, results: Results) -> None:
 
 
 def _position_model(ctx: ReportContext, results: Results) -> None:
-    """Shrunken mean and funnel limits, from a model of the organisations the gate shows."""
+    """Shrunken mean and funnel limits, from a model of the organisations the gate shows.
+
+    One row per scale: each scale's model uses the organisations whose valid scores on that
+    scale are shown (its sources).
+    """
     if ctx.org is None:
         return
     from fieldsurvey.compare import funnel_limits, shrink_organisation_means
@@ -462,28 +466,31 @@ def _position_model(ctx: ReportContext, results: Results) -> None:
     data, models, org, scales = ctx.data, ctx.models, ctx.org, ctx.wellbeing
 
     def compute(view: Any) -> tuple[pd.DataFrame, list]:
-        orgs = _shown_orgs(view, scales)
-        now = data.current[data.current["org"].isin(orgs)]
-        row: dict[str, Any] = {"org": org, "wave": data.latest}
-        shrunk = models.get("shrinkage", orgs, lambda: shrink_organisation_means(now, scales))
-        funnel = models.get("funnel", orgs, lambda: funnel_limits(now, scales))
-        for r in _rows_of(shrunk, org):
-            for k in ("shrunk_mean", "shrunk_ci_low", "shrunk_ci_high"):
-                row[f"{r.scale}_{k}"] = float(getattr(r, k))
-        for r in _rows_of(funnel, org):
-            for k in ("target", "lower95", "upper95", "lower998", "upper998", "sigma", "tau2"):
-                row[f"{r.scale}_funnel_{k}"] = float(getattr(r, k))
-        table = _object_dims(pd.DataFrame([row]), ["org", "wave"])
-        return table, [[{"org": o, "wave": data.latest} for o in orgs]]
+        rows, sources = [], []
+        for scale in scales:
+            orgs = _shown_orgs(view, [scale])
+            now = data.current[data.current["org"].isin(orgs)]
+            row: dict[str, Any] = {"org": org, "wave": data.latest, "scale": scale}
+            if len(orgs) >= 3:
+                shrunk = models.get(f"shrinkage:{scale}", orgs,
+                                    lambda now=now, s=scale: shrink_organisation_means(now, [s]))
+                funnel = models.get(f"funnel:{scale}", orgs,
+                                    lambda now=now, s=scale: funnel_limits(now, [s]))
+                for r in _rows_of(shrunk, org):
+                    row.update({k: float(getattr(r, k)) for k in SHRINKAGE})
+                for r in _rows_of(funnel, org):
+                    row.update({f"funnel_{k}": float(getattr(r, k)) for k in FUNNEL})
+            rows.append(row)
+            sources.append([{"org": o, "wave": data.latest} for o in orgs])
+        return _object_dims(pd.DataFrame(rows), ["org", "wave"]), sources
 
-    stats, measure = {}, {}
-    for s in scales:
-        for k in ("shrunk_mean", "shrunk_ci_low", "shrunk_ci_high", "funnel_target",
-                  "funnel_lower95", "funnel_upper95", "funnel_lower998", "funnel_upper998",
-                  "funnel_sigma", "funnel_tau2"):
-            stats[f"{s}_{k}"] = "other"
-            measure[f"{s}_{k}"] = s
-    results.add_derived("position_model", compute, stats, source_measure=measure)
+    stats = dict.fromkeys([*SHRINKAGE, *(f"funnel_{k}" for k in FUNNEL)], "other")
+    results.add_derived("position_model", compute, stats, variable="scale",
+                        source_measure=ROW_VARIABLE)
+
+
+SHRINKAGE = ("shrunk_mean", "shrunk_ci_low", "shrunk_ci_high")
+FUNNEL = ("target", "lower95", "upper95", "lower998", "upper998", "sigma", "tau2")
 
 
 def _rows_of(table: pd.DataFrame | None, org: str) -> list[Any]:

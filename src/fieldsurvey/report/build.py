@@ -66,9 +66,17 @@ def _inputs(data: StudyData) -> list[dict[str, Any]]:
     return [{"wave": str(i["wave"]), "sha256": i["sha256"]} for i in data.inputs]
 
 
+def _gated(data: StudyData, target: GatedReport | str | None,
+           findings_path: str | Path | None, command: str) -> GatedReport:
+    """A report's gated tables: as given, or gated now (one report, through the ledger)."""
+    if isinstance(target, GatedReport):
+        return target
+    return gate_reports(data, [target], findings=_findings(findings_path), command=command)[target]
+
+
 def make_bundle(
     data: StudyData,
-    gated: GatedReport,
+    gated: GatedReport | str | None,
     folder: Path,
     *,
     command: str,
@@ -80,6 +88,7 @@ def make_bundle(
     if bundle_dir.exists():
         shutil.rmtree(bundle_dir)  # stale figures or tables must never linger
     bundle = ResultsBundle(bundle_dir)
+    gated = _gated(data, gated, findings_path, command)
     org = gated.org
     doc = write_report_content(
         data, gated, bundle, command=command, findings=_findings(findings_path), date=date
@@ -97,14 +106,15 @@ def make_bundle(
 def build_report(
     data: StudyData,
     out_dir: str | Path,
-    gated: GatedReport,
+    gated: GatedReport | str | None,
     *,
     formats: Sequence[str] = ("html",),
     engine: Engine = "auto",
     command: str = "fieldsurvey.report.build_report",
     findings_path: str | Path | None = None,
 ) -> dict[str, Path]:
-    """Build and render one report from its gated tables (field-wide when ``gated.org`` is None).
+    """Build and render one report (``gated``: its gated tables, or the organisation whose
+    report it is, gated now; None for the field-wide report).
 
     Returns
     -------
@@ -118,6 +128,7 @@ def build_report(
     >>> build_report(data, "out", gated)  # doctest: +SKIP
     {'html': PosixPath('out/org-O01/report.html')}
     """
+    gated = _gated(data, gated, findings_path, command)
     folder = report_folder(out_dir, gated.org)
     folder.mkdir(parents=True, exist_ok=True)
     document = make_bundle(data, gated, folder, command=command, findings_path=findings_path)

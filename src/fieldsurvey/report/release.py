@@ -19,7 +19,7 @@ from fieldsurvey.analyse.report_findings import ReportFindings, report_findings
 from fieldsurvey.analyse.study import StudyData
 from fieldsurvey.disclosure import Except, GatedRelease, publish
 
-__all__ = ["GatedReport", "gate_reports", "shown_tables"]
+__all__ = ["GatedReport", "gate_reports", "gated_report", "shown_tables"]
 
 #: Tables shown together: the organisation's position and its model-based figures.
 _MERGED = {"position": "position_model"}
@@ -56,9 +56,12 @@ def shown_tables(gated: GatedRelease | Any, org: str | None) -> dict[str, pd.Dat
               if not name.startswith("_")}
     for first, second in _MERGED.items():
         if first in tables and second in tables:
-            extra = tables.pop(second)
-            keep = [c for c in extra.columns if c not in tables[first].columns]
-            tables[first] = pd.concat([tables[first], extra[keep]], axis=1)
+            long = tables.pop(second)
+            stats = [c for c in long.columns
+                     if c not in ("org", "wave", "scale", "n", "suppressed", "focus")]
+            wide = {f"{r['scale']}_{c}": r[c] for r in long.to_dict("records") for c in stats}
+            if len(tables[first]) == 1:
+                tables[first] = tables[first].assign(**{k: [v] for k, v in wide.items()})
     return tables
 
 
@@ -118,3 +121,14 @@ class _Gated:
 
     def __init__(self, tables: dict[str, pd.DataFrame]) -> None:
         self.tables = tables
+
+
+def gated_report(data: StudyData, org: str | None = None, *, findings: Any = None,
+                 command: str = "", record: bool = True) -> GatedReport:
+    """One report's gated tables (see :func:`gate_reports`).
+
+    Examples
+    --------
+    >>> tables = gated_report(load_study_data(open_study("s")), "O01").tables  # doctest: +SKIP
+    """
+    return gate_reports(data, [org], findings=findings, command=command, record=record)[org]
