@@ -265,6 +265,10 @@ def _bands(ctx: ReportContext, results: Results) -> None:
             cells = [{**u, "wave": ctx.latest, dim: b}
                      for u in ctx.breakdown_units for b in info.band_labels]
             results.add_table(f"bands_{info.id}", _count_cells(cells))
+        if ctx.org is None:  # the field's score distribution (score ranges), field report only
+            dim = f"{info.id}_bin"
+            cells = [{"wave": ctx.latest, dim: b} for b in info.bin_labels]
+            results.add_table(f"bins_{info.id}", _count_cells(cells))
 
 
 
@@ -614,7 +618,7 @@ def _declarations(data: StudyData, findings: ReportFindings | None) -> dict[str,
     """The report's dimensions with their categories, links and remainders."""
     bands = [s for s in data.wellbeing if s.scale.bands]
     dims = ["org", "wave", "role", "lived_experience", "size_band",
-            *[f"{s.id}_band" for s in bands]]
+            *[f"{s.id}_band" for s in bands], *[f"{s.id}_bin" for s in data.wellbeing]]
     domains: dict[str, list[Any]] = {
         "lived_experience": LIVED_GROUPS,
         "size_band": [label for _, _, label in SIZE_BANDS],
@@ -627,6 +631,9 @@ def _declarations(data: StudyData, findings: ReportFindings | None) -> dict[str,
             domains[f"{info.id}_band"] = [*info.band_labels, NO_SCORE]
             linked[f"{info.id}_band"] = info.id
             unprotected[f"{info.id}_band"] = [NO_SCORE]
+        domains[f"{info.id}_bin"] = [*info.bin_labels, NO_SCORE]
+        linked[f"{info.id}_bin"] = info.id
+        unprotected[f"{info.id}_bin"] = [NO_SCORE]
     if findings is not None:
         for column in findings.dimensions.columns:
             dims.append(column)

@@ -255,22 +255,35 @@ class Ledger:
 
     # -- recording --------------------------------------------------------------------------
 
-    def find(self, output: str, fingerprint: str) -> str | None:
-        """The release of the same output with the same results, if there was one."""
-        for r in self._load().releases:
-            if r["output"] == output and r.get("fingerprint") == fingerprint:
-                return str(r["release_id"])
-        return None
+    def find_parts(self, parts: dict[str, str]) -> dict[str, str] | None:
+        """For each part of a release (``{part: fingerprint}``), an earlier release that showed
+        exactly it; None unless every part was released before.
+
+        A part is one output inside a release (one report of a set released together): a
+        report rebuilt on its own finds its part in the set it was released with.
+        """
+        found: dict[str, str] = {}
+        for r in reversed(self._load().releases):
+            try:
+                recorded = json.loads(r.get("fingerprint") or "{}")
+            except (TypeError, ValueError):
+                continue
+            for part, fp in parts.items():
+                if part not in found and recorded.get(part) == fp:
+                    found[part] = str(r["release_id"])
+        return found if len(found) == len(parts) else None
 
     def shown_values(self, release_id: str) -> dict[tuple[str, int, str], str]:
         """Every value a release showed, by (table, row, column)."""
         values = self.values(release_id)
+        if values.empty:
+            return {}
         keys = zip(values["table_name"], values["row_no"].astype(int), values["column_name"],
                    strict=True)
         return dict(zip(keys, values["value"], strict=True))
 
     def record(self, gated: GatedRelease, release: Results, *, output: str, command: str,
-               fingerprint: str = "") -> str:
+               fingerprint: dict[str, str] | None = None) -> str:
         """Record a gated release: its cells (shown or withheld) and every value shown."""
         if release.keys is None:
             return ""
@@ -287,7 +300,8 @@ class Ledger:
             "release_id": release_id, "seq": seq, "output": output, "command": command,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "min_cell": gated.policy.min_cell, "keyset_id": keyset_id,
-            "respondents": len(release.respondents), "fingerprint": fingerprint,
+            "respondents": len(release.respondents),
+            "fingerprint": json.dumps(fingerprint or {}, sort_keys=True),
         }
         dims = {
             dim_id: _Dim(dim_id, name, keyset_id, release.linked.get(name),

@@ -513,7 +513,7 @@ def gate(
     policy = policy or DisclosurePolicy()
     _refuse_extremes(release, policy)
     fingerprint = results_fingerprint(release, policy)
-    if ledger is not None and (found := ledger.find(output, fingerprint)) is not None:
+    if ledger is not None and (found := ledger.find_parts(fingerprint)) is not None:
         return _reuse(release, policy, ledger, found)
     plans: dict[str, TablePlan] = {}
     for name, spec in release.tables.items():
@@ -559,26 +559,39 @@ def gate(
     return gated
 
 
-def results_fingerprint(release: Results, policy: DisclosurePolicy) -> str:
-    """A digest of everything a release rests on: its tables, respondents and policy."""
+def _part(name: str) -> str:
+    """The output a table belongs to inside a release of several (``"org:O01/bands"``)."""
+    return name.split("/", 1)[0] if "/" in name else ""
+
+
+def results_fingerprint(release: Results, policy: DisclosurePolicy) -> dict[str, str]:
+    """A digest of each part of a release: its tables, the respondents and the policy.
+
+    Results released again (the same report rebuilt, a release re-run) are recognised by
+    these, and show exactly what they showed the first time.
+    """
     import hashlib
 
-    h = hashlib.sha256(repr((policy.min_cell, policy.sensitive)).encode())
-    h.update(pd.util.hash_pandas_object(release.respondents.astype(str), index=False).values)
+    base = hashlib.sha256(repr((policy.min_cell, policy.sensitive)).encode())
+    base.update(pd.util.hash_pandas_object(release.respondents.astype(str), index=False).values)
     if release.keys is not None:
-        h.update(pd.util.hash_pandas_object(release.keys, index=False).values)
+        base.update(pd.util.hash_pandas_object(release.keys, index=False).values)
+    parts: dict[str, Any] = {}
     for name, spec in release.tables.items():
+        h = parts.setdefault(_part(name), base.copy())
         h.update(f"{name}|{sorted(spec.stats.items())}|{list(spec.cells.columns)}".encode())
         h.update(pd.util.hash_pandas_object(spec.cells.astype(str), index=False).values)
     for name in release.derived:
-        h.update(f"derived|{name}".encode())
-    return h.hexdigest()
+        parts.setdefault(_part(name), base.copy()).update(f"derived|{name}".encode())
+    return {part: h.hexdigest() for part, h in parts.items()}
 
 
-def _reuse(release: Results, policy: DisclosurePolicy, ledger: Any, release_id: str
+def _reuse(release: Results, policy: DisclosurePolicy, ledger: Any, found: dict[str, str]
            ) -> GatedRelease:
-    """The tables of an earlier release of the same results, showing what it showed."""
-    shown = ledger.shown_values(release_id)
+    """The tables of earlier releases of the same results, showing what they showed."""
+    shown: dict[tuple[str, int, str], str] = {}
+    for release_id in dict.fromkeys(found.values()):
+        shown.update(ledger.shown_values(release_id))
     tables = {}
     for name, spec in release.tables.items():
         tables[name] = _mask(spec.cells, name, spec.stats, shown)
@@ -586,10 +599,12 @@ def _reuse(release: Results, policy: DisclosurePolicy, ledger: Any, release_id: 
     for name, derived in release.derived.items():
         view = ShownView(tables, release, lambda c, m: True)
         cells, _ = derived.compute(view)
+        cells = cells.reindex(columns=[*cells.columns,
+                                       *[c for c in derived.stats if c not in cells]])
         tables[name] = _mask(cells.reset_index(drop=True), name, derived.stats, shown)
     empty = np.zeros(0, dtype=bool)
     return GatedRelease(tables, policy, None, specs, {}, None, empty, empty,  # type: ignore[arg-type]
-                        release_id=release_id, reused=True)
+                        release_id=next(iter(found.values())), reused=True)
 
 
 def _mask(cells: pd.DataFrame, name: str, stats: dict[str, str],
