@@ -319,7 +319,10 @@ def _sensitive_blocks(
 
 def _choose(exposures: list[Exposure], published: np.ndarray, eligible: np.ndarray,
             unit_n: np.ndarray) -> set[int]:
-    """Greedy pick: for each exposure, the smallest hideable unit that takes part in it.
+    """Greedy pick: for each exposure, the cheapest hideable unit that takes part in it.
+
+    ``unit_n`` is the cost of withholding each unit: its count, more for cells that several
+    statistics rest on (see :func:`_decide`).
 
     Ties break on unit order (the order cells first appear), so the gate is deterministic.
     An exposure already served by a unit chosen in this round adds nothing.
@@ -340,7 +343,8 @@ def _choose(exposures: list[Exposure], published: np.ndarray, eligible: np.ndarr
 
 def _complementary(st: Structure, hidden: np.ndarray, protect: np.ndarray, fixed: np.ndarray,
                    eligible: np.ndarray, policy: DisclosurePolicy,
-                   exposed_before: set[int] | None = None) -> np.ndarray:
+                   exposed_before: set[int] | None = None,
+                   cost: np.ndarray | None = None) -> np.ndarray:
     """Hide more eligible units until no protected unit is recoverable; returns the added.
 
     Units that only earlier releases expose go to ``exposed_before`` (withheld, unprotectable).
@@ -374,7 +378,8 @@ def _complementary(st: Structure, hidden: np.ndarray, protect: np.ndarray, fixed
             exposures = [e for e in exposures if e.unit not in set(stuck)]
             if not exposures:
                 continue
-        chosen = _choose(exposures, published, eligible & ~fixed, st.unit_n)
+        chosen = _choose(exposures, published, eligible & ~fixed,
+                         st.unit_n if cost is None else cost)
         if not chosen:
             raise DisclosureError(
                 "internal error: complementary suppression made no progress at "
@@ -397,7 +402,7 @@ class _Decision:
 
 
 def _shown_candidates(plans: dict[str, TablePlan], st: Structure, tr: Any, small: Any
-                      ) -> tuple[list[tuple], list[tuple]]:
+                      ) -> tuple[list[tuple], list[tuple], list[tuple]]:
     """Cells the release would show, and source cells that stay unshown.
 
     A derived statistic reveals its source cells, so they count as shown - unless one of them
@@ -405,16 +410,19 @@ def _shown_candidates(plans: dict[str, TablePlan], st: Structure, tr: Any, small
     nothing (they are protected like implied cells, not published).
     """
     shown: dict[tuple, None] = {}
+    displayed: dict[tuple, None] = {}
     unshown: dict[tuple, None] = {}
     for plan in plans.values():
-        shown.update(dict.fromkeys(plan.count))
+        displayed.update(dict.fromkeys(plan.count))
         for cells in plan.stat.values():
-            shown.update(dict.fromkeys(cells))
+            displayed.update(dict.fromkeys(cells))
         for per_row in plan.sources.values():
             for refs in per_row:
                 viable = not any(small(st.units_of(tr(c))) for c in refs)
                 (shown if viable else unshown).update(dict.fromkeys(refs))
-    return list(shown), [c for c in unshown if c not in shown]
+    source_only = [c for c in shown if c not in displayed]
+    shown.update(displayed)
+    return list(shown), [c for c in unshown if c not in shown], source_only
 
 
 def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple], st: Structure,
@@ -438,7 +446,12 @@ def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple],
         return (len(units) == 1 and st.unit_n[units[0]] < policy.min_cell
                 and st.rows.indptr[units[0] + 1] > st.rows.indptr[units[0]])
 
-    shown_cells, doomed_sources = _shown_candidates(plans, st, tr, small)
+    shown_cells, doomed_sources, source_only = _shown_candidates(plans, st, tr, small)
+    # Withholding a cell that only statistics rest on (a weighting cell, a compared group)
+    # withholds every statistic resting on it: choose such cells last.
+    cost = st.unit_n.astype(float)
+    for u in {u for cell in source_only for u in st.units_of(tr(cell))}:
+        cost[u] = cost[u] * 100 + 1
     for cell in shown_cells:
         units = list(st.units_of(tr(cell)))
         own[units] = True
@@ -459,7 +472,7 @@ def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple],
     protect &= ~fixed
     eligible = own & ~fixed
     exposed: set[int] = set()
-    added = _complementary(st, hidden, protect, fixed, eligible, policy, exposed)
+    added = _complementary(st, hidden, protect, fixed, eligible, policy, exposed, cost)
     for u in np.flatnonzero(added):
         reasons[int(u)] = COMPLEMENTARY
     for u in exposed:
