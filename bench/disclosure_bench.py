@@ -1,78 +1,107 @@
-"""Time the disclosure gate on a benchmark-sized release and print figures.
+"""Time the disclosure gate with its release ledger on a whole study's reports.
 
-Usage: python bench/disclosure_bench.py [n_orgs] [seed]
+Usage: python bench/disclosure_bench.py [n_orgs] [seed] [baseline_ref]
 
-Release: organisations of lognormal size (median ~25), three roles, a sensitive
-lived-experience flag and two waves; tables: org x role with all margins, org x lived
-experience, org x wave, and the burnout mean for each cell of the org x role table.
+A synthetic coalition of ``n_orgs`` organisations and two waves is ingested into a study; the
+field-wide report and every organisation's report are gated as one release against the study's
+ledger (what ``fieldsurvey report --all-orgs`` does), then a benchmark is gated against the
+ledger that now holds them. With ``baseline_ref`` (a git commit of this repository, default
+``eefff81``: the gate before the release ledger) the same reports are gated by that version in
+the same run, each report on its own as it did then, and the ratio is printed.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
-import numpy as np
-import pandas as pd
+ROOT = Path(__file__).resolve().parents[1]
 
-from fieldsurvey.disclosure import DisclosurePolicy, Release, audit, gate
-
-
-def make_people(n_orgs: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    sizes = np.clip(rng.lognormal(np.log(25), 0.9, n_orgs).astype(int), 3, 600)
-    org = np.repeat([f"org{i:04d}" for i in range(n_orgs)], sizes)
-    n = len(org)
-    return pd.DataFrame(
-        {
-            "org": org,
-            "role": rng.choice(["frontline", "supervisor", "manager"], n, p=[0.65, 0.25, 0.10]),
-            "lived_experience": rng.choice(["no", "yes"], n, p=[0.8, 0.2]),
-            "wave": rng.choice([1, 2], n),
-            "burnout": rng.normal(23, 5, n),
-        }
-    )
+_BASELINE = r"""
+import sys, time, json
+from fieldsurvey.store import open_study
+from fieldsurvey.report.study_data import load_study_data
+from fieldsurvey.report.release import gated_tables, report_findings
+from fieldsurvey.report.build import _findings
+data = load_study_data(open_study(sys.argv[1]))
+t0 = time.perf_counter(); c0 = time.process_time()
+gated_tables(data, None, report_findings(data, _findings(None)))
+for org in data.organisations:
+    gated_tables(data, org)
+print(json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0}))
+"""
 
 
-def make_release(people: pd.DataFrame) -> Release:
-    rel = Release(people, ["org", "role", "lived_experience", "wave"])
+def make_study(folder: Path, n_orgs: int, seed: int) -> Path:
+    from fieldsurvey.ingest.pipeline import ingest_file
+    from fieldsurvey.store import init_study
+    from fieldsurvey.synthetic import generate_coalition
 
-    def table(by: list[str]) -> pd.DataFrame:
-        # Every margin of the cross: e.g. org x role, org, role, total.
-        parts = []
-        for keep in range(1 << len(by)):
-            cols = [b for i, b in enumerate(by) if keep >> i & 1]
-            grouped = (
-                people.groupby(cols)["burnout"].mean().reset_index()
-                if cols
-                else pd.DataFrame({"burnout": [people["burnout"].mean()]})
-            )
-            parts.append(grouped)
-        return pd.concat(parts, ignore_index=True)[[*by, "burnout"]]
+    synthetic = generate_coalition(n_orgs=n_orgs, seed=seed, waves=2)
+    study = init_study(folder / "study", list(synthetic.params.instruments),
+                       org_column="wf_org", waves=["1", "2"])
+    for wave in ("1", "2"):
+        rows = synthetic.responses[synthetic.responses["wave"].astype(str) == wave]
+        path = folder / f"wave{wave}.csv"
+        rows.drop(columns=["org", "wave"]).to_csv(path, index=False)
+        ingest_file(study, path, wave=wave)
+    return study.root
 
-    rel.add_table("org_role", table(["org", "role"]), {"burnout": "mean"})
-    rel.add_table("org_le", table(["org", "lived_experience"]).drop(columns="burnout"))
-    rel.add_table("org_wave", table(["org", "wave"]).drop(columns="burnout"))
-    return rel
+
+def baseline(study: Path, ref: str) -> dict[str, float] | None:
+    """The old gate's time on the same study, from a checkout of ``ref`` (None if unavailable)."""
+    with tempfile.TemporaryDirectory(prefix="fs-baseline-") as tmp:
+        checkout = Path(tmp) / "baseline"
+        made = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach",
+                               str(checkout), ref], capture_output=True, text=True, check=False)
+        if made.returncode != 0:
+            return None
+        try:
+            run = subprocess.run([sys.executable, "-c", _BASELINE, str(study)], text=True,
+                                 capture_output=True, env={"PYTHONPATH": str(checkout / "src"),
+                                                           "PATH": "/usr/bin:/bin"}, check=False)
+            return json.loads(run.stdout.strip().splitlines()[-1]) if run.returncode == 0 else None
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                            str(checkout)], capture_output=True, check=False)
 
 
 def main() -> None:
-    n_orgs = int(sys.argv[1]) if len(sys.argv) > 1 else 500
+    from fieldsurvey.analyse import load_study_data
+    from fieldsurvey.disclosure import Ledger
+    from fieldsurvey.outputs import benchmark
+    from fieldsurvey.report.build import _findings
+    from fieldsurvey.report.release import gate_reports
+    from fieldsurvey.store import open_study
+
+    n_orgs = int(sys.argv[1]) if len(sys.argv) > 1 else 25
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-    people = make_people(n_orgs, seed)
-    rel = make_release(people)
-    cells = sum(len(t.cells) for t in rel.tables.values())
-    # CPU time as well as wall time: the development machine is shared, so wall time is noisy.
-    t0, c0 = time.perf_counter(), time.process_time()
-    gated = gate(rel, DisclosurePolicy(min_cell=10))
-    t1, c1 = time.perf_counter(), time.process_time()
-    result = audit(gated)
-    t2, c2 = time.perf_counter(), time.process_time()
-    print(f"organisations={n_orgs} respondents={len(people)} cells={cells}")
-    print(f"atoms={len(gated.structure.atom_n)} units={gated.structure.n_units}")
-    print(gated.summary().to_string(index=False))
-    print(f"gate_wall_s={t1 - t0:.2f} gate_cpu_s={c1 - c0:.2f}")
-    print(f"audit_wall_s={t2 - t1:.2f} audit_cpu_s={c2 - c1:.2f} audit_passed={result.passed}")
+    ref = sys.argv[3] if len(sys.argv) > 3 else "eefff81"
+    with tempfile.TemporaryDirectory(prefix="fs-disclosure-bench-") as tmp:
+        root = make_study(Path(tmp), n_orgs, seed)
+        data = load_study_data(open_study(root))
+        targets = [None, *data.organisations]
+        # CPU time as well as wall time: the development machine is shared.
+        t0, c0 = time.perf_counter(), time.process_time()
+        gate_reports(data, targets, findings=_findings(None), command="bench")
+        t1, c1 = time.perf_counter(), time.process_time()
+        benchmark(root, command="bench")
+        t2, c2 = time.perf_counter(), time.process_time()
+        releases = Ledger.for_study(open_study(root)).releases()
+        print(f"organisations={n_orgs} respondents={len(data.frame)} reports={len(targets)}")
+        print(f"reports_gate_wall_s={t1 - t0:.1f} reports_gate_cpu_s={c1 - c0:.1f}")
+        print(f"benchmark_after_reports_wall_s={t2 - t1:.1f} cpu_s={c2 - c1:.1f}")
+        print(f"ledger_releases={len(releases)} values_recorded={int(releases['values_shown'].sum())}")
+        old = baseline(root, ref)
+        if old is None:
+            print(f"baseline {ref}: not available (no git checkout of it)")
+        else:
+            print(f"baseline_{ref}_reports_gate_wall_s={old['wall']:.1f} cpu_s={old['cpu']:.1f}")
+            print(f"ratio_new_over_baseline_cpu={(c1 - c0) / max(old['cpu'], 1e-9):.2f}")
 
 
 if __name__ == "__main__":

@@ -54,7 +54,12 @@ def reliability_results(answers: pd.DataFrame, instrument: Instrument, summary: 
     item_stats = [c for c in ITEM_STATS if c in items]
     scales = summary.rename(columns={"n": "n_answered"}).assign(
         measure=lambda t: "answered:" + t["scale"].astype(str))
-    known = scales["measure"].isin(list(results.measures))
+    # A scale skipped for items missing from the data rests on nobody: no count to check.
+    items_of = {sc.id: sc.items for sc in instrument.scales}
+    complete = [bool(items_of.get(str(x))) and all(i in answers for i in items_of[str(x)])
+                for x in scales["scale"]]
+    scales["n_answered"] = scales["n_answered"].astype("Float64").where(complete)
+    known = scales["measure"].isin(list(results.measures)) | scales["n_answered"].isna()
     labels = [c for c in scales if c not in (*scale_stats, "n_answered", "measure")]
     results.add_table("scales", scales[known.to_numpy()].reset_index(drop=True),
                       dict.fromkeys(scale_stats, "other"),

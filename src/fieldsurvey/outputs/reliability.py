@@ -45,4 +45,11 @@ def reliability(
         table = gated.tables[name].drop(columns=["sample", "n", "suppressed"], errors="ignore")
         table = table.drop(columns=["measure"], errors="ignore")
         out.append(table.rename(columns={"n_answered": "n"}))
-    return out[0], out[1], notes
+    summary = out[0]
+    if "alpha" in summary and "note" in summary:
+        # A scale the analysis skipped keeps its own note (which items are missing).
+        withheld = summary["alpha"].isna() & summary["note"].isna()
+        text = (f"withheld: too few respondents to show safely (minimum cell size "
+                f"{gated.policy.min_cell})")
+        summary["note"] = summary["note"].astype(object).where(~withheld, text)
+    return summary, out[1], notes

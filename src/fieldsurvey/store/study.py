@@ -57,7 +57,6 @@ class StudyConfig:
     group_columns: tuple[str, ...] = ()
     waves: tuple[str, ...] = ()
     min_cell: int = 10
-    force_min_cell: bool = False
     keep_free_text: bool = False
     # Survey weights: a CSV of staff head counts (columns org, role, staff) beside study.yaml.
     staff_counts: str | None = None
@@ -125,7 +124,6 @@ def init_study(
     group_columns: list[str] | None = None,
     waves: list[str] | None = None,
     min_cell: int = 10,
-    force_min_cell: bool = False,
 ) -> Study:
     """Create a study folder with ``study.yaml`` and an empty store.
 
@@ -135,7 +133,7 @@ def init_study(
     instruments : bundled instrument ids or YAML paths
     org_column : the column (an item id such as ``wf_org``, or a source column) that names each
         response's organisation; ``--org`` at ingest can set it for a whole file instead
-    min_cell : minimum cell size for anything shown (default 10; below 5 refused unless forced)
+    min_cell : minimum cell size for anything shown (default 10; below 5 refused)
 
     Examples
     --------
@@ -152,7 +150,6 @@ def init_study(
         group_columns=tuple(group_columns or ()),
         waves=tuple(str(w) for w in waves or ()),
         min_cell=min_cell,
-        force_min_cell=force_min_cell,
     )
     _validate(config.to_yaml_dict(), root / STUDY_FILE)  # same checks as on load
     for sub in ("imports", "exports", "reports"):
@@ -213,12 +210,15 @@ def _validate(raw: Any, path: Path) -> StudyConfig:
         except InstrumentError as exc:
             bad(f"instruments[{i}]", str(exc).splitlines()[0])
     min_cell = raw.get("min_cell", 10)
-    force = raw.get("force_min_cell", False)
+    if "force_min_cell" in raw:
+        bad("force_min_cell", "is no longer supported: no minimum cell size below "
+            f"{MIN_CELL_FLOOR} is accepted")
     if isinstance(min_cell, bool) or not isinstance(min_cell, int) or min_cell < 1:
         bad("min_cell", "must be a whole number of respondents (default 10)")
         min_cell = 10
-    elif min_cell < MIN_CELL_FLOOR and force is not True:
-        bad("min_cell", f"{min_cell} is below {MIN_CELL_FLOOR}: refused unless force_min_cell: true")
+    elif min_cell < MIN_CELL_FLOOR:
+        bad("min_cell", f"{min_cell} is below {MIN_CELL_FLOOR}: refused (a threshold of 1-4 "
+            "singles out people in small organisations)")
     for key in ("group_columns", "waves"):
         value = raw.get(key) or []
         if not isinstance(value, list):
@@ -267,7 +267,6 @@ def _validate(raw: Any, path: Path) -> StudyConfig:
         group_columns=tuple(raw.get("group_columns") or ()),
         waves=tuple(str(w) for w in raw.get("waves") or ()),
         min_cell=min_cell,
-        force_min_cell=bool(force),
         keep_free_text=bool(raw.get("keep_free_text", False)),
         attention_checks=dict(checks),
         exclusions=exclusions,
