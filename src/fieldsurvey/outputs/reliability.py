@@ -48,7 +48,8 @@ def reliability(
     summary = out[0]
     if "alpha" in summary and "note" in summary:
         # A scale the analysis skipped keeps its own note (which items are missing).
-        withheld = summary["alpha"].isna() & summary["note"].isna()
+        no_note = summary["note"].isna() | (summary["note"].astype(str).str.strip() == "")
+        withheld = summary["alpha"].isna() & no_note
         text = (f"withheld: too few respondents to show safely (minimum cell size "
                 f"{gated.policy.min_cell})")
         summary["note"] = summary["note"].astype(object).where(~withheld, text)
