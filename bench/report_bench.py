@@ -50,8 +50,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("SOURCE_DATE_EPOCH", "1772323200")  # 2026-03-01, reproducible
 
+    from fieldsurvey.analyse import load_study_data
     from fieldsurvey.report.build import build_reports
-    from fieldsurvey.report.study_data import load_study_data
     from fieldsurvey.store import open_study
 
     with tempfile.TemporaryDirectory(prefix="report-bench-") as tmp:

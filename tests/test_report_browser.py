@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from fieldsurvey.report import render_report
-from fieldsurvey.report.checks import (
+from report_checks import (
     browser_probe,
     browser_screenshot,
     build_example_report,

@@ -21,7 +21,10 @@ from fieldsurvey.cli.report_cmd import report_cmd
 from fieldsurvey.ingest.pipeline import ingest_file
 from fieldsurvey.report.build import make_bundle
 from fieldsurvey.report.bundle import file_sha256, read_manifest
-from fieldsurvey.report.checks import (
+from fieldsurvey.report.content import SECTION_HEADINGS
+from fieldsurvey.store import init_study, open_study
+from fieldsurvey.synthetic import generate_coalition
+from report_checks import (
     browser_probe,
     browser_screenshot,
     chromium_path,
@@ -32,9 +35,6 @@ from fieldsurvey.report.checks import (
     image_spread,
     pdf_text,
 )
-from fieldsurvey.report.content import SECTION_HEADINGS
-from fieldsurvey.store import init_study, open_study
-from fieldsurvey.synthetic import generate_coalition
 
 INSTRUMENTS = ["workforce-context", "proqol5", "cbi", "stss", "structural-conditions"]
 EPOCH = "1772323200"  # 2026-03-01

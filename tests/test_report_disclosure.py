@@ -31,11 +31,11 @@ from fieldsurvey.disclosure import audit, gate, policy_for
 from fieldsurvey.ingest.pipeline import ingest_file
 from fieldsurvey.report.build import build_reports
 from fieldsurvey.report.bundle import read_table
-from fieldsurvey.report.checks import docx_text, html_text, pdf_text
 from fieldsurvey.reproduce import load_findings
 from fieldsurvey.resources import data_dir
 from fieldsurvey.store import init_study, open_study
 from fieldsurvey.synthetic import generate_coalition
+from report_checks import docx_text, html_text, pdf_text
 from test_report_content import EPOCH, INSTRUMENTS
 
 BURNOUT_ITEMS = ["pq01", "pq04", "pq08", "pq10", "pq15", "pq17", "pq19", "pq21", "pq26", "pq29"]

@@ -29,7 +29,9 @@ from fieldsurvey.report import (
     scale_distribution,
     trend_lines,
 )
-from fieldsurvey.report.checks import (
+from fieldsurvey.report.figures import BAND_COLOURS, SERIES_STYLES
+from fieldsurvey.report.render import read_front_matter, source_date_epoch
+from report_checks import (
     EXAMPLE_HEADINGS,
     build_example_report,
     data_uri_png,
@@ -39,8 +41,6 @@ from fieldsurvey.report.checks import (
     pdf_alt_texts,
     pdf_text,
 )
-from fieldsurvey.report.figures import BAND_COLOURS, SERIES_STYLES
-from fieldsurvey.report.render import read_front_matter, source_date_epoch
 
 PNG = b"\x89PNG\r\n\x1a\n"
 BANDS = [("Low", None, 22), ("Moderate", 23, 41), ("High", 42, None)]

@@ -23,11 +23,11 @@ from fieldsurvey.analyse import load_study_data
 from fieldsurvey.ingest.pipeline import ingest_file
 from fieldsurvey.report.build import build_report, make_bundle
 from fieldsurvey.report.bundle import file_sha256
-from fieldsurvey.report.checks import html_text
 from fieldsurvey.report.release import gated_report
 from fieldsurvey.report.verify import verify_report
 from fieldsurvey.store import init_study, open_study
 from fieldsurvey.synthetic import generate_coalition
+from report_checks import html_text
 
 INSTRUMENTS = ["workforce-context", "proqol5", "cbi", "stss", "structural-conditions"]
 EPOCH = "1772323200"  # 2026-03-01
