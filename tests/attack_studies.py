@@ -16,16 +16,24 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 from click.testing import CliRunner
 
+from attacker import Attacker, new_attacker, read_report, study_truth, why
+from fieldsurvey.analyse.study import load_study_data
 from fieldsurvey.cli import main
 from fieldsurvey.instrument import resolve_instrument
+from fieldsurvey.report.release import gate_reports
+from fieldsurvey.resources import data_dir
+from fieldsurvey.store import open_study
 
 INSTRUMENTS = ("workforce-context", "proqol5")
 SCALES = ("compassion_satisfaction", "burnout", "sts")
 #: Scored totals of each ProQOL band (ten items scored 1-5).
 BAND_TOTALS = {"Low": (10, 22), "Moderate": (23, 41), "High": (42, 50)}
 NO_SCORE = "no score"
+#: A band drawn from Low and Moderate only.
+NOT_HIGH = "not high"
 LIVED = {"yes": 1, "no": 2, "prefer not to say": 3, None: None}
 
 
@@ -44,8 +52,10 @@ def _scale_answers(scale: str, band: str | None, rng: np.random.Generator) -> di
     inst = resolve_instrument("proqol5")
     sc = inst.scale(scale)
     items = list(sc.items)
-    if band is None:
-        band = str(rng.choice(["Low", "Moderate", "Moderate", "Moderate"]))
+    if band is None:  # the field's usual mix
+        band = str(rng.choice(["Low", "Moderate", "High"], p=[0.25, 0.65, 0.10]))
+    elif band == NOT_HIGH:
+        band = str(rng.choice(["Low", "Moderate"], p=[0.3, 0.7]))
     if band == NO_SCORE:
         out = {i: int(rng.integers(1, 6)) for i in items}
         for i in rng.choice(items, size=3, replace=False):
@@ -69,14 +79,18 @@ def staff(org: str, n: int, *, wave: str = "1", seed: int = 0, lived: Sequence[A
           prefix: str = "") -> pd.DataFrame:
     """``n`` staff of ``org`` answering in ``wave``.
 
-    ``lived``: per person "yes" / "no" / "prefer not to say" / None (no answer); default mostly
-    "no" with a few "yes". ``role``: per person a role code 1-6 or None. ``bands``: per scale,
-    per person a band label, "no score", or None (any band).
+    ``lived``: per person "yes" / "no" / "prefer not to say" / None (no answer); default the
+    field's usual mix. ``role``: per person a role code 1-6 or None (default: a mix of all).
+    ``bands``: per scale, per person a band label, "no score", ``NOT_HIGH`` or None (the
+    field's usual mix: some in every band).
     """
     rng = np.random.default_rng(zlib.crc32(f"{org}|{wave}|{seed}|{prefix}".encode()))
     lived = list(lived) if lived is not None else [
-        str(rng.choice(["yes", "no", "no", "no", "no"])) for _ in range(n)]
-    role = list(role) if role is not None else [int(rng.integers(1, 4)) for _ in range(n)]
+        [None, "yes", "no", "prefer not to say"][int(rng.choice(4, p=[0.05, 0.2, 0.7, 0.05]))]
+        for _ in range(n)]
+    role = list(role) if role is not None else [
+        None if rng.random() < 0.05 else int(rng.choice(6, p=[.3, .2, .2, .1, .1, .1])) + 1
+        for _ in range(n)]
     bands = dict(bands or {})
     rows = []
     for i in range(n):
@@ -144,3 +158,109 @@ def build(root: Path, files: Sequence[tuple[str, str, pd.DataFrame]], *, min_cel
 def tables_of(doc: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
     """A command's JSON document as tables (one per list of records)."""
     return {k: pd.DataFrame(v) for k, v in doc.items() if isinstance(v, list)}
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading outputs with the attacker
+
+FINDINGS = data_dir("analysis") / "field-findings.yaml"
+#: How ``compare`` prints the lived-experience answers, and the attacker's labels for them.
+COMPARE_LIVED = {"Yes": "yes", "No": "no", "Prefer not to say": "prefer not to say",
+                 "not stated": "not stated"}
+
+
+def lived_label(value: str) -> str:
+    return COMPARE_LIVED[value]
+
+
+def finding_bands() -> dict[str, tuple[str, str]]:
+    """The report table of each published finding -> (scale, band) its hits are counted in."""
+    raw = yaml.safe_load(FINDINGS.read_text())
+    out = {}
+    for f in raw["findings"]:
+        recipe = f["recipe"]
+        if recipe.get("band") and recipe.get("scale"):
+            out[f"finding_{f['id']}"] = (recipe["scale"].split(".")[-1], recipe["band"])
+    return out
+
+
+def finding_recipes() -> dict[str, dict[str, Any]]:
+    raw = yaml.safe_load(FINDINGS.read_text())
+    return {f["id"]: f["recipe"] for f in raw["findings"]}
+
+
+def attacker_of(root: Path, *, knows_sizes: bool = False) -> Attacker:
+    truth, layers = study_truth(root)
+    return new_attacker(truth, layers, min_cell=open_study(root).config.min_cell,
+                        knows_sizes=knows_sizes)
+
+
+def assert_nothing_recovered(att: Attacker, explain: int = 1) -> None:
+    """Fail with every value the attacker recovers, and the released facts behind the first
+    few of them (the smallest cells first)."""
+    problems = att.check()
+    assert att.targets, "nothing withheld: the scenario does not test anything"
+    if problems:
+        lines = ["withheld values recovered:", *problems]
+        order = {"zero": 0, "small": 1, "complementary": 2}
+        worst = sorted(att.found_breaches, key=lambda f: order[att.tier(f)])
+        for f in worst[:explain]:
+            lines += [f"-- how: {f.label} ({f.cell.label()}) follows from", *(
+                f"     {line}" for line in why(att, f))]
+        raise AssertionError("\n".join(lines))
+
+
+def reports(root: Path, targets: list[str | None], findings: Any = None) -> dict:
+    return gate_reports(load_study_data(open_study(root)), targets, findings=findings)
+
+
+def read_reports(att: Attacker, gated: Mapping[Any, Any], label: str = "report") -> None:
+    """Reports gated together are one release."""
+    for i, (org, rep) in enumerate(gated.items()):
+        read_report(att, rep.tables, SCALES, source=f"{label} {org or 'field'}",
+                    findings=finding_bands(), same_release=i > 0)
+
+
+def read_bundle(att: Attacker, folder: Path, source: str, same_release: bool = False) -> None:
+    """A report's bundle as a reader gets it: its CSV tables."""
+    tables = {}
+    for path in sorted((folder / "bundle" / "tables").glob("*.csv")):
+        tables[path.stem] = pd.read_csv(path, dtype={"wave": str, "org": str})
+    read_report(att, tables, SCALES, source=source, findings=finding_bands(),
+                same_release=same_release)
+
+
+
+#: A pre-registered plan comparing lived-experience staff with other staff.
+PLAN = """
+title: Lived experience and burnout
+registered: "2026-01-01"
+description: Lived-experience staff against other staff.
+confidence: 0.95
+alpha: 0.05
+multiple_testing: holm
+bootstrap: {reps: 200, seed: 1}
+min_organisations: 2
+organisation: org
+covariates: {}
+hypotheses:
+  - id: H1
+    title: Lived-experience staff report more burnout
+    rationale: Test.
+    decision: Test.
+    tests:
+      - id: H1a
+        kind: welch_t
+        variable: burnout
+        groups: {column: wf_lived_exp, first: 1, second: 2}
+        effect: hedges_g
+        direction: positive
+        max_ci_width: 3
+      - id: H1b
+        kind: mann_whitney
+        variable: wf_payband
+        groups: {column: wf_lived_exp, first: 1, second: 2}
+        effect: cliffs_delta
+        direction: negative
+        max_ci_width: 2
+"""

@@ -205,6 +205,7 @@ class Fact:
     low: float
     high: float
     source: str
+    stage: int = 0  # which release it came in (outputs are numbered in the order they ran)
 
 
 @dataclass
@@ -213,6 +214,7 @@ class Target:
     cell: Cell
     kind: str  # "count", "sum", "sumsq"
     source: str
+    stage: int = 0
 
 
 @dataclass
@@ -227,6 +229,7 @@ class Finding:
     high: float
     determined: bool
     source: str
+    stage: int = 0
 
     @property
     def int_range(self) -> tuple[float, float]:
@@ -320,23 +323,32 @@ class Attacker:
         self.alerts: list[Alert] = []
         self.alternatives: list[list[list[Fact]]] = []
         self.shares: list[tuple[Cell, str]] = []
+        self.stage = 0
+        self.exposed_before: list[Finding] = []
+        #: Means the attacker has seen, per (context, scale): organisation -> mean.
+        self.org_means: dict[tuple, dict[str, float]] = {}
+        self.rank_sets: list[tuple[tuple, pd.DataFrame, str]] = []
         self.notes: list[str] = []
 
     # -- what readers call -----------------------------------------------------------------
+
+    def next_release(self) -> None:
+        """What is read next came out of a later run (release) than what was read so far."""
+        self.stage += 1
 
     def equation(self, terms: Iterable[Term], value: float, source: str,
                  tol: float | None = None) -> None:
         terms = tuple(terms)
         tol = 1e-7 * max(1.0, abs(value)) if tol is None else tol
-        self.facts.append(Fact(terms, value - tol, value + tol, source))
+        self.facts.append(Fact(terms, value - tol, value + tol, source, self.stage))
 
     def bound(self, cell: Cell, low: float, high: float, source: str) -> None:
-        self.facts.append(Fact((Term(1.0, cell, "count"),), low, high, source))
+        self.facts.append(Fact((Term(1.0, cell, "count"),), low, high, source, self.stage))
 
     def count(self, cell: Cell, n: Any, source: str, label: str | None = None) -> None:
         """A released (or withheld, when ``n`` is missing) count of a cell."""
         if _missing(n):
-            self.targets.append(Target(label or "count", cell, "count", source))
+            self.targets.append(Target(label or "count", cell, "count", source, self.stage))
         else:
             self.equation([Term(1.0, cell, "count")], float(n), source, tol=1e-6)
             if float(n) < self.min_cell:
@@ -349,8 +361,8 @@ class Attacker:
         if _missing(mean):
             if not _missing(n) and float(n) == 0:
                 return
-            self.targets.append(Target("mean (sum)", cell, "sum", source))
-            self.targets.append(Target("sd (sum of squares)", cell, "sumsq", source))
+            self.targets.append(Target("mean (sum)", cell, "sum", source, self.stage))
+            self.targets.append(Target("sd (sum of squares)", cell, "sumsq", source, self.stage))
             return
         mean = float(mean)
         # S - mean x = 0 and Q - (sd^2 + mean^2) x = -sd^2: linear even when n is withheld.
@@ -362,7 +374,7 @@ class Attacker:
                                                           "count")],
                           -sd * sd, source, tol=1e-6 * max(1.0, mean * mean + sd * sd))
         elif not _missing(n) and float(n) >= 2:
-            self.targets.append(Target("sd (sum of squares)", cell, "sumsq", source))
+            self.targets.append(Target("sd (sum of squares)", cell, "sumsq", source, self.stage))
 
     def share(self, numerator: Cell, denominator: Cell, pct: Any, source: str) -> None:
         """A released percentage ``100 numerator / denominator``."""
@@ -414,6 +426,14 @@ class Attacker:
             raise AttackerError("no reading of the alternatives is consistent")
         return [merged[i] for i in sorted(merged)]
 
+    def _rank_alerts(self) -> list[str]:
+        before = len(self.alerts)
+        for key, rows, source in self.rank_sets:
+            check_ranks(self, rows, self.org_means.get(key, {}), source)
+        lines = [str(a) for a in self.alerts[before:]]
+        del self.alerts[before:]
+        return lines
+
     def _solve_with(self, extra: list[Fact], rounds: int) -> list[Finding]:
         facts = list(self.facts) + extra
         model = None
@@ -460,11 +480,12 @@ class Attacker:
                 lo, hi = ranges[key]
                 # Determined by the equations alone (linear algebra) implies a zero-width range.
                 close = 1e-6 if t.kind == "count" else 1e-4
-                det = (hi - lo) <= close * max(1.0, abs(hi)) or (
-                    (hi - lo) <= 1e-3 * max(1.0, abs(hi)) and model.determined(t.cell, t.kind))
+                finite = math.isfinite(lo) and math.isfinite(hi)
+                det = finite and ((hi - lo) <= close * max(1.0, abs(hi)) or (
+                    (hi - lo) <= 1e-3 * max(1.0, abs(hi)) and model.determined(t.cell, t.kind)))
                 solved[key] = (lo, hi, det, self.true_value(t.cell, t.kind))
             lo, hi, det, true = solved[key]
-            out.append(Finding(t.label, t.cell, t.kind, true, lo, hi, det, t.source))
+            out.append(Finding(t.label, t.cell, t.kind, true, lo, hi, det, t.source, t.stage))
         return out
 
     def true_value(self, cell: Cell, kind: str) -> float:
@@ -474,10 +495,60 @@ class Attacker:
         values = self.truth.loc[mask, cell.measure].to_numpy(dtype=float)
         return float(values.sum() if kind == "sum" else (values**2).sum())
 
+    def tier(self, f: Finding) -> str:
+        """``zero``: nobody is in the cell; ``small``: fewer than the minimum are;
+        ``complementary``: a value withheld to protect others (its own count is large enough)."""
+        n = f.true if f.kind == "count" else self.true_value(f.cell, "count")
+        if n == 0:
+            return "zero"
+        return "small" if n < self.min_cell else "complementary"
+
     def breaches(self, findings: Sequence[Finding] | None = None) -> list[Finding]:
         """Withheld values the attacker pins down or boxes in below the protection interval."""
         findings = self.solve() if findings is None else findings
-        return [f for f in findings if not f.protected(self.min_cell)]
+        out = []
+        for f in findings:
+            if f.protected(self.min_cell):
+                continue
+            if self.tier(f) == "complementary" and self._given_before(f):
+                # Withheld by a later output although earlier ones already gave it: the gate's
+                # documented "exposed before" case (no protection was promised for it).
+                self.exposed_before.append(f)
+                continue
+            out.append(f)
+        return out
+
+    def _needs_score_bounds(self, findings: Sequence[Finding]) -> set[int]:
+        """The breaches that need the score ranges (a mean and SD bound how many people can be
+        in each band): without them, from the linear equations alone, the value is protected."""
+        if not findings or self.alternatives:
+            return set()
+        facts = list(self.facts) + list(getattr(self, "inverted", []))
+        model = _Model(self, facts, self.full, score_bounds=False)
+        keys = list(dict.fromkeys((f.cell, f.kind) for f in findings))
+        ranges = dict(zip(keys, model.ranges(keys), strict=True))
+        out = set()
+        for f in findings:
+            lo, hi = ranges[(f.cell, f.kind)]
+            probe = Finding(f.label, f.cell, f.kind, f.true, lo, hi, False, f.source)
+            if f.kind != "count" and not (math.isfinite(hi) and hi - lo < 1e-4 * max(1, hi)):
+                out.add(id(f))
+            elif f.kind == "count" and probe.protected(self.min_cell):
+                out.add(id(f))
+        return out
+
+    def _given_before(self, f: Finding) -> bool:
+        earlier = [x for x in self.facts if x.stage < f.stage]
+        if not earlier:
+            return False
+        model = _Model(self, earlier, self.full)
+        try:
+            lo, hi = model.range(f.cell, f.kind)
+        except AttackerError:
+            return False
+        if f.kind == "count":
+            return math.isfinite(hi) and math.floor(hi + 1e-6) == math.ceil(lo - 1e-6)
+        return math.isfinite(hi) and hi - lo <= 1e-4 * max(1.0, abs(hi))
 
     def check(self) -> list[str]:
         """Every breach and alert as readable lines (empty: nothing withheld is recovered)."""
@@ -486,7 +557,11 @@ class Attacker:
             if not (f.low - 1e-4 * max(1, abs(f.low)) <= f.true <= f.high
                     + 1e-4 * max(1, abs(f.high))):
                 raise AttackerError(f"range excludes the true value: {f}")
-        lines = [str(f) for f in self.breaches(found)]
+        self.found_breaches = self.breaches(found)
+        moments = self._needs_score_bounds(self.found_breaches)
+        lines = [f"[{self.tier(f)}{', moments' if id(f) in moments else ''}] {f}"
+                 for f in self.found_breaches]
+        lines += self._rank_alerts()
         if not self.alternatives:  # counts a released share gives away
             cells = list(dict.fromkeys(c for c, _ in self.shares))
             for (cell, src), (lo, hi) in zip(
@@ -529,7 +604,8 @@ class _Model:
     and sums of squares are treated as in the full model.
     """
 
-    def __init__(self, att: Attacker, facts: list[Fact], full: bool = False) -> None:
+    def __init__(self, att: Attacker, facts: list[Fact], full: bool = False,
+                 score_bounds: bool = True) -> None:
         self.att = att
         cells = [t.cell for f in facts for t in f.terms] + [t.cell for t in att.targets]
         cells += [c for w in att.welch for c in (w.a, w.b, w.union) if c is not None]
@@ -576,7 +652,7 @@ class _Model:
             self.cliques.append({"dims": dims, "layer": layer, "atoms": atoms, "cats": cats,
                                  "valid": valid, "count": count, "sum": ssum, "sumsq": ssq,
                                  "members": frozenset(members)})
-            for a in range(len(atoms)):
+            for a in range(len(atoms) if score_bounds else 0):
                 for k, j in enumerate(valid):
                     lo, hi = cats[j]["range"]
                     yy, ss, qq = int(count[a, j]), int(ssum[a, k]), int(ssq[a, k])
@@ -1265,12 +1341,15 @@ def _get(row: Any, name: str) -> Any:
 
 
 def read_compare(att: Attacker, tables: Mapping[str, pd.DataFrame], by: str, *, column: str,
-                 label: Any = str, groups: Sequence[str] = (), source: str = "compare") -> None:
+                 label: Any = str, groups: Sequence[str] = (), source: str = "compare",
+        same_release: bool = False) -> None:
     """``compare --by BY`` (the Python output's tables): groups, everyone and the tests.
 
     ``column`` is the attacker's column for ``by`` and ``label`` maps a printed group to its
     value there; ``groups`` the groups compared (default: every group but "not stated").
     """
+    if not same_release:
+        att.next_release()
     table = tables["groups"]
     present = []
     for r in table.to_dict("records"):
@@ -1283,13 +1362,15 @@ def read_compare(att: Attacker, tables: Mapping[str, pd.DataFrame], by: str, *, 
             att.count(Cell.of(where), _none(r["n"]), source, f"group {value or 'everyone'}")
         att.moments(Cell.of(where, scale), _none(r["n_valid"]), _none(r["mean"]), _none(r["sd"]),
                     source)
+    _absent_groups(att, table["scale"].unique(), column, present, label, source)
     compared = list(groups) or [g for g in dict.fromkeys(present) if g != NOT_STATED]
     for r in tables["tests"].to_dict("records"):
         if "n" in r:
             att.count(Cell.of({}), _none(r["n"]), source)
         if r.get("test") != "welch_t" or len(compared) != 2:
+            mine = table[(table["scale"] == r["scale"]) & table[by].isin(compared)]
             if any(not _missing(r.get(k)) for k in ("statistic", "effect")) and any(
-                    _missing(x) for x in table.loc[table[by].isin(compared), "mean"]):
+                    _missing(x) for x in mine["mean"]):
                 att.alert(source, f"test on {r['scale']} shown beside a withheld group")
             continue
         a, b = (Cell.of({column: label(g)}, r["scale"]) for g in compared)
@@ -1300,9 +1381,25 @@ def read_compare(att: Attacker, tables: Mapping[str, pd.DataFrame], by: str, *, 
                            f"{source} test {r['scale']}"))
 
 
+def _absent_groups(att: Attacker, scales: Iterable[str], column: str, present: Iterable[Any],
+                   label: Any, source: str) -> None:
+    """A category nobody is in gets no row: the attacker knows every category."""
+    shown = {label(v) for v in present}
+    for value in att.domains.get(column, []):
+        if value not in shown:
+            att.count(Cell.of({column: value}), None, f"{source} (row left out)",
+                      f"group {value}")
+            for scale in scales:
+                att.count(Cell.of({column: value}, scale), None, f"{source} (row left out)",
+                          f"group {value} with a score")
+
+
 def read_compare_json(att: Attacker, doc: Mapping[str, Any], *, column: str, label: Any = str,
-                      groups: Sequence[str] = (), source: str = "compare json") -> None:
+                      groups: Sequence[str] = (), source: str = "compare json",
+        same_release: bool = False) -> None:
     """``compare --format json``: groups with n, mean, SD; Welch tests with df and Hedges' g."""
+    if not same_release:
+        att.next_release()
     for entry in doc["scales"]:
         scale = entry["scale"]
         present = []
@@ -1310,6 +1407,7 @@ def read_compare_json(att: Attacker, doc: Mapping[str, Any], *, column: str, lab
             value = g["group"]
             present.append(value)
             att.moments(Cell.of({column: label(value)}, scale), g["n"], g["mean"], g["sd"], source)
+        _absent_groups(att, [scale], column, present, label, source)
         compared = list(groups) or [g for g in present if g != NOT_STATED]
         test = entry.get("test")
         if test and test["name"] == "welch_t" and len(compared) == 2:
@@ -1321,13 +1419,16 @@ def read_compare_json(att: Attacker, doc: Mapping[str, Any], *, column: str, lab
 
 
 def read_benchmark(att: Attacker, tables: Mapping[str, pd.DataFrame], *,
-                   source: str = "benchmark", extra: Mapping[str, Any] | None = None) -> None:
+                   source: str = "benchmark", extra: Mapping[str, Any] | None = None,
+        same_release: bool = False) -> None:
     """``benchmark`` (Python output or its JSON's tables): field, organisations, rest of the
     field, differences, ranks and funnel, trend, change and bands.
 
     ``extra``: conditions every cell of this output carries (e.g. the files ingested when it
     ran: ``{"batch": AnyOf(...)}``).
     """
+    if not same_release:
+        att.next_release()
     extra = dict(extra or {})
     known = {"field", "organisations", "rest", "differences", "fairness", "trend", "change",
              "bands"}
@@ -1383,6 +1484,14 @@ def read_benchmark(att: Attacker, tables: Mapping[str, pd.DataFrame], *,
                                         _none(r.get("change_ci_high")))},
                            f"{source} change {r['org']} {r['scale']}"))
     bands = tables.get("bands", pd.DataFrame())
+    for (org, scale), part in (bands.groupby([bands["org"].fillna("<field>"), "scale"],
+                                             sort=False) if len(bands) else []):
+        # A band nobody is in is left out of the table: the attacker knows the band labels.
+        labels = att.layers[scale].bands.get(f"{scale}_band", {})
+        for label in set(labels) - set(part["band"]):
+            unit = None if org == "<field>" else org
+            att.count(cell({"org": unit, **now}, **{f"{scale}_band": label}), None,
+                      f"{source} bands (row left out)", f"band {label}")
     for r in bands.to_dict("records"):
         band = {f"{r['scale']}_band": r["band"]}
         c = cell({"org": r["org"], **now}, **band)
@@ -1394,20 +1503,26 @@ def read_benchmark(att: Attacker, tables: Mapping[str, pd.DataFrame], *,
     for r in fair.to_dict("records"):
         if "n" in r:
             att.count(cell({**r, "wave": latest}), _none(r["n"]), f"{source} fairness")
+    context = tuple(sorted((k, str(v)) for k, v in extra.items()))
     for scale in dict.fromkeys(orgs["scale"]) if len(orgs) else []:
         mine = orgs[orgs["scale"] == scale]
-        shown = {str(o): float(m) for o, m in zip(mine["org"], mine["mean"], strict=True)
-                 if not _missing(m)}
+        key = (context, latest, scale)
+        seen = att.org_means.setdefault(key, {})
+        seen.update({str(o): float(m) for o, m in zip(mine["org"], mine["mean"], strict=True)
+                     if not _missing(m)})
         ranks = fair[fair["scale"] == scale] if len(fair) else fair
-        check_ranks(att, ranks, shown, f"{source} ranks {scale}")
+        # Judged in check(), against every mean the attacker has seen of the same data.
+        att.rank_sets.append((key, ranks, f"{source} ranks {scale}"))
         if len(ranks):
             z = mine.merge(ranks[["org", "z_adjusted"]], on="org", how="left")
             check_funnel_z(att, z, f"{source} funnel {scale}")
 
 
 def read_status(att: Attacker, tables: Mapping[str, pd.DataFrame], source: str = "status",
-                extra: Mapping[str, Any] | None = None) -> None:
+                extra: Mapping[str, Any] | None = None, *, same_release: bool = False) -> None:
     """``status``: stored responses per organisation and wave (and their totals)."""
+    if not same_release:
+        att.next_release()
     for r in tables["responses"].to_dict("records"):
         where = {"org": _none(r["org"]), "wave": None if _none(r["wave"]) is None else
                  str(r["wave"]), **(extra or {})}
@@ -1420,7 +1535,8 @@ REPORT_DIMS = {"org": "org", "wave": "wave", "role": "role", "lived_experience":
 
 
 def read_report(att: Attacker, tables: Mapping[str, pd.DataFrame], scales: Sequence[str], *,
-                source: str, findings: Mapping[str, tuple[str, str]] | None = None) -> None:
+                source: str, findings: Mapping[str, tuple[str, str]] | None = None,
+        same_release: bool = False) -> None:
     """One report's gated tables (from ``gate_reports`` or its bundle's CSV files).
 
     Every row is a cell over the report's dimensions (``org`` "all but X" is the rest of the
@@ -1429,11 +1545,14 @@ def read_report(att: Attacker, tables: Mapping[str, pd.DataFrame], scales: Seque
     rest of the field (difference, interval, p, the organisation's mean interval) and funnel
     limits are inverted. ``findings``: a finding table's name -> (scale, band) of its hit.
     """
+    if not same_release:
+        att.next_release()
     findings = dict(findings or {})
     for name, table in tables.items():
         if not isinstance(table, pd.DataFrame) or table.empty:
             continue
         src = f"{source} {name}"
+        _complete_report_table(att, table, src)
         hit = next((c for c in table.columns if c.startswith("finding_counts_")), None)
         for r in table.to_dict("records"):
             where = _report_where(r)
@@ -1463,6 +1582,33 @@ def read_report(att: Attacker, tables: Mapping[str, pd.DataFrame], scales: Seque
                                    f"{src} {s}"))
             if name == "position":
                 _read_position(att, r, where, scales, src)
+
+
+def _complete_report_table(att: Attacker, table: pd.DataFrame, source: str) -> None:
+    """A table split by one category (role, lived experience, size band, a band) that leaves
+    categories out: each left-out category of each unit is a cell the attacker targets."""
+    splits = [c for c in table.columns if c in ("role", "lived_experience", "size_band")
+              or (str(c).endswith("_band") and c in att.layer_of_dim)]
+    if len(splits) != 1:
+        return
+    col = splits[0]
+    dim = REPORT_DIMS.get(col, col)
+    if dim in att.layer_of_dim:
+        known = list(att.layers[att.layer_of_dim[dim]].bands[dim])
+    else:
+        known = list(att.domains.get(dim, []))
+    units = [c for c in ("org", "wave") if c in table.columns]
+    rows = table[table[col].notna()]
+    groups = rows.groupby([rows[u].astype(str) for u in units], sort=False) if units else [
+        ((), rows)]
+    for key, part in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        listed = {str(v) for v in part[col]}
+        where = _report_where(dict(zip(units, key, strict=True)))
+        for value in known:
+            if value not in listed:
+                att.count(Cell.of({**where, dim: value}), None, f"{source} (row left out)",
+                          f"{col} {value}")
 
 
 def _report_where(r: Mapping[str, Any]) -> dict[str, Any]:
@@ -1513,10 +1659,16 @@ def _read_position(att: Attacker, r: Mapping[str, Any], where: Mapping[str, Any]
 
 
 def read_reproduce(att: Attacker, rows: pd.DataFrame, findings: Mapping[str, Any], *,
-                   source: str = "reproduce") -> None:
+                   source: str = "reproduce",
+        same_release: bool = False) -> None:
     """``reproduce``: each recomputed share of staff in a band, with its n, and the same share
     among lived-experience staff with theirs."""
+    if not same_release:
+        att.next_release()
     for r in rows.to_dict("records"):
+        lived = r.get("lived_experience")
+        if isinstance(lived, Mapping):  # the JSON document nests the lived-experience value
+            r = {**r, "lived_value": lived.get("value"), "lived_n": lived.get("n")}
         recipe = findings.get(r["id"])
         if recipe is None or recipe.get("statistic") != "proportion_in_band":
             continue
@@ -1536,10 +1688,13 @@ def read_reproduce(att: Attacker, rows: pd.DataFrame, findings: Mapping[str, Any
 
 def read_run_plan(att: Attacker, table: pd.DataFrame, plan: Any, *, group_columns:
                   Mapping[str, tuple[str, Mapping[Any, Any]]], orgs: Sequence[str],
-                  source: str = "run-plan") -> None:
+                  source: str = "run-plan",
+        same_release: bool = False) -> None:
     """``run-plan``: a two-group test's n counts the two groups' valid answers in the
     organisations kept; which organisations were kept is not printed, only how many, so the
     attacker considers every set of that many organisations."""
+    if not same_release:
+        att.next_release()
     tests = {t.id: t for h in plan.hypotheses for t in h.tests}
     for r in table.to_dict("records"):
         t = tests[r["test"]]
@@ -1552,5 +1707,59 @@ def read_run_plan(att: Attacker, table: pd.DataFrame, plan: Any, *, group_column
         for kept in itertools.combinations(sorted(orgs), k):
             c = Cell.of({"org": AnyOf(frozenset(kept)), column: groups}, t.variable)
             options.append([Fact((Term(1.0, c, "count"),), float(r["n"]), float(r["n"]),
-                                 f"{source} {t.id}")])
+                                 f"{source} {t.id}", att.stage)])
         att.one_of(options)
+
+
+def explain(att: Attacker, cell: Cell, kind: str = "count",
+            holds: Any = None) -> list[str]:
+    """The released facts behind what the attacker knows of a value (a debugging aid): facts
+    are dropped one at a time while ``holds(low, high)`` stays true (default: the value is
+    determined); what is left cannot be dropped."""
+    keep = list(att.facts)
+    holds = holds or (lambda lo, hi: math.isfinite(hi) and hi - lo < 1e-6 * max(1.0, abs(hi)))
+
+    def pinned(facts: list[Fact]) -> bool:
+        saved, att.facts = att.facts, facts
+        try:
+            model = _Model(att, facts, att.full)
+            lo, hi = model.range(cell, kind)
+        except AttackerError:
+            return False
+        finally:
+            att.facts = saved
+        return bool(holds(lo, hi))
+
+    if not pinned(keep):
+        return []
+    for source in list(dict.fromkeys(f.source for f in keep)):  # whole tables first
+        trial = [f for f in keep if f.source != source]
+        if pinned(trial):
+            keep = trial
+    i = 0
+    while i < len(keep):
+        trial = keep[:i] + keep[i + 1:]
+        if pinned(trial):
+            keep = trial
+        else:
+            i += 1
+    return [f"{f.source}: " + " + ".join(f"{t.coef:g} {t.kind}({t.cell.label()})"
+                                         for t in f.terms) + f" = {(f.low + f.high) / 2:g}"
+            for f in keep]
+
+
+def why(att: Attacker, finding: Finding) -> list[str]:
+    """The released facts that leave ``finding`` unprotected (see :func:`explain`)."""
+    probe = Finding(finding.label, finding.cell, finding.kind, finding.true, 0, 0, False, "")
+
+    def holds(lo: float, hi: float) -> bool:
+        probe.low, probe.high = lo, hi
+        probe.determined = math.isfinite(hi) and hi - lo <= 1e-6 * max(1.0, abs(hi))
+        return not probe.protected(att.min_cell)
+
+    saved = list(att.facts)
+    att.facts = saved + list(getattr(att, "inverted", []))
+    try:
+        return explain(att, finding.cell, finding.kind, holds)
+    finally:
+        att.facts = saved

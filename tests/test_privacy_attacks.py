@@ -17,22 +17,30 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from attack_studies import (
+    FINDINGS,
+    NOT_HIGH,
+    PLAN,
     SCALES,
+    assert_nothing_recovered,
+    attacker_of,
     build,
     cli,
     cli_json,
+    finding_recipes,
     ingest,
+    lived_label,
     new_study,
+    read_bundle,
+    read_reports,
+    reports,
     spread,
     staff,
     tables_of,
@@ -43,7 +51,6 @@ from attacker import (
     Cell,
     Not,
     Welch,
-    new_attacker,
     read_benchmark,
     read_compare,
     read_compare_json,
@@ -51,72 +58,13 @@ from attacker import (
     read_reproduce,
     read_run_plan,
     read_status,
-    study_truth,
     two_group_solutions,
 )
 from fieldsurvey import outputs
-from fieldsurvey.analyse.study import load_study_data
 from fieldsurvey.outputs.findings import reproduce, run_plan
 from fieldsurvey.outputs.status import status
-from fieldsurvey.report.release import gate_reports
 from fieldsurvey.reproduce import load_findings, load_plan
-from fieldsurvey.resources import data_dir
 from fieldsurvey.store import open_study
-
-FINDINGS = data_dir("analysis") / "field-findings.yaml"
-LIVED = {"Yes": "yes", "No": "no", "Prefer not to say": "prefer not to say",
-         "not stated": "not stated"}
-
-
-def lived_label(value: str) -> str:
-    return LIVED[value]
-
-
-def finding_bands() -> dict[str, tuple[str, str]]:
-    """The report table of each published finding -> (scale, band) its hits are counted in."""
-    raw = yaml.safe_load(FINDINGS.read_text())
-    out = {}
-    for f in raw["findings"]:
-        recipe = f["recipe"]
-        if recipe.get("band") and recipe.get("scale"):
-            out[f"finding_{f['id']}"] = (recipe["scale"].split(".")[-1], recipe["band"])
-    return out
-
-
-def finding_recipes() -> dict[str, dict[str, Any]]:
-    raw = yaml.safe_load(FINDINGS.read_text())
-    return {f["id"]: f["recipe"] for f in raw["findings"]}
-
-
-def attacker_of(root: Path, *, knows_sizes: bool = False) -> Attacker:
-    truth, layers = study_truth(root)
-    return new_attacker(truth, layers, min_cell=open_study(root).config.min_cell,
-                        knows_sizes=knows_sizes)
-
-
-def assert_nothing_recovered(att: Attacker) -> None:
-    problems = att.check()
-    assert att.targets, "nothing withheld: the scenario does not test anything"
-    assert not problems, "withheld values recovered:\n" + "\n".join(problems)
-
-
-def reports(root: Path, targets: list[str | None], findings: Any = None) -> dict:
-    return gate_reports(load_study_data(open_study(root)), targets, findings=findings)
-
-
-def read_reports(att: Attacker, gated: Mapping[Any, Any], label: str = "report") -> None:
-    for org, rep in gated.items():
-        read_report(att, rep.tables, SCALES, source=f"{label} {org or 'field'}",
-                    findings=finding_bands())
-
-
-def read_bundle(att: Attacker, folder: Path, source: str) -> None:
-    """A report's bundle as a reader gets it: its CSV tables."""
-    tables = {}
-    for path in sorted((folder / "bundle" / "tables").glob("*.csv")):
-        tables[path.stem] = pd.read_csv(path, dtype={"wave": str, "org": str})
-    read_report(att, tables, SCALES, source=source, findings=finding_bands())
-
 
 # ----------------------------------------------------------------------------------------------
 # Studies
@@ -127,10 +75,10 @@ def small_org_study(root: Path) -> Path:
     C (25), D (40: large enough for its own breakdowns)."""
     a = staff("A", 7, bands={"burnout": spread(7, "Moderate", High=1)},
               lived=spread(7, "no", yes=1))
-    no_high = {"burnout": spread(100, None)}
+    no_high = {"burnout": spread(100, NOT_HIGH)}
     return build(root, [("1", "members.csv", pd.concat([
         a, staff("B", 12, bands=no_high), staff("C", 25, bands=no_high),
-        staff("D", 40, bands={"burnout": spread(40, "Moderate", Low=11)})]))], waves=["1"])
+        staff("D", 40, bands={"burnout": spread(40, NOT_HIGH, Low=11)})]))], waves=["1"])
 
 
 @pytest.fixture(scope="module")
@@ -175,11 +123,11 @@ def test_reproduce_does_not_tell_the_lived_experience_of_the_only_high_burnout_p
     """The field report with the published findings, then ``reproduce``: the one high-burnout
     person of the field (who has lived experience) is neither counted nor characterised."""
     root = fresh(small_orgs, tmp_path)
-    gated = reports(root, [None], findings=load_findings(FINDINGS))
     rows, _ = reproduce(root, load_findings(FINDINGS))
+    gated = reports(root, [None], findings=load_findings(FINDINGS))
     att = attacker_of(root)
-    read_reports(att, gated)
     read_reproduce(att, rows, finding_recipes())
+    read_reports(att, gated)
     high = Cell.of({"burnout_band": "High"})
     att.count(high, None, "the high-burnout person", "high burnout, field")
     att.count(high.with_(lived="yes"), None, "the high-burnout person", "high burnout, lived")
@@ -192,8 +140,7 @@ def test_reproduce_json_shares_are_counts_too(small_orgs, tmp_path):
     doc = cli_json("reproduce", root, FINDINGS)
     rows = pd.DataFrame(doc["findings"] if "findings" in doc else doc["rows"])
     att = attacker_of(root)
-    read_reproduce(att, rows.rename(columns={"lived_experience_value": "lived_value"}),
-                   finding_recipes(), source="reproduce json")
+    read_reproduce(att, rows, finding_recipes(), source="reproduce json")
     att.count(Cell.of({"burnout_band": "High"}), None, "the high-burnout person")
     assert_nothing_recovered(att)
 
@@ -397,8 +344,8 @@ def test_report_bundles_read_from_disk(two_large, tmp_path):
     folders = sorted(p for p in out.iterdir() if (p / "bundle").is_dir())
     assert {p.name for p in folders} == {"field", "org-A", "org-B", "org-C"}
     att = attacker_of(root)
-    for folder in folders:
-        read_bundle(att, folder, f"bundle {folder.name}")
+    for i, folder in enumerate(folders):  # one command: one release
+        read_bundle(att, folder, f"bundle {folder.name}", same_release=i > 0)
     assert_nothing_recovered(att)
     for folder in folders:
         for path in (folder / "bundle").rglob("*"):
@@ -440,38 +387,6 @@ def test_organisation_sizes_known_to_members(small_orgs, tmp_path):
 # run-plan, zeros, minimum cell size, reliability
 
 
-PLAN = """
-title: Lived experience and burnout
-registered: "2026-01-01"
-description: Lived-experience staff against other staff.
-confidence: 0.95
-alpha: 0.05
-multiple_testing: holm
-bootstrap: {reps: 200, seed: 1}
-min_organisations: 2
-organisation: org
-covariates: {}
-hypotheses:
-  - id: H1
-    title: Lived-experience staff report more burnout
-    rationale: Test.
-    decision: Test.
-    tests:
-      - id: H1a
-        kind: welch_t
-        variable: burnout
-        groups: {column: wf_lived_exp, first: 1, second: 2}
-        effect: hedges_g
-        direction: positive
-        max_ci_width: 3
-      - id: H1b
-        kind: mann_whitney
-        variable: wf_payband
-        groups: {column: wf_lived_exp, first: 1, second: 2}
-        effect: cliffs_delta
-        direction: negative
-        max_ci_width: 2
-"""
 
 
 def test_run_plan_next_to_compare(tmp_path):
@@ -509,6 +424,23 @@ def test_zero_band_cells_are_protected(tmp_path):
     for org in ("B", "C"):
         att.count(Cell.of({"org": org, "wave": "1", "burnout_band": "High"}), None,
                   "zero cell", f"nobody high in {org}")
+    assert_nothing_recovered(att)
+
+
+def test_categories_nobody_is_in_are_not_given_away_by_leaving_them_out(tmp_path):
+    """Nobody in the field is a supervisor, a leader or in operations, and nobody has high
+    secondary traumatic stress: a table that lists only the categories someone is in (and adds
+    up to its total) says so. Zeros are protected like small counts."""
+    frame = pd.concat([staff(o, n, role=[1 + i % 3 for i in range(n)],
+                             bands={"sts": spread(n, NOT_HIGH)}) for o, n in
+                       (("A", 8), ("B", 14), ("C", 36))])
+    root = build(tmp_path / "study", [("1", "all.csv", frame)], waves=["1"])
+    att = attacker_of(root)
+    read_reports(att, reports(root, [None, "C"]))
+    read_benchmark(att, outputs.benchmark(root, bands=True, scales=["sts"]).tables,
+                   source="benchmark --bands")
+    out = outputs.compare(root, "wf_role")
+    read_compare(att, out.tables, "wf_role", column="role", label=str)
     assert_nothing_recovered(att)
 
 
