@@ -195,11 +195,17 @@ def attacker_of(root: Path, *, knows_sizes: bool = False) -> Attacker:
                         knows_sizes=knows_sizes)
 
 
-def assert_nothing_recovered(att: Attacker, explain: int = 1) -> None:
+def assert_nothing_recovered(att: Attacker, explain: int = 1,
+                             only: Sequence[str] | None = None) -> None:
     """Fail with every value the attacker recovers, and the released facts behind the first
-    few of them (the smallest cells first)."""
+    few of them (the smallest cells first). ``only``: fail only for these tiers of breach
+    (``zero``, ``small``, ``complementary``)."""
     problems = att.check()
     assert att.targets, "nothing withheld: the scenario does not test anything"
+    if only is not None:
+        problems = [p for p in problems if p.startswith("[") and p[1:].split("]")[0].split(
+            ",")[0] in only]
+        att.found_breaches = [f for f in att.found_breaches if att.tier(f) in only]
     if problems:
         lines = ["withheld values recovered:", *problems]
         order = {"zero": 0, "small": 1, "complementary": 2}

@@ -335,18 +335,20 @@ def test_two_organisations_reports_with_the_field_report_together(two_large, tmp
     assert_nothing_recovered(att)
 
 
-def test_report_bundles_read_from_disk(two_large, tmp_path):
-    """``fieldsurvey report --all-orgs``: the CSV tables of every bundle, as a reader gets them;
-    no suppression reason, no input file names or per-file counts in any bundle."""
-    root = fresh(two_large, tmp_path)
-    out = tmp_path / "reports"
+@pytest.fixture(scope="module")
+def report_folders(two_large, tmp_path_factory) -> tuple[Path, list[Path]]:
+    """``fieldsurvey report --all-orgs`` on a copy of the study: (study, report folders)."""
+    root = fresh(two_large, tmp_path_factory.mktemp("bundles"))
+    out = root.parent / "reports"
     cli("report", root, "--all-orgs", "--format", "html", "-o", out)
-    folders = sorted(p for p in out.iterdir() if (p / "bundle").is_dir())
+    return root, sorted(p for p in out.iterdir() if (p / "bundle").is_dir())
+
+
+def test_report_bundles_say_nothing_about_small_cells(report_folders):
+    """No suppression reason (primary / complementary / sensitive) in any bundle, and no input
+    file name or per-file count in any manifest."""
+    _, folders = report_folders
     assert {p.name for p in folders} == {"field", "org-A", "org-B", "org-C"}
-    att = attacker_of(root)
-    for i, folder in enumerate(folders):  # one command: one release
-        read_bundle(att, folder, f"bundle {folder.name}", same_release=i > 0)
-    assert_nothing_recovered(att)
     for folder in folders:
         for path in (folder / "bundle").rglob("*"):
             if path.suffix not in (".csv", ".json"):
@@ -358,9 +360,19 @@ def test_report_bundles_read_from_disk(two_large, tmp_path):
                 values = set(pd.read_csv(path, dtype=str).stack().str.strip().str.lower())
                 assert not values & {"primary", "complementary", "sensitive"}, path
         manifest = json.loads((folder / "bundle" / "manifest.json").read_text())
-        for entry in manifest.get("inputs", []):
+        assert manifest.get("inputs"), "the manifest should still identify its inputs (hashes)"
+        for entry in manifest["inputs"]:
             assert not {"file_name", "path", "name", "stored", "quarantined", "rows"} & set(
                 entry), entry
+
+
+def test_report_bundles_read_from_disk(report_folders):
+    """The CSV tables of every bundle of one ``report --all-orgs``, as a reader gets them."""
+    root, folders = report_folders
+    att = attacker_of(root)
+    for i, folder in enumerate(folders):  # one command: one release
+        read_bundle(att, folder, f"bundle {folder.name}", same_release=i > 0)
+    assert_nothing_recovered(att)
 
 
 def test_reports_run_twice_release_the_same_tables(two_large, tmp_path):
@@ -408,13 +420,17 @@ def test_run_plan_next_to_compare(tmp_path):
     assert_nothing_recovered(att)
 
 
-def test_zero_band_cells_are_protected(tmp_path):
-    """No one of B (12 staff) or C (40) is in the high band; A (9) has one: a zero is as
-    disclosive as a small count, so no zero is shown and none comes back."""
+@pytest.fixture(scope="module")
+def zero_bands(tmp_path_factory) -> Path:
+    """Nobody of B (12 staff) or C (40) is in the high burnout band; one of A (9) is."""
     frame = pd.concat([staff("A", 9, bands={"burnout": spread(9, "Moderate", High=1)}),
                        staff("B", 12, bands={"burnout": spread(12, "Moderate", Low=4)}),
                        staff("C", 40, bands={"burnout": spread(40, "Moderate", Low=15)})])
-    root = build(tmp_path / "study", [("1", "all.csv", frame)], waves=["1"])
+    return build(tmp_path_factory.mktemp("zeros") / "study", [("1", "all.csv", frame)],
+                 waves=["1"])
+
+
+def _zero_band_attack(root: Path) -> Any:
     att = attacker_of(root)
     bench = outputs.benchmark(root, bands=True, scales=["burnout"])
     shown = bench.tables["bands"]["n"].dropna().astype(int)
@@ -424,6 +440,21 @@ def test_zero_band_cells_are_protected(tmp_path):
     for org in ("B", "C"):
         att.count(Cell.of({"org": org, "wave": "1", "burnout_band": "High"}), None,
                   "zero cell", f"nobody high in {org}")
+    return att
+
+
+def test_zero_band_cells_are_protected(zero_bands, tmp_path):
+    """``benchmark --bands`` then the field's and C's reports: a zero is as disclosive as a
+    small count, so no zero is shown and none comes back."""
+    att = _zero_band_attack(fresh(zero_bands, tmp_path))
+    assert_nothing_recovered(att, only=["zero"])
+
+
+def test_means_and_sds_do_not_narrow_withheld_band_counts(zero_bands, tmp_path):
+    """The same outputs: a unit's mean and SD bound how many of its staff can be in each band
+    (scores of a band lie in its range); with a shown band count that must not box a withheld
+    band in below the protection interval."""
+    att = _zero_band_attack(fresh(zero_bands, tmp_path))
     assert_nothing_recovered(att)
 
 
@@ -457,6 +488,9 @@ def test_min_cell_is_never_lowered(tmp_path, small_orgs):
         outputs.compare(root, "wf_lived_exp", min_cell=5)
     refused = cli("init", tmp_path / "low", "-i", "proqol5", "--min-cell", "4", ok=False)
     assert refused.exit_code == 2 and not (tmp_path / "low" / "study.yaml").exists()
+    five = build(tmp_path / "five", [("1", "s.csv", staff("A", 12))], min_cell=5, waves=["1"])
+    below = cli("compare", five, "--by", "wf_lived_exp", "--min-cell", "4", ok=False)
+    assert below.exit_code == 2 and "Traceback" not in below.output
     raised = tables_of(cli_json("benchmark", root, "--min-cell", "15"))
     assert raised["organisations"]["n_valid"].dropna().ge(15).all()
 
