@@ -34,7 +34,24 @@ equations without bounds is finite only if it is determined).
 
 The protection rule for a withheld count (as the gate's interval protection): the attacker's
 integer range holds at least two values and either reaches ``min_cell`` or includes 0. A
-withheld sum (mean) or sum of squares (SD) must not be determined.
+withheld sum (mean) or sum of squares (SD) must not be determined. Each breach is labelled
+``zero`` / ``small`` (the cell holds nobody / fewer than ``min_cell``: a primary disclosure) or
+``complementary`` (a value withheld to protect others); ``moments`` marks a breach that needs
+the score ranges of the bands (a mean and SD bound how many can be in each band). A
+complementary value that outputs released *before* the one withholding it already gave away is
+the gate's documented "exposed before" case and is not counted.
+
+Assumptions and limits
+----------------------
+* The universe is every combination of the categories the attacker knows (zeros included);
+  with ``knows_sizes`` it also knows each organisation's size band.
+* A table that lists only the categories someone is in gives the others away as zeros: the
+  readers target every known category a table leaves out.
+* Not inverted (only checked to be shown beside shown sources, or not at all): Welch's ANOVA
+  and omega squared, Mann-Whitney and Cliff's delta, regressions of a plan (only the n of a
+  plan's two-group tests is read), alpha and omega, shrunken means, measurement-invariance
+  levels, the drivers table, survey-weighted and role-standardised estimates, and the sentences
+  of a report's summary. The benchmark reader refuses tables it does not know.
 """
 
 from __future__ import annotations
@@ -328,7 +345,7 @@ class Attacker:
         #: Means the attacker has seen, per (context, scale): organisation -> mean.
         self.org_means: dict[tuple, dict[str, float]] = {}
         self.rank_sets: list[tuple[tuple, pd.DataFrame, str]] = []
-        self.notes: list[str] = []
+        self.inverted: list[Fact] = []
 
     # -- what readers call -----------------------------------------------------------------
 
@@ -403,6 +420,7 @@ class Attacker:
 
     def solve(self, rounds: int = 3) -> list[Finding]:
         """The attacker's range for every withheld value, after inverting derived statistics."""
+        self.inverted = []
         combos = list(itertools.product(*self.alternatives)) if self.alternatives else [()]
         merged: dict[int, Finding] = {}
         feasible = 0
@@ -451,7 +469,7 @@ class Attacker:
             if not new:
                 break
             facts += new
-            self.inverted = [*getattr(self, "inverted", []), *new]
+            self.inverted += new
             model = None
         if model is None:
             model = _Model(self, facts, self.full)
@@ -523,7 +541,7 @@ class Attacker:
         in each band): without them, from the linear equations alone, the value is protected."""
         if not findings or self.alternatives:
             return set()
-        facts = list(self.facts) + list(getattr(self, "inverted", []))
+        facts = list(self.facts) + list(self.inverted)
         model = _Model(self, facts, self.full, score_bounds=False)
         keys = list(dict.fromkeys((f.cell, f.kind) for f in findings))
         ranges = dict(zip(keys, model.ranges(keys), strict=True))
@@ -1335,11 +1353,6 @@ def _none(value: Any) -> Any:
     return None if _missing(value) else value
 
 
-def _get(row: Any, name: str) -> Any:
-    value = row.get(name) if isinstance(row, Mapping) else getattr(row, name, None)
-    return None if value is None or _missing(value) else value
-
-
 def read_compare(att: Attacker, tables: Mapping[str, pd.DataFrame], by: str, *, column: str,
                  label: Any = str, groups: Sequence[str] = (), source: str = "compare",
         same_release: bool = False) -> None:
@@ -1758,7 +1771,7 @@ def why(att: Attacker, finding: Finding) -> list[str]:
         return not probe.protected(att.min_cell)
 
     saved = list(att.facts)
-    att.facts = saved + list(getattr(att, "inverted", []))
+    att.facts = saved + list(att.inverted)
     try:
         return explain(att, finding.cell, finding.kind, holds)
     finally:
