@@ -18,6 +18,7 @@ from fieldsurvey.outputs.findings import reproduce_findings
 from fieldsurvey.reproduce import findings_from_dict
 from fieldsurvey.reproduce.recompute import (
     REPRODUCE_COLUMNS,
+    compute_findings,
     reproduce_table,
     wilson_interval,
 )
@@ -106,10 +107,21 @@ def test_verdicts_match_close_differ_and_not_computable(known):
     assert "filter column 'team' missing" in out.loc["no-filter-col", "reason"]
     assert out.loc["recipe-no", "reason"].startswith("recipe computable: no")
     assert "threshold not stated" in out.loc["recipe-no", "reason"]
-    # Lived experience: 8 of 20 High.
-    assert out.loc["exact", "lived_value"] == pytest.approx(40.0)
-    assert out.loc["exact", "lived_n"] == 20
-    assert not out.loc["exact", "lived_suppressed"]
+    # Lived experience: 8 of 20 High. 40% of 20 is a count of 8, below min_cell 10: withheld.
+    assert out.loc["exact", "lived_value"] is None
+    assert out.loc["exact", "lived_suppressed"]
+
+
+def test_lived_experience_value_is_shown_when_every_count_behind_it_is_large(known):
+    # 15 of 37 with lived experience High, 23 of 63 without: no count below 10.
+    lived = np.full(100, 2)
+    lived[:15] = 1
+    lived[38:60] = 1
+    out = reproduce_findings(known.assign(wf_lived_exp=lived), _findings(_band("exact", "38%")),
+                             min_cell=10).iloc[0]
+    assert out["lived_value"] == pytest.approx(100 * 15 / 37)
+    assert out["lived_n"] == 37
+    assert not out["lived_suppressed"]
 
 
 def test_matches_uses_the_rounding_interval_half_open(known):
@@ -121,16 +133,18 @@ def test_matches_uses_the_rounding_interval_half_open(known):
 
 def test_none_is_an_exact_count_not_a_rounded_figure():
     data = pd.DataFrame(
-        {"burnout_band": ["High"] + ["Moderate"] * 299, "burnout": 1.0, "wf_lived_exp": 2}
+        {"burnout_band": ["High"] * 10 + ["Moderate"] * 990, "burnout": 1.0, "wf_lived_exp": 2}
     )
     out = reproduce_findings(data, _findings(_band("none", "none"))).iloc[0]
-    # 0.33% would round to 0% and "match" if "none" were a rounded figure; it counts nobody.
-    assert out["study_value"] == pytest.approx(100 / 300)
+    # 1% would round to 0% and "match" if "none" were a rounded figure; it counts nobody.
+    assert out["study_value"] == pytest.approx(1.0)
     assert out["verdict"] == "differs"
     nobody = data.assign(burnout_band="Moderate")
-    assert reproduce_findings(nobody, _findings(_band("none", "none")))["verdict"].iloc[0] == (
-        "matches"
-    )
+    (cell,) = compute_findings(nobody, _findings(_band("none", "none")), min_cell=10)
+    assert cell.row["verdict"] == "matches"  # computed...
+    shown = reproduce_findings(nobody, _findings(_band("none", "none"))).iloc[0]
+    assert shown["verdict"] == "not computable"  # ...but a zero is withheld like a small count
+    assert shown["study_value"] is None
 
 
 def test_filters_compare_yaml_values_with_data_codes(known):
@@ -286,7 +300,7 @@ def test_cli_json_has_every_key(study_dir, tmp_path):
     raw = {
         "title": "mine",
         "findings": [
-            _band("high", "5%"),
+            _band("high", "5%", band="Low"),  # nobody is High in this study: a zero
             _finding("cbi", "30%", {"statistic": "mean", "scale": "cbi.cbi_work"}),
         ],
     }
@@ -351,11 +365,11 @@ def test_already_scored_frame_is_not_rescored_and_instruments_are_checked():
     scores = score_scales(responses, ["proqol5"]).drop(columns="row")
     frame = pd.concat([responses[["org", "wf_lived_exp"]], scores], axis=1)  # no item columns
     ff = _findings(
-        _band("high", "1%"),
+        _band("high", "1%", band="Low"),
         _finding("cbi", "30%", {"statistic": "mean", "scale": "cbi.cbi_work"}),
     )
     out = reproduce_findings(frame, ff, [resolve_instrument("proqol5")]).set_index("id")
-    expected = 100 * (scores["burnout_band"] == "High").sum() / scores["burnout_band"].notna().sum()
+    expected = 100 * (scores["burnout_band"] == "Low").sum() / scores["burnout_band"].notna().sum()
     assert out.loc["high", "study_value"] == pytest.approx(expected)
     assert "does not use instrument 'cbi' (it uses proqol5)" in out.loc["cbi", "reason"]
 
@@ -364,39 +378,17 @@ def test_already_scored_frame_is_not_rescored_and_instruments_are_checked():
 # Handing the findings to another output's release (a report gates them with its other tables)
 
 
-def test_findings_gated_in_an_external_release_agree_with_their_own_release(known):
-    from fieldsurvey.disclosure import DisclosurePolicy, Results, audit, gate
-    from fieldsurvey.reproduce.recompute import (
-        add_finding_table,
-        compute_findings,
-        gated_finding_row,
-    )
+def test_a_proportion_is_never_handed_to_a_release_as_a_statistic(known):
+    from fieldsurvey.disclosure import Results
+    from fieldsurvey.reproduce.recompute import add_finding_table, compute_findings
 
-    ff = _findings(_band("exact", "38%"), _band("role1", "38%", filters={"wf_role": [1]}))
-    cells = compute_findings(known, ff, min_cell=10)
-    assert cells[0].row["study_value"] == pytest.approx(38.0)  # ungated, before any release
-    assert cells[0].hit is not None and (cells[0].hit == "yes").sum() == 38
-    people = pd.DataFrame(
-        {
-            "lived": np.where(known["wf_lived_exp"] == 1, "yes", "other"),
-            "role": known["wf_role"].astype(str),
-        }
-    )
-    release = Results(people, ["lived", "role"])
-    release.add_table("by_role", pd.DataFrame({"role": ["1", "2", None]}))
-    add_finding_table(release, "f0", cells[0], {}, {"lived": "yes"})
-    add_finding_table(release, "f1", cells[1], {"role": "1"}, {"lived": "yes"})
-    gated = gate(release, DisclosurePolicy(min_cell=10))
-    assert audit(gated).passed
-    rows = [gated_finding_row(c, gated[f"f{i}"], 10) for i, c in enumerate(cells)]
-    alone = reproduce_findings(known, ff, min_cell=10)
-    for row, (_, expected) in zip(rows, alone.iterrows(), strict=True):
-        for column in ("study_value", "ci_low", "ci_high", "n", "verdict", "lived_value"):
-            assert (
-                row[column] == pytest.approx(expected[column])
-                if isinstance(expected[column], float)
-                else row[column] == expected[column]
-            )
+    # "40% of 20" is the count 8: a proportion goes to the gate as the counts it divides.
+    cell = compute_findings(known, _findings(_band("exact", "38%")), min_cell=10)[0]
+    assert cell.row["study_value"] == pytest.approx(38.0)  # ungated, before any release
+    assert cell.hit is not None and (cell.hit == "yes").sum() == 38
+    release = Results(pd.DataFrame({"lived": ["yes"] * 20 + ["other"] * 80}), ["lived"])
+    with pytest.raises(ValueError, match="release its counts"):
+        add_finding_table(release, "f0", cell, {}, {"lived": "yes"})
 
 
 def test_a_table_of_the_same_release_can_withhold_a_finding_value():

@@ -32,7 +32,7 @@ from fieldsurvey.reproduce.recompute import (
 )
 from fieldsurvey.results import Results
 
-__all__ = ["FINDING_HIT", "HIT_VALUES", "ReportFindings", "report_findings"]
+__all__ = ["FINDING_HIT", "HIT_VALUES", "ReportFindings", "findings_release", "report_findings"]
 
 FINDING_POPULATION = "finding_population_"
 FINDING_HIT = "finding_counts_"
@@ -219,7 +219,18 @@ def report_findings(data: StudyData, findings: FindingsFile) -> ReportFindings:
                 f"the finding compares groups of {', '.join(recipe.groups)}, which the report "
                 "cannot gate (only lived-experience comparisons are shown)"
             )
-    n = len(data.frame)
+    title = findings.title if isinstance(findings, FindingsFile) else ""
+    return _assemble(cells, frame, rows, len(data.frame), set(data.frame.columns), title,
+                     data.latest)
+
+
+def _assemble(cells: list[FindingCell], frame: pd.DataFrame, rows: np.ndarray, n: int,
+              present: set[str], title: str, wave: str) -> ReportFindings:
+    """The findings' dimensions (populations, counted groups) and values over all ``n`` rows.
+
+    ``frame`` holds the rows the findings were computed on (``rows`` of the ``n``); columns in
+    ``present`` need not be carried again.
+    """
     latest = pd.DataFrame(index=range(len(frame)))
     population = population_dimensions(cells, latest, prefix=FINDING_POPULATION)
     dimensions = pd.DataFrame(
@@ -235,7 +246,7 @@ def report_findings(data: StudyData, findings: FindingsFile) -> ReportFindings:
         slug = re.sub(r"[^A-Za-z0-9._-]+", "-", cell.finding.id)
         name = f"finding_{slug}"
         tables[i] = name if name not in tables.values() else f"{name}_{i + 1}"
-        if cell.scale is not None and cell.scale not in data.frame.columns:
+        if cell.scale is not None and cell.scale not in present:
             values[cell.scale] = _spread(
                 rows, n, pd.to_numeric(frame[cell.scale], errors="coerce").to_numpy(), "nan"
             ).astype(float)
@@ -245,6 +256,32 @@ def report_findings(data: StudyData, findings: FindingsFile) -> ReportFindings:
                 seen[key] = f"{FINDING_HIT}{len(seen) + 1}"
                 dimensions[seen[key]] = _spread(rows, n, cell.hit, NOT_REPORTED)
             hit[i] = seen[key]
-    title = findings.title if isinstance(findings, FindingsFile) else ""
-    return ReportFindings(title, data.latest, cells, dimensions, values, population, hit, tables)
+    return ReportFindings(title, wave, cells, dimensions, values, population, hit, tables)
 
+
+def findings_release(data: pd.DataFrame, cells: list[FindingCell], lived: np.ndarray,
+                     keys: pd.Series | None = None, title: str = ""
+                     ) -> tuple[Results, ReportFindings]:
+    """Findings computed on a whole data set as results, exactly as the field report has them.
+
+    A proportion is released as counts (whom it counts, and those with a score), a mean or SD
+    with its count of scores, anything else as a statistic of its population; lived experience
+    (``lived``: yes, no or other) is the sensitive dimension. Read the shown values back with
+    :meth:`ReportFindings.gated_rows`.
+    """
+    n = len(data)
+    found = _assemble(cells, data.reset_index(drop=True), np.arange(n), n, set(), title, "all")
+    frame = pd.concat([pd.DataFrame({"wave": "all", LIVED_GROUP: np.asarray(lived, object)}),
+                       found.dimensions, found.values], axis=1)
+    dims = ["wave", LIVED_GROUP, *found.dimensions.columns]
+    domains: dict[str, list[object]] = {LIVED_GROUP: ["yes", "no", "other"]}
+    unprotected: dict[str, list[object]] = {}
+    for column in found.dimensions.columns:
+        counted = column.startswith(FINDING_HIT)
+        domains[column] = [*HIT_VALUES, NOT_REPORTED] if counted else ["in", "out"]
+        unprotected[column] = ["no score", NOT_REPORTED] if counted else []
+    scales = list(found.values.columns)
+    results = Results(frame[dims], dims, measures=frame[scales] if scales else None, keys=keys,
+                      domains=domains, unprotected=unprotected)
+    found.add_to(results, frame)
+    return results, found

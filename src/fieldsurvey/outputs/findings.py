@@ -9,14 +9,15 @@ import pandas as pd
 
 from fieldsurvey.analyse.frame import load_frame
 from fieldsurvey.analyse.plan import plan_results
+from fieldsurvey.analyse.report_findings import findings_release
 from fieldsurvey.disclosure import publish
 from fieldsurvey.instrument import Instrument
 from fieldsurvey.reproduce import Finding, FindingsFile, Plan
 from fieldsurvey.reproduce.recompute import (
+    REPRODUCE_COLUMNS,
     compute_findings,
-    findings_results,
-    findings_rows,
     lived_groups,
+    with_scores,
 )
 
 __all__ = ["reproduce", "reproduce_findings", "run_plan"]
@@ -34,13 +35,22 @@ def reproduce(study_dir: str | Path, findings: FindingsFile, *, confidence: floa
     """
     frame = load_frame(study_dir)
     floor = frame.study.config.min_cell if frame.study is not None else 10
-    cells = compute_findings(frame.data, findings, frame.instruments, min_cell=floor,
-                             confidence=confidence)
-    results = findings_results(cells, lived_groups(frame.data), frame.keys)
-    if not results.tables:
-        return findings_rows(cells, {}, floor), floor
-    gated = publish(results, frame.study, output="reproduce", command=command)
-    return findings_rows(cells, gated.tables, gated.policy.min_cell), gated.policy.min_cell
+    return _reproduce(frame.data, findings, frame.instruments, frame.study, frame.keys, floor,
+                      None, confidence, command)
+
+
+def _reproduce(data: pd.DataFrame, findings: FindingsFile | Sequence[Finding],
+               instruments: Iterable[Instrument] | None, study: object, keys: pd.Series | None,
+               floor: int, min_cell: int | None, confidence: float, command: str
+               ) -> tuple[pd.DataFrame, int]:
+    cells = compute_findings(data, findings, instruments, min_cell=floor, confidence=confidence)
+    title = findings.title if isinstance(findings, FindingsFile) else ""
+    scored = with_scores(data, list(instruments) if instruments is not None else None)
+    results, found = findings_release(scored, cells, lived_groups(scored), keys, title)
+    if not results.tables:  # nothing computed: every row says why
+        return pd.DataFrame([c.row for c in cells], columns=REPRODUCE_COLUMNS), floor
+    gated = publish(results, study, min_cell=min_cell, output="reproduce", command=command)
+    return found.gated_rows(gated.tables, gated.policy.min_cell), gated.policy.min_cell
 
 
 def reproduce_findings(data: pd.DataFrame, findings: FindingsFile | Sequence[Finding],
@@ -65,12 +75,9 @@ def reproduce_findings(data: pd.DataFrame, findings: FindingsFile | Sequence[Fin
     [[2.5, 'matches', 2.0]]
     """
     floor = 10 if min_cell is None else max(10, min_cell)
-    cells = compute_findings(data, findings, instruments, min_cell=floor, confidence=confidence)
-    results = findings_results(cells, lived_groups(data))
-    if not results.tables:
-        return findings_rows(cells, {}, floor)
-    gated = publish(results, None, min_cell=min_cell, output="reproduce", command=command)
-    return findings_rows(cells, gated.tables, gated.policy.min_cell)
+    rows, _ = _reproduce(data, findings, instruments, None, None, floor, min_cell, confidence,
+                         command)
+    return rows
 
 
 def run_plan(study_dir: str | Path, plan: Plan, *, bootstrap_reps: int | None = None,

@@ -48,7 +48,6 @@ from scipy import stats
 from fieldsurvey.instrument import Instrument
 from fieldsurvey.reproduce.findings import Finding, FindingsFile, Recipe, ScaleRef
 from fieldsurvey.reproduce.published_value import Reported
-from fieldsurvey.results import Results
 
 VERDICTS: tuple[str, ...] = ("matches", "close", "differs", "not computable")
 LIVED_COLUMN = "wf_lived_exp"
@@ -173,7 +172,7 @@ def compute_findings(
     """
     items = findings.findings if isinstance(findings, FindingsFile) else tuple(findings)
     instrument_list = list(instruments) if instruments is not None else None
-    frame = _with_scores(data, instrument_list)
+    frame = with_scores(data, instrument_list)
     frame = _with_lived_group(frame, lived_column)
     is_lived = (
         pd.to_numeric(frame[lived_column], errors="coerce").eq(1).fillna(False).to_numpy(bool)
@@ -303,7 +302,7 @@ def _missing_text(value: object) -> bool:
     return not str(value).strip()
 
 
-def _with_scores(data: pd.DataFrame, instruments: list[Instrument] | None) -> pd.DataFrame:
+def with_scores(data: pd.DataFrame, instruments: list[Instrument] | None) -> pd.DataFrame:
     if not instruments:
         return data.reset_index(drop=True)
     if all(sc.id in data.columns for inst in instruments for sc in inst.scales):
@@ -766,6 +765,10 @@ def add_finding_table(
     """
     if cell.overall is None:
         raise ValueError(f"finding {cell.finding.id!r} has no computed value to release")
+    if cell.hit is not None:
+        # A percentage of a small group is its count: release whom it counts as counts
+        # (fieldsurvey.analyse.report_findings.findings_release), never as a statistic.
+        raise ValueError(f"finding {cell.finding.id!r} is a proportion: release its counts")
     overall, est = cell.overall, cell.lived
     diff = cell.row.get("difference")
     rows = [
@@ -878,47 +881,6 @@ def lived_groups(data: pd.DataFrame, lived_column: str = LIVED_COLUMN) -> np.nda
         return np.full(len(data), "other", dtype=object)
     codes = pd.to_numeric(data[lived_column], errors="coerce").to_numpy()
     return np.where(codes == 1, "yes", np.where(codes == 2, "no", "other")).astype(object)
-
-
-def findings_results(cells: list[FindingCell], lived: np.ndarray,
-                     keys: pd.Series | None = None) -> Results:
-    """The computed findings of one ``reproduce`` run as results for the disclosure gate.
-
-    Each finding's population (its filters) is a dimension, so cells of different findings
-    are judged together; lived experience (``lived``, from :func:`lived_groups`) is the
-    sensitive dimension, with "yes", "no" and everyone else as "other".
-    """
-    respondents = pd.DataFrame({LIVED_GROUP: lived})
-    pop_dim = population_dimensions(cells, respondents)
-    dims = [LIVED_GROUP, *dict.fromkeys(pop_dim.values())]
-    domains = {d: ["in", "out"] for d in dims[1:]}
-    domains[LIVED_GROUP] = ["yes", "no", "other"]
-    measures = pd.DataFrame({f"finding_{i}": c.valid for i, c in enumerate(cells)
-                             if c.computed and c.valid is not None})
-    results = Results(respondents, dims, domains=domains, keys=keys,
-                      measures=measures if len(measures.columns) else None)
-    for i, cell in enumerate(cells):
-        if not cell.computed:
-            continue
-        population = {pop_dim[i]: "in"} if i in pop_dim else {}
-        compares = LIVED_GROUP if cell.compares_lived else None
-        lived = None if compares else {LIVED_GROUP: "yes"}
-        # A group difference counts only its two groups: its cells are the groups (sources).
-        grouped = bool(cell.finding.recipe.groups)
-        measure = f"finding_{i}" if f"finding_{i}" in measures and not grouped else None
-        add_finding_table(results, f"finding_{i}", cell, population, lived, compares=compares,
-                          measure=measure)
-    return results
-
-
-def findings_rows(cells: list[FindingCell], tables: dict[str, pd.DataFrame],
-                  min_cell: int) -> pd.DataFrame:
-    """One row per finding (``REPRODUCE_COLUMNS``) with only what the gated tables show."""
-    rows = [
-        gated_finding_row(cell, tables.get(f"finding_{i}"), min_cell)
-        for i, cell in enumerate(cells)
-    ]
-    return pd.DataFrame(rows, columns=REPRODUCE_COLUMNS)
 
 
 def population_dimensions(
