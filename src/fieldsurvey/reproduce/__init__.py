@@ -85,10 +85,10 @@ from fieldsurvey.reproduce.recompute import (  # noqa: E402
     REPRODUCE_COLUMNS,
     VERDICTS,
     compute_findings,
-    with_scores,
     lived_groups,
     reproduce_table,
     wilson_interval,
+    with_scores,
 )
 
 __all__ += [
