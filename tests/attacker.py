@@ -1302,6 +1302,13 @@ def study_truth(study_dir: Any) -> tuple[pd.DataFrame, list[Layer]]:
                 for label, (blo, bhi) in ranges.items():  # the attacker's ranges hold the truth
                     inside = values[truth[band] == label]
                     assert ((inside >= blo - 1e-9) & (inside <= bhi + 1e-9)).all(), (sc.id, label)
+            bins = f"{sc.id}_bin"  # the reports' five equal-width score bins, (a, b] labelled "a to b"
+            edges = np.linspace(lo, hi, 6)
+            labels = [f"{a:g} to {b:g}" for a, b in itertools.pairwise(edges)]
+            binned = pd.cut(values, bins=edges, labels=labels, include_lowest=True)
+            truth[bins] = binned.astype(object).where(values.notna(), NO_SCORE).to_numpy()
+            bands[bins] = {label: (float(a), float(b))
+                           for label, (a, b) in zip(labels, itertools.pairwise(edges), strict=True)}
             layers.append(Layer(sc.id, lo, hi, bands, answered))
     for col, (lo, hi) in CONTEXT.items():
         if col in data:
@@ -1601,7 +1608,7 @@ def _complete_report_table(att: Attacker, table: pd.DataFrame, source: str) -> N
     """A table split by one category (role, lived experience, size band, a band) that leaves
     categories out: each left-out category of each unit is a cell the attacker targets."""
     splits = [c for c in table.columns if c in ("role", "lived_experience", "size_band")
-              or (str(c).endswith("_band") and c in att.layer_of_dim)]
+              or (str(c).endswith(("_band", "_bin")) and c in att.layer_of_dim)]
     if len(splits) != 1:
         return
     col = splits[0]
@@ -1636,7 +1643,7 @@ def _report_where(r: Mapping[str, Any]) -> dict[str, Any]:
         else:
             where[dim] = value
     for col, value in r.items():
-        if str(col).endswith("_band") and _none(value) is not None:
+        if str(col).endswith(("_band", "_bin")) and _none(value) is not None:
             where[col] = str(value)
     return where
 

@@ -640,6 +640,7 @@ def _declarations(data: StudyData, findings: ReportFindings | None) -> dict[str,
             hit = column.startswith(FINDING_HIT)
             domains[column] = [*HIT_VALUES, NOT_REPORTED] if hit else ["in", "out"]
             unprotected[column] = [NO_SCORE, NOT_REPORTED] if hit else []
+        linked.update(findings.linked)
     return {"dims": dims, "domains": domains, "linked": linked, "unprotected": unprotected}
 
 

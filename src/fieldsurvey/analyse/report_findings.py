@@ -67,6 +67,13 @@ class ReportFindings:
     hit: dict[int, str] = field(default_factory=dict)
     tables: dict[int, str] = field(default_factory=dict)
 
+    @property
+    def linked(self) -> dict[str, str]:
+        """Each counting dimension's scale: both are computed from the same answers, so the
+        gate imagines someone in an empty cell only with a band and a count that agree."""
+        return {self.hit[i]: str(self.cells[i].scale) for i in self.hit
+                if self.cells[i].scale is not None}
+
     def _where(self, i: int) -> dict[str, Any]:
         where: dict[str, Any] = {"wave": self.wave}
         if i in self.population:
@@ -124,6 +131,7 @@ class ReportFindings:
                 table = tables[self.tables[i]]
                 overall, lived = (_shown_estimate(cell, table, pos) for pos in (0, 1))
                 row = shown_finding_row(cell, overall, lived, min_cell)
+                _shown_counts(row, cell, table)
             if row["verdict"] == "not computable" and "respondent" in str(row["reason"]):
                 # "fewer than 2 respondents have this score" tells how small a group is.
                 row["reason"] = TOO_FEW
@@ -135,6 +143,16 @@ def _number(value: Any) -> float | None:
     if value is None or value is pd.NA or pd.isna(value):
         return None
     return float(value)
+
+
+def _shown_counts(row: dict[str, Any], cell: FindingCell, table: pd.DataFrame) -> None:
+    """Counts of scored respondents the gate shows where the value itself is withheld: a
+    count printed as withheld must not be one another output shows."""
+    step = 2 if cell.hit is not None else 1
+    for column, which in (("n", 0), ("lived_n", 1)):
+        if row.get(column) is None:
+            n = _number(table[f"{cell.scale}_n"].iat[step * which])
+            row[column] = None if n is None else int(n)
 
 
 def _shown_estimate(cell: FindingCell, table: pd.DataFrame, which: int) -> Estimate | None:
@@ -282,6 +300,6 @@ def findings_release(data: pd.DataFrame, cells: list[FindingCell], lived: np.nda
         unprotected[column] = ["no score", NOT_REPORTED] if counted else []
     scales = list(found.values.columns)
     results = Results(frame[dims], dims, measures=frame[scales] if scales else None, keys=keys,
-                      domains=domains, unprotected=unprotected)
+                      domains=domains, unprotected=unprotected, linked=found.linked)
     found.add_to(results, frame)
     return results, found

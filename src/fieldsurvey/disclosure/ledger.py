@@ -228,7 +228,8 @@ class Ledger:
             domains[dim.dim_id] = [*dim.categories, ABSENT]
             name_of[dim.dim_id] = dim.dim_id
             if dim.link:
-                linked[dim.dim_id] = f"{dim.link}@{dim.keyset_id}"
+                # One respondent's answers give every release's bands of a scale alike.
+                linked[dim.dim_id] = dim.link
         own_keyset = _digest(np.sort(own_keys).tobytes())
         for ks, keys in store.keysets.items():
             if ks == own_keyset:
@@ -250,7 +251,7 @@ class Ledger:
             same = c["keyset_id"] == own_keyset
             items.append((CURRENT, "in") if same else (f"@ks:{c['keyset_id']}", "in"))
             prior.append((tuple(sorted(items, key=lambda i: rank[i[0]])), c["status"]))
-        universe = Universe(frame, domains, linked)
+        universe = Universe(frame, domains, linked, absent=ABSENT)
         return Joint(universe, translate, prior)
 
     # -- recording --------------------------------------------------------------------------

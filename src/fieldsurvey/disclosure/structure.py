@@ -42,6 +42,9 @@ class Universe:
     frame: pd.DataFrame
     domains: dict[str, list[object]]
     linked: dict[str, str] = field(default_factory=dict)
+    #: The value of a dimension for respondents outside the release that defines it (earlier
+    #: releases' people); never a category someone could be imagined into.
+    absent: object = None
 
     @property
     def columns(self) -> list[str]:
@@ -231,8 +234,8 @@ def _nearest(observed: pd.DataFrame, cell: tuple) -> pd.DataFrame:
     return observed
 
 
-def _other_value(codes: Mapping[object, int], excluded: int) -> int | None:
-    return next((c for c in codes.values() if c != excluded), None)
+def _other_value(codes: Mapping[object, int], excluded: int, absent: object) -> int | None:
+    return next((c for v, c in codes.items() if c != excluded and v != absent), None)
 
 
 def _atoms_with_phantoms(
@@ -250,7 +253,7 @@ def _atoms_with_phantoms(
     targets = [atomic[i] for i in np.flatnonzero(counts == 0) if i not in known_empty]
     for parent, child, dim, code in differences:
         if counts[parent] == counts[child]:  # "everyone but X" is empty: imagine someone
-            other = _other_value(codes[dim], code)
+            other = _other_value(codes[dim], code, universe.absent)
             if other is not None:
                 targets.append(tuple(sorted((*atomic[parent], (dim, other)),
                                             key=lambda item: used.index(item[0]))))
