@@ -189,19 +189,27 @@ def finding_recipes() -> dict[str, dict[str, Any]]:
     return {f["id"]: f["recipe"] for f in raw["findings"]}
 
 
-def attacker_of(root: Path, *, knows_sizes: bool = False) -> Attacker:
+def attacker_of(root: Path, *, knows_sizes: bool = True) -> Attacker:
+    """The attacker of a study: by default it knows each organisation's size band, as the
+    gate assumes every member does."""
     truth, layers = study_truth(root)
     return new_attacker(truth, layers, min_cell=open_study(root).config.min_cell,
                         knows_sizes=knows_sizes)
 
 
 def assert_nothing_recovered(att: Attacker, explain: int = 1,
-                             only: Sequence[str] | None = None) -> None:
+                             only: Sequence[str] | None = None,
+                             moments_known_limit: bool = False) -> None:
     """Fail with every value the attacker recovers, and the released facts behind the first
     few of them (the smallest cells first). ``only``: fail only for these tiers of breach
-    (``zero``, ``small``, ``complementary``)."""
+    (``zero``, ``small``, ``complementary``). ``moments_known_limit``: do not fail for values
+    only a mean and SD narrow (a documented limit of the gate, tested on its own)."""
     problems = att.check()
     assert att.targets, "nothing withheld: the scenario does not test anything"
+    if moments_known_limit:
+        problems = [p for p in problems if ", moments]" not in p]
+        att.found_breaches = [f for f in att.found_breaches
+                              if id(f) not in att._needs_score_bounds(att.found_breaches)]
     if only is not None:
         problems = [p for p in problems if p.startswith("[") and p[1:].split("]")[0].split(
             ",")[0] in only]

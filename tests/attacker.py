@@ -368,8 +368,24 @@ class Attacker:
             self.targets.append(Target(label or "count", cell, "count", source, self.stage))
         else:
             self.equation([Term(1.0, cell, "count")], float(n), source, tol=1e-6)
-            if float(n) < self.min_cell:
+            if float(n) < self.min_cell and not (float(n) == 0 and self.known_empty(cell)):
                 self.alert(source, f"count {n:g} shown for {cell.label()} (below {self.min_cell})")
+
+    def known_empty(self, cell: Cell) -> bool:
+        """Whether what the attacker knows beforehand (``functional``: an organisation's size
+        band) already says nobody is in the cell: showing its zero tells nothing new."""
+        where = dict(cell.where)
+        for dep, det in self.functional.items():
+            value = where.get(dep)
+            if value is None or isinstance(value, (AnyOf, Not)):
+                continue
+            of = self.truth.groupby(det)[dep].first()
+            allowed = set(of[of == value].index)
+            given = where.get(det)
+            if not allowed or (given is not None and not isinstance(given, (AnyOf, Not))
+                               and given not in allowed):
+                return True
+        return False
 
     def moments(self, cell: Cell, n: Any, mean: Any, sd: Any, source: str) -> None:
         """A released n with a score, mean and SD of ``cell.measure`` (missing: withheld)."""
@@ -1584,6 +1600,8 @@ def read_report(att: Attacker, tables: Mapping[str, pd.DataFrame], scales: Seque
             base = Cell.of(where)
             if "n" in r and name not in ("position",):
                 att.count(base, _none(r["n"]), src)
+            if hit is not None and _none(r.get(hit)) is not None:
+                continue  # a finding's counted row gives its count only, never a scored count
             for s in scales:
                 if f"{s}_n" in r and f"{s}_mean" in r:
                     att.moments(base.with_(s), _none(r[f"{s}_n"]), _none(r.get(f"{s}_mean")),

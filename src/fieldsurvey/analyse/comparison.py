@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from fieldsurvey.analyse.frame import NOT_STATED, AnalysisFrame, group_labels
+from fieldsurvey.analyse.frame import NOT_STATED, AnalysisFrame, group_categories, group_labels
 from fieldsurvey.analyse.report import cell_statistics
 from fieldsurvey.results import ROW_VARIABLE, Results
 
@@ -73,7 +73,8 @@ def group_comparison(
         respondents["role"] = data[frame.study.config.role_column].astype("string").fillna(
             NOT_STATED).astype(object).to_numpy()
         dims += ["org", "role"]
-    results = Results(respondents, dims, measures=data[list(scales)], keys=frame.keys)
+    results = Results(respondents, dims, measures=data[list(scales)], keys=frame.keys,
+                      domains={by: group_categories(frame, by)})
     rows = []
     for scale in scales:
         stats = cell_statistics(data, [{by: g} for g in categories] + [{by: None}], [scale])

@@ -20,7 +20,8 @@ from fieldsurvey.scoring import score_scales, scored_responses
 from fieldsurvey.store import Study, StudyError, open_study
 from fieldsurvey.store.study import STUDY_FILE
 
-__all__ = ["NOT_STATED", "AnalysisFrame", "group_labels", "load_frame", "respondent_keys"]
+__all__ = ["NOT_STATED", "AnalysisFrame", "group_categories", "group_labels", "load_frame",
+           "respondent_keys"]
 
 #: The category of a respondent who gave no answer: counted and protected like any other.
 NOT_STATED = "not stated"
@@ -115,3 +116,15 @@ def group_labels(frame: AnalysisFrame, column: str) -> pd.Series:
         values = data[column].astype("string").astype(object)
     values = values.where(pd.notna(values), NOT_STATED)
     return values.map(str).astype(object).reset_index(drop=True)
+
+
+def group_categories(frame: AnalysisFrame, column: str) -> list[str]:
+    """Every category :func:`group_labels` can give ``column``: the answer labels of a coded
+    item (a role nobody chose is a group too, and a table that leaves it out must not say it
+    is empty), and "not stated"; for other columns, the values observed."""
+    for inst in frame.instruments:
+        if column in inst.item_ids:
+            labels = inst.response_scale_of(column).labels
+            if labels:
+                return [*(str(v) for v in labels.values()), NOT_STATED]
+    return list(pd.unique(group_labels(frame, column)))

@@ -621,6 +621,7 @@ def _declarations(data: StudyData, findings: ReportFindings | None) -> dict[str,
             *[f"{s.id}_band" for s in bands], *[f"{s.id}_bin" for s in data.wellbeing]]
     domains: dict[str, list[Any]] = {
         "lived_experience": LIVED_GROUPS,
+        "role": list(data.roles),
         "size_band": [label for _, _, label in SIZE_BANDS],
         "wave": list(data.waves),
     }
@@ -641,7 +642,9 @@ def _declarations(data: StudyData, findings: ReportFindings | None) -> dict[str,
             domains[column] = [*HIT_VALUES, NOT_REPORTED] if hit else ["in", "out"]
             unprotected[column] = [NO_SCORE, NOT_REPORTED] if hit else []
         linked.update(findings.linked)
-    return {"dims": dims, "domains": domains, "linked": linked, "unprotected": unprotected}
+    return {"dims": dims, "domains": domains, "linked": linked, "unprotected": unprotected,
+            # Members know roughly how big the other members are.
+            "determined_by": {"size_band": "org"}}
 
 
 def report_results(
@@ -690,7 +693,8 @@ def report_results(
         extra = findings.values.set_axis(frame.index)
         measures = pd.concat([measures, extra[[c for c in extra if c not in measures]]], axis=1)
     results = Results(frame[spec["dims"]], spec["dims"], measures=measures, keys=data.keys,
-                      linked=spec["linked"], domains=spec["domains"],
+                      linked=spec["linked"], determined_by=spec["determined_by"],
+                      domains=spec["domains"],
                       unprotected=spec["unprotected"])
     ctx = ReportContext(data, org, frame, models or ReportModels(data))
     for section in SECTIONS:

@@ -130,6 +130,8 @@ class StudyData:
     weights_error: str | None = None
     #: One stable key per row of ``frame``: organisation, wave and response id.
     keys: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
+    #: Every role the instrument offers, and "not stated": a role nobody chose is a cell too.
+    roles: list[str] = field(default_factory=list)
 
     @property
     def min_cell(self) -> int:
@@ -286,6 +288,7 @@ def load_study_data(study: Study, *, n_boot: int = 200) -> StudyData:
         weights_error=weight_error,
         keys=keys.reset_index(drop=True),
         n_boot=n_boot,
+        roles=[*role_labels.values(), NOT_STATED],
     )
 
 

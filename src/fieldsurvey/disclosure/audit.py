@@ -82,7 +82,9 @@ def audit(gated: GatedRelease) -> AuditResult:
     for u in np.flatnonzero(shown_now & gated.protected):
         table, row = where.get(int(u), ("", -1))
         report(table, row, int(u), COUNT_COL, "withheld value is shown")
-    small = shown_now & (st.unit_n < min_cell) & ~gated.public
+    # A cell no one could be in (every reader knows it is empty) has nothing to protect.
+    possible = np.diff(st.rows.indptr) > 0
+    small = shown_now & (st.unit_n < min_cell) & ~gated.public & possible
     for u in np.flatnonzero(small):
         table, row = where.get(int(u), ("", -1))
         report(table, row, int(u), COUNT_COL, f"shown with n={st.unit_n[u]}<{min_cell}")

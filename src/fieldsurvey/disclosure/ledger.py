@@ -251,7 +251,8 @@ class Ledger:
             same = c["keyset_id"] == own_keyset
             items.append((CURRENT, "in") if same else (f"@ks:{c['keyset_id']}", "in"))
             prior.append((tuple(sorted(items, key=lambda i: rank[i[0]])), c["status"]))
-        universe = Universe(frame, domains, linked, absent=ABSENT)
+        universe = Universe(frame, domains, linked, absent=ABSENT,
+                            determined_by=dict(release.determined_by))
         return Joint(universe, translate, prior)
 
     # -- recording --------------------------------------------------------------------------

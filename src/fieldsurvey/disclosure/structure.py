@@ -45,6 +45,8 @@ class Universe:
     #: The value of a dimension for respondents outside the release that defines it (earlier
     #: releases' people); never a category someone could be imagined into.
     absent: object = None
+    #: Dimension -> the dimension every reader can tell it from (size band <- organisation).
+    determined_by: dict[str, str] = field(default_factory=dict)
 
     @property
     def columns(self) -> list[str]:
@@ -177,7 +179,55 @@ def _membership(frame: pd.DataFrame, definitions: Sequence[tuple]) -> sparse.csr
     )
 
 
-def _phantom(atoms: pd.DataFrame, cell: tuple, used: list[str], linked: dict[str, str]) -> dict:
+def _functions(atoms: pd.DataFrame, used: list[str], determined_by: dict[str, str]
+               ) -> dict[str, tuple[str | None, dict[int, int], set[int]]]:
+    """The observed function behind each ``determined_by`` pair among the used columns:
+    dependent -> (determining column or None when unused, its mapping, dependent values seen)."""
+    observed = atoms[atoms["n"] > 0]
+    out: dict[str, tuple[str | None, dict[int, int], set[int]]] = {}
+    for dep, det in determined_by.items():
+        if dep not in used:
+            continue
+        seen = set(observed[dep].tolist())
+        if det not in used:
+            out[dep] = (None, {}, seen)
+            continue
+        pairs = observed[[det, dep]].drop_duplicates()
+        if pairs[det].duplicated().any():
+            continue  # not a function in these data: nothing a reader can tell
+        out[dep] = (det, dict(zip(pairs[det].tolist(), pairs[dep].tolist(), strict=True)), seen)
+    return out
+
+
+def _obey(out: dict, cell: tuple, atoms: pd.DataFrame,
+          functions: dict[str, tuple[str | None, dict[int, int], set[int]]]) -> bool:
+    """Make a phantom agree with what every reader can tell; False when no one could be there
+    (a size band no organisation is in, an organisation in another size band)."""
+    fixed = dict(cell)
+    for dep, (det, mapping, seen) in functions.items():
+        if det is None:
+            if out[dep] not in seen:
+                return False
+            continue
+        if dep in fixed and det not in fixed:
+            options = [k for k, v in mapping.items() if v == out[dep]]
+            if not options:
+                return False
+            if out[det] not in options:  # the largest determining group with that value
+                sizes = atoms[atoms[det].isin(options)].groupby(det)["n"].sum()
+                out[det] = int(sizes.idxmax())
+            continue
+        expected = mapping.get(out[det])
+        if expected is None:
+            continue  # a category nobody is in: nothing known about it
+        if dep in fixed and expected != out[dep]:
+            return False
+        out[dep] = expected
+    return True
+
+
+def _phantom(atoms: pd.DataFrame, cell: tuple, used: list[str], linked: dict[str, str],
+             functions: dict | None = None) -> dict | None:
     """An imagined respondent in an empty cell, with values a real respondent could have.
 
     The phantom is the typical person nearest the cell: among the respondents who share the
@@ -186,7 +236,8 @@ def _phantom(atoms: pd.DataFrame, cell: tuple, used: list[str], linked: dict[str
     dimension linked to a changed one (a band and the score range of the same scale) takes the
     values of a real respondent who has the cell's values in that group. A typical phantom
     falls in the cells such a person falls in, so an empty cell is judged as a cell that one
-    ordinary person could be in.
+    ordinary person could be in. None when what every reader can tell (``functions``, see
+    :func:`_functions`) rules out anyone in the cell: the attacker knows it is empty.
     """
     observed = atoms[atoms["n"] > 0]
     if observed.empty:
@@ -210,6 +261,8 @@ def _phantom(atoms: pd.DataFrame, cell: tuple, used: list[str], linked: dict[str
             for c in members:
                 out[c] = int(example[c])
             out.update(dict(fixed))
+    if functions and not _obey(out, cell, observed, functions):
+        return None
     out["n"] = 0  # type: ignore[assignment]
     return out
 
@@ -257,8 +310,12 @@ def _atoms_with_phantoms(
             if other is not None:
                 targets.append(tuple(sorted((*atomic[parent], (dim, other)),
                                             key=lambda item: used.index(item[0]))))
+    phantoms: list[dict] = []
     if targets:
-        phantoms = [_phantom(atoms, cell, used, universe.linked) for cell in targets]
+        functions = _functions(atoms, used, universe.determined_by)
+        phantoms = [p for cell in targets
+                    if (p := _phantom(atoms, cell, used, universe.linked, functions)) is not None]
+    if phantoms:
         # A phantom has its empty cell's values, so it never duplicates an observed atom.
         extra = pd.DataFrame(phantoms).drop_duplicates(subset=used)
         atoms = pd.concat([atoms, extra[[*used, "n"]]], ignore_index=True)

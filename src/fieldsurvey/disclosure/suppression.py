@@ -252,8 +252,9 @@ def version_differences(plans: dict[str, TablePlan], joint: Joint
     before and after responses were excluded, by those excluded. Both differences are cells
     (protected when small): the part of each of this release's cells that is new since an
     earlier release, and the part of each earlier shown cell that is gone from this release.
-    Returns both lists; the second (what is gone) is taken as known when empty: responses are
-    rarely removed, and an attacker may well know that none was.
+    Returns both lists. Both are taken as known when empty: an attacker may well know that no
+    late file came in for a wave and that no response was removed (``status`` lists the files,
+    members know whom they asked), so an empty difference gets no imagined respondent.
     """
     columns = list(joint.universe.frame.columns)
     versions = [c for c in columns if c.startswith("@ks:")]
@@ -537,7 +538,7 @@ def gate(
     new_since, gone = version_differences(plans, joint)
     protected_extra = [tr(c) for c in implied] + new_since + gone
     cells = [tr(c) for c in _all_cells(plans)] + protected_extra + [c for c, _ in joint.prior]
-    st = build_structure(joint.universe, cells, policy.min_cell, known_empty=gone)
+    st = build_structure(joint.universe, cells, policy.min_cell, known_empty=[*new_since, *gone])
     for plan in plans.values():
         plan.counts = [st.count(tr(c)) for c in plan.count]
     _check_counts(release, plans, st, tr)
@@ -635,7 +636,8 @@ def _mask(cells: pd.DataFrame, name: str, stats: dict[str, str],
 
 def alone(release: Results) -> Joint:
     """A release judged on its own (no ledger): its respondents are the universe."""
-    universe = Universe(release.respondents, dict(release.domains), dict(release.linked))
+    universe = Universe(release.respondents, dict(release.domains), dict(release.linked),
+                        determined_by=dict(release.determined_by))
     return Joint(universe, lambda cell: cell, [])
 
 

@@ -241,6 +241,11 @@ class Results:
         organisation and its size band) share a group; the gate keeps them consistent when
         it imagines someone in an empty cell. Each measure's validity is linked to the group
         named like the measure.
+    determined_by : mapping of dimension to dimension, optional
+        Dimensions any reader can tell from another one (an organisation's size band from the
+        organisation: members know roughly how big the others are). The gate then imagines
+        nobody in a combination that contradicts it, and nobody in a category no value of
+        the other dimension leads to.
     domains : mapping of str to iterable, optional
         Categories a dimension can take beyond those observed (a role nobody chose), so that
         cells naming them are accepted (and, being empty, protected like small cells).
@@ -271,6 +276,7 @@ class Results:
         measures: pd.DataFrame | None = None,
         keys: pd.Series | Sequence[str] | None = None,
         linked: Mapping[str, str] | None = None,
+        determined_by: Mapping[str, str] | None = None,
         domains: Mapping[str, Iterable[object]] | None = None,
         unprotected: Mapping[str, Iterable[object]] | None = None,
     ) -> None:
@@ -298,9 +304,12 @@ class Results:
         self.linked = {str(k): str(v) for k, v in (linked or {}).items()}
         for m in self.measures:
             self.linked.setdefault(valid_dim(m), m)
-        unknown_linked = set(self.linked) - set(self.all_dims)
+        self.determined_by = {str(k): str(v) for k, v in (determined_by or {}).items()}
+        unknown_linked = (set(self.linked) | set(self.determined_by)
+                          | set(self.determined_by.values())) - set(self.all_dims)
         if unknown_linked:
-            raise ResultsError(f"linked names unknown dimension(s) {sorted(unknown_linked)}")
+            raise ResultsError(
+                f"linked or determined_by name unknown dimension(s) {sorted(unknown_linked)}")
         self.domains: dict[str, list[object]] = {}
         for d in self.all_dims:
             values = list(pd.unique(self.respondents[d]))
