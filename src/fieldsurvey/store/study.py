@@ -4,7 +4,7 @@
 
     my-study/
       study.yaml        title, instruments, organisation column, groups, waves, minimum cell
-                        size, exclusion rules
+                        size, exclusion rules, microdata (what ``export-data`` protects)
       store.duckdb      the study store (see fieldsurvey.store.database)
       imports/          nothing is written here by fieldsurvey: a place to keep received files
       exports/          cleaned data written by ``fieldsurvey export-data``
@@ -48,6 +48,34 @@ class Exclusions:
 
 
 @dataclass(frozen=True)
+class MicrodataSettings:
+    """How ``export-data`` protects respondent-level files (see docs/microdata.md).
+
+    ``key_variables`` and ``sensitive`` of None mean the defaults found in the data: keys
+    org, role, tenure, pay band, lived experience, peer role, age band and gender; sensitive
+    lived experience. ``recode`` gives a key its own ladder of wider groups: for each rung, a
+    mapping of new label -> the codes it covers.
+    """
+
+    key_variables: tuple[str, ...] | None = None
+    sensitive: tuple[str, ...] | None = None
+    l_diversity: int = 2
+    max_suppression: float = 0.05
+    recode: dict[str, tuple[dict[str, tuple[Any, ...]], ...]] = field(default_factory=dict)
+
+    def to_yaml_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in ("key_variables", "sensitive"):
+            if getattr(self, name) is not None:
+                out[name] = list(getattr(self, name))
+        out["l_diversity"], out["max_suppression"] = self.l_diversity, self.max_suppression
+        if self.recode:
+            out["recode"] = {var: [{label: list(codes) for label, codes in rung.items()}
+                                   for rung in rungs] for var, rungs in self.recode.items()}
+        return out
+
+
+@dataclass(frozen=True)
 class StudyConfig:
     """The settings in ``study.yaml``."""
 
@@ -65,12 +93,17 @@ class StudyConfig:
     weighting: str = "poststratify"
     attention_checks: dict[str, int] = field(default_factory=dict)
     exclusions: Exclusions = field(default_factory=Exclusions)
+    microdata: MicrodataSettings = field(default_factory=MicrodataSettings)
 
     def to_yaml_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["instruments"] = list(self.instruments)
         out["group_columns"] = list(self.group_columns)
         out["waves"] = list(self.waves)
+        if self.microdata == MicrodataSettings():
+            del out["microdata"]
+        else:
+            out["microdata"] = self.microdata.to_yaml_dict()
         return out
 
 
@@ -258,6 +291,7 @@ def _validate(raw: Any, path: Path) -> StudyConfig:
     if not isinstance(checks, Mapping) or not all(isinstance(v, int) for v in checks.values()):
         bad("attention_checks", "must map item ids to the expected answer code")
         checks = {}
+    microdata = _validate_microdata(raw.get("microdata"), instruments, bad)
     if problems:
         raise StudyError("\n".join(problems))
     return StudyConfig(
@@ -274,4 +308,65 @@ def _validate(raw: Any, path: Path) -> StudyConfig:
         staff_counts=str(staff_counts) if staff_counts is not None else None,
         role_column=role_column,
         weighting=weighting,
+        microdata=microdata,
     )
+
+
+def _validate_microdata(raw: Any, instruments: list, bad) -> MicrodataSettings:
+    """The ``microdata`` settings; every problem is reported through ``bad``."""
+    if raw is None:
+        return MicrodataSettings()
+    if not isinstance(raw, Mapping):
+        bad("microdata", "must be a mapping (key_variables, sensitive, l_diversity, "
+            "max_suppression, recode)")
+        return MicrodataSettings()
+    fields = set(MicrodataSettings.__dataclass_fields__)
+    for key in raw:
+        if key not in fields:
+            bad(f"microdata.{key}", f"unknown setting (expected one of {sorted(fields)})")
+    columns = {"org"}
+    for ref in instruments:
+        try:
+            columns |= {item.id for item in resolve_instrument(str(ref)).items}
+        except InstrumentError:
+            pass  # reported under instruments
+    lists: dict[str, tuple[str, ...] | None] = {}
+    for name in ("key_variables", "sensitive"):
+        value = raw.get(name)
+        if value is not None and (not isinstance(value, list)
+                                  or not all(isinstance(v, str) for v in value)):
+            bad(f"microdata.{name}", "must be a list of column names (item ids or org)")
+            value = None
+        for i, column in enumerate(value or []):
+            if column not in columns:
+                bad(f"microdata.{name}[{i}]", f"{column!r} is not org or an item of the "
+                    "study's instruments")
+        lists[name] = tuple(value) if value is not None else None
+    l_div = raw.get("l_diversity", 2)
+    if isinstance(l_div, bool) or not isinstance(l_div, int) or l_div < 1:
+        bad("microdata.l_diversity", "must be a whole number of at least 1 (default 2)")
+        l_div = 2
+    share = raw.get("max_suppression", 0.05)
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+        bad("microdata.max_suppression", "must be a share between 0 and 1 (default 0.05)")
+        share = 0.05
+    recode = _validate_recode(raw.get("recode") or {}, bad)
+    return MicrodataSettings(lists["key_variables"], lists["sensitive"], l_div, float(share),
+                             recode)
+
+
+def _validate_recode(raw: Any, bad) -> dict[str, tuple[dict[str, tuple[Any, ...]], ...]]:
+    shape = "must map a key variable to a list of rungs, each {new label: [codes]}"
+    if not isinstance(raw, Mapping):
+        bad("microdata.recode", shape)
+        return {}
+    out = {}
+    for var, rungs in raw.items():
+        ok = isinstance(rungs, list) and all(
+            isinstance(r, Mapping) and all(isinstance(c, list) for c in r.values()) for r in rungs)
+        if not ok:
+            bad(f"microdata.recode.{var}", shape)
+            continue
+        out[str(var)] = tuple({str(label): tuple(codes) for label, codes in rung.items()}
+                              for rung in rungs)
+    return out
