@@ -9,10 +9,12 @@ import pandas as pd
 
 from fieldsurvey.cli.output import console, friendly_errors, print_json, print_table
 from fieldsurvey.disclosure import DisclosurePolicy, Release, gate
+from fieldsurvey.disclosure.microdata import export_microdata, risk_summary_lines
+from fieldsurvey.disclosure.policy import DisclosureError
 from fieldsurvey.ingest.errors import IngestError
 from fieldsurvey.instrument import InstrumentError
 from fieldsurvey.store import StudyError, init_study, open_study
-from fieldsurvey.store.export_data import FORMATS, export_data
+from fieldsurvey.store.export_data import FORMATS
 from fieldsurvey.store.status import study_status
 
 _ERRORS = (StudyError, InstrumentError, IngestError)
@@ -131,11 +133,24 @@ def _small_counts_hidden(frame: pd.DataFrame, min_cell: int) -> pd.DataFrame:
 @click.argument("study_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="csv", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@friendly_errors(*_ERRORS)
-def export_data_cmd(study_dir: Path, fmt: str, output: Path | None) -> None:
-    """Write the cleaned data (exclusions applied) with variable and value labels."""
-    path = export_data(open_study(study_dir), fmt, output)
-    click.echo(f"wrote {path}")
+@click.option("--identifiable", is_flag=True, default=False,
+              help="Write the stored responses unprotected (for the research team only).")
+@friendly_errors(*_ERRORS, DisclosureError)
+def export_data_cmd(study_dir: Path, fmt: str, output: Path | None, identifiable: bool) -> None:
+    """Write respondent-level data safe to hand over (recoded and suppressed until every
+    combination of key variables is shared by at least min_cell respondents), with its
+    metadata and risk report. --identifiable writes the data unprotected."""
+    result = export_microdata(open_study(study_dir), fmt, output, identifiable=identifiable)
+    lines = risk_summary_lines(result.report)
+    if identifiable:
+        console.print(f"[bold red]{lines[0]}[/bold red]", highlight=False, soft_wrap=True)
+        lines = lines[1:]
+    console.print(f"wrote {result.path} ({'IDENTIFIABLE' if identifiable else 'protected'})",
+                  highlight=False, soft_wrap=True)
+    for line in lines:
+        console.print(f"  {line}", highlight=False, soft_wrap=True)
+    console.print(f"  risk report: {result.report_path}; metadata: {result.metadata_path}",
+                  highlight=False, soft_wrap=True)
 
 
 COMMANDS = [init_cmd, ingest_cmd, status_cmd, export_data_cmd]

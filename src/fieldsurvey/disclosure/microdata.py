@@ -52,20 +52,37 @@ Franconi, L., & Polettini, S. (2004). Individual risk estimation in mu-Argus: a 
 from __future__ import annotations
 
 import itertools
+import re
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from fieldsurvey.disclosure.policy import DisclosureError
+from fieldsurvey.store.database import item_columns, load_responses
+from fieldsurvey.store.export_data import (
+    FORMATS,
+    IDENTIFIABLE_WARNING,
+    study_labels,
+    write_data,
+    write_metadata,
+)
+from fieldsurvey.store.study import Study
 
 __all__ = [
     "KeyVariable",
+    "MicrodataExport",
     "MicrodataRelease",
     "Recode",
+    "StudyMicrodata",
     "anonymise_microdata",
+    "default_key_variables",
+    "export_microdata",
     "grouped_recodes",
     "individual_risk",
     "key_frequencies",
@@ -73,6 +90,7 @@ __all__ = [
     "ordinal_recodes",
     "organisation_recodes",
     "rare_category_recodes",
+    "study_microdata",
     "top_bottom_code",
 ]
 
@@ -914,3 +932,327 @@ def _release(frame: pd.DataFrame, data: pd.DataFrame, ladders: list[_Ladder], le
         "key_cells_changed_share": round(changed / key_cells, 4) if key_cells else 0.0,
     })
     return MicrodataRelease(data, variables, summary, labels)
+
+
+# --------------------------------------------------------------------------------------------
+# A study's respondent-level file
+# --------------------------------------------------------------------------------------------
+
+#: Wider groups of the bundled workforce-context items (a study's ``microdata.recode`` wins).
+WORKFORCE_RECODES: dict[str, list[dict[str, list[int]]]] = {
+    "wf_role": [
+        {"Front-line (direct service, case management, advocacy)": [1, 2, 3],
+         "Supervision and leadership": [4, 5], "Operations": [6]},
+        {"Front-line (direct service, case management, advocacy)": [1, 2, 3],
+         "Supervision, leadership and operations": [4, 5, 6]},
+    ],
+    "wf_tenure": [
+        {"Less than 3 years": [1, 2], "3-5 years": [3], "6 years or more": [4, 5]},
+        {"Less than 3 years": [1, 2], "3 years or more": [3, 4, 5]},
+    ],
+    "wf_payband": [
+        {"Under $40,000": [1, 2], "$40,000-$59,999": [3, 4], "$60,000 or more": [5, 6]},
+        {"Under $50,000": [1, 2, 3], "$50,000 or more": [4, 5, 6]},
+    ],
+}
+
+#: Default key variables after the organisation, most important first: (what, column pattern).
+#: Lived experience comes early so that local suppression blanks it last.
+DEFAULT_KEY_PATTERNS = [
+    ("lived experience", r"lived"),
+    ("role", r"^(?!.*peer).*(^|_)role$"),
+    ("tenure", r"tenure"),
+    ("pay band", r"pay_?band|salary|income"),
+    ("age band", r"(^|_)age(_?band|_?group|_?years)?$"),
+    ("gender", r"gender|(^|_)sex$"),
+]
+_NOMINAL = re.compile(r"role|gender|(^|_)sex$")
+_SUPPRESS_ONLY = re.compile(r"lived|peer")
+#: Platform metadata that says nothing a researcher needs and much about a person.
+_LEFT_OUT = {"response_id": "replaced by `respondent`, a number in random order",
+             "source_row": "row in the source file: links back to it",
+             "batch_id": "links back to the source file",
+             "progress": "platform metadata", "duration_seconds": "platform metadata"}
+
+
+def default_key_variables(columns: Sequence[str], role_column: str = "wf_role") -> list[str]:
+    """The default key variables present among ``columns``, most important first.
+
+    ``org``, then the first column matching each of lived experience, role (the study's
+    ``role_column`` first), tenure, pay band, age band and gender.
+
+    Examples
+    --------
+    >>> default_key_variables(["org", "wave", "wf_role", "wf_payband", "wf_lived_exp", "pq01"])
+    ['org', 'wf_lived_exp', 'wf_role', 'wf_payband']
+    """
+    keys = ["org"] if "org" in columns else []
+    for what, pattern in DEFAULT_KEY_PATTERNS:
+        found = [c for c in columns if re.search(pattern, str(c)) and c not in keys]
+        if what == "role" and role_column in columns:
+            found = [role_column]
+        keys += found[:1]
+    return keys
+
+
+def _key_ladder(study: Study, frame: pd.DataFrame, column: str,
+                labels: Mapping[Any, str]) -> KeyVariable:
+    k = study.config.min_cell
+    declared = study.config.microdata.recode
+    if column == "org":
+        ladder = organisation_recodes(frame["org"], k)
+    elif column in declared or column in WORKFORCE_RECODES:
+        ladder = grouped_recodes(declared.get(column) or WORKFORCE_RECODES[column])
+    elif _SUPPRESS_ONLY.search(column):
+        ladder = ()
+    elif _NOMINAL.search(column) or not pd.api.types.is_numeric_dtype(frame[column]):
+        ladder = rare_category_recodes(frame[column], k, labels)
+    else:
+        ladder = ordinal_recodes(frame[column], labels)
+    return KeyVariable(column, ladder, dict(labels))
+
+
+def _releasable(study: Study, frame: pd.DataFrame, protected: Sequence[str]
+                ) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The columns a protected file may hold, and why the others are left out.
+
+    Left out: links back to the source and platform metadata, a copy of the organisation, open
+    coded text, and items their instrument marks sensitive unless they are protected as key or
+    sensitive variables (a designated peer role is known to colleagues and tells lived
+    experience).
+    """
+    dropped = {c: why for c, why in _LEFT_OUT.items() if c in frame.columns}
+    org_column = study.config.org_column
+    if org_column and org_column != "org" and org_column in frame.columns:
+        dropped[org_column] = "the same as org (released recoded there)"
+    for column, sql_type in item_columns(study).items():
+        if sql_type == "TEXT" and column in frame.columns and column not in protected:
+            dropped.setdefault(column, "open-coded text: may name a person or a small group")
+    for inst in study.instruments():
+        for item in inst.items:
+            if item.sensitive and item.id in frame.columns and item.id not in protected:
+                dropped.setdefault(item.id, "marked sensitive by its instrument; declare it as "
+                                   "a key or sensitive variable in study.yaml to release it")
+    return frame.drop(columns=list(dropped)), dropped
+
+
+def _top_bottom(study: Study, data: pd.DataFrame, keys: Sequence[str], k: int
+                ) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
+    """Top- and bottom-code the numeric items that are not keys."""
+    coded: dict[str, dict[str, Any]] = {}
+    for column, sql_type in item_columns(study).items():
+        if sql_type != "DOUBLE" or column not in data.columns or column in keys:
+            continue
+        values, top, bottom = top_bottom_code(data[column], k)
+        before = pd.to_numeric(data[column], errors="coerce")
+        changed = int((before.notna() & (values.isna() | (values != before))).sum())
+        data[column] = values
+        coded[column] = {"top": top, "bottom": bottom, "cells": changed}
+    return data, coded
+
+
+def _in_random_order(data: pd.DataFrame, seed: int | None) -> pd.DataFrame:
+    """Rows shuffled within waves and numbered afresh: the order of the store (organisation,
+    file, row) would otherwise tell which recoded rows belong together."""
+    rng = np.random.default_rng(secrets.randbits(64) if seed is None else seed)
+    shuffled = data.iloc[rng.permutation(len(data))]
+    if "wave" in shuffled.columns:
+        shuffled = shuffled.sort_values("wave", kind="stable")
+    shuffled = shuffled.reset_index(drop=True)
+    shuffled.insert(0, "respondent", np.arange(1, len(shuffled) + 1))
+    return shuffled
+
+
+@dataclass
+class StudyMicrodata:
+    """A study's respondent-level frame, ready to write, with labels and its risk report."""
+
+    data: pd.DataFrame
+    variable_labels: dict[str, str]
+    value_labels: dict[str, dict[Any, str]]
+    report: dict[str, Any]
+    identifiable: bool
+
+
+def _settings(study: Study, frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    settings = study.config.microdata
+    keys = list(settings.key_variables) if settings.key_variables is not None else \
+        default_key_variables(list(frame.columns), study.config.role_column)
+    sensitive = list(settings.sensitive) if settings.sensitive is not None else \
+        [c for c in keys if re.search(r"lived", c)][:1]
+    missing = [c for c in [*keys, *sensitive] if c not in frame.columns]
+    if missing:
+        raise DisclosureError(f"study.yaml: microdata: {', '.join(missing)} not in the stored "
+                              "responses")
+    return keys, sensitive
+
+
+def study_microdata(study: Study, *, identifiable: bool = False,
+                    seed: int | None = None) -> StudyMicrodata:
+    """The study's respondent-level data, protected unless ``identifiable``.
+
+    Protected: the stored responses after the exclusion rules, with platform metadata and
+    links back to the source left out, key variables recoded and suppressed by
+    :func:`anonymise_microdata` (``k`` = the study's ``min_cell``, within each wave), numeric
+    items top- and bottom-coded, rows in random order numbered afresh. ``report`` is the risk
+    report (JSON-able). Identifiable: the stored responses unchanged, with the risk they carry.
+    """
+    frame = load_responses(study).drop(columns=["batch_id"], errors="ignore")
+    variable_labels, value_labels = study_labels(study, frame)
+    keys, sensitive = _settings(study, frame)
+    strata = ["wave"] if "wave" in frame.columns and frame["wave"].nunique() > 1 else []
+    k, settings = study.config.min_cell, study.config.microdata
+    if identifiable:
+        report = {"identifiable": True, "warning": IDENTIFIABLE_WARNING, "rows": len(frame),
+                  "keys": keys, "sensitive": sensitive, "strata": strata, "k_required": k,
+                  "risk": _measures(frame, keys, sensitive, strata, k)}
+        return StudyMicrodata(frame, variable_labels, value_labels, report, True)
+    prepared, dropped = _releasable(study, frame, [*keys, *sensitive])
+    key_vars = [_key_ladder(study, prepared, c, value_labels.get(c, {})) for c in keys]
+    release = anonymise_microdata(prepared, key_vars, sensitive, k=k, strata=strata,
+                                  min_diversity=settings.l_diversity,
+                                  max_suppression=settings.max_suppression)
+    data, coded = _top_bottom(study, release.data, keys, k)
+    for column, labels in release.value_labels.items():
+        if labels and all(isinstance(v, int | np.integer) for v in labels):
+            value_labels[column] = {int(v): label for v, label in labels.items()}
+        else:
+            value_labels.pop(column, None)
+    for column, coding in coded.items():
+        variable_labels[column] = (f"{variable_labels.get(column, column)} (top-coded at "
+                                   f"{coding['top']:g}, bottom-coded at {coding['bottom']:g})"
+                                   if coding["top"] is not None else variable_labels.get(column, column))
+    variable_labels["respondent"] = "Respondent (a number in random order)"
+    report = _risk_report(release, coded, dropped, data)
+    return StudyMicrodata(_in_random_order(data, seed), variable_labels, value_labels, report,
+                          False)
+
+
+def _risk_report(release: MicrodataRelease, coded: dict[str, dict[str, Any]],
+                 dropped: dict[str, str], data: pd.DataFrame) -> dict[str, Any]:
+    summary = release.summary
+    cells = int(data.size)
+    changed = int(release.variables[["recoded", "suppressed"]].to_numpy().sum()
+                  + sum(c["cells"] for c in coded.values()))
+    return {
+        "identifiable": False,
+        **summary,
+        "variables": release.variables.to_dict(orient="records"),
+        "top_bottom_coded": coded,
+        "columns_left_out": dropped,
+        "cells": cells,
+        "cells_changed": changed,
+        "cells_changed_share": round(changed / cells, 4) if cells else 0.0,
+    }
+
+
+@dataclass
+class MicrodataExport:
+    """What :func:`export_microdata` wrote."""
+
+    path: Path
+    metadata_path: Path
+    report_path: Path
+    identifiable: bool
+    report: dict[str, Any]
+
+
+def export_microdata(study: Study, fmt: str = "csv", out: str | Path | None = None, *,
+                     identifiable: bool = False, seed: int | None = None) -> MicrodataExport:
+    """Write the study's respondent-level file, its ``.metadata.json`` and its risk report.
+
+    By default the file is protected (:func:`study_microdata`): every combination of key
+    values is shared by at least ``min_cell`` respondents within each wave, and no class is
+    homogeneous in a sensitive variable. ``identifiable=True`` writes the stored responses
+    unchanged; the file label, the metadata and the report say that it is identifiable.
+
+    Examples
+    --------
+    >>> result = export_microdata(study, "sav")  # doctest: +SKIP
+    >>> result.report["after"]["k"] >= study.config.min_cell  # doctest: +SKIP
+    True
+    """
+    if fmt not in FORMATS:
+        raise DisclosureError(f"format must be one of {', '.join(FORMATS)}")
+    made = study_microdata(study, identifiable=identifiable, seed=seed)
+    name = "responses-identifiable" if identifiable else "responses"
+    out = Path(out) if out else study.exports_dir / f"{name}.{fmt}"
+    label = IDENTIFIABLE_WARNING if identifiable else (
+        f"Protected respondent-level data: k-anonymity k={study.config.min_cell}; "
+        "see the .risk-report.md beside this file")
+    write_data(made.data, fmt, out, variable_labels=made.variable_labels,
+               value_labels=made.value_labels, file_label=label)
+    metadata = {"file": out.name, "study": study.config.title,
+                "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "columns": list(map(str, made.data.columns)),
+                "value_labels": {c: {str(k): v for k, v in labels.items()}
+                                 for c, labels in made.value_labels.items()
+                                 if c in made.data.columns},
+                **made.report}
+    metadata_path = write_metadata(out, metadata)
+    report_path = out.with_name(out.stem + ".risk-report.md")
+    report_path.write_text(risk_report_markdown(metadata), encoding="utf-8")
+    return MicrodataExport(out, metadata_path, report_path, identifiable, made.report)
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def risk_summary_lines(report: Mapping[str, Any]) -> list[str]:
+    """The risk report in a few plain lines (printed by ``export-data``)."""
+    keys = ", ".join(report["keys"])
+    within = " within each wave" if report.get("strata") else ""
+    if report.get("identifiable"):
+        risk = report["risk"]
+        return [report["warning"],
+                f"On the key variables ({keys}){within}: {_fmt(risk['unique'])} of "
+                f"{_fmt(report['rows'])} rows are unique and {_fmt(risk['below_k'])} are in "
+                f"groups smaller than {report['k_required']} (k reached: {_fmt(risk['k'])})."]
+    after, before = report["after"], report["before"]
+    l_text = ", ".join(f"{s} l = {_fmt(v)}" for s, v in after["l"].items()) or "none declared"
+    changed = [f"{v['variable']} ({v['recoding'] or 'not recoded'}: {v['recoded']:,} recoded, "
+               f"{v['suppressed']:,} suppressed)" for v in report["variables"]]
+    return [
+        f"Protected: every combination of {keys}{within} is shared by at least "
+        f"{report['k_required']} rows (k reached: {_fmt(after['k'])}; before: "
+        f"{_fmt(before['k'])}, {_fmt(before['unique'])} unique rows).",
+        f"Sensitive: {l_text} (required {report['l_required']}; no group has a single value).",
+        "Values changed: " + "; ".join(changed) + ".",
+        f"Information lost: {report['cells_changed_share']:.1%} of all cells changed "
+        f"({report['key_cells_changed_share']:.1%} of key cells); loss metric "
+        f"{report['information_loss']:.3f}; rows withheld: {report['rows_withheld']}.",
+        f"Expected re-identifications: {before['expected_reidentifications']} before, "
+        f"{after['expected_reidentifications']} after (largest individual risk "
+        f"{after['max_risk']}).",
+    ]
+
+
+def risk_report_markdown(metadata: Mapping[str, Any]) -> str:
+    """The risk report written beside the file (``<name>.risk-report.md``)."""
+    lines = [f"# Disclosure risk report: {metadata['file']}", "",
+             f"Study: {metadata['study']}. Written {metadata['written_at']}.", ""]
+    lines += [f"- {line}" for line in risk_summary_lines(metadata)]
+    if metadata.get("identifiable"):
+        return "\n".join(lines) + "\n"
+    before, after = metadata["before"], metadata["after"]
+    lines += ["", "| measure | before | after |", "|---|---|---|"]
+    rows = [("k reached (smallest group)", "k"), ("rows in groups below k", "below_k"),
+            ("unique rows", "unique"), ("expected re-identifications",
+                                        "expected_reidentifications"),
+            ("largest individual risk", "max_risk")]
+    lines += [f"| {label} | {_fmt(before[key])} | {_fmt(after[key])} |" for label, key in rows]
+    lines += [f"| l reached ({s}) | {_fmt(before['l'][s])} | {_fmt(after['l'][s])} |"
+              for s in after["l"]]
+    lines += ["", "| variable | role | recoding | recoded | suppressed |", "|---|---|---|---|---|"]
+    lines += [f"| {v['variable']} | {v['role']} | {v['recoding'] or '-'} | {v['recoded']:,} | "
+              f"{v['suppressed']:,} |" for v in metadata["variables"]]
+    lines += ["", "Top- and bottom-coded: " + (", ".join(
+        f"{c} at {v['top']:g} and {v['bottom']:g} ({v['cells']:,} cells)"
+        for c, v in metadata["top_bottom_coded"].items() if v["top"] is not None) or "none")]
+    lines += ["", "Columns left out: " + "; ".join(
+        f"{c} ({why})" for c, why in metadata["columns_left_out"].items())]
+    lines += ["", "A blank is a value of its own: a group's key values are counted as written. "
+              "A sensitive value suppressed for a whole group says that the group had a single "
+              "value; it does not say which. See docs/microdata.md."]
+    return "\n".join(lines) + "\n"
