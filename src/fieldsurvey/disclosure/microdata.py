@@ -484,11 +484,19 @@ class _Ladder:
         return ladder
 
     def codes(self, level: int) -> np.ndarray:
+        if not len(self.maps[level]):  # nothing but blanks
+            return self.base.copy()
         return np.where(self.base >= 0, self.maps[level][np.maximum(self.base, 0)], -1)
+
+    def cell_loss(self, level: int) -> np.ndarray:
+        """Each row's loss at ``level`` (0 for a blank original)."""
+        if not len(self.loss[level]):
+            return np.zeros(len(self.base))
+        return np.where(self.base >= 0, self.loss[level][np.maximum(self.base, 0)], 0.0)
 
     def recoding_loss(self, level: int) -> float:
         """Iyengar's loss metric of the rung summed over the rows (a blank original: 0)."""
-        return float(self.loss[level][self.base[self.base >= 0]].sum())
+        return float(self.cell_loss(level).sum())
 
 
 @dataclass(frozen=True)
@@ -580,7 +588,7 @@ def _protect(ladders: list[_Ladder], levels: list[int], strata: np.ndarray | Non
     protected = _diversify(X, strata, sensitive, min_diversity)
     base = np.column_stack([lad.base for lad in ladders])
     blanked = (base >= 0) & (X < 0)
-    loss = sum(float(lad.loss[level][base[~blanked[:, j] & (base[:, j] >= 0), j]].sum())
+    loss = sum(float(lad.cell_loss(level)[~blanked[:, j]].sum())
                for j, (lad, level) in enumerate(zip(ladders, levels, strict=True)))
     rows = blanked.any(axis=1)
     for before, after in zip(sensitive, protected, strict=True):
@@ -610,7 +618,7 @@ def _best_protection(ladders: list[_Ladder], strata: np.ndarray | None,
         for levels in path[:-1]:
             X = np.column_stack([lad.codes(v) for lad, v in zip(ladders, levels, strict=True)])
             short = _sizes(_class_codes(X, strata)) < k
-            cell_loss = np.column_stack([np.where(lad.base >= 0, lad.loss[v][lad.base], 0.0)
+            cell_loss = np.column_stack([lad.cell_loss(v)
                                          for lad, v in zip(ladders, levels, strict=True)])
             bound = cell_loss.sum() + (1 - cell_loss[short].max(axis=1, initial=0)).sum()
             if short.sum() > budget and bound >= best.loss:
@@ -658,25 +666,36 @@ def _count_in(sorted_codes: np.ndarray, codes: np.ndarray) -> np.ndarray:
             - np.searchsorted(sorted_codes, codes, "left"))
 
 
+def _project(code: np.ndarray, X: np.ndarray, rows: np.ndarray, pattern: tuple[int, ...],
+             multipliers: list[int]) -> np.ndarray:
+    """Class codes of ``rows`` once the keys in ``pattern`` are blank."""
+    projected = code[rows].copy()
+    for j in pattern:
+        projected -= (X[rows, j] + 1) * multipliers[j]
+    return projected
+
+
 def _suppress_for_k(X: np.ndarray, strata: np.ndarray | None, k: int) -> np.ndarray:
     """Local suppression: blank key values of rows in classes smaller than ``k``.
 
-    A pattern (set of keys to blank) is applied to every still-violating row it puts in a
-    class of at least ``k`` rows, counting rows that already have those values and the other
-    violating rows the same pattern moves there. Returns the rows still violating after every
-    pattern, all keys blank included.
+    First pass: a pattern (set of keys to blank) is applied to every still-violating row it
+    puts in a class of at least ``k`` rows, counting rows that already have those values and
+    the other violating rows the same pattern moves there. Second pass, for the rows left: the
+    same patterns, now also blanking the same keys of rows that large classes can spare (their
+    class stays at ``k`` or more) until the new class reaches ``k``. A blank is a value of its
+    own, so a lone blank would single a row out as surely as its value did. Returns the rows
+    still violating, for :func:`_blank_with_donors`.
     """
     code, multipliers = _digits(X, strata)
     violating = _sizes(code) < k
     pool = np.sort(code[~violating])  # codes of protected rows, as they were at the start
     moved = np.zeros(0, dtype=np.int64)  # codes of rows protected since, sorted
-    for pattern in _suppression_patterns(X.shape[1]):
+    patterns = _suppression_patterns(X.shape[1])
+    for pattern in patterns:
         rows = np.flatnonzero(violating)
         if not len(rows):
             break
-        projected = code[rows].copy()
-        for j in pattern:
-            projected -= (X[rows, j] + 1) * multipliers[j]
+        projected = _project(code, X, rows, pattern, multipliers)
         _, inverse, counts = np.unique(projected, return_inverse=True, return_counts=True)
         total = counts[inverse] + _count_in(pool, projected) + _count_in(moved, projected)
         fixed = total >= k
@@ -685,7 +704,46 @@ def _suppress_for_k(X: np.ndarray, strata: np.ndarray | None, k: int) -> np.ndar
             code[rows[fixed]] = projected[fixed]
             violating[rows[fixed]] = False
             moved = np.sort(np.concatenate([moved, projected[fixed]]))
+    for pattern in patterns:
+        if not violating.any():
+            break
+        _suppress_with_donors(X, code, violating, pattern, multipliers, k)
     return np.flatnonzero(violating)
+
+
+def _suppress_with_donors(X: np.ndarray, code: np.ndarray, violating: np.ndarray,
+                          pattern: tuple[int, ...], multipliers: list[int], k: int) -> None:
+    """One pattern of the second pass of :func:`_suppress_for_k` (updates in place)."""
+    rows = np.flatnonzero(violating)
+    projected = _project(code, X, rows, pattern, multipliers)
+    targets, inverse, counts = np.unique(projected, return_inverse=True, return_counts=True)
+    protected = np.flatnonzero(~violating)
+    there = _count_in(np.sort(code[protected]), targets)
+    candidates = _project(code, X, protected, pattern, multipliers)
+    movable = np.isin(candidates, targets) & (candidates != code[protected])
+    if not movable.any():
+        return
+    class_ids, class_size = np.unique(code[protected], return_counts=True)
+    spare = dict(zip(class_ids.tolist(), (class_size - k).tolist(), strict=True))
+    donors = pd.DataFrame({"row": protected[movable], "target": candidates[movable],
+                           "class": code[protected[movable]]})
+    for target, frame in donors.groupby("target", sort=False):
+        g = int(np.searchsorted(targets, target))
+        need = k - int(counts[g]) - int(there[g])
+        take: list[int] = []
+        for cls, members in frame.groupby("class", sort=False):
+            give = min(spare.get(cls, 0), need - len(take))
+            if give > 0:
+                take += members["row"].iloc[:give].tolist()
+                spare[cls] -= give
+        if len(take) < need:
+            for cls in {code[r] for r in take}:  # give the spare rows back
+                spare[cls] += sum(1 for r in take if code[r] == cls)
+            continue
+        chosen = np.concatenate([rows[inverse == g], np.asarray(take, dtype=np.int64)])
+        X[np.ix_(chosen, pattern)] = -1
+        code[chosen] = target
+        violating[chosen] = False
 
 
 def _classes_of(rows: np.ndarray, code: np.ndarray) -> list[np.ndarray]:
@@ -801,7 +859,7 @@ def _released_key(original: pd.Series, ladder: _Ladder, level: int, codes: np.nd
         return original.where(codes >= 0)
     values = np.asarray(ladder.values[level] + [None], dtype=object)
     released = pd.Series(values[codes], index=original.index, dtype=object)  # -1 -> None
-    return released.convert_dtypes(convert_boolean=False, convert_floating=False)
+    return released.infer_objects().convert_dtypes()
 
 
 def anonymise_microdata(
