@@ -3,11 +3,15 @@
 Steps, all inside one database transaction (a failure part-way leaves the store as it was):
 
 1. Hash the file: the same bytes ingested before add nothing.
-2. Read it with the platform reader (personal data dropped, free text split off).
+2. Read it with the platform reader (personal data dropped by column name and by content, free
+   text split off). Response ids that are personal data (e-mail addresses, phone numbers,
+   names) are replaced by keyed hashes (:func:`hash_ids`).
 3. Map columns to the study's items and answers to codes.
 4. Quarantine rows that cannot be stored, each with its reason: preview/test rows, no response
-   id, duplicate ids, no organisation, invalid answers (naming the column and value), responses
-   already stored identically from another file.
+   id, duplicate ids, no organisation, personal data in an answer column, invalid answers
+   (naming the column and value), responses already stored identically from another file.
+   Only the offending cells of item columns are kept with the reason, personal data withheld
+   (:func:`fieldsurvey.ingest.personal_data.shown_value`); never the rest of the row.
 5. Refuse a *changed* file whose response ids are already stored with other answers (a conflict
    is reported, never merged silently).
 6. Store responses, quarantine rows, quality flags and (only when the study asks) free text.
@@ -17,7 +21,9 @@ Steps, all inside one database transaction (a failure part-way leaves the store 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import secrets
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,12 +39,20 @@ from fieldsurvey.ingest.errors import IngestError
 from fieldsurvey.ingest.export import keep_as_answers
 from fieldsurvey.ingest.files import read_records
 from fieldsurvey.ingest.mapping import MappingFile, code_answers, map_columns, read_mapping_file
+from fieldsurvey.ingest.personal_data import (
+    personal_cells,
+    personal_kind,
+    redact_personal,
+    shown_value,
+)
 from fieldsurvey.ingest.quality import quality_flags
 from fieldsurvey.ingest.table import read_plain_table
 from fieldsurvey.store.database import item_columns, open_store
 from fieldsurvey.store.study import Study
 
 PLAIN_SUFFIXES = {".sav", ".zsav", ".por", ".dta", ".sas7bdat", ".xpt"}
+#: The study's secret for hashing personal response ids; it never leaves the study folder.
+ID_KEY_FILE = ".fieldsurvey-id-key"
 
 
 class IngestConflict(IngestError):
@@ -185,7 +199,7 @@ def _read(path: Path, platform: str, companions: dict[str, str | Path | None],
 @dataclass
 class _Prepared:
     rows: pd.DataFrame  # stored rows: org, wave, response_id, source_row, meta, items
-    quarantine: pd.DataFrame  # source_row, raw, reason
+    quarantine: pd.DataFrame  # source_row, cells (JSON of the offending item cells), reason
     flags: pd.DataFrame  # org, wave, response_id, flag, detail
     free_text: pd.DataFrame  # org, wave, response_id, question, answer
     unmapped: list[str]
@@ -219,10 +233,14 @@ def _prepare(
 
     n = len(data)
     reasons = np.full(n, "", dtype=object)
+    cells = np.full(n, None, dtype=object)  # the offending item cells of a quarantined row
 
-    def reject(mask: np.ndarray, reason: str | np.ndarray) -> None:
+    def reject(mask: np.ndarray, reason: str | np.ndarray,
+               offending: np.ndarray | None = None) -> None:
         fresh = mask & (reasons == "")
         reasons[fresh] = reason if isinstance(reason, str) else reason[fresh]
+        if offending is not None:
+            cells[fresh] = offending[fresh]
 
     if "preview" in meta:
         reject(
@@ -234,6 +252,8 @@ def _prepare(
         if id_col in data
         else pd.Series(pd.NA, index=data.index, dtype="string")
     )
+    if export.personal_ids:
+        ids = hash_ids(study, ids)
     reject((ids.isna() | (ids == "")).to_numpy(), "no response id")
 
     # Organisation: --org for the whole file, else the study's org column.
@@ -256,9 +276,11 @@ def _prepare(
                 "belongs to: give --org, or set org_column in study.yaml to a column "
                 "of this file",
             )
+        reject(*_personal_answers(data, [source]))
         # "1.0000000000" (LimeSurvey's decimals) and "1" are the same organisation.
         orgs = data[source].astype("string").str.strip().str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
         reject((orgs.isna() | (orgs == "")).to_numpy(), f"no organisation (column {source} empty)")
+    reject(*_personal_answers(data, list(mapping.item_for_column)))
 
     coded: dict[str, np.ndarray | pd.Series] = {}
     text_items: dict[str, pd.Series] = {}
@@ -285,7 +307,7 @@ def _prepare(
         coded[item_id] = result.values
         if result.invalid.any():
             bad = result.invalid
-            shown = data[col].astype("string").fillna("")
+            shown = data[col].map(shown_value)
             messages = np.array(
                 [
                     f"column {col}: {r} (value {v!r})"
@@ -295,7 +317,9 @@ def _prepare(
             )
             full = np.full(n, "", dtype=object)
             full[bad] = messages
-            reject(bad, full)
+            offending = np.full(n, None, dtype=object)
+            offending[bad] = [{col: v} for v in shown[bad]]
+            reject(bad, full, offending)
 
     keys = pd.DataFrame({"org": orgs.fillna(""), "wave": wave, "response_id": ids.fillna("")})
     dup = keys.duplicated(keep="first").to_numpy() & (reasons == "")
@@ -327,18 +351,12 @@ def _prepare(
                            index=rows.index)
     rows = pd.concat([rows, answers], axis=1)
 
-    raw = data.astype("string")
     bad_positions = np.flatnonzero(~ok)
     quarantine = pd.DataFrame(
         {
             "source_row": source_rows.iloc[bad_positions].to_numpy(),
-            "raw": [
-                json.dumps(
-                    {k: (None if pd.isna(v) else str(v)) for k, v in raw.iloc[p].items()},
-                    ensure_ascii=False,
-                )
-                for p in bad_positions
-            ],
+            "cells": [None if cells[p] is None else json.dumps(cells[p], ensure_ascii=False)
+                      for p in bad_positions],
             "reason": reasons[bad_positions].astype(str),
         }
     )
@@ -369,8 +387,8 @@ def _prepare(
                         "org": rows["org"][keep.to_numpy()].to_numpy(),
                         "wave": wave,
                         "response_id": rows["response_id"][keep.to_numpy()].to_numpy(),
-                        "question": question,
-                        "answer": values[keep].astype(str).to_numpy(),
+                        "question": safe_column_name(question),
+                        "answer": values[keep].astype(str).map(redact_personal).to_numpy(),
                     }
                 )
             )
@@ -385,9 +403,49 @@ def _prepare(
         quarantine=quarantine,
         flags=flags,
         free_text=free_text,
-        unmapped=mapping.unmapped,
+        unmapped=[safe_column_name(c) for c in mapping.unmapped],
         missing_items=missing_items,
     )
+
+
+def hash_ids(study: Study, ids: pd.Series) -> pd.Series:
+    """Response ids replaced by keyed hashes (``pid-`` and 20 hex digits of HMAC-SHA256).
+
+    The key is a random secret kept in the study folder (``.fieldsurvey-id-key``, made on first
+    use): the same id always gets the same hash, so re-sent files are still recognised, and
+    without the key nobody can test guesses ("is jo@example.org in the store?").
+    """
+    path = study.root / ID_KEY_FILE
+    if not path.is_file():
+        path.write_bytes(secrets.token_bytes(32))
+        path.chmod(0o600)
+    key = path.read_bytes()
+    return ids.map(lambda v: v if pd.isna(v) or v == "" else
+                   "pid-" + hmac.new(key, str(v).encode("utf-8"), "sha256").hexdigest()[:20]
+                   ).astype("string")
+
+
+def safe_column_name(name: object) -> str:
+    """A column name as it may be stored: withheld when the name itself is personal data."""
+    kind = personal_kind(str(name))
+    return f"[column name withheld: {kind}]" if kind else str(name)
+
+
+def _personal_answers(data: pd.DataFrame, columns: list) -> tuple[np.ndarray, np.ndarray,
+                                                                 np.ndarray]:
+    """Rows whose answer cells hold personal data: (mask, reasons, offending cells)."""
+    n = len(data)
+    mask = np.zeros(n, dtype=bool)
+    reasons = np.full(n, "", dtype=object)
+    offending = np.full(n, None, dtype=object)
+    for column in columns:
+        kinds = personal_cells(data[column]).to_numpy()
+        hit = np.array([k is not None for k in kinds], dtype=bool) & ~mask
+        for p in np.flatnonzero(hit):
+            reasons[p] = f"column {column}: personal data ({kinds[p]}); the value was not kept"
+            offending[p] = {column: f"[withheld: {kinds[p]}]"}
+        mask |= hit
+    return mask, reasons, offending
 
 
 def _store(
@@ -428,11 +486,12 @@ def _store(
         rows_read = export.rows_read
         quarantined = len(quarantine) + len(export.quarantine)
         if export.quarantine is not None and len(export.quarantine):
+            # A record that could not be read has no item cells to keep: its text is not stored.
             reader_q = pd.DataFrame(
                 {
                     "batch_id": batch_id,
                     "source_row": export.quarantine["row"].astype("int64").to_numpy(),
-                    "raw": export.quarantine["raw"].astype(str).to_numpy(),
+                    "cells": None,
                     "reason": export.quarantine["reason"].astype(str).to_numpy(),
                 }
             )
@@ -460,7 +519,7 @@ def _store(
                 rows_read,
                 len(rows),
                 quarantined,
-                json.dumps(export.dropped_personal),
+                json.dumps(_dropped_personal(export)),
                 json.dumps(_free_text_columns(export)),
                 json.dumps(prepared.unmapped),
                 when,
@@ -484,7 +543,7 @@ def _store(
         quarantined=quarantined,
         quarantine_reasons=_reason_counts(all_reasons),
         flags=flags["flag"].value_counts().to_dict() if len(flags) else {},
-        dropped_personal=list(export.dropped_personal),
+        dropped_personal=_dropped_personal(export),
         free_text_columns=_free_text_columns(export),
         free_text_kept=study.config.keep_free_text,
         unmapped_columns=prepared.unmapped,
@@ -538,9 +597,7 @@ def _against_stored(con, rows: pd.DataFrame, quarantine: pd.DataFrame, file: str
     again = pd.DataFrame(
         {
             "source_row": merged.loc[seen, "source_row"].to_numpy(),
-            "raw": merged.loc[seen, "response_id"]
-            .map(lambda r: json.dumps({"response_id": r}))
-            .to_numpy(),
+            "cells": None,
             "reason": ("identical response already stored in batch " + batches).to_numpy(),
         }
     )
@@ -548,7 +605,19 @@ def _against_stored(con, rows: pd.DataFrame, quarantine: pd.DataFrame, file: str
 
 
 def _free_text_columns(export: PlatformExport) -> list[str]:
-    return [str(c) for c in export.free_text.columns if c != export.response_id_column]
+    return [safe_column_name(c) for c in export.free_text.columns
+            if c != export.response_id_column]
+
+
+def _dropped_personal(export: PlatformExport) -> list[dict[str, str]]:
+    """What was dropped as personal data and why, the response ids included when hashed."""
+    dropped = [{"column": safe_column_name(d["column"]), "reason": d["reason"]}
+               for d in export.dropped_personal]
+    if export.personal_ids:
+        dropped.append({"column": safe_column_name(export.response_id_column),
+                        "reason": f"response ids held personal data ({export.personal_ids}): "
+                                  "replaced by keyed hashes (pid-...)"})
+    return dropped
 
 
 def _reason_counts(reasons: pd.Series) -> dict[str, int]:

@@ -11,7 +11,10 @@ Tables
     study's instruments (integer codes; numbers for numeric items), plus the platform's
     ``finished``, ``progress`` and ``duration_seconds``. Free text is never here.
 ``quarantine``
-    Rows that were read but not stored: the raw row (JSON) and the reason.
+    Rows that were read but not stored: the source row number, the reason and ``cells`` (JSON):
+    only the offending cells of item columns, personal data withheld; never the rest of the
+    row. (Stores made before had a ``raw`` column with the whole row: it is dropped when the
+    store is next opened for writing.)
 ``flags``
     Data-quality flags per response (incomplete, speeder, straightlining, attention_failed).
 ``free_text``
@@ -47,7 +50,7 @@ CREATE TABLE IF NOT EXISTS batches (
 CREATE TABLE IF NOT EXISTS quarantine (
     batch_id INTEGER NOT NULL,
     source_row INTEGER,
-    raw TEXT,
+    cells TEXT,
     reason TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS flags (
@@ -97,6 +100,7 @@ def open_store(study: Study, read_only: bool = False) -> duckdb.DuckDBPyConnecti
     if read_only:
         return con
     con.execute(_FIXED)
+    _drop_raw_quarantine(con)
     items = item_columns(study)
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'responses'"
@@ -124,6 +128,16 @@ def open_store(study: Study, read_only: bool = False) -> duckdb.DuckDBPyConnecti
             if col not in present:  # an instrument was added to study.yaml
                 con.execute(f'ALTER TABLE responses ADD COLUMN "{col}" {sql_type}')
     return con
+
+
+def _drop_raw_quarantine(con: duckdb.DuckDBPyConnection) -> None:
+    """Older stores kept whole quarantined rows (personal data included) in ``raw``."""
+    columns = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'quarantine'"
+    ).fetchall()}
+    if "raw" in columns:
+        con.execute("ALTER TABLE quarantine DROP COLUMN raw")
+        con.execute("ALTER TABLE quarantine ADD COLUMN cells TEXT")
 
 
 def load_responses(study: Study, *, apply_exclusions: bool = True) -> pd.DataFrame:
