@@ -83,8 +83,9 @@ def ingest_cmd(study_dir: Path, file: Path, platform: str, wave: str | None, org
     for flag, count in summary.flags.items():
         console.print(f"  flagged {count}: {flag}")
     if summary.dropped_personal:
-        dropped = ", ".join(f"{d['column']} ({d['reason']})" for d in summary.dropped_personal)
-        console.print(f"  dropped as personal data: {dropped}")
+        console.print("  dropped as personal data (never stored):", highlight=False)
+        for d in summary.dropped_personal:
+            console.print(f"    {d['column']}: {d['reason']}", highlight=False, soft_wrap=True)
     if summary.free_text_columns:
         where = "kept in the restricted free_text table" if summary.free_text_kept else "dropped"
         console.print(f"  free text {where}: {', '.join(summary.free_text_columns)}")
