@@ -858,8 +858,10 @@ def _released_key(original: pd.Series, ladder: _Ladder, level: int, codes: np.nd
     if level == 0:
         return original.where(codes >= 0)
     values = np.asarray(ladder.values[level] + [None], dtype=object)
-    released = pd.Series(values[codes], index=original.index, dtype=object)  # -1 -> None
-    return released.infer_objects().convert_dtypes()
+    released = values[codes]  # -1 -> None
+    numeric = all(isinstance(v, int | np.integer) for v in ladder.values[level])
+    return pd.Series(pd.array(released, dtype="Int64" if numeric else "string"),
+                     index=original.index)
 
 
 def anonymise_microdata(
