@@ -124,20 +124,24 @@ def write_data(
 
 
 def _write_xlsx(frame: pd.DataFrame, out: Path, file_label: str) -> None:
-    """Every cell as a value (never a formula): text cells are typed as strings explicitly."""
+    """Every cell as a value (never a formula): text cells are typed as strings explicitly.
+    Control characters XML cannot hold (NUL, ...) are written as U+FFFD."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     book = Workbook(write_only=True)
     book.properties.title = file_label[:255] or None
     sheet = book.create_sheet("data")
-    sheet.append([str(c) for c in frame.columns])
+    sheet.append([ILLEGAL_CHARACTERS_RE.sub("\ufffd", str(c)) for c in frame.columns])
     for row in frame.astype(object).itertuples(index=False):
         cells = []
         for value in row:
             if value is None or (not isinstance(value, str) and pd.isna(value)):
                 cells.append(None)
                 continue
+            if isinstance(value, str):
+                value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
             cell = WriteOnlyCell(sheet, value=value)
             if isinstance(value, str):
                 cell.data_type = "s"
