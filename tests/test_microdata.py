@@ -305,3 +305,73 @@ def test_identifiable_export_needs_the_flag_and_says_so(small_org_study, tmp_pat
     frame, meta = pyreadstat.read_sav(str(out))
     assert meta.file_label.startswith("IDENTIFIABLE") and "response_id" in frame.columns
     assert len(frame) == len(load_responses(small_org_study))
+
+
+# -- safe cells ------------------------------------------------------------------------------
+
+FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+SUM(1,2)", "-2+3", "@cmd",
+            "\tTAB", "=1+1", "＝1+1", "'=already quoted"]
+
+
+@pytest.fixture(scope="module")
+def formula_study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("formulas")
+    study = init_study(root / "study", INSTRUMENTS, org_column="wf_org", waves=["1"])
+    data = generate_coalition(n_orgs=6, seed=9, waves=1,
+                              instruments=("workforce-context", "proqol5")).responses
+    data = data.drop(columns=["org", "wave"]).head(len(FORMULAS) * 12).reset_index(drop=True)
+    data["wf_org"] = [FORMULAS[i % len(FORMULAS)] for i in range(len(data))]
+    data["response_id"] = [f"=cmd|' /C calc'!A{i}" for i in range(len(data))]
+    path = root / "formulas.csv"
+    data.to_csv(path, index=False)
+    summary = ingest_file(study, path, wave="1", platform="table")
+    assert summary.stored == len(data)
+    return study, data
+
+
+@pytest.mark.parametrize("identifiable", [True, False])
+def test_formula_leading_cells_round_trip_as_text(formula_study, tmp_path, identifiable):
+    from openpyxl import load_workbook
+
+    study, data = formula_study
+    csv_path = export_microdata(study, "csv", tmp_path / "d.csv", identifiable=identifiable).path
+    xlsx_path = export_microdata(study, "xlsx", tmp_path / "d.xlsx", identifiable=identifiable).path
+    book = load_workbook(xlsx_path)
+    cells = [cell for row in book["data"].iter_rows() for cell in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    texts = [c.value for c in cells if isinstance(c.value, str)]
+    risky = ("=", "+", "-", "@", "\t", "\uff1d")
+    assert not [t for t in texts if t.startswith(risky)]
+    released = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    assert not [v for v in released.to_numpy().ravel() if v.startswith(risky)]
+    if identifiable:  # every value comes back once the one added apostrophe is taken off
+        unescape = lambda v: v[1:] if v.startswith("'") else v  # noqa: E731
+        stored = {f.strip() for f in FORMULAS}  # ingest trims organisation codes
+        assert set(released["wf_org"].map(unescape)) == stored
+        assert set(released["response_id"].map(unescape)) == set(data["response_id"])
+        header = [c.value for c in next(book["data"].iter_rows())]
+        rows = [[c.value for c in row] for row in book["data"].iter_rows(min_row=2)]
+        orgs = {unescape(r[header.index("wf_org")]) for r in rows}
+        assert orgs == stored
+
+
+def test_every_trigger_is_neutralised_and_comes_back(tmp_path):
+    from openpyxl import load_workbook
+
+    from fieldsurvey.store.export_data import FORMULA_TRIGGERS, write_data
+
+    values = [t + "x" for t in FORMULA_TRIGGERS] + ["plain", "a=b", ""]
+    frame = pd.DataFrame({"text": values, "number": range(len(values))})
+    frame.loc[0, "number"] = -5  # a negative number is a number, not a formula
+    write_data(frame, "csv", tmp_path / "t.csv")
+    write_data(frame, "xlsx", tmp_path / "t.xlsx")
+    back = pd.read_csv(tmp_path / "t.csv", dtype={"text": str}, keep_default_na=False)
+    unescape = lambda v: v[1:] if v.startswith("'") else v  # noqa: E731
+    assert back["text"].map(unescape).tolist() == values
+    assert back["number"].tolist() == frame["number"].tolist()
+    sheet = load_workbook(tmp_path / "t.xlsx")["data"]
+    cells = [row[0] for row in sheet.iter_rows(min_row=2)]
+    assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
+    in_xml = [v.replace("\0", "\ufffd") for v in values]  # XML cannot hold NUL
+    assert [unescape(c.value or "") for c in cells] == in_xml
+    assert sheet["B2"].value == -5
