@@ -1084,7 +1084,7 @@ def _releasable(study: Study, frame: pd.DataFrame, protected: Sequence[str]
     dropped = {c: why for c, why in _LEFT_OUT.items() if c in frame.columns}
     org_column = study.config.org_column
     if org_column and org_column != "org" and org_column in frame.columns:
-        dropped[org_column] = "the same as org (released recoded there)"
+        dropped[org_column] = "the same as org, which is released recoded"
     for column, sql_type in item_columns(study).items():
         if sql_type == "TEXT" and column in frame.columns and column not in protected:
             dropped.setdefault(column, "open-coded text: may name a person or a small group")
