@@ -17,7 +17,12 @@ import numpy as np
 import pandas as pd
 
 from fieldsurvey.ingest.files import Body, RawRecords, empty_quarantine
-from fieldsurvey.ingest.personal_data import content_reason, find_personal_columns, id_reason
+from fieldsurvey.ingest.personal_data import (
+    content_reason,
+    find_personal_columns,
+    id_reason,
+    personal_hits,
+)
 
 # Normalised per-response flags every ``meta`` table has, whatever the platform.
 META_FLAGS = [
@@ -57,6 +62,13 @@ class PlatformExport:
         40 of 41 values").
     personal_ids : str
         Why the response ids are personal data ("e-mail address"), or "" when they are not.
+    personal_cells : dict
+        Column -> the cells of a kept column that hold personal data (a Series of kinds indexed
+        by row, as :func:`~fieldsurvey.ingest.personal_data.personal_hits` gives it); only
+        columns with such cells. The pipeline quarantines their rows.
+    content_checked : bool
+        Whether every column was searched for personal data by content (``build_export`` does
+        it; an export made by hand is searched by the pipeline).
     free_text : DataFrame
         Same index as ``data``: free-text answers, kept out of ``data``.
     row_numbers : Series
@@ -85,6 +97,8 @@ class PlatformExport:
     value_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     dropped_personal: list[dict[str, str]] = field(default_factory=list)
     personal_ids: str = ""
+    personal_cells: dict[str, pd.Series] = field(default_factory=dict)
+    content_checked: bool = False
     free_text: pd.DataFrame = field(default_factory=pd.DataFrame)
     row_numbers: pd.Series = field(default_factory=lambda: pd.Series(dtype="int64"))
     quarantine: pd.DataFrame = field(default_factory=empty_quarantine)
@@ -259,12 +273,16 @@ def build_export(
         raise ValueError(f"response id column {response_id_column!r} missing")  # programming error
     personal_map = find_personal_columns(table.columns, personal, keep=[response_id_column])
     platform_meta = set(meta_columns)
+    scattered: dict[str, pd.Series] = {}  # kept columns with the odd personal cell
     for column in table.columns:  # platform system columns are judged by name only
         if column in personal_map or column in platform_meta or column == response_id_column:
             continue
-        reason = content_reason(table[column])
+        hits = personal_hits(table[column])
+        reason = content_reason(table[column], hits=hits)
         if reason is not None:
             personal_map[column] = reason
+        elif not hits.empty:
+            scattered[column] = hits
     meta_set = [c for c in meta_columns if c in table.columns and c not in personal_map]
     meta_set = [c for c in meta_set if c != response_id_column]
     flags = dict(flags or {})
@@ -319,6 +337,8 @@ def build_export(
         value_labels={k: dict(v) for k, v in (value_labels or {}).items() if k in kept and v},
         dropped_personal=[{"column": c, "reason": r} for c, r in personal_map.items()],
         personal_ids=id_reason(table[response_id_column]) or "",
+        personal_cells=scattered,
+        content_checked=True,
         free_text=free_text,
         row_numbers=pd.Series(np.asarray(row_numbers, dtype=np.int64), index=index, name="row"),
         quarantine=quarantine.reset_index(drop=True),

@@ -40,7 +40,7 @@ from fieldsurvey.ingest.export import keep_as_answers
 from fieldsurvey.ingest.files import read_records
 from fieldsurvey.ingest.mapping import MappingFile, code_answers, map_columns, read_mapping_file
 from fieldsurvey.ingest.personal_data import (
-    personal_cells,
+    personal_hits,
     personal_kind,
     redact_personal,
     shown_value,
@@ -276,11 +276,11 @@ def _prepare(
                 "belongs to: give --org, or set org_column in study.yaml to a column "
                 "of this file",
             )
-        reject(*_personal_answers(data, [source]))
+        reject(*_personal_answers(data, [source], export))
         # "1.0000000000" (LimeSurvey's decimals) and "1" are the same organisation.
         orgs = data[source].astype("string").str.strip().str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
         reject((orgs.isna() | (orgs == "")).to_numpy(), f"no organisation (column {source} empty)")
-    reject(*_personal_answers(data, list(mapping.item_for_column)))
+    reject(*_personal_answers(data, list(mapping.item_for_column), export))
 
     coded: dict[str, np.ndarray | pd.Series] = {}
     text_items: dict[str, pd.Series] = {}
@@ -431,20 +431,31 @@ def safe_column_name(name: object) -> str:
     return f"[column name withheld: {kind}]" if kind else str(name)
 
 
-def _personal_answers(data: pd.DataFrame, columns: list) -> tuple[np.ndarray, np.ndarray,
-                                                                 np.ndarray]:
-    """Rows whose answer cells hold personal data: (mask, reasons, offending cells)."""
+def _personal_answers(data: pd.DataFrame, columns: list, export: PlatformExport
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows whose answer cells hold personal data: (mask, reasons, offending cells).
+
+    The reader has already searched every column (``PlatformExport.personal_cells``); an
+    export made by hand is searched here.
+    """
+    found = export.personal_cells
     n = len(data)
     mask = np.zeros(n, dtype=bool)
     reasons = np.full(n, "", dtype=object)
     offending = np.full(n, None, dtype=object)
     for column in columns:
-        kinds = personal_cells(data[column]).to_numpy()
-        hit = np.array([k is not None for k in kinds], dtype=bool) & ~mask
-        for p in np.flatnonzero(hit):
-            reasons[p] = f"column {column}: personal data ({kinds[p]}); the value was not kept"
-            offending[p] = {column: f"[withheld: {kinds[p]}]"}
-        mask |= hit
+        if column in found:
+            hits = found[column]
+        elif export.content_checked:
+            continue
+        else:
+            hits = personal_hits(data[column])
+        for position, kind in zip(data.index.get_indexer(hits.index), hits, strict=True):
+            if position < 0 or mask[position]:
+                continue
+            mask[position] = True
+            reasons[position] = f"column {column}: personal data ({kind}); the value was not kept"
+            offending[position] = {column: f"[withheld: {kind}]"}
     return mask, reasons, offending
 
 
