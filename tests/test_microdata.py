@@ -181,6 +181,12 @@ def test_a_stratum_smaller_than_k_is_withheld_and_counted():
     assert out.summary["rows_withheld"] == 3 and len(out.data) == 20
 
 
+def test_an_empty_file_is_protected_trivially():
+    out = anonymise_microdata(pd.DataFrame({"org": pd.Series([], dtype=str)}), ["org"], k=5)
+    assert out.data.empty and out.summary["after"]["k"] is None
+    assert out.summary["information_loss"] == 0.0
+
+
 def test_bad_settings_are_refused_with_a_message():
     people = pd.DataFrame({"org": ["A"] * 5})
     with pytest.raises(DisclosureError, match="k must be a whole number"):

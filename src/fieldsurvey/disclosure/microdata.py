@@ -954,7 +954,7 @@ def anonymise_microdata(
                "rows_withheld": len(frame) - len(data), "keys": names,
                "sensitive": list(sensitive), "strata": list(strata), "k_required": k,
                "l_required": min_diversity,
-               "information_loss": round(best.loss / (len(frame) * len(names)), 4)}
+               "information_loss": round(best.loss / max(len(frame) * len(names), 1), 4)}
     return _release(frame, data, ladders, levels, X[kept], kept, summary)
 
 
