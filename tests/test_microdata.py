@@ -292,6 +292,23 @@ def test_the_study_can_declare_its_own_keys_and_groups(small_org_study, tmp_path
         assert meta.variable_value_labels["wf_role"] == {1.0: "Any role"}
 
 
+def test_microdata_settings_are_validated_with_the_field_named(tmp_path):
+    from fieldsurvey.store import StudyError
+
+    study = init_study(tmp_path / "s", INSTRUMENTS, org_column="wf_org")
+    path = study.root / "study.yaml"
+    raw = yaml.safe_load(path.read_text())
+    raw["microdata"] = {"key_variables": ["org", "wf_tenur"], "l_diversity": 0,
+                        "recode": {"wf_role": {"a": [1]}}}
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(StudyError) as err:
+        open_study(study.root)
+    message = str(err.value)
+    assert "microdata.key_variables[1]: 'wf_tenur' is not org or an item" in message
+    assert "microdata.l_diversity: must be a whole number of at least 1" in message
+    assert "microdata.recode.wf_role: must map a key variable to a list of rungs" in message
+
+
 def test_identifiable_export_needs_the_flag_and_says_so(small_org_study, tmp_path):
     runner = CliRunner()
     study_dir = str(small_org_study.root)
