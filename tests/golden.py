@@ -16,6 +16,9 @@ HERE = Path(__file__).resolve().parent
 # -- lavaan (tests/reference/lavaan_reference.R) -------------------------------------------------
 HS_DATA = HERE / "data" / "HolzingerSwineford1939.csv"
 LAVAAN_GOLDEN = json.loads((HERE / "reference" / "lavaan_golden.json").read_text())
+# tests/reference/lavaan_start_reference.R: items loading with mixed signs
+MIXED_KEYED_DATA = HERE / "data" / "mixed_keyed.csv"
+LAVAAN_START_GOLDEN = json.loads((HERE / "reference" / "lavaan_start_golden.json").read_text())
 
 # lavaan fitMeasures name -> our fit Series name
 FIT_NAMES = {
