@@ -218,11 +218,29 @@ def test_heywood_case_is_reported_not_hidden():
     assert any("Heywood" in w for w in result.warnings)
 
 
-def test_non_convergence_is_reported(hs):
+def test_non_convergence_is_reported_without_fit_measures(hs):
     with pytest.warns(CFAWarning, match="did not converge"):
         result = fit_cfa(hs, MODEL, max_iter=2)
     assert not result.converged
     assert any("did not converge" in w for w in result.warnings)
+    # lavaan: "fit measures not available if model did not converge"
+    for name in ("chisq", "pvalue", "cfi", "tli", "rmsea", "srmr", "logl", "aic", "bic"):
+        assert np.isnan(result.fit[name]), name
+    assert result.fit["df"] == 24 and result.fit["n"] == 301
+    assert result.parameters["se"].isna().all()
+
+
+def test_start_from_another_fit(hs, single):
+    again = fit_cfa(hs, MODEL, start=single)
+    assert again.converged and again.iterations < single.iterations
+    assert again.fit["chisq"] == pytest.approx(single.fit["chisq"], rel=1e-10)
+
+
+def test_cli_cfa_refuses_to_report_a_non_converged_fit():
+    out = CliRunner().invoke(main, ["cfa", str(DATA), "--model", MODEL, "--max-iter", "2"])
+    assert out.exit_code == 3, out.output
+    assert "did not converge, so no fit is reported" in out.output
+    assert "CFI" not in out.output
 
 
 def test_empirically_unidentified_model_is_flagged(hs):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from fieldsurvey.cli import main
-from fieldsurvey.psychometrics.cfa import CFAError, fit_cfa
-from fieldsurvey.psychometrics.invariance import ChenCriteria, measurement_invariance
+from fieldsurvey.psychometrics.cfa import CFAConvergenceError, CFAError, fit_cfa
+from fieldsurvey.psychometrics.invariance import ChenCriteria, _settle, measurement_invariance
 from golden import HS_DATA as DATA
 from golden import LAVAAN_GOLDEN as GOLDEN
 from golden import assert_fit_matches, assert_params_match
@@ -222,3 +223,49 @@ def test_cli_invariance_table_and_refusal():
     )
     assert refused.exit_code == 2
     assert "disclosure threshold" in refused.output
+
+
+# -- a step without a minimum is never reported ------------------------------------------------
+def test_non_converged_step_raises_naming_it(hs):
+    with pytest.raises(CFAConvergenceError, match="the configural model did not converge") as err:
+        measurement_invariance(hs, MODEL, "school", max_iter=2)
+    assert err.value.step == "configural"
+    assert not err.value.result.converged
+
+
+def test_step_stopped_short_is_refitted_from_the_constrained_solution(hs, full):
+    # A configural fit that stopped short of its minimum, so it seems to fit worse than the
+    # metric model (the chi-square difference would be negative): made by hand here.
+    fit = full.fits["configural"].fit.copy()
+    fit["chisq"] = full.fits["metric"].fit["chisq"] + 5.0
+    short = dataclasses.replace(full.fits["configural"], fit=fit)
+    fits = {"configural": short, "metric": full.fits["metric"]}
+
+    def fit_step(level, start=None):
+        return fit_cfa(hs, MODEL, group="school", group_equal=STEP_EQUAL[level], start=start)
+
+    notes = _settle(fits, ["configural", "metric"], fit_step)
+    assert fits["configural"].fit["chisq"] == pytest.approx(
+        GOLDEN["invariance"]["configural"]["fit"]["chisq"], rel=1e-6
+    )
+    assert notes == [
+        "the configural model was refitted from the metric estimates (it had stopped short "
+        "of its minimum)"
+    ]
+
+    def stuck(level, start=None):
+        return short
+
+    fits = {"configural": short, "metric": full.fits["metric"]}
+    with pytest.raises(CFAConvergenceError, match="configural model did not reach its minimum"):
+        _settle(fits, ["configural", "metric"], stuck)
+
+
+def test_cli_invariance_exits_3_naming_the_failed_step():
+    out = CliRunner().invoke(
+        main,
+        ["invariance", str(DATA), "--model", MODEL, "--group", "school", "--max-iter", "2"],
+    )
+    assert out.exit_code == 3, out.output
+    assert "configural model did not converge" in out.output
+    assert "Highest level" not in out.output and "supported" not in out.output

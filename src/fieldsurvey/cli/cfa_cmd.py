@@ -9,7 +9,13 @@ import pandas as pd
 
 from fieldsurvey.cli.output import UserError, console, print_json, print_table
 from fieldsurvey.instrument import InstrumentError, resolve_instrument
-from fieldsurvey.psychometrics.cfa import DEFAULT_MIN_GROUP_SIZE, CFAError, CFAResult, fit_cfa
+from fieldsurvey.psychometrics.cfa import (
+    DEFAULT_MIN_GROUP_SIZE,
+    CFAConvergenceError,
+    CFAError,
+    CFAResult,
+    fit_cfa,
+)
 from fieldsurvey.psychometrics.invariance import InvarianceResult, measurement_invariance
 from fieldsurvey.psychometrics.lavaan_syntax import LavaanSyntaxError
 
@@ -57,9 +63,17 @@ def _model(instrument_ref: str | None, model: str | None):
     return model
 
 
+class NotConvergedError(click.ClickException):
+    """A model did not converge: nothing is reported, exit code 3."""
+
+    exit_code = 3
+
+
 def _run(path: Path, action):
     try:
         return action()
+    except CFAConvergenceError as exc:
+        raise NotConvergedError(f"{path.name}: {exc}") from exc
     except LavaanSyntaxError as exc:
         raise UserError(f"model: {exc}") from exc
     except CFAError as exc:
@@ -112,6 +126,17 @@ def invariance_payload(result: InvarianceResult) -> dict:
     }
 
 
+def _quiet(func, *args, **kwargs):
+    """Call an API function with its CFAWarnings held back: the command prints them itself."""
+    import warnings
+
+    from fieldsurvey.psychometrics.cfa import CFAWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CFAWarning)
+        return func(*args, **kwargs)
+
+
 def _print_messages(warnings: list[str], notes: list[str]) -> None:
     for message in warnings:
         console.print(f"[bold red]Warning:[/] {message}")
@@ -143,16 +168,32 @@ def _with_model_options(func):
     return func
 
 
+_max_iter_option = click.option(
+    "--max-iter",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="Iteration limit of the optimiser (for each step).",
+)
+
+
 @click.command("cfa")
 @_with_model_options
-def cfa_command(data: Path, instrument_ref, model, scales, fmt) -> None:
+@_max_iter_option
+def cfa_command(data: Path, instrument_ref, model, scales, fmt, max_iter) -> None:
     """Confirmatory factor analysis (ML, as lavaan's cfa()) of DATA.
 
-    Incomplete rows are deleted listwise.
+    Incomplete rows are deleted listwise. Exit code 3 when the model does not converge.
     """
     spec = _model(instrument_ref, model)
     frame = _read_data(data)
-    result = _run(data, lambda: fit_cfa(frame, spec, scales=scales or None))
+    result = _run(
+        data, lambda: _quiet(fit_cfa, frame, spec, scales=scales or None, max_iter=max_iter)
+    )
+    if not result.converged:
+        raise NotConvergedError(
+            f"{data.name}: the model did not converge, so no fit is reported: {result.warnings[0]}"
+        )
     if fmt == "json":
         print_json(cfa_payload(result))
         return
@@ -210,15 +251,29 @@ def cfa_command(data: Path, instrument_ref, model, scales, fmt) -> None:
     show_default=True,
     help="Refuse groups with fewer complete respondents (disclosure threshold).",
 )
+@_max_iter_option
 def invariance_command(
-    data: Path, instrument_ref, model, scales, fmt, group, strict, partial, min_group_size
+    data: Path,
+    instrument_ref,
+    model,
+    scales,
+    fmt,
+    group,
+    strict,
+    partial,
+    min_group_size,
+    max_iter,
 ) -> None:
-    """Measurement invariance of a CFA across the groups in column --group of DATA."""
+    """Measurement invariance of a CFA across the groups in column --group of DATA.
+
+    Exit code 3 when a step does not converge (the message names it): then nothing is reported.
+    """
     spec = _model(instrument_ref, model)
     frame = _read_data(data)
     result = _run(
         data,
-        lambda: measurement_invariance(
+        lambda: _quiet(
+            measurement_invariance,
             frame,
             spec,
             group,
@@ -226,6 +281,7 @@ def invariance_command(
             partial=partial,
             scales=scales or None,
             min_group_size=min_group_size,
+            max_iter=max_iter,
         ),
     )
     if fmt == "json":

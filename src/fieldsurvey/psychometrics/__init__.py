@@ -2,6 +2,7 @@
 
 from fieldsurvey.psychometrics.cfa import (
     DEFAULT_MIN_GROUP_SIZE,
+    CFAConvergenceError,
     CFAError,
     CFAResult,
     CFAWarning,
@@ -34,6 +35,7 @@ from fieldsurvey.psychometrics.reliability import (
 __all__ = [
     "DEFAULT_MIN_GROUP_SIZE",
     "INVARIANCE_LEVELS",
+    "CFAConvergenceError",
     "CFAError",
     "CFAResult",
     "CFAWarning",

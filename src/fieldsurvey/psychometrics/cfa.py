@@ -40,6 +40,19 @@ class CFAError(ValueError):
     """The data or model cannot be fitted; the message says what to change."""
 
 
+class CFAConvergenceError(CFAError):
+    """A model did not converge, so it has no result to report.
+
+    ``step`` names the invariance step (None for a single fit) and ``result`` holds the
+    non-converged fit for diagnosis (its fit measures and standard errors are NaN).
+    """
+
+    def __init__(self, message: str, *, step: str | None = None, result: CFAResult | None = None):
+        super().__init__(message)
+        self.step = step
+        self.result = result
+
+
 class CFAWarning(UserWarning):
     """A fitted model has a problem: no convergence, Heywood case, not identified."""
 
@@ -109,6 +122,7 @@ def fit_cfa(
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
     meanstructure: bool | None = None,
     max_iter: int = 500,
+    start: CFAResult | None = None,
 ) -> CFAResult:
     """Fit a confirmatory factor analysis by maximum likelihood, as lavaan's ``cfa()``.
 
@@ -135,10 +149,16 @@ def fit_cfa(
         Model intercepts in a single group too (default: only with ``group`` or ``~ 1`` terms).
     max_iter : int
         Iteration limit of the optimiser; reaching it is reported as non-convergence.
+    start : CFAResult, optional
+        Start from the estimates of another fit (lavaan ``start = fit``): parameters are
+        matched by group, lhs, op and rhs; the others start at lavaan's defaults.
 
     Returns
     -------
     CFAResult
+        When the optimiser does not converge, ``converged`` is False and the fit measures,
+        standard errors and test statistics are NaN (lavaan: "fit measures not available if
+        model did not converge"); the estimates are kept only for diagnosis.
 
     Raises
     ------
@@ -191,16 +211,19 @@ def fit_cfa(
             "moments (negative degrees of freedom): the model is not identified"
         )
     problem = MLProblem(pt, moments)
-    solution = problem.solve(max_iter=max_iter)
+    x0 = _start_from(start, pt, problem, levels) if start is not None else None
+    solution = problem.solve(x0, max_iter=max_iter)
     problems: list[str] = []
     if not solution.converged:
         problems.append(
             f"the optimiser did not converge after {solution.iterations} iterations "
             f"(largest gradient {solution.max_abs_gradient:.2e}; {solution.message}); "
-            "estimates and fit measures are not trustworthy"
+            "no fit measures or standard errors are reported"
         )
     with single_threaded_blas():
         vcov, identified = _vcov(problem, solution.x, problems)
+    if not solution.converged:
+        vcov = np.full_like(vcov, np.nan)
     params = _parameter_table(pt, problem, solution.x, vcov, levels)
     heywood_cases = _heywood_cases(pt, problem, solution.x, params, levels)
     for case in heywood_cases.itertuples(index=False):
@@ -217,6 +240,8 @@ def fit_cfa(
         npar=pt.n_free,
         meanstructure=pt.meanstructure,
     )
+    if not solution.converged:
+        fit = _withhold_fit(fit)
     for message in problems:
         warnings.warn(message, CFAWarning, stacklevel=2)
 
@@ -248,6 +273,35 @@ def fit_cfa(
         group_partial=tuple(group_partial),
         latent_means=_latent_means(latent),
     )
+
+
+def _withhold_fit(fit: dict[str, float]) -> dict[str, float]:
+    """A non-converged model keeps only its counts: no statistic describes a non-solution."""
+    kept = ("n", "n_groups", "npar", "df", "baseline_chisq", "baseline_df", "unrestricted_logl")
+    return {k: (v if k in kept else float("nan")) for k, v in fit.items()}
+
+
+def _start_from(previous: CFAResult, pt: ParTable, problem: MLProblem, levels: list) -> np.ndarray:
+    """Start values taken from another fit's estimates where the parameters match."""
+    x0 = problem.start_values()
+    table = previous.parameters
+    key_cols = ["group", "lhs", "op", "rhs"] if "group" in table else ["lhs", "op", "rhs"]
+    estimates = {
+        tuple(row[:-1]): row[-1] for row in table[[*key_cols, "est"]].itertuples(index=False)
+    }
+    sums = np.zeros(pt.n_free)
+    counts = np.zeros(pt.n_free)
+    for par in pt.params:
+        if not par.free:
+            continue
+        level = levels[par.group]
+        key = (par.lhs, par.op, par.rhs)
+        if "group" in table:
+            key = (None if level is None else _label(level), *key)
+        if key in estimates and np.isfinite(estimates[key]):
+            sums[par.index] += estimates[key]
+            counts[par.index] += 1
+    return np.where(counts > 0, sums / np.maximum(counts, 1), x0)
 
 
 def _latent_means(free_means: pd.DataFrame) -> pd.DataFrame:

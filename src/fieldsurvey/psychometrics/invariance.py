@@ -24,6 +24,7 @@ when the scalar step is supported.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -32,7 +33,14 @@ import pandas as pd
 import scipy.stats
 
 from fieldsurvey.instrument.model import Instrument
-from fieldsurvey.psychometrics.cfa import DEFAULT_MIN_GROUP_SIZE, CFAError, CFAResult, fit_cfa
+from fieldsurvey.psychometrics.cfa import (
+    DEFAULT_MIN_GROUP_SIZE,
+    CFAConvergenceError,
+    CFAError,
+    CFAResult,
+    CFAWarning,
+    fit_cfa,
+)
 
 #: The steps in the order they are tested.
 INVARIANCE_LEVELS: tuple[str, ...] = ("configural", "metric", "scalar", "strict")
@@ -108,6 +116,7 @@ def measurement_invariance(
     scales: Sequence[str] | None = None,
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
     criteria: ChenCriteria | None = None,
+    max_iter: int = 500,
 ) -> InvarianceResult:
     """Test configural, metric, scalar (and strict) invariance of a CFA across groups.
 
@@ -132,10 +141,18 @@ def measurement_invariance(
         Groups with fewer complete respondents are refused (disclosure threshold).
     criteria : ChenCriteria, optional
         Cut-offs for the change in fit (default Chen 2007).
+    max_iter : int
+        Iteration limit of the optimiser for each step.
 
     Returns
     -------
     InvarianceResult
+
+    Raises
+    ------
+    CFAConvergenceError
+        A step did not converge even when refitted from a neighbouring step's estimates, or a
+        less constrained step fits worse than a more constrained one; ``step`` names it.
 
     Examples
     --------
@@ -150,17 +167,24 @@ def measurement_invariance(
     """
     criteria = criteria or ChenCriteria()
     chosen = _levels(levels, strict)
-    fits: dict[str, CFAResult] = {}
-    for level in chosen:
-        fits[level] = fit_cfa(
-            data,
-            model,
-            group=group,
-            group_equal=_GROUP_EQUAL[level],
-            group_partial=tuple(partial) if level != "configural" else (),
-            scales=scales,
-            min_group_size=min_group_size,
-        )
+
+    def fit_step(level: str, start: CFAResult | None = None) -> CFAResult:
+        with warnings.catch_warnings():  # each step's problems are collected in its result
+            warnings.simplefilter("ignore", CFAWarning)
+            return fit_cfa(
+                data,
+                model,
+                group=group,
+                group_equal=_GROUP_EQUAL[level],
+                group_partial=tuple(partial) if level != "configural" else (),
+                scales=scales,
+                min_group_size=min_group_size,
+                max_iter=max_iter,
+                start=start,
+            )
+
+    fits = {level: fit_step(level) for level in chosen}
+    restarts = _settle(fits, chosen, fit_step)
     steps = pd.DataFrame([_step_row(level, fit) for level, fit in fits.items()])
     comparisons = pd.DataFrame(
         [
@@ -201,7 +225,10 @@ def measurement_invariance(
         )
     elif "scalar" in fits:
         notes.append("scalar invariance is not supported: latent means are not comparable")
+    notes.extend(restarts)
     problems = [f"{level}: {w}" for level, fit in fits.items() for w in fit.warnings]
+    for message in problems:
+        warnings.warn(message, CFAWarning, stacklevel=2)
     return InvarianceResult(
         group=group,
         group_levels=first.group_levels,
@@ -214,6 +241,56 @@ def measurement_invariance(
         notes=notes,
         warnings=problems,
     )
+
+
+def _settle(fits: dict[str, CFAResult], chosen: list[str], fit_step) -> list[str]:
+    """Make sure every step reached its minimum, or raise naming the step that did not.
+
+    A step that did not converge is refitted from the estimates of a neighbouring step that
+    did. The steps are nested, so a more constrained model can never fit better than a less
+    constrained one: if it does (a negative chi-square difference), the less constrained model
+    stopped short of its minimum and is refitted from the constrained solution, which is a
+    point of its own parameter space.
+    """
+    notes: list[str] = []
+    for i, level in enumerate(chosen):
+        if fits[level].converged:
+            continue
+        for other in chosen[i + 1 :] + chosen[:i][::-1]:
+            if fits[other].converged:
+                retry = fit_step(level, start=fits[other])
+                if retry.converged:
+                    fits[level] = retry
+                    notes.append(f"the {level} model was refitted from the {other} estimates")
+                    break
+        if not fits[level].converged:
+            raise CFAConvergenceError(
+                f"the {level} model did not converge ({fits[level].warnings[0]}); "
+                "no invariance result can be reported",
+                step=level,
+                result=fits[level],
+            )
+    for looser, tighter in zip(chosen[:-1], chosen[1:], strict=True):
+        gap = fits[tighter].fit["chisq"] - fits[looser].fit["chisq"]
+        if gap >= -1e-6 * max(1.0, fits[looser].fit["chisq"]):
+            continue
+        retry = fit_step(looser, start=fits[tighter])
+        if retry.converged and retry.fit["chisq"] <= fits[looser].fit["chisq"]:
+            fits[looser] = retry
+            notes.append(
+                f"the {looser} model was refitted from the {tighter} estimates (it had stopped "
+                "short of its minimum)"
+            )
+        gap = fits[tighter].fit["chisq"] - fits[looser].fit["chisq"]
+        if gap < -1e-6 * max(1.0, fits[looser].fit["chisq"]):
+            raise CFAConvergenceError(
+                f"the {looser} model did not reach its minimum: the more constrained {tighter} "
+                f"model fits better (chi-square {fits[tighter].fit['chisq']:.3f} against "
+                f"{fits[looser].fit['chisq']:.3f}); no invariance result can be reported",
+                step=looser,
+                result=fits[looser],
+            )
+    return notes
 
 
 def _levels(levels: Sequence[str], strict: bool) -> list[str]:
