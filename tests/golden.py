@@ -19,6 +19,8 @@ LAVAAN_GOLDEN = json.loads((HERE / "reference" / "lavaan_golden.json").read_text
 # tests/reference/lavaan_start_reference.R: items loading with mixed signs
 MIXED_KEYED_DATA = HERE / "data" / "mixed_keyed.csv"
 LAVAAN_START_GOLDEN = json.loads((HERE / "reference" / "lavaan_start_golden.json").read_text())
+# tests/reference/lavaan_groups_reference.R: lavaan's group order and a chosen reference group
+LAVAAN_GROUPS_GOLDEN = json.loads((HERE / "reference" / "lavaan_groups_golden.json").read_text())
 
 # lavaan fitMeasures name -> our fit Series name
 FIT_NAMES = {

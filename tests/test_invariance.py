@@ -15,7 +15,7 @@ from fieldsurvey.psychometrics.cfa import CFAConvergenceError, CFAError, fit_cfa
 from fieldsurvey.psychometrics.invariance import ChenCriteria, _settle, measurement_invariance
 from golden import HS_DATA as DATA
 from golden import LAVAAN_GOLDEN as GOLDEN
-from golden import assert_fit_matches, assert_params_match
+from golden import LAVAAN_GROUPS_GOLDEN, assert_fit_matches, assert_params_match
 
 MODEL = GOLDEN["model"]
 
@@ -269,3 +269,52 @@ def test_cli_invariance_exits_3_naming_the_failed_step():
     assert out.exit_code == 3, out.output
     assert "configural model did not converge" in out.output
     assert "Highest level" not in out.output and "supported" not in out.output
+
+
+# -- group order ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def moved(hs):
+    """A Grant-White pupil with a missing x1 at the top: the first complete row is Pasteur's."""
+    row = LAVAAN_GROUPS_GOLDEN["moved_row"] - 1
+    data = pd.concat([hs.iloc[[row]], hs.drop(index=row)], ignore_index=True)
+    data.loc[0, "x1"] = np.nan
+    return data
+
+
+def test_groups_in_lavaan_order_first_appearance_in_all_rows(moved):
+    block = LAVAAN_GROUPS_GOLDEN["lavaan_order"]
+    fit = fit_cfa(moved, MODEL, group="school", group_equal=STEP_EQUAL["scalar"])
+    assert fit.group_levels == block["group_levels"] == ["Grant-White", "Pasteur"]
+    assert_fit_matches(fit, block["fit"])
+    assert_params_match(fit, block["fit"], groups=block["group_levels"])
+    assert list(fit.latent_means["group"].unique()) == ["Pasteur"]
+
+
+@pytest.mark.parametrize(
+    "how", [{"reference_group": "Pasteur"}, {"group_order": ["Pasteur", "Grant-White"]}]
+)
+def test_user_sets_the_reference_group(moved, how):
+    block = LAVAAN_GROUPS_GOLDEN["pasteur_first"]
+    fit = fit_cfa(moved, MODEL, group="school", group_equal=STEP_EQUAL["scalar"], **how)
+    assert fit.group_levels == block["group_levels"]
+    assert_fit_matches(fit, block["fit"])
+    assert_params_match(fit, block["fit"], groups=block["group_levels"])
+    result = measurement_invariance(moved, MODEL, "school", **how)
+    assert result.group_levels == ["Pasteur", "Grant-White"]
+
+
+def test_unknown_reference_group_is_named(hs):
+    with pytest.raises(CFAError, match="'Eton' of group_order are not in column 'school'"):
+        fit_cfa(hs, MODEL, group="school", reference_group="Eton")
+    with pytest.raises(CFAError, match="not both"):
+        fit_cfa(hs, MODEL, group="school", reference_group="Pasteur", group_order=["Pasteur"])
+
+
+def test_cli_reference_group():
+    out = CliRunner().invoke(
+        main,
+        ["invariance", str(DATA), "--model", MODEL, "--group", "school",
+         "--reference-group", "Grant-White", "--format", "json"],
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["groups"] == ["Grant-White", "Pasteur"]

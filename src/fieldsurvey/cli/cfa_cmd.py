@@ -251,6 +251,10 @@ def cfa_command(data: Path, instrument_ref, model, scales, fmt, max_iter) -> Non
     show_default=True,
     help="Refuse groups with fewer complete respondents (disclosure threshold).",
 )
+@click.option(
+    "--reference-group",
+    help="The group whose latent means are fixed to 0 (default: first in the data, as lavaan).",
+)
 @_max_iter_option
 def invariance_command(
     data: Path,
@@ -262,6 +266,7 @@ def invariance_command(
     strict,
     partial,
     min_group_size,
+    reference_group,
     max_iter,
 ) -> None:
     """Measurement invariance of a CFA across the groups in column --group of DATA.
@@ -282,6 +287,7 @@ def invariance_command(
             scales=scales or None,
             min_group_size=min_group_size,
             max_iter=max_iter,
+            reference_group=reference_group,
         ),
     )
     if fmt == "json":

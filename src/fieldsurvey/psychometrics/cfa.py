@@ -123,6 +123,8 @@ def fit_cfa(
     meanstructure: bool | None = None,
     max_iter: int = 500,
     start: CFAResult | None = None,
+    group_order: Sequence[object] | None = None,
+    reference_group: object | None = None,
 ) -> CFAResult:
     """Fit a confirmatory factor analysis by maximum likelihood, as lavaan's ``cfa()``.
 
@@ -136,6 +138,8 @@ def fit_cfa(
         declared bounds (min + max - x) and declared missing codes set missing first.
     group : str, optional
         Column defining groups: a multi-group model with a mean structure (lavaan ``group=``).
+        Groups are ordered as lavaan orders them, by first appearance in the whole data
+        (including rows later dropped for missing answers); the first is the reference group.
     group_equal : sequence of str
         lavaan ``group.equal`` keywords: "loadings", "intercepts", "means", "residuals",
         "residual.covariances", "lv.variances", "lv.covariances".
@@ -149,6 +153,11 @@ def fit_cfa(
         Model intercepts in a single group too (default: only with ``group`` or ``~ 1`` terms).
     max_iter : int
         Iteration limit of the optimiser; reaching it is reported as non-convergence.
+    group_order : sequence, optional
+        The groups in the order to use (lavaan ``group.label``); groups not listed are left out.
+    reference_group : optional
+        The group to put first (the reference group of latent means); the others keep
+        lavaan's order. Give this or ``group_order``, not both.
     start : CFAResult, optional
         Start from the estimates of another fit (lavaan ``start = fit``): parameters are
         matched by group, lhs, op and rhs; the others start at lavaan's defaults.
@@ -192,7 +201,15 @@ def fit_cfa(
     pt_probe = build_partable(terms)  # observed-variable order only
     observed = pt_probe.observed
     frame = _numeric_columns(data, observed)
-    levels, group_index, n_deleted = _complete_rows(data, frame, group, notes)
+    if reference_group is not None:
+        if group_order is not None:
+            raise CFAError("give group_order or reference_group, not both")
+        if group is None:
+            raise CFAError("reference_group needs a group column (group=...)")
+        if group not in data.columns:
+            raise CFAError(f"data has no group column {group!r}")
+        group_order = order_with_reference(data[group], reference_group)
+    levels, group_index, n_deleted = _complete_rows(data, frame, group, notes, group_order)
     moments = _moments(frame, group_index, levels, group, observed, min_group_size)
 
     pt = build_partable(
@@ -393,16 +410,29 @@ def _numeric_columns(data: pd.DataFrame, observed: list[str]) -> pd.DataFrame:
 
 
 def _complete_rows(
-    data: pd.DataFrame, frame: pd.DataFrame, group: str | None, notes: list[str]
+    data: pd.DataFrame,
+    frame: pd.DataFrame,
+    group: str | None,
+    notes: list[str],
+    group_order: Sequence[object] | None = None,
 ) -> tuple[list, np.ndarray, int]:
     keep = np.ones(len(frame), dtype=bool)
+    levels: list = [None]
+    values = np.zeros(len(frame))
     if group is not None:
         if group not in data.columns:
             raise CFAError(f"data has no group column {group!r}")
+        values = data[group].to_numpy()
         no_group = data[group].isna().to_numpy()
         if no_group.any():
             notes.append(f"{int(no_group.sum())} row(s) without a value of {group!r} dropped")
         keep &= ~no_group
+        levels = group_levels(data[group], group_order)
+        listed = np.isin(values, levels) if len(levels) else keep
+        unlisted = keep & ~listed
+        if unlisted.any():
+            notes.append(f"{int(unlisted.sum())} row(s) of groups not in group_order dropped")
+        keep &= listed
     incomplete = frame.isna().any(axis=1).to_numpy() & keep
     n_deleted = int(incomplete.sum())
     if n_deleted:
@@ -413,12 +443,49 @@ def _complete_rows(
     keep &= ~incomplete
     if group is None:
         return [None], np.where(keep, 0, -1), n_deleted
-    values = data[group].to_numpy()
-    levels = list(pd.unique(values[keep]))  # lavaan: groups in order of first appearance
     index = np.full(len(frame), -1)
     for g, level in enumerate(levels):
         index[keep & (values == level)] = g
     return levels, index, n_deleted
+
+
+def group_levels(column: pd.Series, group_order: Sequence[object] | None = None) -> list:
+    """The groups of a multi-group model, in lavaan's order.
+
+    lavaan orders groups by first appearance in the whole data (``unique(data[[group]])``),
+    before any row is dropped for missing answers; the first group is the reference group
+    (its latent means are fixed to 0). ``group_order`` (lavaan ``group.label``) sets the order
+    instead: groups are matched by their text, so ``7`` and ``"7"`` are the same group, and
+    groups not listed are left out.
+
+    Examples
+    --------
+    >>> group_levels(pd.Series(["b", None, "a", "b"]))
+    ['b', 'a']
+    >>> group_levels(pd.Series(["b", "a", "c"]), ["a", "b"])
+    ['a', 'b']
+    """
+    present = list(pd.unique(column.dropna()))
+    if group_order is None:
+        return present
+    by_label = {_label(level): level for level in present}
+    wanted = [_label(level) for level in group_order]
+    unknown = [w for w in wanted if w not in by_label]
+    if unknown:
+        raise CFAError(
+            f"group(s) {', '.join(map(repr, unknown))} of group_order are not in column "
+            f"{column.name!r} (its groups: {', '.join(map(repr, by_label))})"
+        )
+    if len(set(wanted)) != len(wanted):
+        raise CFAError("group_order names a group more than once")
+    return [by_label[w] for w in wanted]
+
+
+def order_with_reference(column: pd.Series, reference_group: object) -> list:
+    """lavaan's group order with ``reference_group`` moved to the front."""
+    present = group_levels(column)
+    first = group_levels(column, [reference_group])
+    return first + [level for level in present if _label(level) != _label(first[0])]
 
 
 def _moments(

@@ -117,6 +117,8 @@ def measurement_invariance(
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
     criteria: ChenCriteria | None = None,
     max_iter: int = 500,
+    reference_group: object | None = None,
+    group_order: Sequence[object] | None = None,
 ) -> InvarianceResult:
     """Test configural, metric, scalar (and strict) invariance of a CFA across groups.
 
@@ -127,7 +129,8 @@ def measurement_invariance(
     model : str or Instrument
         lavaan syntax or an instrument (see :func:`~fieldsurvey.psychometrics.cfa.fit_cfa`).
     group : str
-        Column holding the groups; the first group in data order is the reference.
+        Column holding the groups, ordered as lavaan orders them: by first appearance in the
+        whole data (rows with missing answers included). The first group is the reference.
     levels : sequence of str
         Steps to fit, a subset of ``INVARIANCE_LEVELS`` (fitted in that order).
     strict : bool
@@ -143,6 +146,10 @@ def measurement_invariance(
         Cut-offs for the change in fit (default Chen 2007).
     max_iter : int
         Iteration limit of the optimiser for each step.
+    reference_group : optional
+        The group whose latent means are fixed to 0 (default: the first group).
+    group_order : sequence, optional
+        All groups in the order to use (lavaan ``group.label``).
 
     Returns
     -------
@@ -181,6 +188,8 @@ def measurement_invariance(
                 min_group_size=min_group_size,
                 max_iter=max_iter,
                 start=start,
+                group_order=group_order,
+                reference_group=reference_group,
             )
 
     fits = {level: fit_step(level) for level in chosen}
