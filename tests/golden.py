@@ -75,6 +75,8 @@ def assert_params_match(result, block, groups: list[str] | None = None) -> None:
 # -- psych (tests/reference/psych_reference.R) ---------------------------------------------------
 BFI_DATA = HERE / "data" / "bfi.csv"
 PSYCH_GOLDEN = json.loads((HERE / "reference" / "psych_golden.json").read_text())
+# tests/reference/psych_items_reference.R: alpha's raw.r/std.r/r.cor, omega of mixed-keyed items
+PSYCH_ITEMS_GOLDEN = json.loads((HERE / "reference" / "psych_items_golden.json").read_text())
 
 # psych's bfi.keys: a leading "-" marks a reverse-keyed item.
 BFI_KEYS = {
@@ -88,6 +90,11 @@ BFI_KEYS = {
 
 def read_bfi() -> pd.DataFrame:
     return pd.read_csv(BFI_DATA, index_col="id")
+
+
+def unkeyed(bfi: pd.DataFrame, scale: str) -> pd.DataFrame:
+    """The scale's items as answered, keyed-negative items not reversed."""
+    return bfi[[key.lstrip("-") for key in BFI_KEYS[scale]]]
 
 
 def keyed(bfi: pd.DataFrame, scale: str) -> pd.DataFrame:

@@ -23,7 +23,12 @@ from fieldsurvey.psychometrics.omega import (
     omega_total,
     varimax,
 )
-from fieldsurvey.psychometrics.polychoric import ordinal_alpha, polychoric_matrix
+from fieldsurvey.psychometrics.polychoric import (
+    PolychoricResult,
+    ordinal_alpha,
+    polychoric,
+    polychoric_matrix,
+)
 from fieldsurvey.psychometrics.reliability import (
     MiskeyedItemsWarning,
     ReliabilityResult,
@@ -55,6 +60,8 @@ __all__ = [
     "omega_hierarchical",
     "omega_total",
     "ordinal_alpha",
+    "PolychoricResult",
+    "polychoric",
     "polychoric_matrix",
     "scale_reliability",
     "varimax",
