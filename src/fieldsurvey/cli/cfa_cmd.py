@@ -80,10 +80,22 @@ def _run(path: Path, action):
         raise UserError(f"{path.name}: {exc}") from exc
 
 
+#: Scaled and robust measures printed when the estimator reports them (MLR, FIML).
+_ROBUST_KEYS = (
+    "chisq_scaled", "pvalue_scaled", "chisq_scaling_factor", "cfi_scaled", "tli_scaled",
+    "rmsea_scaled", "cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust",
+    "rmsea_ci_upper_robust",
+)  # fmt: skip
+
+
 def cfa_payload(result: CFAResult) -> dict:
     """The JSON document of ``fieldsurvey cfa --format json``."""
     f = result.fit
+    robust = {key: f[key] for key in _ROBUST_KEYS if key in f.index}
     return {
+        "missing": result.missing,
+        "estimator": result.estimator,
+        **robust,
         "n": int(f["n"]),
         **{key: f[key] for key in _FIT_KEYS},
         "rmsea_ci": [f["rmsea_ci_lower"], f["rmsea_ci_upper"]],
@@ -168,6 +180,30 @@ def _with_model_options(func):
     return func
 
 
+_estimation_options = [
+    click.option(
+        "--missing",
+        type=click.Choice(["listwise", "fiml"]),
+        default="listwise",
+        show_default=True,
+        help="Delete incomplete rows (lavaan's default) or full-information ML on every answer.",
+    ),
+    click.option(
+        "--estimator",
+        type=click.Choice(["ML", "MLR"]),
+        default="ML",
+        show_default=True,
+        help="MLR: robust SEs, Yuan-Bentler scaled chi-square, robust CFI/TLI/RMSEA.",
+    ),
+]
+
+
+def _with_estimation_options(func):
+    for option in reversed(_estimation_options):
+        func = option(func)
+    return func
+
+
 _max_iter_option = click.option(
     "--max-iter",
     type=click.IntRange(min=1),
@@ -179,16 +215,29 @@ _max_iter_option = click.option(
 
 @click.command("cfa")
 @_with_model_options
+@_with_estimation_options
 @_max_iter_option
-def cfa_command(data: Path, instrument_ref, model, scales, fmt, max_iter) -> None:
+def cfa_command(
+    data: Path, instrument_ref, model, scales, fmt, missing, estimator, max_iter
+) -> None:
     """Confirmatory factor analysis (ML, as lavaan's cfa()) of DATA.
 
-    Incomplete rows are deleted listwise. Exit code 3 when the model does not converge.
+    Incomplete rows are deleted listwise unless --missing fiml. Exit code 3 when the model does
+    not converge.
     """
     spec = _model(instrument_ref, model)
     frame = _read_data(data)
     result = _run(
-        data, lambda: _quiet(fit_cfa, frame, spec, scales=scales or None, max_iter=max_iter)
+        data,
+        lambda: _quiet(
+            fit_cfa,
+            frame,
+            spec,
+            scales=scales or None,
+            max_iter=max_iter,
+            missing=missing,
+            estimator=estimator,
+        ),
     )
     if not result.converged:
         raise NotConvergedError(
@@ -230,7 +279,14 @@ def cfa_command(data: Path, instrument_ref, model, scales, fmt, max_iter) -> Non
             ],
         }
     )
-    print_table(measures, title="Fit (ML, lavaan conventions)")
+    robust = [(key, f[key]) for key in _ROBUST_KEYS if key in f.index]
+    if robust:
+        extra = pd.DataFrame(
+            {"measure": [k for k, _ in robust], "value": [f"{v:.3f}" for _, v in robust]}
+        )
+        measures = pd.concat([measures, extra], ignore_index=True)
+    how = estimator + (", full-information" if missing == "fiml" else "")
+    print_table(measures, title=f"Fit ({how}, lavaan conventions)")
     print_table(result.loadings, title="Loadings (std = standardised, all)")
     _print_messages(result.warnings, result.notes)
 
@@ -255,6 +311,7 @@ def cfa_command(data: Path, instrument_ref, model, scales, fmt, max_iter) -> Non
     "--reference-group",
     help="The group whose latent means are fixed to 0 (default: first in the data, as lavaan).",
 )
+@_with_estimation_options
 @_max_iter_option
 def invariance_command(
     data: Path,
@@ -267,6 +324,8 @@ def invariance_command(
     partial,
     min_group_size,
     reference_group,
+    missing,
+    estimator,
     max_iter,
 ) -> None:
     """Measurement invariance of a CFA across the groups in column --group of DATA.
@@ -288,6 +347,8 @@ def invariance_command(
             min_group_size=min_group_size,
             max_iter=max_iter,
             reference_group=reference_group,
+            missing=missing,
+            estimator=estimator,
         ),
     )
     if fmt == "json":

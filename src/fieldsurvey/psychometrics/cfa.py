@@ -27,13 +27,19 @@ import scipy.stats
 
 from fieldsurvey.instrument.model import Instrument
 from fieldsurvey.psychometrics._blas import single_threaded_blas
+from fieldsurvey.psychometrics.cfa_fiml import FIMLProblem, em_saturated, group_data
 from fieldsurvey.psychometrics.cfa_ml import GroupMoments, MLProblem
 from fieldsurvey.psychometrics.cfa_partable import ParTable, build_partable
+from fieldsurvey.psychometrics.cfa_robust import robust_fit
 from fieldsurvey.psychometrics.lavaan_syntax import ModelTerm, parse_model
 from fieldsurvey.psychometrics.sem_fit import fit_measures
 
 #: Smallest group fitted in a multi-group model (disclosure threshold; a parameter everywhere).
 DEFAULT_MIN_GROUP_SIZE = 10
+#: How incomplete rows are handled: deleted (lavaan's default) or full-information ML.
+MISSING: tuple[str, ...] = ("listwise", "fiml")
+#: Estimators: normal-theory ML, or ML with robust standard errors and scaled tests.
+ESTIMATORS: tuple[str, ...] = ("ML", "MLR")
 
 
 class CFAError(ValueError):
@@ -66,7 +72,11 @@ class CFAResult:
     fit : pd.Series
         Fit measures: n, n_groups, npar, chisq, df, pvalue, baseline_chisq, baseline_df, cfi,
         tli, rmsea, rmsea_ci_lower, rmsea_ci_upper, srmr, srmr_nomean, logl,
-        unrestricted_logl, aic, bic (lavaan's names with ``_`` for ``.``).
+        unrestricted_logl, aic, bic (lavaan's names with ``_`` for ``.``). With FIML also
+        cfi_robust, tli_robust, rmsea_robust, rmsea_ci_lower_robust, rmsea_ci_upper_robust;
+        with MLR also chisq_scaled, pvalue_scaled, chisq_scaling_factor,
+        baseline_chisq_scaled, baseline_chisq_scaling_factor, cfi_scaled, tli_scaled,
+        rmsea_scaled, rmsea_ci_lower_scaled, rmsea_ci_upper_scaled and the robust ones.
     loadings : pd.DataFrame
         One row per loading: [group,] factor, item, est, se, std (std = lavaan's std.all).
     parameters : pd.DataFrame
@@ -101,6 +111,8 @@ class CFAResult:
     group_equal: tuple[str, ...] = ()
     group_partial: tuple[str, ...] = ()
     latent_means: pd.DataFrame = field(default_factory=pd.DataFrame)
+    missing: str = "listwise"
+    estimator: str = "ML"
 
     def __repr__(self) -> str:
         f = self.fit
@@ -125,6 +137,8 @@ def fit_cfa(
     start: CFAResult | None = None,
     group_order: Sequence[object] | None = None,
     reference_group: object | None = None,
+    missing: str = "listwise",
+    estimator: str = "ML",
 ) -> CFAResult:
     """Fit a confirmatory factor analysis by maximum likelihood, as lavaan's ``cfa()``.
 
@@ -161,6 +175,15 @@ def fit_cfa(
     start : CFAResult, optional
         Start from the estimates of another fit (lavaan ``start = fit``): parameters are
         matched by group, lhs, op and rhs; the others start at lavaan's defaults.
+    missing : {"listwise", "fiml"}
+        ``"listwise"`` (lavaan's default): incomplete rows are deleted. ``"fiml"`` (lavaan
+        ``missing = "ml"``): full-information ML on every answer given, with a mean structure
+        and the saturated model by EM; only rows without any answer are left out. Standard
+        errors then come from the observed information, as lavaan.
+    estimator : {"ML", "MLR"}
+        ``"MLR"``: robust (Huber-White) standard errors, the Yuan-Bentler scaled chi-square
+        (Mplus variant) and the scaled and robust CFI/TLI/RMSEA, as lavaan's
+        ``estimator = "MLR"`` (see :mod:`fieldsurvey.psychometrics.cfa_robust`).
 
     Returns
     -------
@@ -198,39 +221,37 @@ def fit_cfa(
     multigroup = group is not None
     if not multigroup and (group_equal or group_partial):
         raise CFAError("group_equal / group_partial need a group column (group=...)")
-    pt_probe = build_partable(terms)  # observed-variable order only
-    observed = pt_probe.observed
+    if missing not in MISSING:
+        raise CFAError(f"missing must be one of {MISSING} (got {missing!r})")
+    if estimator not in ESTIMATORS:
+        raise CFAError(f"estimator must be one of {ESTIMATORS} (got {estimator!r})")
+    fiml = missing == "fiml"
+    observed = build_partable(terms).observed  # observed-variable order only
     frame = _numeric_columns(data, observed)
-    if reference_group is not None:
-        if group_order is not None:
-            raise CFAError("give group_order or reference_group, not both")
-        if group is None:
-            raise CFAError("reference_group needs a group column (group=...)")
-        if group not in data.columns:
-            raise CFAError(f"data has no group column {group!r}")
-        group_order = order_with_reference(data[group], reference_group)
-    levels, group_index, n_deleted = _complete_rows(data, frame, group, notes, group_order)
-    moments = _moments(frame, group_index, levels, group, observed, min_group_size)
-
+    group_order = _resolve_order(data, group, group_order, reference_group)
+    if fiml:
+        levels, index, n_deleted = _answered_rows(data, frame, group, notes, group_order)
+    else:
+        levels, index, n_deleted = _complete_rows(data, frame, group, notes, group_order)
     pt = build_partable(
         terms,
         n_groups=len(levels),
-        meanstructure=bool(meanstructure) or multigroup,
+        meanstructure=bool(meanstructure) or multigroup or fiml,
         group_equal=tuple(group_equal),
         group_partial=tuple(group_partial),
     )
-    n_moments = len(levels) * (
-        len(observed) * (len(observed) + 1) // 2 + (len(observed) if pt.meanstructure else 0)
-    )
-    if pt.n_free > n_moments:
-        raise CFAError(
-            f"the model has {pt.n_free} free parameters but the data only {n_moments} sample "
-            "moments (negative degrees of freedom): the model is not identified"
-        )
-    problem = MLProblem(pt, moments)
+    _check_identified(pt, len(levels), len(observed))
+    problems: list[str] = []
+    if fiml or estimator == "MLR":
+        problem = _incomplete_problem(
+            pt, frame, index, levels, group, min_group_size, problems
+        )  # fmt: skip
+        moments = problem.moments
+    else:
+        moments = _moments(frame, index, levels, group, observed, min_group_size)
+        problem = MLProblem(pt, moments)
     x0 = _start_from(start, pt, problem, levels) if start is not None else None
     solution = problem.solve(x0, max_iter=max_iter)
-    problems: list[str] = []
     if not solution.converged:
         problems.append(
             f"the optimiser did not converge after {solution.iterations} iterations "
@@ -238,27 +259,20 @@ def fit_cfa(
             "no fit measures or standard errors are reported"
         )
     with single_threaded_blas():
-        vcov, identified = _vcov(problem, solution.x, problems)
+        if isinstance(problem, FIMLProblem):
+            vcov, identified, fit = _robust_inference(
+                problem, solution.x, estimator, fiml, problems
+            )
+        else:
+            vcov, identified = _vcov(problem, solution.x, problems)
+            fit = _standard_fit(problem, solution.x)
     if not solution.converged:
         vcov = np.full_like(vcov, np.nan)
+        fit = _withhold_fit(fit)
     params = _parameter_table(pt, problem, solution.x, vcov, levels)
     heywood_cases = _heywood_cases(pt, problem, solution.x, params, levels)
     for case in heywood_cases.itertuples(index=False):
         problems.append(f"Heywood case ({case.kind}): {case.problem}")
-
-    sigmas, mus = zip(*(problem.implied(solution.x, g) for g in range(len(levels))), strict=True)
-    fit = fit_measures(
-        fmin_groups=problem.group_discrepancies(solution.x),
-        covs=[mo.cov for mo in moments],
-        means=[mo.mean for mo in moments],
-        sigmas=list(sigmas),
-        mus=list(mus),
-        ns=[mo.n for mo in moments],
-        npar=pt.n_free,
-        meanstructure=pt.meanstructure,
-    )
-    if not solution.converged:
-        fit = _withhold_fit(fit)
     for message in problems:
         warnings.warn(message, CFAWarning, stacklevel=2)
 
@@ -280,6 +294,8 @@ def fit_cfa(
         notes=notes,
         n=int(fit["n"]),
         n_listwise_deleted=n_deleted,
+        missing=missing,
+        estimator=estimator,
         group=group,
         group_levels=[_label(level) for level in levels],
         group_sizes={_label(level): mo.n for level, mo in zip(levels, moments, strict=True)},
@@ -290,6 +306,93 @@ def fit_cfa(
         group_partial=tuple(group_partial),
         latent_means=_latent_means(latent),
     )
+
+
+def _resolve_order(
+    data: pd.DataFrame,
+    group: str | None,
+    group_order: Sequence[object] | None,
+    reference_group: object | None,
+) -> Sequence[object] | None:
+    if reference_group is None:
+        return group_order
+    if group_order is not None:
+        raise CFAError("give group_order or reference_group, not both")
+    if group is None:
+        raise CFAError("reference_group needs a group column (group=...)")
+    if group not in data.columns:
+        raise CFAError(f"data has no group column {group!r}")
+    return order_with_reference(data[group], reference_group)
+
+
+def _check_identified(pt: ParTable, n_groups: int, p: int) -> None:
+    n_moments = n_groups * (p * (p + 1) // 2 + (p if pt.meanstructure else 0))
+    if pt.n_free > n_moments:
+        raise CFAError(
+            f"the model has {pt.n_free} free parameters but the data only {n_moments} sample "
+            "moments (negative degrees of freedom): the model is not identified"
+        )
+
+
+def _standard_fit(problem: MLProblem, x: np.ndarray) -> dict[str, float]:
+    n_groups = len(problem.moments)
+    sigmas, mus = zip(*(problem.implied(x, g) for g in range(n_groups)), strict=True)
+    return fit_measures(
+        fmin_groups=problem.group_discrepancies(x),
+        covs=[mo.cov for mo in problem.moments],
+        means=[mo.mean for mo in problem.moments],
+        sigmas=list(sigmas),
+        mus=list(mus),
+        ns=[mo.n for mo in problem.moments],
+        npar=problem.pt.n_free,
+        meanstructure=problem.pt.meanstructure,
+    )
+
+
+def _incomplete_problem(
+    pt: ParTable,
+    frame: pd.DataFrame,
+    index: np.ndarray,
+    levels: list,
+    group: str | None,
+    min_group_size: int,
+    problems: list[str],
+) -> FIMLProblem:
+    """The FIML problem (also used for MLR on complete rows): patterns and EM per group."""
+    values = frame.to_numpy(dtype=float)
+    _refuse_small_groups(index, levels, group, min_group_size)
+    data, h1 = [], []
+    for g, level in enumerate(levels):
+        label = "" if group is None else f"group {_label(level)!r}: "
+        gd = group_data(values[index == g])
+        observed = ~np.isnan(gd.y)
+        lonely = [frame.columns[j] for j in range(values.shape[1]) if observed[:, j].sum() < 2]
+        if lonely:
+            raise CFAError(f"{label}column(s) {', '.join(lonely)} have fewer than 2 answers")
+        sat = em_saturated(gd)
+        if not sat.converged:
+            problems.append(
+                f"{label}the EM estimates of the saturated model did not converge in "
+                f"{sat.iterations} iterations; the chi-square is approximate"
+            )
+        _check_covariance(sat.cov, list(frame.columns), label)
+        data.append(gd)
+        h1.append(sat)
+    return FIMLProblem(pt, data, h1)
+
+
+def _robust_inference(
+    problem: FIMLProblem, x: np.ndarray, estimator: str, fiml: bool, problems: list[str]
+) -> tuple[np.ndarray, bool, dict[str, float]]:
+    """Standard errors from the observed information (MLR: sandwich) and all fit measures."""
+    vcov, fit = robust_fit(problem, x, robust=estimator == "MLR", fiml=fiml)
+    identified = bool(np.isfinite(vcov).all())
+    if not identified:
+        problems.append(
+            "the information matrix is singular: the model is not identified; standard "
+            "errors are not available"
+        )
+    return vcov, identified, fit
 
 
 def _withhold_fit(fit: dict[str, float]) -> dict[str, float]:
@@ -416,37 +519,72 @@ def _complete_rows(
     notes: list[str],
     group_order: Sequence[object] | None = None,
 ) -> tuple[list, np.ndarray, int]:
-    keep = np.ones(len(frame), dtype=bool)
-    levels: list = [None]
-    values = np.zeros(len(frame))
-    if group is not None:
-        if group not in data.columns:
-            raise CFAError(f"data has no group column {group!r}")
-        values = data[group].to_numpy()
-        no_group = data[group].isna().to_numpy()
-        if no_group.any():
-            notes.append(f"{int(no_group.sum())} row(s) without a value of {group!r} dropped")
-        keep &= ~no_group
-        levels = group_levels(data[group], group_order)
-        listed = np.isin(values, levels) if len(levels) else keep
-        unlisted = keep & ~listed
-        if unlisted.any():
-            notes.append(f"{int(unlisted.sum())} row(s) of groups not in group_order dropped")
-        keep &= listed
+    """Groups and the rows kept for listwise deletion: complete rows with a group."""
+    levels, index, keep = _group_rows(data, frame, group, notes, group_order)
     incomplete = frame.isna().any(axis=1).to_numpy() & keep
     n_deleted = int(incomplete.sum())
     if n_deleted:
         notes.append(
             f"listwise deletion: {n_deleted} of {int(keep.sum())} row(s) dropped for missing "
-            "values (lavaan's default; full-information ML is not implemented)"
+            "values (lavaan's default; missing='fiml' uses them)"
         )
-    keep &= ~incomplete
+    index[incomplete] = -1
+    return levels, index, n_deleted
+
+
+def _answered_rows(
+    data: pd.DataFrame,
+    frame: pd.DataFrame,
+    group: str | None,
+    notes: list[str],
+    group_order: Sequence[object] | None = None,
+) -> tuple[list, np.ndarray, int]:
+    """Groups and the rows kept for FIML: every row with a group and at least one answer."""
+    levels, index, keep = _group_rows(data, frame, group, notes, group_order)
+    empty = frame.isna().all(axis=1).to_numpy() & keep
+    n_empty = int(empty.sum())
+    if n_empty:
+        notes.append(
+            f"{n_empty} row(s) without any answer to the model's items left out (as lavaan)"
+        )
+    index[empty] = -1
+    used = index >= 0
+    n_missing = int(frame.isna().to_numpy()[used].sum())
+    notes.append(
+        f"full-information ML (lavaan missing = 'ml'): {int(used.sum())} respondent(s); "
+        f"{n_missing} missing answer(s) handled through the likelihood of the answers given"
+    )
+    return levels, index, n_empty
+
+
+def _group_rows(
+    data: pd.DataFrame,
+    frame: pd.DataFrame,
+    group: str | None,
+    notes: list[str],
+    group_order: Sequence[object] | None,
+) -> tuple[list, np.ndarray, np.ndarray]:
+    """The groups in lavaan's order and each row's group (-1: no group), and the rows kept."""
+    keep = np.ones(len(frame), dtype=bool)
     if group is None:
-        return [None], np.where(keep, 0, -1), n_deleted
+        return [None], np.zeros(len(frame), dtype=int), keep
+    if group not in data.columns:
+        raise CFAError(f"data has no group column {group!r}")
+    values = data[group].to_numpy()
+    no_group = data[group].isna().to_numpy()
+    if no_group.any():
+        notes.append(f"{int(no_group.sum())} row(s) without a value of {group!r} dropped")
+    keep &= ~no_group
+    levels = group_levels(data[group], group_order)
+    listed = np.isin(values, levels) if len(levels) else keep
+    unlisted = keep & ~listed
+    if unlisted.any():
+        notes.append(f"{int(unlisted.sum())} row(s) of groups not in group_order dropped")
+    keep &= listed
     index = np.full(len(frame), -1)
     for g, level in enumerate(levels):
         index[keep & (values == level)] = g
-    return levels, index, n_deleted
+    return levels, index, keep
 
 
 def group_levels(column: pd.Series, group_order: Sequence[object] | None = None) -> list:
@@ -497,6 +635,23 @@ def _moments(
     min_group_size: int,
 ) -> list[GroupMoments]:
     p = len(observed)
+    _refuse_small_groups(group_index, levels, group, min_group_size)
+    values = frame.to_numpy(dtype=float)
+    moments = []
+    for g, level in enumerate(levels):
+        x = values[group_index == g]
+        label = "" if group is None else f"group {_label(level)!r}: "
+        if len(x) <= p:
+            raise CFAError(f"{label}{len(x)} complete rows for {p} variables; need more rows")
+        cov = np.cov(x, rowvar=False, bias=True)
+        _check_covariance(cov, observed, label)
+        moments.append(GroupMoments(len(x), cov, x.mean(axis=0)))
+    return moments
+
+
+def _refuse_small_groups(
+    group_index: np.ndarray, levels: list, group: str | None, min_group_size: int
+) -> None:
     if group is not None and len(levels) < 2:
         raise CFAError(f"group column {group!r} has {len(levels)} group(s) with data; need 2+")
     small = [
@@ -508,28 +663,22 @@ def _moments(
         listed = ", ".join(f"{name!r} (n={n})" for name, n in small)
         where = "the data" if group is None else f"group(s) {listed}"
         raise CFAError(
-            f"{where} {'has' if group is None else 'have'} fewer than {min_group_size} complete "
-            f"respondents; refusing to fit (disclosure threshold min_group_size={min_group_size})"
+            f"{where} {'has' if group is None else 'have'} fewer than {min_group_size} "
+            f"respondents with data; refusing to fit (disclosure threshold "
+            f"min_group_size={min_group_size})"
         )
-    values = frame.to_numpy(dtype=float)
-    moments = []
-    for g, level in enumerate(levels):
-        x = values[group_index == g]
-        label = "" if group is None else f"group {_label(level)!r}: "
-        if len(x) <= p:
-            raise CFAError(f"{label}{len(x)} complete rows for {p} variables; need more rows")
-        cov = np.cov(x, rowvar=False, bias=True)
-        constant = [observed[i] for i in np.flatnonzero(np.diag(cov) <= 0)]
-        if constant:
-            raise CFAError(f"{label}column(s) {', '.join(constant)} have no variance")
-        eig = np.linalg.eigvalsh(cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov))))
-        if eig[0] <= 1e-10:
-            raise CFAError(
-                f"{label}the sample covariance matrix is singular: some columns are linear "
-                "combinations of others (duplicated or sum-score columns?)"
-            )
-        moments.append(GroupMoments(len(x), cov, x.mean(axis=0)))
-    return moments
+
+
+def _check_covariance(cov: np.ndarray, observed: list[str], label: str) -> None:
+    constant = [observed[i] for i in np.flatnonzero(np.diag(cov) <= 0)]
+    if constant:
+        raise CFAError(f"{label}column(s) {', '.join(constant)} have no variance")
+    eig = np.linalg.eigvalsh(cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov))))
+    if eig[0] <= 1e-10:
+        raise CFAError(
+            f"{label}the sample covariance matrix is singular: some columns are linear "
+            "combinations of others (duplicated or sum-score columns?)"
+        )
 
 
 # -- results ------------------------------------------------------------------------------

@@ -190,36 +190,49 @@ class MLProblem:
         grad = np.zeros(self.pt.n_free)
         if states is None:
             return grad
-        for g, (w, st, mo) in enumerate(zip(self.weights, states, self.moments, strict=True)):
-            si = st["sigma_inv"]
-            d = st["resid_mean"]
-            outer = mo.cov + np.outer(d, d)
-            dsigma = si - si @ outer @ si  # dF/dSigma (symmetric)
-            dmu = -2.0 * si @ d  # dF/dmu
-            lam, psi = st["lambda"], st["psi"]
-            derivs = {
-                "lambda": 2.0 * dsigma @ lam @ psi + np.outer(dmu, st["alpha"].ravel()),
-                "psi": lam.T @ dsigma @ lam,
-                "theta": dsigma,
-                "nu": dmu[:, None],
-                "alpha": (lam.T @ dmu)[:, None],
-            }
-            for name in _MATRICES:
-                rows, cols, idx = self._free[g][name]
-                if not len(idx):
-                    continue
-                vals = derivs[name][rows, cols]
-                if name in _SYMMETRIC:
-                    vals = np.where(rows == cols, vals, 2.0 * vals)
-                np.add.at(grad, idx, w * vals)
+        for g, (w, st) in enumerate(zip(self.weights, states, strict=True)):
+            dsigma, dmu = self._group_derivatives(g, st)
+            self._chain(g, st, dsigma, dmu, w, grad)
         return grad
 
-    def group_information(self, x: np.ndarray, g: int) -> np.ndarray:
-        """Expected information of one observation of group ``g``, in the free vector's terms."""
+    def _group_derivatives(self, g: int, st: dict) -> tuple[np.ndarray, np.ndarray]:
+        """dF_g/dSigma (symmetric, p x p) and dF_g/dmu (p) at a state."""
+        si = st["sigma_inv"]
+        d = st["resid_mean"]
+        outer = self.moments[g].cov + np.outer(d, d)
+        return si - si @ outer @ si, -2.0 * si @ d
+
+    def _chain(
+        self, g: int, st: dict, dsigma: np.ndarray, dmu: np.ndarray, w: float, grad: np.ndarray
+    ) -> None:
+        """Add ``w`` times the derivative of F_g with respect to the free parameters to ``grad``,
+        given F_g's derivatives with respect to Sigma_g and mu_g (chain rule)."""
+        lam, psi = st["lambda"], st["psi"]
+        derivs = {
+            "lambda": 2.0 * dsigma @ lam @ psi + np.outer(dmu, st["alpha"].ravel()),
+            "psi": lam.T @ dsigma @ lam,
+            "theta": dsigma,
+            "nu": dmu[:, None],
+            "alpha": (lam.T @ dmu)[:, None],
+        }
+        for name in _MATRICES:
+            rows, cols, idx = self._free[g][name]
+            if not len(idx):
+                continue
+            vals = derivs[name][rows, cols]
+            if name in _SYMMETRIC:
+                vals = np.where(rows == cols, vals, 2.0 * vals)
+            np.add.at(grad, idx, w * vals)
+
+    def group_jacobian(self, x: np.ndarray, g: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Derivatives of Sigma_g and mu_g with respect to group g's free parameters.
+
+        Returns ``(d_sigma, d_mu, index)``: ``d_sigma[k]`` (p x p) and ``d_mu[k]`` (p) for the
+        k-th free parameter of the group, ``index[k]`` its position in the free vector (a
+        parameter tied by a label may appear more than once; its derivatives then add up).
+        """
         mats = self.matrices(x, g)
         lam, psi, alpha = mats["lambda"], mats["psi"], mats["alpha"].ravel()
-        sigma = lam @ psi @ lam.T + mats["theta"]
-        sigma_inv = np.linalg.inv(sigma)
         params = self._free_params[g]
         q = len(params)
         d_sigma = np.zeros((q, self.p, self.p))
@@ -242,12 +255,28 @@ class MLProblem:
                 d_mu[k, r] = 1.0
             else:
                 d_mu[k] = lam[:, r]
+        if not self.meanstructure:
+            d_mu[:] = 0.0
+        return d_sigma, d_mu, np.array([par.index for par in params], dtype=int)
+
+    def to_free(self, g: int) -> np.ndarray:
+        """The (q_g x n_free) 0/1 matrix taking group g's parameters to the free vector."""
+        index = [par.index for par in self._free_params[g]]
+        out = np.zeros((len(index), self.pt.n_free))
+        out[np.arange(len(index)), index] = 1.0
+        return out
+
+    def group_information(self, x: np.ndarray, g: int) -> np.ndarray:
+        """Expected information of one observation of group ``g``, in the free vector's terms."""
+        sigma, _ = self.implied(x, g)
+        sigma_inv = np.linalg.inv(sigma)
+        d_sigma, d_mu, _ = self.group_jacobian(x, g)
+        q = d_sigma.shape[0]
         a = sigma_inv @ d_sigma  # batched: Sigma^-1 dSigma_k
         info = 0.5 * a.reshape(q, -1) @ a.transpose(0, 2, 1).reshape(q, -1).T
         if self.meanstructure:
             info += d_mu @ sigma_inv @ d_mu.T
-        to_free = np.zeros((q, self.pt.n_free))
-        to_free[np.arange(q), [par.index for par in params]] = 1.0
+        to_free = self.to_free(g)
         return to_free.T @ info @ to_free
 
     def information(self, x: np.ndarray) -> np.ndarray:

@@ -119,6 +119,8 @@ def measurement_invariance(
     max_iter: int = 500,
     reference_group: object | None = None,
     group_order: Sequence[object] | None = None,
+    missing: str = "listwise",
+    estimator: str = "ML",
 ) -> InvarianceResult:
     """Test configural, metric, scalar (and strict) invariance of a CFA across groups.
 
@@ -150,6 +152,14 @@ def measurement_invariance(
         The group whose latent means are fixed to 0 (default: the first group).
     group_order : sequence, optional
         All groups in the order to use (lavaan ``group.label``).
+    missing : {"listwise", "fiml"}
+        ``"fiml"``: full-information ML on every answer given (see
+        :func:`~fieldsurvey.psychometrics.cfa.fit_cfa`), so the test no longer rests on the
+        complete cases.
+    estimator : {"ML", "MLR"}
+        ``"MLR"``: robust standard errors, scaled chi-square; consecutive steps are then
+        compared with the Satorra-Bentler (2001) scaled chi-square difference (lavaan's
+        ``lavTestLRT`` default for MLR) and with the robust CFI and RMSEA.
 
     Returns
     -------
@@ -190,6 +200,8 @@ def measurement_invariance(
                 start=start,
                 group_order=group_order,
                 reference_group=reference_group,
+                missing=missing,
+                estimator=estimator,
             )
 
     fits = {level: fit_step(level) for level in chosen}
@@ -206,6 +218,7 @@ def measurement_invariance(
             "delta_chisq",
             "delta_df",
             "p",
+            "difference_test",
             "delta_cfi",
             "delta_rmsea",
             "delta_srmr",
@@ -315,9 +328,16 @@ def _levels(levels: Sequence[str], strict: bool) -> list[str]:
     return chosen
 
 
+#: Fit measures of each step beyond the standard ones, when the estimator reports them.
+_ROBUST_STEP_COLUMNS = (
+    "chisq_scaled", "chisq_scaling_factor", "pvalue_scaled", "cfi_robust", "tli_robust",
+    "rmsea_robust", "rmsea_ci_lower_robust", "rmsea_ci_upper_robust",
+)  # fmt: skip
+
+
 def _step_row(level: str, fit: CFAResult) -> dict:
     f = fit.fit
-    return {
+    row = {
         "level": level,
         "group_equal": ", ".join(fit.group_equal),
         "group_partial": ", ".join(fit.group_partial),
@@ -336,25 +356,54 @@ def _step_row(level: str, fit: CFAResult) -> dict:
         "converged": fit.converged,
         "heywood": fit.heywood,
     }
+    row.update({name: f[name] for name in _ROBUST_STEP_COLUMNS if name in f.index})
+    return row
+
+
+def scaled_difference(fit_a: CFAResult, fit_b: CFAResult) -> tuple[float, int, float]:
+    """The chi-square difference of nested fits ``a`` (looser) and ``b`` (tighter), as
+    lavaan's ``lavTestLRT``: plain for ML; for MLR the Satorra-Bentler (2001) scaled
+    difference ``(T_b - T_a) / c_d`` with ``c_d = (df_b c_b - df_a c_a) / (df_b - df_a)``
+    (a saturated ``a`` counts with ``c_a = 1``; a negative ``c_d`` gives NaN).
+
+    Returns (statistic, df, p).
+    """
+    fa, fb = fit_a.fit, fit_b.fit
+    delta = float(fb["chisq"] - fa["chisq"])
+    df = int(fb["df"] - fa["df"])
+    if "chisq_scaling_factor" in fb.index and df > 0:
+        c_a = 1.0 if fa["df"] == 0 else fa["chisq_scaling_factor"]
+        c_d = (fb["df"] * fb["chisq_scaling_factor"] - fa["df"] * c_a) / df
+        delta = delta / c_d if c_d >= 0 else float("nan")
+    p = float(scipy.stats.chi2.sf(max(delta, 0.0), df)) if df > 0 else np.nan
+    return delta, df, p
 
 
 def _compare(a: str, b: str, fit_a: CFAResult, fit_b: CFAResult, criteria: ChenCriteria) -> dict:
     fa, fb = fit_a.fit, fit_b.fit
-    delta_chisq = float(fb["chisq"] - fa["chisq"])
-    delta_df = int(fb["df"] - fa["df"])
-    p = float(scipy.stats.chi2.sf(max(delta_chisq, 0.0), delta_df)) if delta_df > 0 else np.nan
-    d_cfi = float(fb["cfi"] - fa["cfi"])
-    d_rmsea = float(fb["rmsea"] - fa["rmsea"])
+    delta_chisq, delta_df, p = scaled_difference(fit_a, fit_b)
+    robust = "cfi_robust" in fb.index and fit_a.estimator == "MLR"
+    cfi_name, rmsea_name = ("cfi_robust", "rmsea_robust") if robust else ("cfi", "rmsea")
+    d_cfi = float(fb[cfi_name] - fa[cfi_name])
+    d_rmsea = float(fb[rmsea_name] - fa[rmsea_name])
     d_srmr = float(fb["srmr"] - fa["srmr"])
     cfi_ok = d_cfi >= criteria.delta_cfi
     rmsea_ok = d_rmsea <= criteria.delta_rmsea
     srmr_ok = d_srmr <= criteria.srmr_cut(b)
+    described = criteria.describe(b)
+    if robust:
+        described += " (robust CFI and RMSEA)"
     return {
         "from": a,
         "to": b,
         "delta_chisq": delta_chisq,
         "delta_df": delta_df,
         "p": p,
+        "difference_test": (
+            "Satorra-Bentler (2001) scaled difference"
+            if "chisq_scaling_factor" in fb.index
+            else "chi-square difference"
+        ),
         "delta_cfi": d_cfi,
         "delta_rmsea": d_rmsea,
         "delta_srmr": d_srmr,
@@ -362,5 +411,5 @@ def _compare(a: str, b: str, fit_a: CFAResult, fit_b: CFAResult, criteria: ChenC
         "rmsea_ok": rmsea_ok,
         "srmr_ok": srmr_ok,
         "supported": bool(cfi_ok and rmsea_ok and srmr_ok and fit_b.converged),
-        "criteria": criteria.describe(b),
+        "criteria": described,
     }
