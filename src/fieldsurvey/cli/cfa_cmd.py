@@ -100,9 +100,9 @@ def cfa_payload(result: CFAResult) -> dict:
         **{key: f[key] for key in _FIT_KEYS},
         "rmsea_ci": [f["rmsea_ci_lower"], f["rmsea_ci_upper"]],
         "srmr": f["srmr"],
-        "loglik": f["logl"],
-        "aic": f["aic"],
-        "bic": f["bic"],
+        "loglik": f.get("logl"),
+        "aic": f.get("aic"),
+        "bic": f.get("bic"),
         "loadings": result.loadings.to_dict(orient="records"),
         "converged": result.converged,
         "heywood": result.heywood,
@@ -114,6 +114,7 @@ def cfa_payload(result: CFAResult) -> dict:
 def invariance_payload(result: InvarianceResult) -> dict:
     """The JSON document of ``fieldsurvey invariance --format json``."""
     step_cols = ["level", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr"]
+    step_cols += [c for c in _DECIDING_COLUMNS if c in result.steps.columns]
     comp_cols = [
         "from",
         "to",
@@ -136,6 +137,26 @@ def invariance_payload(result: InvarianceResult) -> dict:
         "warnings": result.warnings,
         "notes": result.notes,
     }
+
+
+#: Scaled or robust step measures the comparisons use (WLSMV: scaled; MLR: robust).
+_DECIDING_COLUMNS = (
+    "chisq_scaled", "cfi_scaled", "tli_scaled", "rmsea_scaled", "cfi_robust", "tli_robust",
+    "rmsea_robust",
+)  # fmt: skip
+
+
+def _steps_table(result: InvarianceResult) -> pd.DataFrame:
+    """The steps with the indices the comparisons judge: scaled for WLSMV, robust for MLR."""
+    estimator = next(iter(result.fits.values())).estimator
+    suffix = {"WLSMV": "_scaled", "MLR": "_robust"}.get(estimator)
+    columns = ["level", "chisq", "df", "cfi", "tli", "rmsea", "srmr"]
+    if suffix is None:
+        return result.steps[columns]
+    chosen = {c: f"{c}{suffix}" for c in ("cfi", "tli", "rmsea")}
+    chosen["chisq"] = "chisq_scaled"
+    table = result.steps[[chosen.get(c, c) for c in columns]]
+    return table.rename(columns={v: f"{k} ({suffix[1:]})" for k, v in chosen.items()})
 
 
 def _quiet(func, *args, **kwargs):
@@ -183,10 +204,17 @@ def _with_model_options(func):
 _estimation_options = [
     click.option(
         "--missing",
-        type=click.Choice(["listwise", "fiml"]),
+        type=click.Choice(["listwise", "fiml", "pairwise"]),
         default="listwise",
         show_default=True,
-        help="Delete incomplete rows (lavaan's default) or full-information ML on every answer.",
+        help="Delete incomplete rows (lavaan's default), full-information ML on every answer, "
+        "or (with --ordered) pairwise information.",
+    ),
+    click.option(
+        "--ordered",
+        is_flag=True,
+        help="Ordinal items: polychoric correlations, WLSMV (as lavaan ordered = TRUE); "
+        "invariance then tests thresholds, loadings, intercepts (Wu & Estabrook 2016).",
     ),
     click.option(
         "--estimator",
@@ -218,7 +246,7 @@ _max_iter_option = click.option(
 @_with_estimation_options
 @_max_iter_option
 def cfa_command(
-    data: Path, instrument_ref, model, scales, fmt, missing, estimator, max_iter
+    data: Path, instrument_ref, model, scales, fmt, missing, ordered, estimator, max_iter
 ) -> None:
     """Confirmatory factor analysis (ML, as lavaan's cfa()) of DATA.
 
@@ -237,6 +265,7 @@ def cfa_command(
             max_iter=max_iter,
             missing=missing,
             estimator=estimator,
+            ordered=ordered,
         ),
     )
     if not result.converged:
@@ -273,9 +302,9 @@ def cfa_command(
                 f"{f['rmsea']:.3f}",
                 f"[{f['rmsea_ci_lower']:.3f}, {f['rmsea_ci_upper']:.3f}]",
                 f"{f['srmr']:.3f}",
-                f"{f['logl']:.3f}",
-                f"{f['aic']:.3f}",
-                f"{f['bic']:.3f}",
+                f"{f.get('logl', float('nan')):.3f}",
+                f"{f.get('aic', float('nan')):.3f}",
+                f"{f.get('bic', float('nan')):.3f}",
             ],
         }
     )
@@ -285,7 +314,9 @@ def cfa_command(
             {"measure": [k for k, _ in robust], "value": [f"{v:.3f}" for _, v in robust]}
         )
         measures = pd.concat([measures, extra], ignore_index=True)
-    how = estimator + (", full-information" if missing == "fiml" else "")
+    how = result.estimator + {"fiml": ", full-information", "pairwise": ", pairwise"}.get(
+        missing, ""
+    )
     print_table(measures, title=f"Fit ({how}, lavaan conventions)")
     print_table(result.loadings, title="Loadings (std = standardised, all)")
     _print_messages(result.warnings, result.notes)
@@ -325,6 +356,7 @@ def invariance_command(
     min_group_size,
     reference_group,
     missing,
+    ordered,
     estimator,
     max_iter,
 ) -> None:
@@ -349,13 +381,16 @@ def invariance_command(
             reference_group=reference_group,
             missing=missing,
             estimator=estimator,
+            ordered=ordered,
         ),
     )
     if fmt == "json":
         print_json(invariance_payload(result))
         return
-    steps = result.steps[["level", "chisq", "df", "cfi", "tli", "rmsea", "srmr"]]
-    print_table(steps, title=f"Invariance steps by {group} ({', '.join(result.group_levels)})")
+    print_table(
+        _steps_table(result),
+        title=f"Invariance steps by {group} ({', '.join(result.group_levels)})",
+    )
     comparisons = result.comparisons.rename(
         columns={
             "delta_chisq": "d_chisq",

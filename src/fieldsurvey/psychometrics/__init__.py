@@ -10,9 +10,11 @@ from fieldsurvey.psychometrics.cfa import (
 )
 from fieldsurvey.psychometrics.invariance import (
     INVARIANCE_LEVELS,
+    ORDINAL_LEVELS,
     ChenCriteria,
     InvarianceResult,
     measurement_invariance,
+    ordinal_invariance,
 )
 from fieldsurvey.psychometrics.lavaan_syntax import LavaanSyntaxError, parse_model
 from fieldsurvey.psychometrics.omega import (
@@ -40,6 +42,7 @@ from fieldsurvey.psychometrics.reliability import (
 __all__ = [
     "DEFAULT_MIN_GROUP_SIZE",
     "INVARIANCE_LEVELS",
+    "ORDINAL_LEVELS",
     "CFAConvergenceError",
     "CFAError",
     "CFAResult",
@@ -49,6 +52,7 @@ __all__ = [
     "LavaanSyntaxError",
     "fit_cfa",
     "measurement_invariance",
+    "ordinal_invariance",
     "parse_model",
     "MiskeyedItemsWarning",
     "ReliabilityResult",

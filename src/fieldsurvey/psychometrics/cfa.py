@@ -59,6 +59,15 @@ class CFAConvergenceError(CFAError):
         self.result = result
 
 
+@dataclass(frozen=True)
+class ModelState:
+    """The estimation problem of a fit and its solution (``problem.pt`` is the parameter
+    table; ``x`` the free-parameter estimates)."""
+
+    problem: object
+    x: np.ndarray
+
+
 class CFAWarning(UserWarning):
     """A fitted model has a problem: no convergence, Heywood case, not identified."""
 
@@ -113,6 +122,9 @@ class CFAResult:
     latent_means: pd.DataFrame = field(default_factory=pd.DataFrame)
     missing: str = "listwise"
     estimator: str = "ML"
+    #: The fitted problem and estimates, for tests that need the model itself (scaled
+    #: differences, score tests); not part of the reported result.
+    model_state: ModelState | None = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
         f = self.fit
@@ -139,6 +151,7 @@ def fit_cfa(
     reference_group: object | None = None,
     missing: str = "listwise",
     estimator: str = "ML",
+    ordered: bool = False,
 ) -> CFAResult:
     """Fit a confirmatory factor analysis by maximum likelihood, as lavaan's ``cfa()``.
 
@@ -180,10 +193,18 @@ def fit_cfa(
         ``missing = "ml"``): full-information ML on every answer given, with a mean structure
         and the saturated model by EM; only rows without any answer are left out. Standard
         errors then come from the observed information, as lavaan.
-    estimator : {"ML", "MLR"}
+    estimator : {"ML", "MLR", "WLSMV"}
         ``"MLR"``: robust (Huber-White) standard errors, the Yuan-Bentler scaled chi-square
         (Mplus variant) and the scaled and robust CFI/TLI/RMSEA, as lavaan's
-        ``estimator = "MLR"`` (see :mod:`fieldsurvey.psychometrics.cfa_robust`).
+        ``estimator = "MLR"`` (see :mod:`fieldsurvey.psychometrics.cfa_robust`). With
+        ``ordered`` the estimator is ``"WLSMV"`` (the default then).
+    ordered : bool
+        Treat every indicator as ordinal (lavaan ``ordered = TRUE``): polychoric correlations
+        and thresholds, DWLS with robust standard errors and the mean- and variance-adjusted
+        test (see :mod:`fieldsurvey.psychometrics.cfa_ordinal`). ``missing`` is then
+        ``"listwise"`` or ``"pairwise"``; with ``group``, ``group_equal`` takes the threshold
+        invariance steps of Wu & Estabrook (2016): "thresholds", "loadings", "intercepts"
+        (see :func:`~fieldsurvey.psychometrics.ordinal_fit.wu_estabrook_spec`).
 
     Returns
     -------
@@ -221,6 +242,18 @@ def fit_cfa(
     multigroup = group is not None
     if not multigroup and (group_equal or group_partial):
         raise CFAError("group_equal / group_partial need a group column (group=...)")
+    if ordered:
+        if estimator not in ("ML", "WLSMV"):
+            raise CFAError(f"with ordered items the estimator is WLSMV (got {estimator!r})")
+        from fieldsurvey.psychometrics.ordinal_fit import fit_ordinal_cfa
+
+        frame = _numeric_columns(data, build_partable(terms).observed)
+        return fit_ordinal_cfa(
+            data, frame, terms, syntax, notes, group=group, group_equal=group_equal,
+            group_partial=group_partial, min_group_size=min_group_size, missing=missing,
+            max_iter=max_iter, start=start,
+            group_order=_resolve_order(data, group, group_order, reference_group),
+        )  # fmt: skip
     if missing not in MISSING:
         raise CFAError(f"missing must be one of {MISSING} (got {missing!r})")
     if estimator not in ESTIMATORS:
@@ -538,8 +571,11 @@ def _answered_rows(
     group: str | None,
     notes: list[str],
     group_order: Sequence[object] | None = None,
+    *,
+    pairwise: bool = False,
 ) -> tuple[list, np.ndarray, int]:
-    """Groups and the rows kept for FIML: every row with a group and at least one answer."""
+    """Groups and the rows kept for FIML (or pairwise deletion): every row with a group and at
+    least one answer."""
     levels, index, keep = _group_rows(data, frame, group, notes, group_order)
     empty = frame.isna().all(axis=1).to_numpy() & keep
     n_empty = int(empty.sum())
@@ -550,10 +586,17 @@ def _answered_rows(
     index[empty] = -1
     used = index >= 0
     n_missing = int(frame.isna().to_numpy()[used].sum())
-    notes.append(
-        f"full-information ML (lavaan missing = 'ml'): {int(used.sum())} respondent(s); "
-        f"{n_missing} missing answer(s) handled through the likelihood of the answers given"
-    )
+    if pairwise:
+        notes.append(
+            f"pairwise deletion (lavaan missing = 'pairwise'): {int(used.sum())} "
+            f"respondent(s); each threshold and polychoric correlation uses those who answered "
+            f"its items ({n_missing} missing answer(s))"
+        )
+    else:
+        notes.append(
+            f"full-information ML (lavaan missing = 'ml'): {int(used.sum())} respondent(s); "
+            f"{n_missing} missing answer(s) handled through the likelihood of the answers given"
+        )
     return levels, index, n_empty
 
 

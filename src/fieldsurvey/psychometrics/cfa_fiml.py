@@ -227,7 +227,9 @@ def _estep(data: GroupData, mu: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarr
         n = block.n
         if k == p:
             t1 += n @ block.mean
-            t2 += np.einsum("m,mij->ij", n, block.cov + block.mean[:, :, None] * block.mean[:, None, :])
+            t2 += np.einsum(
+                "m,mij->ij", n, block.cov + block.mean[:, :, None] * block.mean[:, None, :]
+            )
             continue
         # each pattern's items in the order (answered, missing), with the matching permutation
         mis = np.array([np.setdiff1d(everything, o) for o in block.obs])

@@ -13,6 +13,13 @@ scalar     "loadings", "intercepts"                + intercepts equal; latent me
 strict     "loadings", "intercepts", "residuals"   + residual variances equal
 ========== ======================================= =============================================
 
+With ordinal indicators (``ordered=True``) the steps are those of Wu & Estabrook (2016) as
+``semTools::measEq.syntax(ID.cat = "Wu.Estabrook.2016")`` writes them: configural, thresholds,
+thresholds + loadings, thresholds + loadings + intercepts (see
+:func:`fieldsurvey.psychometrics.ordinal_fit.wu_estabrook_spec`), fitted by WLSMV and compared
+with the Satorra (2000) scaled-and-shifted difference test (lavaan's ``lavTestLRT`` default) and
+the changes in the scaled CFI and RMSEA.
+
 Partial invariance frees named parameters in every constrained step (lavaan ``group.partial``).
 Consecutive steps are compared with the chi-square difference test (as ``lavTestLRT``) and the
 changes in CFI, RMSEA and SRMR judged against Chen (2007): a step is supported when
@@ -41,9 +48,12 @@ from fieldsurvey.psychometrics.cfa import (
     CFAWarning,
     fit_cfa,
 )
+from fieldsurvey.psychometrics.cfa_ordinal import satorra_2000_difference
 
 #: The steps in the order they are tested.
 INVARIANCE_LEVELS: tuple[str, ...] = ("configural", "metric", "scalar", "strict")
+#: The steps with ordinal indicators (Wu & Estabrook 2016).
+ORDINAL_LEVELS: tuple[str, ...] = ("configural", "thresholds", "loadings", "intercepts")
 
 _GROUP_EQUAL: dict[str, tuple[str, ...]] = {
     "configural": (),
@@ -51,6 +61,14 @@ _GROUP_EQUAL: dict[str, tuple[str, ...]] = {
     "scalar": ("loadings", "intercepts"),
     "strict": ("loadings", "intercepts", "residuals"),
 }
+_ORDINAL_GROUP_EQUAL: dict[str, tuple[str, ...]] = {
+    "configural": (),
+    "thresholds": ("thresholds",),
+    "loadings": ("thresholds", "loadings"),
+    "intercepts": ("thresholds", "loadings", "intercepts"),
+}
+#: The step from which latent means are reported (continuous, ordinal).
+_MEANS_LEVEL = {False: "scalar", True: "intercepts"}
 
 
 @dataclass(frozen=True)
@@ -63,7 +81,8 @@ class ChenCriteria:
     delta_srmr_scalar: float = 0.010  # ... or this for intercepts and residuals
 
     def srmr_cut(self, level: str) -> float:
-        return self.delta_srmr_metric if level == "metric" else self.delta_srmr_scalar
+        """The SRMR cut-off of a step: loadings (metric) or intercept-like (the rest)."""
+        return self.delta_srmr_metric if level in ("metric", "loadings") else self.delta_srmr_scalar
 
     def describe(self, level: str) -> str:
         return (
@@ -110,7 +129,7 @@ def measurement_invariance(
     model: str | Instrument,
     group: str,
     *,
-    levels: Sequence[str] = ("configural", "metric", "scalar"),
+    levels: Sequence[str] | None = None,
     strict: bool = False,
     partial: Sequence[str] = (),
     scales: Sequence[str] | None = None,
@@ -121,6 +140,7 @@ def measurement_invariance(
     group_order: Sequence[object] | None = None,
     missing: str = "listwise",
     estimator: str = "ML",
+    ordered: bool = False,
 ) -> InvarianceResult:
     """Test configural, metric, scalar (and strict) invariance of a CFA across groups.
 
@@ -133,8 +153,10 @@ def measurement_invariance(
     group : str
         Column holding the groups, ordered as lavaan orders them: by first appearance in the
         whole data (rows with missing answers included). The first group is the reference.
-    levels : sequence of str
-        Steps to fit, a subset of ``INVARIANCE_LEVELS`` (fitted in that order).
+    levels : sequence of str, optional
+        Steps to fit, a subset of ``INVARIANCE_LEVELS`` (fitted in that order); default
+        configural, metric, scalar. With ``ordered``: a subset of ``ORDINAL_LEVELS``, default
+        all four.
     strict : bool
         Add the strict step (residual variances equal).
     partial : sequence of str
@@ -160,6 +182,11 @@ def measurement_invariance(
         ``"MLR"``: robust standard errors, scaled chi-square; consecutive steps are then
         compared with the Satorra-Bentler (2001) scaled chi-square difference (lavaan's
         ``lavTestLRT`` default for MLR) and with the robust CFI and RMSEA.
+    ordered : bool
+        Ordinal indicators: WLSMV and the threshold invariance steps of Wu & Estabrook (2016)
+        (``ORDINAL_LEVELS``); ``missing`` is then ``"listwise"`` or ``"pairwise"`` (pairwise
+        information: every respondent's answers count, not only complete cases). Latent means
+        are reported from the "intercepts" step.
 
     Returns
     -------
@@ -183,7 +210,8 @@ def measurement_invariance(
     1  scalar       40.059         6
     """
     criteria = criteria or ChenCriteria()
-    chosen = _levels(levels, strict)
+    chosen = _levels(levels, strict, ordered)
+    equal_of = _ORDINAL_GROUP_EQUAL if ordered else _GROUP_EQUAL
 
     def fit_step(level: str, start: CFAResult | None = None) -> CFAResult:
         with warnings.catch_warnings():  # each step's problems are collected in its result
@@ -192,7 +220,7 @@ def measurement_invariance(
                 data,
                 model,
                 group=group,
-                group_equal=_GROUP_EQUAL[level],
+                group_equal=equal_of[level],
                 group_partial=tuple(partial) if level != "configural" else (),
                 scales=scales,
                 min_group_size=min_group_size,
@@ -202,6 +230,7 @@ def measurement_invariance(
                 reference_group=reference_group,
                 missing=missing,
                 estimator=estimator,
+                ordered=ordered,
             )
 
     fits = {level: fit_step(level) for level in chosen}
@@ -239,14 +268,15 @@ def measurement_invariance(
     if partial:
         notes.append(f"partial invariance: {', '.join(partial)} free in every constrained step")
     latent = pd.DataFrame(columns=["group", "factor", "est", "se", "z", "pvalue", "std_all"])
-    if "scalar" in fits and chosen.index(highest) >= chosen.index("scalar"):
-        latent = fits["scalar"].latent_means
+    means_level = _MEANS_LEVEL[ordered]
+    if means_level in fits and chosen.index(highest) >= chosen.index(means_level):
+        latent = fits[means_level].latent_means
         notes.append(
             f"latent means are differences from the reference group {first.group_levels[0]!r} "
-            "(its means are fixed to 0), from the scalar model"
+            f"(its means are fixed to 0), from the {means_level} model"
         )
-    elif "scalar" in fits:
-        notes.append("scalar invariance is not supported: latent means are not comparable")
+    elif means_level in fits:
+        notes.append(f"{means_level} invariance is not supported: latent means are not comparable")
     notes.extend(restarts)
     problems = [f"{level}: {w}" for level, fit in fits.items() for w in fit.warnings]
     for message in problems:
@@ -315,14 +345,19 @@ def _settle(fits: dict[str, CFAResult], chosen: list[str], fit_step) -> list[str
     return notes
 
 
-def _levels(levels: Sequence[str], strict: bool) -> list[str]:
+def _levels(levels: Sequence[str] | None, strict: bool, ordered: bool = False) -> list[str]:
+    known = ORDINAL_LEVELS if ordered else INVARIANCE_LEVELS
+    if levels is None:
+        levels = ORDINAL_LEVELS if ordered else ("configural", "metric", "scalar")
     if isinstance(levels, str):
         levels = (levels,)
-    unknown = [lv for lv in levels if lv not in INVARIANCE_LEVELS]
+    unknown = [lv for lv in levels if lv not in known]
     if unknown:
-        raise CFAError(f"unknown invariance level(s) {unknown}; known: {INVARIANCE_LEVELS}")
+        raise CFAError(f"unknown invariance level(s) {unknown}; known: {known}")
+    if strict and ordered:
+        raise CFAError("strict invariance is not one of the ordinal steps")
     wanted = set(levels) | ({"strict"} if strict else set())
-    chosen = [lv for lv in INVARIANCE_LEVELS if lv in wanted]
+    chosen = [lv for lv in known if lv in wanted]
     if len(chosen) < 1:
         raise CFAError("no invariance level to fit")
     return chosen
@@ -330,8 +365,9 @@ def _levels(levels: Sequence[str], strict: bool) -> list[str]:
 
 #: Fit measures of each step beyond the standard ones, when the estimator reports them.
 _ROBUST_STEP_COLUMNS = (
-    "chisq_scaled", "chisq_scaling_factor", "pvalue_scaled", "cfi_robust", "tli_robust",
-    "rmsea_robust", "rmsea_ci_lower_robust", "rmsea_ci_upper_robust",
+    "chisq_scaled", "chisq_scaling_factor", "pvalue_scaled", "cfi_scaled", "tli_scaled",
+    "rmsea_scaled", "cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust",
+    "rmsea_ci_upper_robust",
 )  # fmt: skip
 
 
@@ -351,8 +387,8 @@ def _step_row(level: str, fit: CFAResult) -> dict:
         "rmsea_ci_lower": f["rmsea_ci_lower"],
         "rmsea_ci_upper": f["rmsea_ci_upper"],
         "srmr": f["srmr"],
-        "aic": f["aic"],
-        "bic": f["bic"],
+        "aic": f.get("aic", np.nan),  # no likelihood with WLSMV
+        "bic": f.get("bic", np.nan),
         "converged": fit.converged,
         "heywood": fit.heywood,
     }
@@ -362,13 +398,18 @@ def _step_row(level: str, fit: CFAResult) -> dict:
 
 def scaled_difference(fit_a: CFAResult, fit_b: CFAResult) -> tuple[float, int, float]:
     """The chi-square difference of nested fits ``a`` (looser) and ``b`` (tighter), as
-    lavaan's ``lavTestLRT``: plain for ML; for MLR the Satorra-Bentler (2001) scaled
+    lavaan's ``lavTestLRT``: plain for ML; for WLSMV the Satorra (2000) scaled-and-shifted
+    difference (:func:`~fieldsurvey.psychometrics.cfa_ordinal.satorra_2000_difference`); for
+    MLR the Satorra-Bentler (2001) scaled
     difference ``(T_b - T_a) / c_d`` with ``c_d = (df_b c_b - df_a c_a) / (df_b - df_a)``
     (a saturated ``a`` counts with ``c_a = 1``; a negative ``c_d`` gives NaN).
 
     Returns (statistic, df, p).
     """
     fa, fb = fit_a.fit, fit_b.fit
+    if fit_a.estimator == "WLSMV" and fit_a.model_state and fit_b.model_state:
+        a, b = fit_a.model_state, fit_b.model_state
+        return satorra_2000_difference(a.problem, a.x, b.problem, b.x)
     delta = float(fb["chisq"] - fa["chisq"])
     df = int(fb["df"] - fa["df"])
     if "chisq_scaling_factor" in fb.index and df > 0:
@@ -379,11 +420,21 @@ def scaled_difference(fit_a: CFAResult, fit_b: CFAResult) -> tuple[float, int, f
     return delta, df, p
 
 
+def _difference_test_name(fit: CFAResult) -> str:
+    if fit.estimator == "WLSMV":
+        return "Satorra (2000) scaled-and-shifted difference"
+    if fit.estimator == "MLR":
+        return "Satorra-Bentler (2001) scaled difference"
+    return "chi-square difference"
+
+
 def _compare(a: str, b: str, fit_a: CFAResult, fit_b: CFAResult, criteria: ChenCriteria) -> dict:
     fa, fb = fit_a.fit, fit_b.fit
     delta_chisq, delta_df, p = scaled_difference(fit_a, fit_b)
     robust = "cfi_robust" in fb.index and fit_a.estimator == "MLR"
     cfi_name, rmsea_name = ("cfi_robust", "rmsea_robust") if robust else ("cfi", "rmsea")
+    if fit_a.estimator == "WLSMV":
+        cfi_name, rmsea_name = "cfi_scaled", "rmsea_scaled"
     d_cfi = float(fb[cfi_name] - fa[cfi_name])
     d_rmsea = float(fb[rmsea_name] - fa[rmsea_name])
     d_srmr = float(fb["srmr"] - fa["srmr"])
@@ -393,17 +444,15 @@ def _compare(a: str, b: str, fit_a: CFAResult, fit_b: CFAResult, criteria: ChenC
     described = criteria.describe(b)
     if robust:
         described += " (robust CFI and RMSEA)"
+    elif fit_a.estimator == "WLSMV":
+        described += " (scaled CFI and RMSEA)"
     return {
         "from": a,
         "to": b,
         "delta_chisq": delta_chisq,
         "delta_df": delta_df,
         "p": p,
-        "difference_test": (
-            "Satorra-Bentler (2001) scaled difference"
-            if "chisq_scaling_factor" in fb.index
-            else "chi-square difference"
-        ),
+        "difference_test": _difference_test_name(fit_a),
         "delta_cfi": d_cfi,
         "delta_rmsea": d_rmsea,
         "delta_srmr": d_srmr,
@@ -413,3 +462,33 @@ def _compare(a: str, b: str, fit_a: CFAResult, fit_b: CFAResult, criteria: ChenC
         "supported": bool(cfi_ok and rmsea_ok and srmr_ok and fit_b.converged),
         "criteria": described,
     }
+
+
+def ordinal_invariance(
+    data: pd.DataFrame,
+    model: str | Instrument,
+    group: str,
+    *,
+    missing: str = "pairwise",
+    **options,
+) -> InvarianceResult:
+    """Threshold invariance of ordinal (Likert) items across groups, Wu & Estabrook (2016).
+
+    :func:`measurement_invariance` with ``ordered=True``: WLSMV fits of the configural,
+    thresholds, thresholds + loadings and thresholds + loadings + intercepts models (as
+    ``semTools::measEq.syntax(ID.cat = "Wu.Estabrook.2016")`` writes them and lavaan fits
+    them), compared by the Satorra (2000) scaled-and-shifted difference test and the changes in
+    the scaled CFI and RMSEA. ``missing="pairwise"`` (the default here) uses every answer given:
+    each threshold and polychoric correlation rests on the respondents who answered its items,
+    not on complete cases only; ``"listwise"`` is lavaan's default.
+
+    Examples
+    --------
+    >>> res = ordinal_invariance(staff, proqol, "lived_experience",
+    ...                          scales=["burnout"])  # doctest: +SKIP
+    >>> res.highest_level  # doctest: +SKIP
+    'intercepts'
+    """
+    return measurement_invariance(
+        data, model, group, missing=missing, ordered=True, estimator="ML", **options
+    )
