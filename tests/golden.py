@@ -101,6 +101,8 @@ LAVAAN_FIML_GOLDEN = json.loads((HERE / "reference" / "lavaan_fiml_golden.json")
 # tests/reference/lavaan_ordinal_reference.R: ordinal CFA (WLSMV) and threshold invariance
 LAVAAN_ORDINAL_GOLDEN = json.loads((HERE / "reference" / "lavaan_ordinal_golden.json").read_text())
 BFI_DEMOGRAPHICS = HERE / "data" / "bfi_demographics.csv"
+# tests/reference/lavaan_score_reference.R: lavTestScore and the partially invariant models
+LAVAAN_SCORE_GOLDEN = json.loads((HERE / "reference" / "lavaan_score_golden.json").read_text())
 
 
 # -- psych (tests/reference/psych_reference.R) ---------------------------------------------------

@@ -18,6 +18,7 @@ from fieldsurvey.psychometrics.cfa import (
 )
 from fieldsurvey.psychometrics.invariance import InvarianceResult, measurement_invariance
 from fieldsurvey.psychometrics.lavaan_syntax import LavaanSyntaxError
+from fieldsurvey.psychometrics.partial_invariance import partial_invariance
 
 _FIT_KEYS = ("chisq", "df", "pvalue", "cfi", "tli", "rmsea")
 
@@ -342,6 +343,12 @@ def cfa_command(
     "--reference-group",
     help="The group whose latent means are fixed to 0 (default: first in the data, as lavaan).",
 )
+@click.option(
+    "--search-partial",
+    is_flag=True,
+    help="If the last step fails, release the fewest constraints (ranked by score tests) "
+    "that make it hold, and report them.",
+)
 @_with_estimation_options
 @_max_iter_option
 def invariance_command(
@@ -355,6 +362,7 @@ def invariance_command(
     partial,
     min_group_size,
     reference_group,
+    search_partial,
     missing,
     ordered,
     estimator,
@@ -384,8 +392,26 @@ def invariance_command(
             ordered=ordered,
         ),
     )
+    search = None
+    if search_partial and result.highest_level != list(result.fits)[-1]:
+        search = _run(
+            data,
+            lambda: _quiet(
+                partial_invariance, frame, spec, group, ordered=ordered, partial=partial,
+                scales=scales or None, min_group_size=min_group_size, max_iter=max_iter,
+                reference_group=reference_group, missing=missing, estimator=estimator,
+                level=_next_level(result),
+            ),
+        )  # fmt: skip
     if fmt == "json":
-        print_json(invariance_payload(result))
+        payload = invariance_payload(result)
+        if search is not None:
+            payload["partial_search"] = {
+                "level": search.level, "freed": search.freed, "supported": search.supported,
+                "models_tried": search.models_tried, "exhaustive": search.exhaustive,
+                "notes": search.notes,
+            }  # fmt: skip
+        print_json(payload)
         return
     print_table(
         _steps_table(result),
@@ -411,6 +437,19 @@ def invariance_command(
     if not result.latent_means.empty:
         print_table(result.latent_means, title="Latent means vs the reference group")
     _print_messages(result.warnings, result.notes)
+    if search is not None:
+        console.print(
+            f"Partial {search.level} invariance: release {', '.join(search.freed) or 'nothing'}"
+            f" ({'supported' if search.supported else 'not reached'})"
+        )
+        for note in search.notes:
+            console.print(f"Note: {note}")
+
+
+def _next_level(result: InvarianceResult) -> str:
+    """The first step after the highest supported one."""
+    steps = list(result.fits)
+    return steps[steps.index(result.highest_level) + 1]
 
 
 COMMANDS = [cfa_command, invariance_command]

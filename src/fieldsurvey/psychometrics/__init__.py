@@ -25,6 +25,12 @@ from fieldsurvey.psychometrics.omega import (
     omega_total,
     varimax,
 )
+from fieldsurvey.psychometrics.partial_invariance import (
+    PartialInvarianceResult,
+    ScoreTests,
+    partial_invariance,
+    score_tests,
+)
 from fieldsurvey.psychometrics.polychoric import (
     PolychoricResult,
     ordinal_alpha,
@@ -50,6 +56,10 @@ __all__ = [
     "ChenCriteria",
     "InvarianceResult",
     "LavaanSyntaxError",
+    "PartialInvarianceResult",
+    "ScoreTests",
+    "partial_invariance",
+    "score_tests",
     "fit_cfa",
     "measurement_invariance",
     "ordinal_invariance",

@@ -338,6 +338,7 @@ def fit_cfa(
         group_equal=tuple(group_equal),
         group_partial=tuple(group_partial),
         latent_means=_latent_means(latent),
+        model_state=ModelState(problem, solution.x),
     )
 
 

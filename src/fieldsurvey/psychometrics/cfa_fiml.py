@@ -315,6 +315,27 @@ class FIMLProblem(MLProblem):
         errors never use this matrix (see :mod:`fieldsurvey.psychometrics.cfa_robust`)."""
         return MLProblem.group_information(self, x, g)
 
+    def pattern_information(self, x: np.ndarray) -> np.ndarray:
+        """Expected information per respondent under the missing-data patterns (each pattern's
+        normal information for the items it answered, at the implied moments), as lavaan's
+        ``information = "expected"`` with missing data (which assumes MCAR)."""
+        total = np.zeros((self.pt.n_free, self.pt.n_free))
+        for g, data in enumerate(self.data):
+            sigma, _ = self.implied(x, g)
+            d_sigma, d_mu, _ = self.group_jacobian(x, g)
+            q = d_sigma.shape[0]
+            info = np.zeros((q, q))
+            for pat in data.patterns:
+                o = pat.observed
+                inv, _ = _pattern_inverse(sigma, o)
+                a = inv @ d_sigma[:, o][:, :, o]
+                part = 0.5 * a.reshape(q, -1) @ a.transpose(0, 2, 1).reshape(q, -1).T
+                part += d_mu[:, o] @ inv @ d_mu[:, o].T
+                info += pat.n * part
+            to_free = self.to_free(g)
+            total += to_free.T @ info @ to_free
+        return total / self.n_total
+
     def implied(self, x: np.ndarray, g: int) -> tuple[np.ndarray, np.ndarray]:
         sigma, mu = super().implied(x, g)
         return sigma, (mu if self.meanstructure else self.h1[g].mean)

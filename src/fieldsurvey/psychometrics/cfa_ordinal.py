@@ -110,6 +110,7 @@ def build_ordinal_partable(
     if len(n_thresholds) != len(base.observed):
         raise ValueError("one number of thresholds per observed variable")
     auto_marker = {(t.lhs, t.rhs) for t in terms if t.op == "=~" and t.fixed is None}
+    partial_refs = {p.replace(" ", "") for p in spec.partial}
     user_fixed = {(t.lhs, t.op, t.rhs) for t in terms if t.fixed is not None}
     params: list[Parameter] = []
     for par in base.params:
@@ -128,6 +129,10 @@ def build_ordinal_partable(
             if not user:
                 par.free = later and kind in spec.free_later
                 par.value = 0.0
+            if kind == "intercepts" and later and f"{par.lhs}~1" in partial_refs:
+                # partial intercept invariance with the intercepts held at 0: free this one
+                # in the later groups (Wu & Estabrook's parameterisation of a released intercept)
+                par.free = True
         params.append(par)
     for g in range(n_groups):
         position = 0

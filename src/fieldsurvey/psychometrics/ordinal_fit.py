@@ -9,6 +9,7 @@ options, builds the Wu & Estabrook (2016) identification for multi-group models 
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections.abc import Sequence
 
@@ -37,7 +38,7 @@ from fieldsurvey.psychometrics.cfa_ordinal import (
     ordinal_parameters,
 )
 from fieldsurvey.psychometrics.lavaan_syntax import ModelTerm
-from fieldsurvey.psychometrics.ordinal_stats import ordinal_statistics
+from fieldsurvey.psychometrics.ordinal_stats import OrdinalStatistics, ordinal_statistics
 
 #: How incomplete rows are handled in an ordinal model (lavaan's options for WLSMV).
 ORDINAL_MISSING: tuple[str, ...] = ("listwise", "pairwise")
@@ -117,7 +118,7 @@ def fit_ordinal_cfa(
         label = "" if group is None else f" in group {_label(level)!r}"
         x = codes[index == g]
         _check_categories(x, categories, list(frame.columns), label)
-        stats.append(ordinal_statistics(x, [len(c) for c in categories]))
+        stats.append(_statistics(x, [len(c) for c in categories]))
     spec = wu_estabrook_spec(group_equal, group_partial) if group is not None else OrdinalSpec()
     if group is not None and group_equal:
         few = [name for name, c in zip(frame.columns, categories, strict=True) if len(c) < 3]
@@ -203,6 +204,22 @@ def fit_ordinal_cfa(
         estimator="WLSMV",
         model_state=ModelState(problem, solution.x),
     )
+
+
+_CACHE: dict[tuple, OrdinalStatistics] = {}
+_CACHE_SIZE = 16
+
+
+def _statistics(x: np.ndarray, n_categories: list[int]) -> OrdinalStatistics:
+    """Sample statistics of a group, remembered for the same answers: the invariance steps and
+    the partial-invariance search fit many models to the same data."""
+    key = (hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest(), x.shape,
+           tuple(n_categories))  # fmt: skip
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = ordinal_statistics(x, n_categories)
+    return _CACHE[key]
 
 
 def _ordinal_codes(frame: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]]:
