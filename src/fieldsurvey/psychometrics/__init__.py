@@ -8,6 +8,15 @@ from fieldsurvey.psychometrics.cfa import (
     CFAWarning,
     fit_cfa,
 )
+from fieldsurvey.psychometrics.efa import (
+    EFAResult,
+    ItemBankValidation,
+    ParallelAnalysis,
+    efa,
+    loading_report,
+    parallel_analysis,
+    validate_item_bank,
+)
 from fieldsurvey.psychometrics.invariance import (
     INVARIANCE_LEVELS,
     ORDINAL_LEVELS,
@@ -54,6 +63,13 @@ __all__ = [
     "CFAResult",
     "CFAWarning",
     "ChenCriteria",
+    "EFAResult",
+    "ItemBankValidation",
+    "ParallelAnalysis",
+    "efa",
+    "loading_report",
+    "parallel_analysis",
+    "validate_item_bank",
     "InvarianceResult",
     "LavaanSyntaxError",
     "PartialInvarianceResult",
