@@ -40,6 +40,7 @@ import pandas as pd
 import scipy.stats
 
 from fieldsurvey.instrument.model import Instrument
+from fieldsurvey.psychometrics._blas import single_threaded_blas
 from fieldsurvey.psychometrics.cfa import (
     DEFAULT_MIN_GROUP_SIZE,
     CFAConvergenceError,
@@ -409,7 +410,8 @@ def scaled_difference(fit_a: CFAResult, fit_b: CFAResult) -> tuple[float, int, f
     fa, fb = fit_a.fit, fit_b.fit
     if fit_a.estimator == "WLSMV" and fit_a.model_state and fit_b.model_state:
         a, b = fit_a.model_state, fit_b.model_state
-        return satorra_2000_difference(a.problem, a.x, b.problem, b.x)
+        with single_threaded_blas():
+            return satorra_2000_difference(a.problem, a.x, b.problem, b.x)
     delta = float(fb["chisq"] - fa["chisq"])
     df = int(fb["df"] - fa["df"])
     if "chisq_scaling_factor" in fb.index and df > 0:

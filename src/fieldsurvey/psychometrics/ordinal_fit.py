@@ -113,12 +113,8 @@ def fit_ordinal_cfa(
     else:
         levels, index, n_deleted = _complete_rows(data, frame, group, notes, group_order)
     _refuse_small_groups(index, levels, group, min_group_size)
-    stats = []
-    for g, level in enumerate(levels):
-        label = "" if group is None else f" in group {_label(level)!r}"
-        x = codes[index == g]
-        _check_categories(x, categories, list(frame.columns), label)
-        stats.append(_statistics(x, [len(c) for c in categories]))
+    with single_threaded_blas():
+        stats = _group_statistics(codes, categories, list(frame.columns), index, levels, group)
     spec = wu_estabrook_spec(group_equal, group_partial) if group is not None else OrdinalSpec()
     if group is not None and group_equal:
         few = [name for name, c in zip(frame.columns, categories, strict=True) if len(c) < 3]
@@ -204,6 +200,23 @@ def fit_ordinal_cfa(
         estimator="WLSMV",
         model_state=ModelState(problem, solution.x),
     )
+
+
+def _group_statistics(
+    codes: np.ndarray,
+    categories: list[np.ndarray],
+    names: list[str],
+    index: np.ndarray,
+    levels: list,
+    group: str | None,
+) -> list[OrdinalStatistics]:
+    stats = []
+    for g, level in enumerate(levels):
+        label = "" if group is None else f" in group {_label(level)!r}"
+        x = codes[index == g]
+        _check_categories(x, categories, names, label)
+        stats.append(_statistics(x, [len(c) for c in categories]))
+    return stats
 
 
 _CACHE: dict[tuple, OrdinalStatistics] = {}
