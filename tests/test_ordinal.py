@@ -159,3 +159,36 @@ def test_cli_cfa_and_invariance_ordered(bfi, tmp_path):
     assert [s["level"] for s in payload["steps"]] == list(STEPS)
     assert payload["highest_level"] == "loadings"
     assert "cfi_scaled" in payload["steps"][0]
+
+
+def test_collapse_empty_is_the_same_as_recoding_by_hand(bfi):
+    data = bfi.copy()
+    data.loc[(data["gender"] == 1) & (data["A1"] == 6), "A1"] = 5  # group 1 never answers 6
+    merged = _fit(data, group="gender", group_equal=("thresholds",), collapse_empty=True)
+    by_hand = data.assign(A1=data["A1"].replace(6, 5))
+    expected = _fit(by_hand, group="gender", group_equal=("thresholds",))
+    assert merged.fit["chisq"] == pytest.approx(expected.fit["chisq"], rel=1e-10)
+    assert any("item 'A1': answers 5 and 6 merged" in note for note in merged.notes)
+    assert (merged.parameters.query("lhs == 'A1' and op == '|'")["rhs"] != "t5").all()
+
+
+def test_lived_experience_check_uses_every_answer_with_the_ordinal_model():
+    # How a report checks whether lived-experience and other staff can be compared on the
+    # ProQOL scales: ordinal model, pairwise information, unused categories merged.
+    from fieldsurvey.instrument import resolve_instrument
+    from fieldsurvey.psychometrics import ordinal_invariance
+    from fieldsurvey.synthetic import generate_coalition
+
+    responses = generate_coalition().responses
+    staff = responses[responses["wf_lived_exp"].isin([1, 2])].assign(
+        lived_experience=lambda d: d["wf_lived_exp"].map({1: "yes", 2: "no"})
+    )
+    proqol = resolve_instrument("proqol5")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = ordinal_invariance(staff, proqol, "lived_experience", scales=["burnout"],
+                                    min_group_size=10)  # fmt: skip
+    complete = staff[list(proqol.scale("burnout").items)].notna().all(axis=1).sum()
+    assert result.fits["configural"].n == len(staff) > complete  # nobody dropped for a skip
+    assert result.highest_level in ("configural", "thresholds", "loadings", "intercepts")
+    assert any("pairwise deletion" in note for note in result.notes)

@@ -152,6 +152,7 @@ def fit_cfa(
     missing: str = "listwise",
     estimator: str = "ML",
     ordered: bool = False,
+    collapse_empty: bool = False,
 ) -> CFAResult:
     """Fit a confirmatory factor analysis by maximum likelihood, as lavaan's ``cfa()``.
 
@@ -205,6 +206,11 @@ def fit_cfa(
         ``"listwise"`` or ``"pairwise"``; with ``group``, ``group_equal`` takes the threshold
         invariance steps of Wu & Estabrook (2016): "thresholds", "loadings", "intercepts"
         (see :func:`~fieldsurvey.psychometrics.ordinal_fit.wu_estabrook_spec`).
+    collapse_empty : bool
+        With ``ordered`` and groups: merge an answer category that some group never used
+        with its neighbour (in every group) instead of refusing the data as lavaan does;
+        every merge is listed in ``notes``. Small groups of staff often leave an extreme
+        answer unused.
 
     Returns
     -------
@@ -253,6 +259,7 @@ def fit_cfa(
             group_partial=group_partial, min_group_size=min_group_size, missing=missing,
             max_iter=max_iter, start=start,
             group_order=_resolve_order(data, group, group_order, reference_group),
+            collapse_empty=collapse_empty,
         )  # fmt: skip
     if missing not in MISSING:
         raise CFAError(f"missing must be one of {MISSING} (got {missing!r})")

@@ -142,6 +142,7 @@ def measurement_invariance(
     missing: str = "listwise",
     estimator: str = "ML",
     ordered: bool = False,
+    collapse_empty: bool = False,
 ) -> InvarianceResult:
     """Test configural, metric, scalar (and strict) invariance of a CFA across groups.
 
@@ -188,6 +189,9 @@ def measurement_invariance(
         (``ORDINAL_LEVELS``); ``missing`` is then ``"listwise"`` or ``"pairwise"`` (pairwise
         information: every respondent's answers count, not only complete cases). Latent means
         are reported from the "intercepts" step.
+    collapse_empty : bool
+        With ``ordered``: merge answer categories some group never used (see
+        :func:`~fieldsurvey.psychometrics.cfa.fit_cfa`).
 
     Returns
     -------
@@ -232,6 +236,7 @@ def measurement_invariance(
                 missing=missing,
                 estimator=estimator,
                 ordered=ordered,
+                **({"collapse_empty": collapse_empty} if ordered else {}),
             )
 
     fits = {level: fit_step(level) for level in chosen}
@@ -472,6 +477,7 @@ def ordinal_invariance(
     group: str,
     *,
     missing: str = "pairwise",
+    collapse_empty: bool = True,
     **options,
 ) -> InvarianceResult:
     """Threshold invariance of ordinal (Likert) items across groups, Wu & Estabrook (2016).
@@ -482,7 +488,10 @@ def ordinal_invariance(
     them), compared by the Satorra (2000) scaled-and-shifted difference test and the changes in
     the scaled CFI and RMSEA. ``missing="pairwise"`` (the default here) uses every answer given:
     each threshold and polychoric correlation rests on the respondents who answered its items,
-    not on complete cases only; ``"listwise"`` is lavaan's default.
+    not on complete cases only; ``"listwise"`` is lavaan's default. ``collapse_empty`` (the
+    default here, unlike lavaan, which refuses the data) merges an answer category that a
+    group never used with its neighbour, in every group, and says so in ``notes``: small
+    groups of staff often leave an extreme answer unused.
 
     Examples
     --------
@@ -492,5 +501,6 @@ def ordinal_invariance(
     'intercepts'
     """
     return measurement_invariance(
-        data, model, group, missing=missing, ordered=True, estimator="ML", **options
-    )
+        data, model, group, missing=missing, ordered=True, estimator="ML",
+        collapse_empty=collapse_empty, **options,
+    )  # fmt: skip

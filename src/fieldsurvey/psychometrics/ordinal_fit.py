@@ -98,6 +98,7 @@ def fit_ordinal_cfa(
     missing: str,
     max_iter: int,
     start: CFAResult | None,
+    collapse_empty: bool = False,
 ) -> CFAResult:
     """The ordinal branch of :func:`~fieldsurvey.psychometrics.cfa.fit_cfa`."""
     if missing not in ORDINAL_MISSING:
@@ -105,7 +106,6 @@ def fit_ordinal_cfa(
             f"with ordered items missing must be one of {ORDINAL_MISSING} (got {missing!r}); "
             "full-information ML is for continuous indicators"
         )
-    codes, categories = _ordinal_codes(frame)
     if missing == "pairwise":
         levels, index, n_deleted = _answered_rows(
             data, frame, group, notes, group_order, pairwise=True
@@ -113,6 +113,11 @@ def fit_ordinal_cfa(
     else:
         levels, index, n_deleted = _complete_rows(data, frame, group, notes, group_order)
     _refuse_small_groups(index, levels, group, min_group_size)
+    codes, categories = _ordinal_codes(
+        frame.where(pd.Series(index >= 0, index=frame.index), np.nan)
+    )
+    if collapse_empty and len(levels) > 1:
+        codes, categories = _collapse_empty(codes, categories, index, list(frame.columns), notes)
     with single_threaded_blas():
         stats = _group_statistics(codes, categories, list(frame.columns), index, levels, group)
     spec = wu_estabrook_spec(group_equal, group_partial) if group is not None else OrdinalSpec()
@@ -258,6 +263,61 @@ def _ordinal_codes(frame: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]]:
     return codes, categories
 
 
+def _collapse_empty(
+    codes: np.ndarray,
+    categories: list[np.ndarray],
+    index: np.ndarray,
+    names: list[str],
+    notes: list[str],
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Merge answer categories that some group never used with a neighbouring category, in
+    every group, until every group uses every category (a deliberate difference from lavaan,
+    which refuses such data; each merge is noted).
+
+    An empty end category joins its neighbour; an empty middle category joins the neighbour
+    with fewer answers overall.
+    """
+    codes = codes.copy()
+    categories = [c.astype(object) for c in categories]
+    groups = [g for g in np.unique(index) if g >= 0]
+    for j, name in enumerate(names):
+        while True:
+            k = len(categories[j])
+            freq = np.array(
+                [np.bincount(codes[index == g, j][~np.isnan(codes[index == g, j])].astype(int),
+                             minlength=k + 1)[1:] for g in groups]
+            )  # fmt: skip
+            empty = np.flatnonzero((freq == 0).any(axis=0))
+            if empty.size == 0 or k <= 2:
+                break
+            c = int(empty[0])
+            total = freq.sum(axis=0)
+            if c == 0:
+                partner = 1
+            elif c == k - 1:
+                partner = k - 2
+            else:
+                partner = c - 1 if total[c - 1] <= total[c + 1] else c + 1
+            low, high = sorted((c, partner))
+            merged = f"{_text(categories[j][low])}-{_text(categories[j][high])}"
+            notes.append(
+                f"item {name!r}: answers {_text(categories[j][low])} and "
+                f"{_text(categories[j][high])} merged into one category, because a group "
+                "used only one of them (lavaan would refuse these data)"
+            )
+            column = codes[:, j]
+            column[column == high + 1] = low + 1
+            column[column > high + 1] -= 1
+            categories[j] = np.array(
+                [*categories[j][:low], merged, *categories[j][high + 1 :]], dtype=object
+            )
+    return codes, categories
+
+
+def _text(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float | np.floating) else str(value)
+
+
 def _check_categories(
     x: np.ndarray, categories: list[np.ndarray], names: list[str], where: str
 ) -> None:
@@ -265,7 +325,7 @@ def _check_categories(
         col = x[:, j]
         freq = np.bincount(col[~np.isnan(col)].astype(int), minlength=cats.size + 1)[1:]
         if (freq == 0).any():
-            empty = ", ".join(f"{c:g}" for c in cats[freq == 0])
+            empty = ", ".join(_text(c) for c in cats[freq == 0])
             raise CFAError(
                 f"item {name!r}{where}: nobody answered {empty} (frequencies "
                 f"{' '.join(map(str, freq))}); every answer category must be used in every "
