@@ -11,11 +11,12 @@ from __future__ import annotations
 import pandas as pd
 
 from fieldsurvey.disclosure import DisclosurePolicy, Release, gate
+from fieldsurvey.psychometrics.reliability import ITEM_STATISTICS
 
 _SAMPLE = "sample"
 SCALE_STATS = ("alpha", "alpha_std", "g6", "average_r", "median_r", "alpha_ci_low", "alpha_ci_high",
                "boot_ci_low", "boot_ci_high", "omega_total")
-ITEM_STATS = ("mean", "sd", "r_drop", "alpha_if_deleted")
+ITEM_STATS = ITEM_STATISTICS
 
 
 def gate_reliability(summary: pd.DataFrame, items: pd.DataFrame, respondents: int, *,
