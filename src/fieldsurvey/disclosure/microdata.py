@@ -966,7 +966,10 @@ def _release(frame: pd.DataFrame, data: pd.DataFrame, ladders: list[_Ladder], le
     rows, labels = [], {}
     for j, (ladder, level) in enumerate(zip(ladders, levels, strict=True)):
         base = ladder.base[kept]
-        recoded = (base >= 0) & (X[:, j] >= 0) & ladder.changed[level][np.maximum(base, 0)]
+        changed = ladder.changed[level]
+        # A key with no value at all (every answer missing) has nothing to recode.
+        recoded = ((base >= 0) & (X[:, j] >= 0) & changed[np.maximum(base, 0)] if changed.size
+                   else np.zeros(len(base), dtype=bool))
         rows.append({"variable": ladder.key.name,
                      "role": "key, sensitive" if ladder.key.name in sensitive else "key",
                      "recoding": ladder.key.recodes[level - 1].description if level else "",
