@@ -12,7 +12,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from conftest import SHARED_FIXTURES
+from conftest import real_fixture
 from fieldsurvey.cli import main
 from fieldsurvey.ingest.errors import IngestError
 from fieldsurvey.ingest.pipeline import IngestConflict, ingest_file
@@ -215,7 +215,7 @@ def test_mapping_file_maps_columns_and_labels(study, responses, tmp_path):
 
 
 def test_qualtrics_fixture_drops_personal_data_and_keeps_it_out_of_the_store(study):
-    path = SHARED_FIXTURES / "qualtrics" / "qualtRics_sample.csv"
+    path = real_fixture("qualtrics/qualtRics_sample.csv")
     with pytest.raises(IngestError, match="no column of this file is an item"):
         ingest_file(study, path, org="A", wave="1")  # its question Q1 is none of our items
     mapping = study.root / "map.yaml"
