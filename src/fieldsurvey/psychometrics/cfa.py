@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
+from fieldsurvey.errors import FieldsurveyError
 from fieldsurvey.instrument.model import Instrument
 from fieldsurvey.psychometrics._blas import single_threaded_blas
 from fieldsurvey.psychometrics.cfa_ml import GroupMoments, MLProblem
@@ -36,7 +37,7 @@ from fieldsurvey.psychometrics.sem_fit import fit_measures
 DEFAULT_MIN_GROUP_SIZE = 10
 
 
-class CFAError(ValueError):
+class CFAError(FieldsurveyError, ValueError):
     """The data or model cannot be fitted; the message says what to change."""
 
 

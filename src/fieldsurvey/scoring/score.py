@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fieldsurvey.errors import FieldsurveyError
 from fieldsurvey.instrument import Instrument, assign_bands, resolve_instrument
 from fieldsurvey.instrument.model import Scale
 from fieldsurvey.scoring.answers import InvalidAnswer, numeric_answers
@@ -16,12 +17,21 @@ from fieldsurvey.scoring.answers import InvalidAnswer, numeric_answers
 _MAX_LISTED = 20
 
 
-class ScoringError(ValueError):
-    """Answers that cannot be scored, or data that does not fit the instruments."""
+class ScoringError(FieldsurveyError, ValueError):
+    """Answers that cannot be scored, or data that does not fit the instruments.
 
-    def __init__(self, message: str, invalid: Sequence[InvalidAnswer] = ()):
+    ``invalid`` lists the answers concerned; the first one gives the error's row and column.
+    """
+
+    def __init__(self, message: str, invalid: Sequence[InvalidAnswer] = (), *,
+                 file: str | None = None) -> None:
         self.invalid = list(invalid)
-        super().__init__(message)
+        first = self.invalid[0] if self.invalid else None
+        super().__init__(message, file=file, row=first.row if first else None,
+                         column=first.column if first else None)
+
+    def __str__(self) -> str:  # the message already lists every answer with its row and column
+        return self.message
 
 
 InstrumentRef = str | Path | Instrument

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from fieldsurvey.errors import FieldsurveyError
 from fieldsurvey.instrument import Instrument, InstrumentError, resolve_instrument
 
 STUDY_FILE = "study.yaml"
@@ -31,7 +32,7 @@ STORE_FILE = "store.duckdb"
 MIN_CELL_FLOOR = 5
 
 
-class StudyError(ValueError):
+class StudyError(FieldsurveyError, ValueError):
     """A study folder or its ``study.yaml`` is invalid."""
 
 
