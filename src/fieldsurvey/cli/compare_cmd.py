@@ -8,17 +8,13 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from fieldsurvey.cli.output import console, friendly_errors, print_json, print_table
-from fieldsurvey.compare import CompareError, survey_weights
+from fieldsurvey.cli.output import console, print_json, print_table
+from fieldsurvey.compare import survey_weights
 from fieldsurvey.compare.gated import comparison_json, gated_benchmark, gated_group_comparison
-from fieldsurvey.disclosure import DisclosureError
-from fieldsurvey.ingest.errors import IngestError
-from fieldsurvey.instrument import Instrument, InstrumentError, resolve_instrument
-from fieldsurvey.scoring import ScoringError, score_scales
+from fieldsurvey.instrument import Instrument, resolve_instrument
+from fieldsurvey.scoring import score_scales
 from fieldsurvey.store import StudyError, open_study, scored_responses
 from fieldsurvey.store.study import STUDY_FILE
-
-_ERRORS = (StudyError, InstrumentError, IngestError, ScoringError, CompareError, DisclosureError)
 
 
 def _load(source: Path, instruments: tuple[str, ...], min_cell: int | None
@@ -79,7 +75,6 @@ def _labelled(data: pd.DataFrame, column: str, instruments: list[Instrument]) ->
 @click.option("--min-cell", type=int, default=None,
               help="Minimum cell size (default: the study's setting, else 10).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@friendly_errors(*_ERRORS)
 def compare_cmd(source: Path, by: str, instruments: tuple[str, ...], groups: tuple[str, ...],
                 scales: tuple[str, ...], correction: str, min_cell: int | None, fmt: str) -> None:
     """Compare scale scores between groups (a study folder, or DATA with -i)."""
@@ -200,7 +195,6 @@ def _chosen_groups(values: pd.Series, groups: tuple[str, ...]) -> list[str] | No
               help="Also the band distribution of each scale against the field (choose a few --scale).")
 @click.option("--scale", "scales", multiple=True, help="Scales to benchmark (default: all).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@friendly_errors(*_ERRORS)
 def benchmark_cmd(study_dir: Path, org: str | None, wave_column: str, role: str | None,
                   bands: bool, scales: tuple[str, ...], fmt: str) -> None:
     """Each organisation against the field without it (shrunken means, funnel position)."""

@@ -1,4 +1,4 @@
-"""Shared helpers for CLI output and error handling."""
+"""Shared helpers for CLI output."""
 
 from __future__ import annotations
 
@@ -14,26 +14,38 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from fieldsurvey.errors import FieldsurveyError
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 console = Console()
 err_console = Console(stderr=True)
 
 
-class UserError(click.ClickException):
-    """An expected problem with the user's input: printed as one message, exit code 2."""
+class UserError(FieldsurveyError, click.ClickException):
+    """An expected problem with the user's input: printed as one message, exit code 2.
+
+    Raise it (or any :class:`~fieldsurvey.errors.FieldsurveyError`) from a command; the command
+    line's top level prints it (see :mod:`fieldsurvey.cli.failure`).
+    """
 
     exit_code = 2
 
 
 def friendly_errors(*error_types: type[BaseException]) -> Callable[[F], F]:
-    """Turn the listed exception types into a clean ``Error: ...`` message and exit code 2."""
+    """Treat the listed exception types as user errors (exit code 2, one message).
+
+    Only needed for exceptions that are not a :class:`~fieldsurvey.errors.FieldsurveyError`
+    (those are handled at the command line's top level already).
+    """
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return func(*args, **kwargs)
+            except FieldsurveyError:
+                raise
             except error_types as exc:
                 raise UserError(str(exc)) from exc
 

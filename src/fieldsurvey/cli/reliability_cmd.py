@@ -13,11 +13,10 @@ from fieldsurvey.cli.output import (
     UserError,
     console,
     err_console,
-    friendly_errors,
     print_json,
     print_table,
 )
-from fieldsurvey.instrument import InstrumentError, resolve_instrument
+from fieldsurvey.instrument import resolve_instrument
 from fieldsurvey.psychometrics.gated import gate_reliability
 from fieldsurvey.psychometrics.reliability import instrument_reliability
 
@@ -52,7 +51,6 @@ DEFAULT_MIN_RESPONDENTS = 10
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
-@friendly_errors(InstrumentError, ValueError, OSError)
 def reliability_cmd(
     data: Path, instrument: str, missing: str, ci: float, min_respondents: int, fmt: str
 ) -> None:

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from fieldsurvey.cli.output import console, friendly_errors, print_table
-from fieldsurvey.instrument import InstrumentError
-from fieldsurvey.scoring import ScoringError, score_scales
+from fieldsurvey.cli.output import console, print_table
+from fieldsurvey.scoring import score_scales
 
 
 @click.command("score")
@@ -21,7 +20,6 @@ from fieldsurvey.scoring import ScoringError, score_scales
               help="Invalid answers stop with an error (default) or count as missing.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write scores to this CSV file (default: print a preview).")
-@friendly_errors(InstrumentError, ScoringError)
 def score_cmd(data: Path, instruments: tuple[str, ...], id_column: str | None, invalid: str,
               output: Path | None) -> None:
     """Score every scale of the instruments for each respondent in DATA."""

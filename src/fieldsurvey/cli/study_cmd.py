@@ -7,15 +7,11 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from fieldsurvey.cli.output import console, friendly_errors, print_json, print_table
+from fieldsurvey.cli.output import console, print_json, print_table
 from fieldsurvey.disclosure import DisclosurePolicy, Release, gate
-from fieldsurvey.ingest.errors import IngestError
-from fieldsurvey.instrument import InstrumentError
-from fieldsurvey.store import StudyError, init_study, open_study
+from fieldsurvey.store import init_study, open_study
 from fieldsurvey.store.export_data import FORMATS, export_data
 from fieldsurvey.store.status import study_status
-
-_ERRORS = (StudyError, InstrumentError, IngestError)
 
 
 @click.command("init")
@@ -28,7 +24,6 @@ _ERRORS = (StudyError, InstrumentError, IngestError)
 @click.option("--min-cell", default=10, show_default=True, type=int,
               help="Minimum number of respondents behind anything shown.")
 @click.option("--title", default=None)
-@friendly_errors(*_ERRORS)
 def init_cmd(directory: Path, instruments: tuple[str, ...], org_column: str | None,
              group_columns: tuple[str, ...], waves: tuple[str, ...], min_cell: int,
              title: str | None) -> None:
@@ -58,7 +53,6 @@ def init_cmd(directory: Path, instruments: tuple[str, ...], org_column: str | No
 @click.option("--structure", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="LimeSurvey survey-structure file.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@friendly_errors(*_ERRORS)
 def ingest_cmd(study_dir: Path, file: Path, platform: str, wave: str | None, org: str | None,
                mapping: Path | None, dictionary: Path | None, details: Path | None,
                form: Path | None, structure: Path | None, fmt: str) -> None:
@@ -98,7 +92,6 @@ def ingest_cmd(study_dir: Path, file: Path, platform: str, wave: str | None, org
 @click.command("status")
 @click.argument("study_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@friendly_errors(*_ERRORS)
 def status_cmd(study_dir: Path, fmt: str) -> None:
     """Responses per organisation and wave, quarantine reasons and flags."""
     study = open_study(study_dir)
@@ -131,7 +124,6 @@ def _small_counts_hidden(frame: pd.DataFrame, min_cell: int) -> pd.DataFrame:
 @click.argument("study_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="csv", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@friendly_errors(*_ERRORS)
 def export_data_cmd(study_dir: Path, fmt: str, output: Path | None) -> None:
     """Write the cleaned data (exclusions applied) with variable and value labels."""
     path = export_data(open_study(study_dir), fmt, output)
