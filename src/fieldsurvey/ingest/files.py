@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from fieldsurvey.ingest.errors import IngestError
+from fieldsurvey.ingest.workbook import merged_ranges
 
 DELIMITERS = (",", ";", "\t", "|")
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".tab")
@@ -386,6 +387,7 @@ def read_excel_records(path: str | Path, sheet: str | int = 0) -> RawRecords:
         raise IngestError(file, None, None, f"cannot read the workbook: {exc}") from None
     if frame.empty:
         raise IngestError(file, 1, None, "the worksheet is empty")
+    filled = _fill_merged_ranges(frame, path, sheet)
 
     def as_text(value: Any) -> Any:
         if value is None or (isinstance(value, float) and np.isnan(value)):
@@ -399,7 +401,33 @@ def read_excel_records(path: str | Path, sheet: str | int = 0) -> RawRecords:
     frame = frame.map(as_text).astype("str")
     frame.columns = range(frame.shape[1])
     numbers = np.arange(1, len(frame) + 1, dtype=np.int64)
-    return RawRecords(file, frame.reset_index(drop=True), numbers, empty_quarantine())
+    notes = []
+    if filled:
+        notes.append(f"{filled} empty cell(s) inside vertically merged ranges read as the "
+                     "merged range's value")
+    return RawRecords(file, frame.reset_index(drop=True), numbers, empty_quarantine(),
+                      notes=notes)
+
+
+def _fill_merged_ranges(frame: pd.DataFrame, path: str | Path, sheet: str | int) -> int:
+    """Give every cell of a vertically merged range the range's value (in place); return how
+    many cells were filled. See :mod:`fieldsurvey.ingest.workbook`."""
+    try:
+        ranges = merged_ranges(path, sheet)
+    except Exception:  # noqa: BLE001 - an odd but readable workbook: read it without merges
+        return 0
+    filled = 0
+    for r0, c0, r1, c1 in ranges:
+        r1 = min(r1, len(frame) - 1)
+        if r0 >= len(frame) or c1 >= frame.shape[1]:
+            continue
+        value = frame.iat[r0, c0]
+        for c in range(c0, c1 + 1):
+            for r in range(r0, r1 + 1):
+                if (r, c) != (r0, c0) and pd.isna(frame.iat[r, c]):
+                    frame.iat[r, c] = value
+                    filled += 1
+    return filled
 
 
 def read_records(path: str | Path, delimiter: str | None = None) -> RawRecords:
