@@ -28,9 +28,9 @@ def _load(source: Path, instruments: tuple[str, ...], min_cell: int | None
         raise StudyError(f"{source}: not a study folder (no {STUDY_FILE})")
     if not instruments:
         raise StudyError("a data file needs its instruments: give -i INSTRUMENT (repeatable)")
-    from fieldsurvey.io import read_table
+    from fieldsurvey.io import read_table, without_missing_codes
 
-    table = read_table(source)
+    table = without_missing_codes(read_table(source))
     table.attrs = {}
     insts = [resolve_instrument(i) for i in instruments]
     with warnings.catch_warnings():

@@ -140,23 +140,12 @@ def reliability_json(summary: pd.DataFrame, items: pd.DataFrame) -> dict[str, An
 
 def _answers(path: Path) -> pd.DataFrame:
     """DATA as a table indexed by file row number, with SPSS/Stata user-missing codes blanked."""
-    from fieldsurvey.io import read_table  # imported here so a reader problem never breaks the CLI
+    from fieldsurvey.io import read_table, without_missing_codes
 
-    table = read_table(path)
+    table = without_missing_codes(read_table(path))
     rows = table.attrs.get("row_numbers")
     if rows is not None and len(rows) == len(table):
         table.index = pd.Index(rows, name="row")  # so errors name the row of the file
-    for column, codes in (table.attrs.get("missing_codes") or {}).items():
-        if column not in table.columns:
-            continue
-        values = pd.to_numeric(table[column], errors="coerce")
-        blank = pd.Series(False, index=table.index)
-        for code in codes:
-            if isinstance(code, tuple):
-                blank |= values.between(code[0], code[1])
-            else:
-                blank |= values == code
-        table[column] = table[column].mask(blank)
     return table
 
 

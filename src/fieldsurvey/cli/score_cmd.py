@@ -23,9 +23,9 @@ from fieldsurvey.scoring import score_scales
 def score_cmd(data: Path, instruments: tuple[str, ...], id_column: str | None, invalid: str,
               output: Path | None) -> None:
     """Score every scale of the instruments for each respondent in DATA."""
-    from fieldsurvey.io import read_table
+    from fieldsurvey.io import read_table, without_missing_codes
 
-    table = read_table(data)
+    table = without_missing_codes(read_table(data))  # declared missing codes are never scored
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scores = score_scales(table, list(instruments), id_column=id_column, invalid=invalid,
