@@ -24,11 +24,15 @@ def read_plain_table(path: str | Path) -> PlatformExport:
     table = read_table(path)
     rows = table.attrs.get("row_numbers") or range(2, len(table) + 2)
     missing_codes = table.attrs.get("missing_codes") or {}
+    # SPSS/Stata variable and value labels (value labels also name declared missing codes).
+    labels = table.attrs.get("labels") or {}
+    value_labels = table.attrs.get("value_labels") or {}
+    reader_notes = list(table.attrs.get("notes") or [])
     # pandas deep-copies attrs on every operation; the export carries what matters.
     table.attrs = {}
     folded = {str(c).casefold(): c for c in table.columns}
     id_col = next((folded[name] for name in ID_NAMES if name in folded), None)
-    notes = []
+    notes = reader_notes
     if id_col is None:
         id_col = "response_id"
         table.insert(0, id_col, [f"row-{i}" for i in range(2, len(table) + 2)])
@@ -41,6 +45,8 @@ def read_plain_table(path: str | Path) -> PlatformExport:
         response_id_column=str(id_col),
         row_numbers=np.asarray(rows, dtype=np.int64),
         missing_codes=missing_codes,
+        labels=labels,
+        value_labels=value_labels,
         notes=notes,
     )
 

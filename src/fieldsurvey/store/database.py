@@ -11,7 +11,12 @@ Tables
     study's instruments (integer codes; numbers for numeric items), plus the platform's
     ``finished``, ``progress`` and ``duration_seconds``. Free text is never here.
 ``quarantine``
-    Rows that were read but not stored: the raw row (JSON) and the reason.
+    Rows that were read but not stored: the source row, its response id (when it has one), the
+    raw row (JSON) and the reason.
+``declared_missing``
+    Codes the source file declared as missing (SPSS user-missing values such as -1 "Refused",
+    Stata ``.a``) met in stored responses: the item is NULL in ``responses``, and here are the
+    code and its label, so a refusal can still be told from a skip.
 ``flags``
     Data-quality flags per response (incomplete, speeder, straightlining, attention_failed).
 ``free_text``
@@ -48,14 +53,24 @@ CREATE TABLE IF NOT EXISTS quarantine (
     batch_id INTEGER NOT NULL,
     source_row INTEGER,
     raw TEXT,
-    reason TEXT NOT NULL
+    reason TEXT NOT NULL,
+    response_id TEXT
 );
+ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS response_id TEXT;
 CREATE TABLE IF NOT EXISTS flags (
     org TEXT NOT NULL,
     wave TEXT NOT NULL,
     response_id TEXT NOT NULL,
     flag TEXT NOT NULL,
     detail TEXT
+);
+CREATE TABLE IF NOT EXISTS declared_missing (
+    org TEXT NOT NULL,
+    wave TEXT NOT NULL,
+    response_id TEXT NOT NULL,
+    item TEXT NOT NULL,
+    code TEXT NOT NULL,
+    label TEXT
 );
 CREATE TABLE IF NOT EXISTS free_text (
     org TEXT NOT NULL,
@@ -124,6 +139,22 @@ def open_store(study: Study, read_only: bool = False) -> duckdb.DuckDBPyConnecti
             if col not in present:  # an instrument was added to study.yaml
                 con.execute(f'ALTER TABLE responses ADD COLUMN "{col}" {sql_type}')
     return con
+
+
+def load_declared_missing(study: Study) -> pd.DataFrame:
+    """Declared missing codes of stored responses: org, wave, response_id, item, code, label.
+
+    The matching item is NULL in ``responses`` (never an answer, never scored); this table says
+    which declared code (e.g. -1 "Refused", Stata ``.a``) the source file held there, for exports
+    that put the codes back with their labels.
+    """
+    con = open_store(study)
+    try:
+        return con.execute(
+            "SELECT org, wave, response_id, item, code, label FROM declared_missing "
+            "ORDER BY wave, org, response_id, item").df()
+    finally:
+        con.close()
 
 
 def load_responses(study: Study, *, apply_exclusions: bool = True) -> pd.DataFrame:

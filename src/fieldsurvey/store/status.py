@@ -21,7 +21,8 @@ def study_status(study: Study) -> dict[str, pd.DataFrame]:
                 "SELECT org, wave, count(*) AS responses FROM responses GROUP BY org, wave "
                 "ORDER BY org, wave").df(),
             "quarantine": con.execute(
-                "SELECT regexp_replace(reason, ' \\(value .*\\)$', '') AS reason, count(*) AS rows "
+                "SELECT regexp_replace(regexp_replace(reason, ' \\(value .*\\)$', ''), "
+                "' as response id ''[^'']*''', '') AS reason, count(*) AS rows "
                 "FROM quarantine GROUP BY 1 ORDER BY rows DESC, reason").df(),
             "flags": con.execute(
                 "SELECT flag, count(*) AS responses FROM flags GROUP BY flag ORDER BY flag").df(),
