@@ -382,6 +382,15 @@ def test_same_responses_with_the_id_column_renamed_are_not_stored_twice(tmp_path
     assert "as response id 'r1'" in reason["reason"].iloc[0]
 
 
+def test_files_with_ids_of_their_own_are_never_taken_for_a_resend(tmp_path):
+    study = _study(tmp_path, HOUSEHOLD, "household")
+    body = "\n".join(f"{{p}}{i},{i % 5 + 1},{(i * 3) % 5 + 1}" for i in range(1, 30))
+    for prefix in ("a", "b"):  # same answers at the same rows, but other people's ids
+        path = tmp_path / f"{prefix}.csv"
+        path.write_text("response_id,hh_tired,hh_happy\n" + body.format(p=prefix) + "\n")
+        assert ingest_file(study, path, org="A").stored == 29
+
+
 def test_a_few_alike_answers_in_another_file_are_not_taken_for_a_resend(tmp_path):
     study = _study(tmp_path, HOUSEHOLD, "household")
     first = tmp_path / "first.csv"

@@ -1,6 +1,8 @@
 """Ingest one export file into a study store, losing nothing and exposing no one.
 
-Steps, all inside one database transaction (a failure part-way leaves the store as it was):
+The file is read, mapped and checked before the store is opened for writing, so the write lock
+(see :mod:`fieldsurvey.store.lock`) is held only while rows are stored; storing is one database
+transaction (a failure part-way leaves the store as it was).
 
 1. Hash the file: the same bytes ingested before add nothing.
 2. Read it with the platform reader (personal data dropped, free text split off).
@@ -37,7 +39,7 @@ from fieldsurvey.ingest.mapping import MappingFile, map_columns, read_mapping_fi
 from fieldsurvey.ingest.quality import quality_flags
 from fieldsurvey.ingest.rowkeys import row_keys
 from fieldsurvey.ingest.table import read_plain_table
-from fieldsurvey.store.database import item_columns, open_store
+from fieldsurvey.store.database import item_columns, read_store, writing_store
 from fieldsurvey.store.study import Study
 
 PLAIN_SUFFIXES = {".sav", ".zsav", ".por", ".dta", ".sas7bdat", ".xpt"}
@@ -135,33 +137,43 @@ def ingest_file(
     instruments = study.instruments()
     map_file: MappingFile | None = read_mapping_file(mapping, instruments) if mapping else None
     sha = file_sha256(path)
-    con = open_store(study)
-    try:
-        found = con.execute(
-            "SELECT batch_id, platform FROM batches WHERE sha256 = ?", [sha]
-        ).fetchall()
-        if found:
-            row = found[0]
-            return IngestSummary(
-                file=path.name,
-                platform=row[1],
-                batch_id=row[0],
-                rows_read=0,
-                stored=0,
-                quarantined=0,
-                already_ingested=True,
-                notes=[f"identical file already ingested as batch {row[0]}; nothing added"],
-            )
-        answer_columns = [c for c in (study.config.org_column,) if c]
-        answer_columns += list(item_columns(study)) + list(map_file.columns if map_file else [])
-        answer_columns = list(dict.fromkeys(answer_columns))
-        companions = {"dictionary": dictionary, "details": details, "form": form,
-                      "structure": structure}
-        export = _read(path, platform, companions, answer_columns)
-        prepared = _prepare(study, export, instruments, map_file, wave, org, path.name)
+    store_existed = study.store_path.is_file()
+    if store_existed:  # a cheap read-only look first: re-sending a file needs no write lock
+        done = _already_ingested(read_store(study, {"b": _SAME_FILE.format(sha=sha)})["b"],
+                                 path.name)
+        if done is not None:
+            return done
+    answer_columns = [c for c in (study.config.org_column,) if c]
+    answer_columns += list(item_columns(study)) + list(map_file.columns if map_file else [])
+    answer_columns = list(dict.fromkeys(answer_columns))
+    companions = {"dictionary": dictionary, "details": details, "form": form,
+                  "structure": structure}
+    export = _read(path, platform, companions, answer_columns)
+    prepared = _prepare(study, export, instruments, map_file, wave, org, path.name)
+    if not store_existed:
+        prepared.notes.append(f"the study store {study.store_path.name} was missing: a new, "
+                              "empty one was created for this file")
+    # The write lock is held only while rows are stored: readers wait seconds, not minutes.
+    with writing_store(study, command=f"fieldsurvey ingest {path.name}") as con:
+        done = _already_ingested(con.execute(_SAME_FILE.format(sha=sha)).df(), path.name)
+        if done is not None:
+            return done
         return _store(study, con, prepared, export, sha, org, path.name)
-    finally:
-        con.close()
+
+
+_SAME_FILE = "SELECT batch_id, platform FROM batches WHERE sha256 = '{sha}'"
+
+
+def _already_ingested(found: pd.DataFrame, file: str) -> IngestSummary | None:
+    """The summary for a file whose bytes are already stored, or None."""
+    if found.empty:
+        return None
+    batch, platform = int(found["batch_id"].iloc[0]), str(found["platform"].iloc[0])
+    return IngestSummary(
+        file=file, platform=platform, batch_id=batch, rows_read=0, stored=0, quarantined=0,
+        already_ingested=True,
+        notes=[f"identical file already ingested as batch {batch}; nothing added"],
+    )
 
 
 def _read(path: Path, platform: str, companions: dict[str, str | Path | None],
@@ -647,11 +659,13 @@ def _against_stored(con, rows: pd.DataFrame, quarantine: pd.DataFrame, file: str
 def _renamed_ids(con, rows: pd.DataFrame, item_cols: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows that repeat, at the same source row, a stored response of one earlier batch.
 
-    When the id column of a file is renamed (or its ids are re-made from row numbers), the same
-    responses arrive under new ids. A file is taken to be such a re-send when at least half of
-    its new rows (and at least two, unless it has one) hold exactly the answers of the response
-    stored from the same row of the same file position in one earlier batch, for the same
-    organisation and wave; those rows are quarantined naming the stored id, never stored twice.
+    When the id column of a plain table is renamed to a name that is not recognised as an id,
+    its ids are made from row numbers (``row-2``...) and the same responses arrive under new ids
+    (or the other way round). A file is taken to be such a re-send when at least half of its new
+    rows (and at least two, unless it has one) hold exactly the answers of the response one
+    earlier batch stored from the same source row, for the same organisation and wave, and one
+    of the two ids is a row-number id; those rows are quarantined naming the stored id, never
+    stored twice. Files that both carry ids of their own are never matched this way.
     """
     empty = pd.DataFrame(columns=["source_row", "raw", "reason", "response_id"])
     if rows.empty or not item_cols:
@@ -668,7 +682,12 @@ def _renamed_ids(con, rows: pd.DataFrame, item_cols: list[str]) -> tuple[pd.Data
         stored, on=["org", "wave", "source_row"], suffixes=("", "__stored"))
     old = candidates[[f"{c}__stored" for c in compared]].set_axis(compared, axis=1)
     answered = candidates[compared].notna().any(axis=1).to_numpy()
-    match = candidates[_same_answers(candidates[compared], old, compared) & answered]
+    # Only where one side's id was made from the row number (no id column recognised): two
+    # files that both carry ids of their own are different responses, however alike.
+    made = "row-" + candidates["source_row"].astype("Int64").astype(str)
+    row_ids = (candidates["response_id"] == made) | (candidates["response_id__stored"] == made)
+    match = candidates[_same_answers(candidates[compared], old, compared) & answered
+                       & row_ids.to_numpy(dtype=bool)]
     if match.empty:
         return rows, empty
     batch, hits = match["batch_id"].value_counts().index[0], match["batch_id"].value_counts().iloc[0]
