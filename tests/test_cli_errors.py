@@ -152,3 +152,123 @@ def test_real_command_user_error_goes_through_the_top(tmp_path):
     assert result.exit_code == 2
     doc = json.loads(result.stdout)["error"]
     assert doc["code"] == "study" and "not a study folder" in doc["message"]
+
+
+# ------------------------------------------------------------- the tracebacks users met before
+
+PQ = [f"pq{i:02d}" for i in range(1, 31)]
+
+
+def _items_csv(path: Path, rows: int = 12, value=lambda r, i: (r + i) % 5 + 1) -> Path:
+    lines = [",".join(["id", *PQ])]
+    lines += [",".join([str(r + 1), *(str(value(r, i)) for i in range(30))]) for r in range(rows)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _zip_without_workbook(path: Path) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    return path
+
+
+BAD_FILES = {
+    "empty.csv": (lambda p: p.write_bytes(b""), "row 1: the file is empty"),
+    "header.csv": (lambda p: p.write_text(",".join(PQ) + "\n"),
+                   "row 2: the file has header row(s) but no responses"),
+    "ragged.csv": (lambda p: p.write_text("pq01,pq02\n1,2\n3\n"),
+                   "row 3: malformed row: has 1 fields; the header has 2"),
+    "dup.csv": (lambda p: p.write_text("pq01,pq01\n1,2\n"),
+                "row 1, column pq01: column name 'pq01' appears twice (columns 1 and 2)"),
+    "zero.sav": (lambda p: p.write_bytes(b""), "cannot read the .sav file"),
+    "zero.dta": (lambda p: p.write_bytes(b""), "cannot read the .dta file"),
+    "corrupt.sav": (lambda p: p.write_bytes(b"$FL2" + bytes(range(256)) * 2),
+                    "cannot read the .sav file"),
+    "zero.xlsx": (lambda p: p.write_bytes(b""), "the file is empty (0 bytes): not an Excel"),
+    "zip.xlsx": (_zip_without_workbook, "a zip archive but not an Excel workbook"),
+    "text.xlsx": (lambda p: p.write_text("pq01\n1\n"), "not an .xlsx workbook"),
+    "json.csv": (lambda p: p.write_text('{"pq01": [1, 2]}'), "this file holds JSON"),
+    "binary.csv": (lambda p: p.write_bytes(b"pq01\n\x00\x01\x02\x03"), "binary data (byte 0x00)"),
+    "workbook.csv": (lambda p: p.write_bytes(b"PK\x03\x04\x14\x00rest"), "this is a zip archive"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+@pytest.mark.parametrize("command", ["score", "reliability"])
+def test_bad_data_files_are_one_message_naming_file_and_row(tmp_path, name, command):
+    make, expected = BAD_FILES[name]
+    path = tmp_path / name
+    make(path)
+    result = CliRunner().invoke(main, [command, str(path), "-i", "proqol5"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.output.startswith(f"Error: {path}") and expected in result.output
+
+
+def test_score_output_into_a_missing_folder(tmp_path):
+    data = _items_csv(tmp_path / "items.csv")
+    target = tmp_path / "no-such-folder" / "scores.csv"
+    result = CliRunner().invoke(main, ["score", str(data), "-i", "proqol5", "-o", str(target)])
+    assert result.exit_code == 2
+    assert f"the folder {target.parent} does not exist" in result.output
+
+
+def test_score_output_writes_whole_number_ids_as_integers(tmp_path):
+    data = _items_csv(tmp_path / "items.csv")
+    out = tmp_path / "scores.csv"
+    result = CliRunner().invoke(main, ["score", str(data), "-i", "proqol5", "--id-column", "id",
+                                       "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text().splitlines()[1].startswith("1,")  # not "1.0,"
+
+
+def test_reliability_refuses_what_score_refuses(tmp_path):
+    data = _items_csv(tmp_path / "items.csv", value=lambda r, i: "3.5" if (r, i) == (4, 2)
+                      else (r * 7 + i * 3) % 5 + 1)
+    for command in ("score", "reliability"):
+        result = CliRunner().invoke(main, [command, str(data), "-i", "proqol5"])
+        assert result.exit_code == 2, result.output
+        assert "row 6, column 'pq03': not a whole-number answer code (value 3.5)" in result.output
+
+
+def _flat_group_csv(path: Path, groups: str) -> Path:
+    burnout = {1, 4, 8, 10, 15, 17, 19, 21, 26, 29}
+    lines = [",".join(["grp", *PQ])]
+    for g, group in enumerate(groups):
+        for r in range(12):
+            lines.append(",".join([group, *(str(2 + g) if int(p[2:]) in burnout
+                                            else str((r * 7 + int(p[2:]) * 3 + g) % 5 + 1)
+                                            for p in PQ)]))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("groups", ["AB", "ABC"])
+def test_compare_with_a_scale_no_group_varies_on(tmp_path, groups):
+    data = _flat_group_csv(tmp_path / "flat.csv", groups)
+    result = CliRunner().invoke(main, ["compare", str(data), "-i", "proqol5", "--by", "grp"])
+    assert result.exit_code == 0, result.output
+    assert "burnout: test not computable: no variance in any group" in result.output
+    assert "sts" in result.output and "compassion_satisfaction"[:15] in result.output
+    doc = json.loads(CliRunner().invoke(main, ["compare", str(data), "-i", "proqol5", "--by",
+                                               "grp", "--format", "json"]).output)
+    tests = {entry["scale"]: entry["test"] for entry in doc["scales"]}
+    assert tests["burnout"]["statistic"] is None
+    assert tests["burnout"]["note"].startswith("not computable: no variance in any group")
+    assert tests["sts"]["statistic"] is not None and "note" not in tests["sts"]
+
+
+def test_welch_anova_with_one_flat_group_is_not_computable_with_the_reason():
+    import numpy as np
+    import pandas as pd
+
+    from fieldsurvey.compare.groups import compare_groups
+
+    data = pd.DataFrame({"g": list("AAAABBBBCCCC"),
+                         "x": [3.0, 3, 3, 3, 1, 2, 3, 4, 2, 4, 5, 1]})
+    row = compare_groups(data, "x", "g").iloc[0]
+    assert np.isnan(row["statistic"])
+    assert row["note"] == ("not computable: Welch's ANOVA needs variance in every group; "
+                           "none in group(s) A")

@@ -123,6 +123,22 @@ def without_missing_codes(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _refuse_duplicate_names(names: list[Any], source: Path) -> None:
+    """Two columns with one name: which holds the answers cannot be known, so say which."""
+    seen: dict[str, int] = {}
+    for position, value in enumerate(names, start=1):
+        name = "" if value is None or pd.isna(value) else str(value).strip()
+        if not name:
+            continue
+        if name in seen:
+            raise IngestError(
+                source, 1, name,
+                f"column name {name!r} appears twice (columns {seen[name]} and {position}); "
+                "rename or remove one of them so it is clear which holds the answers",
+            )
+        seen[name] = position
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a table of item responses whose columns are item ids.
 
@@ -176,7 +192,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
     # A Qualtrics export's question-text and ImportId rows are headers, not respondents.
     layout = qualtrics_layout(records)
     header_rows = {"import_id": 3, "legacy": 2}.get(layout or "", 1)
-    names = header_names(records.records.iloc[0].tolist(), str(source))
+    raw_names = records.records.iloc[0].tolist()
+    _refuse_duplicate_names(raw_names, source)
+    names = header_names(raw_names, str(source))
     body = split_header(records, header_rows, names=names)
     # Blank lines carry no answers; any other unreadable row would silently drop a respondent.
     broken = body.quarantine[body.quarantine["reason"] != "empty row (no values)"]

@@ -16,9 +16,11 @@ from fieldsurvey.cli.output import (
     print_json,
     print_table,
 )
+from fieldsurvey.ingest.mapping import columns_as_items
 from fieldsurvey.instrument import resolve_instrument
 from fieldsurvey.psychometrics.gated import gate_reliability
 from fieldsurvey.psychometrics.reliability import instrument_reliability
+from fieldsurvey.scoring import checked_answers
 
 # Statistics from fewer respondents are withheld; the disclosure gate will own this number later.
 DEFAULT_MIN_RESPONDENTS = 10
@@ -48,11 +50,14 @@ DEFAULT_MIN_RESPONDENTS = 10
     show_default=True,
     help="Withhold statistics of scales with fewer respondents.",
 )
+@click.option("--map", "mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Mapping file (as for ingest): columns -> item ids.")
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
 def reliability_cmd(
-    data: Path, instrument: str, missing: str, ci: float, min_respondents: int, fmt: str
+    data: Path, instrument: str, missing: str, ci: float, min_respondents: int,
+    mapping: Path | None, fmt: str
 ) -> None:
     """Reliability of every scale of INSTRUMENT in DATA (CSV, XLSX, SPSS .sav or Stata .dta).
 
@@ -62,6 +67,11 @@ def reliability_cmd(
     """
     inst = resolve_instrument(instrument)
     table = _answers(data)
+    if mapping:
+        table = columns_as_items(table, [inst], mapping)
+    # The answer parser `score` uses: a "3.5" on a Likert item or a label is refused the same way.
+    checked = checked_answers(table, inst, source=data.name)
+    table[checked.columns] = checked
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

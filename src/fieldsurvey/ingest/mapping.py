@@ -100,14 +100,15 @@ def read_mapping_file(path: str | Path, instruments: Iterable[Instrument]) -> Ma
     if not all(isinstance(section, Mapping) for section in (columns, values, events)):
         raise IngestError(path.name, None, None, "'columns', 'values' and 'events' must be mappings")
     for src, item in columns.items():
-        if item not in known:
+        if not isinstance(item, str) or item not in known:
             problems.append(f"columns.{src}: unknown item {item!r}")
     clean_values: dict[str, dict[str, int]] = {}
     for item, labels in values.items():
-        if item != "*" and item not in known:
+        if item != "*" and (not isinstance(item, str) or item not in known):
             problems.append(f"values.{item}: unknown item {item!r}")
             continue
-        if not isinstance(labels, Mapping) or not all(isinstance(c, int) for c in labels.values()):
+        if not isinstance(labels, Mapping) or not all(
+                isinstance(c, int) and not isinstance(c, bool) for c in labels.values()):
             problems.append(f"values.{item}: must map answer labels to integer codes")
             continue
         clean_values[str(item)] = {normalise_label(k): int(v) for k, v in labels.items()}
@@ -207,6 +208,52 @@ def _by_name(column: str, by_folded: Mapping[str, str]) -> str | None:
     if item is None and "/" in column and not _REPEAT_INDEX.search(column):
         item = by_folded.get(column.rsplit("/", 1)[1].casefold())
     return item
+
+
+def columns_as_items(table: pd.DataFrame, instruments: Iterable[Instrument],
+                     mapping: str | Path) -> pd.DataFrame:
+    """``table`` with the columns a mapping file (``columns:``) names renamed to their items.
+
+    For the analysis commands (``score``, ``reliability``, ``compare`` with ``--map``): data whose
+    columns carry other names (R-style ``full.of.pep``, a platform's ``Q12_1``) is analysed
+    with the same mapping file ingest uses. Only ``columns:`` is used here; a column already
+    named by an item id needs no entry.
+
+    Raises
+    ------
+    IngestError
+        A bad mapping file, a mapped column the table does not have, or two columns mapped to
+        one item (which of them is the answer cannot be told here).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from fieldsurvey.instrument import resolve_instrument
+    >>> p = os.path.join(tempfile.mkdtemp(), "map.yaml")
+    >>> _ = open(p, "w").write("columns: {full.of.pep: pq01}")
+    >>> t = pd.DataFrame({"full.of.pep": [3], "pq02": [4]})
+    >>> list(columns_as_items(t, [resolve_instrument("proqol5")], p).columns)
+    ['pq01', 'pq02']
+    """
+    instruments = list(instruments)
+    map_file = read_mapping_file(mapping, instruments)
+    name = Path(mapping).name
+    absent = [c for c in map_file.columns if c not in table.columns]
+    if absent:
+        raise IngestError(name, None, f"columns.{absent[0]}",
+                          f"the data has no column {absent[0]!r} (its columns: "
+                          f"{', '.join(map(str, list(table.columns)[:12]))})")
+    targets: dict[str, str] = {}
+    for column, item in map_file.columns.items():
+        other = next((c for c, i in targets.items() if i == item), None)
+        if other is not None or (item in table.columns and item != column):
+            twin = other if other is not None else item
+            raise IngestError(name, None, f"columns.{column}",
+                              f"both {twin!r} and {column!r} would be item {item!r}: keep one")
+        targets[column] = item
+    out = table.rename(columns=targets)
+    out.attrs = dict(table.attrs)
+    return out
 
 
 @dataclass

@@ -206,7 +206,7 @@ def open_study(root: str | Path) -> Study:
                          "`fieldsurvey init`")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise StudyError(f"{path}: cannot read: {exc}") from exc
     return Study(root=root, config=_validate(raw, path))
 
