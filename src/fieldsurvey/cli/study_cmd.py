@@ -72,6 +72,13 @@ def ingest_cmd(study_dir: Path, file: Path, platform: str, wave: str | None, org
                   f"stored {summary.stored}, quarantined {summary.quarantined} (batch {summary.batch_id})")
     for reason, count in summary.quarantine_reasons.items():
         console.print(f"  quarantined {count}: {reason}")
+        rows = summary.quarantine_rows.get(reason, [])
+        if rows:
+            shown = ", ".join(f"row {r['row']}" + (f" (id {r['response_id']})"
+                                                  if r["response_id"] is not None else "")
+                              for r in rows)
+            more = " ..." if count > len(rows) else ""
+            console.print(f"    {shown}{more}", markup=False, highlight=False)
     for flag, count in summary.flags.items():
         console.print(f"  flagged {count}: {flag}")
     if summary.dropped_personal:
@@ -84,7 +91,10 @@ def ingest_cmd(study_dir: Path, file: Path, platform: str, wave: str | None, org
         console.print(f"  unmapped columns (not stored; map them with --map): "
                       f"{', '.join(map(str, summary.unmapped_columns))}")
     if summary.missing_items:
-        console.print(f"  items with no column in this file: {len(summary.missing_items)}")
+        missing = summary.missing_items
+        shown = ", ".join(missing[:12]) + (f" ... and {len(missing) - 12} more"
+                                           if len(missing) > 12 else "")
+        console.print(f"  items with no column in this file ({len(missing)}): {shown}")
     for note in summary.notes:
         console.print(f"  note: {note}")
 
@@ -98,7 +108,13 @@ def status_cmd(study_dir: Path, fmt: str) -> None:
     tables = study_status(study)
     tables["responses"] = _small_counts_hidden(tables["responses"], study.config.min_cell)
     if fmt == "json":
-        print_json({name: frame.to_dict(orient="records") for name, frame in tables.items()})
+        doc = {name: frame.to_dict(orient="records") for name, frame in tables.items()}
+        for row in doc["responses"]:  # counts as numbers; a withheld one is null and says so
+            withheld = str(row["responses"]).startswith("<")
+            row["responses"] = None if withheld else int(row["responses"])
+            row["withheld"] = withheld
+        doc["min_cell"] = study.config.min_cell
+        print_json(doc)
         return
     console.print(f"[bold]{study.config.title}[/bold] ({study_dir})")
     for name, frame in tables.items():

@@ -61,6 +61,9 @@ class IngestSummary:
     quarantined: int
     already_ingested: bool = False
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    #: reason (as in quarantine_reasons) -> the first rows quarantined for it: source row,
+    #: response id (None where the row had none) and the full reason (with the value)
+    quarantine_rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     flags: dict[str, int] = field(default_factory=dict)
     dropped_personal: list[dict[str, str]] = field(default_factory=list)
     free_text_columns: list[str] = field(default_factory=list)
@@ -563,11 +566,12 @@ def _store(
     except BaseException:
         con.rollback()
         raise
-    all_reasons = pd.concat(
-        [quarantine["reason"], export.quarantine["reason"]]
-        if len(export.quarantine)
-        else [quarantine["reason"]]
-    )
+    every = pd.concat([
+        quarantine[["source_row", "response_id", "reason"]],
+        pd.DataFrame({"source_row": export.quarantine["row"].to_numpy(), "response_id": None,
+                      "reason": export.quarantine["reason"].astype(str).to_numpy()}),
+    ], ignore_index=True) if len(export.quarantine) else quarantine
+    all_reasons = every["reason"]
     return IngestSummary(
         file=file,
         platform=export.platform,
@@ -576,6 +580,7 @@ def _store(
         stored=len(rows),
         quarantined=quarantined,
         quarantine_reasons=_reason_counts(all_reasons),
+        quarantine_rows=_examples(every),
         flags=flags["flag"].value_counts().to_dict() if len(flags) else {},
         dropped_personal=list(export.dropped_personal),
         free_text_columns=_free_text_columns(export),
@@ -710,13 +715,36 @@ def _free_text_columns(export: PlatformExport) -> list[str]:
     return [str(c) for c in export.free_text.columns if c != export.response_id_column]
 
 
-def _reason_counts(reasons: pd.Series) -> dict[str, int]:
+def _reason_kinds(reasons: pd.Series) -> pd.Series:
     # Group "column pq07: outside ..." reasons by their kind, without the per-row value.
     kinds = reasons.astype(str).str.replace(r" \(value .*\)$", "", regex=True)
     kinds = kinds.str.replace(r" \(first at row \d+\)$", "", regex=True)
     kinds = kinds.str.replace(r"duplicate response id '.*'", "duplicate response id", regex=True)
-    kinds = kinds.str.replace(r" as response id '.*' \(same row", " (same row", regex=True)
-    return {str(k): int(v) for k, v in kinds.value_counts().items()}
+    return kinds.str.replace(r" as response id '.*' \(same row", " (same row", regex=True)
+
+
+def _reason_counts(reasons: pd.Series) -> dict[str, int]:
+    return {str(k): int(v) for k, v in _reason_kinds(reasons).value_counts().items()}
+
+
+_EXAMPLES = 5
+
+
+def _examples(quarantined: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """The first few quarantined rows of each kind of reason, so a user can find them."""
+    if quarantined.empty:
+        return {}
+    frame = quarantined.assign(kind=_reason_kinds(quarantined["reason"]).to_numpy())
+    frame = frame.sort_values("source_row", kind="stable")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for kind, rows in frame.groupby("kind", sort=False):
+        out[str(kind)] = [
+            {"row": None if pd.isna(r.source_row) else int(r.source_row),
+             "response_id": None if pd.isna(r.response_id) else str(r.response_id),
+             "reason": str(r.reason)}
+            for r in rows.head(_EXAMPLES).itertuples(index=False)
+        ]
+    return out
 
 
 def _now() -> datetime:

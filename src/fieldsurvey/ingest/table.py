@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from fieldsurvey.ingest.export import PlatformExport, build_export
 from fieldsurvey.io import read_table
@@ -37,7 +38,8 @@ def read_plain_table(path: str | Path) -> PlatformExport:
         id_col = "response_id"
         table.insert(0, id_col, [f"row-{i}" for i in range(2, len(table) + 2)])
         notes.append("no response id column: ids made from row numbers (row-2, row-3, ...)")
-    text = table.astype("string")
+    # Numbers as the file shows them: SPSS and read_table give floats, but a 7 is "7", not "7.0".
+    text = table.apply(_as_text)
     return build_export(
         table=text,
         platform="table",
@@ -49,6 +51,14 @@ def read_plain_table(path: str | Path) -> PlatformExport:
         value_labels=value_labels,
         notes=notes,
     )
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_float_dtype(values.dtype):
+        finite = values.dropna()
+        if len(finite) and (finite == finite.round()).all() and (finite.abs() < 2**53).all():
+            return values.astype("Int64").astype("string")
+    return values.astype("string")
 
 
 __all__ = ["ID_NAMES", "read_plain_table"]
