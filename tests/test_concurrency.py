@@ -59,7 +59,8 @@ WORKER = textwrap.dedent('''
             log.append([summary.rows_read, summary.stored, summary.quarantined])
         (root / "writer-done").write_text("done")
     else:
-        while True:
+        give_up = time.monotonic() + 240  # a failed writer must not leave readers looping
+        while time.monotonic() < give_up:
             finished = (root / "writer-done").exists()  # then this read sees every file
             status = study_status(study)
             batches = status["batches"]
