@@ -241,6 +241,9 @@ def test_cli_cfa_refuses_to_report_a_non_converged_fit():
     assert out.exit_code == 3, out.output
     assert "did not converge, so no fit is reported" in out.output
     assert "CFI" not in out.output
+    out = CliRunner().invoke(main, ["cfa", str(DATA), "--model", MODEL, "--max-iter", "2",
+                                    "--format", "json"])
+    assert out.exit_code == 3 and json.loads(out.output)["error"]["code"] == "not_converged"
 
 
 def test_empirically_unidentified_model_is_flagged(hs):

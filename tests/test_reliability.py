@@ -391,7 +391,8 @@ def test_cli_names_file_row_and_column_of_a_bad_answer(bfi_yaml, tmp_path, bfi):
     data.to_csv(bad)
     out = CliRunner().invoke(main, ["reliability", str(bad), "-i", str(bfi_yaml)])
     assert out.exit_code == 2
-    assert "answers.csv: column 'A3', row 5: value 9 lies outside" in out.output
+    # the answer parser `score` uses (fieldsurvey.scoring.checked_answers), with its wording
+    assert "answers.csv: row 5, column 'A3': outside the response scale 1..6 (value 9)" in out.output
 
 
 def test_cli_warnings_go_to_stderr_so_json_stays_valid(bfi_yaml, tmp_path, bfi):

@@ -132,8 +132,9 @@ def _check_findings(run: DemoRun) -> None:
     checks = check_findings(findings)
     path = run.out_dir / "results" / "published-findings-consistency.csv"
     checks.to_csv(path, index=False)
-    counts = checks["verdict"].value_counts().to_dict()
-    run.console.print(f"published findings checked: {counts}")
+    counts = checks["verdict"].value_counts()
+    shown = ", ".join(f"{int(n)} {str(verdict).replace('_', ' ')}" for verdict, n in counts.items())
+    run.console.print(f"published findings checked: {shown}")
     run.record("consistency checks of published figures", path)
 
 

@@ -65,9 +65,11 @@ def _model(instrument_ref: str | None, model: str | None):
 
 
 class NotConvergedError(click.ClickException):
-    """A model did not converge: nothing is reported, exit code 3."""
+    """A model did not converge: nothing is reported, exit code 3 (``not_converged`` under
+    ``--format json``)."""
 
     exit_code = 3
+    error_code = "not_converged"
 
 
 def _run(path: Path, action):

@@ -8,21 +8,18 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from fieldsurvey.cli.output import console, friendly_errors, print_json, print_table
-from fieldsurvey.compare import CompareError, survey_weights
+from fieldsurvey.cli.output import console, print_json, print_table
+from fieldsurvey.compare import survey_weights
 from fieldsurvey.compare.gated import comparison_json, gated_benchmark, gated_group_comparison
-from fieldsurvey.disclosure import DisclosureError
-from fieldsurvey.ingest.errors import IngestError
-from fieldsurvey.instrument import Instrument, InstrumentError, resolve_instrument
-from fieldsurvey.scoring import ScoringError, score_scales
+from fieldsurvey.ingest.mapping import columns_as_items
+from fieldsurvey.instrument import Instrument, resolve_instrument
+from fieldsurvey.scoring import score_scales
 from fieldsurvey.store import StudyError, open_study, scored_responses
 from fieldsurvey.store.study import STUDY_FILE
 
-_ERRORS = (StudyError, InstrumentError, IngestError, ScoringError, CompareError, DisclosureError)
 
-
-def _load(source: Path, instruments: tuple[str, ...], min_cell: int | None
-          ) -> tuple[pd.DataFrame, list[Instrument], int, bool]:
+def _load(source: Path, instruments: tuple[str, ...], min_cell: int | None,
+          mapping: Path | None = None) -> tuple[pd.DataFrame, list[Instrument], int, bool]:
     """Scored data from a study folder or from a data file scored with ``-i`` instruments."""
     if source.is_dir() and (source / STUDY_FILE).is_file():
         study = open_study(source)
@@ -32,11 +29,13 @@ def _load(source: Path, instruments: tuple[str, ...], min_cell: int | None
         raise StudyError(f"{source}: not a study folder (no {STUDY_FILE})")
     if not instruments:
         raise StudyError("a data file needs its instruments: give -i INSTRUMENT (repeatable)")
-    from fieldsurvey.io import read_table
+    from fieldsurvey.io import read_table, without_missing_codes
 
-    table = read_table(source)
-    table.attrs = {}
+    table = without_missing_codes(read_table(source))
     insts = [resolve_instrument(i) for i in instruments]
+    if mapping:
+        table = columns_as_items(table, insts, mapping)
+    table.attrs = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scores = score_scales(table, [i for i in insts if i.scales], source=source.name)
@@ -46,6 +45,9 @@ def _load(source: Path, instruments: tuple[str, ...], min_cell: int | None
 
 def _scale_ids(instruments: list[Instrument], chosen: tuple[str, ...], data: pd.DataFrame) -> list[str]:
     available = [sc.id for inst in instruments for sc in inst.scales if sc.id in data]
+    if not available:
+        raise StudyError("nothing to compare: the instruments "
+                         f"({', '.join(i.id for i in instruments)}) have no scored scales")
     if not chosen:
         return available
     unknown = [s for s in chosen if s not in available]
@@ -78,12 +80,14 @@ def _labelled(data: pd.DataFrame, column: str, instruments: list[Instrument]) ->
 @click.option("--correction", type=click.Choice(["holm", "fdr_bh"]), default="holm", show_default=True)
 @click.option("--min-cell", type=int, default=None,
               help="Minimum cell size (default: the study's setting, else 10).")
+@click.option("--map", "mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="With DATA: mapping file (as for ingest), columns -> item ids.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@friendly_errors(*_ERRORS)
 def compare_cmd(source: Path, by: str, instruments: tuple[str, ...], groups: tuple[str, ...],
-                scales: tuple[str, ...], correction: str, min_cell: int | None, fmt: str) -> None:
+                scales: tuple[str, ...], correction: str, min_cell: int | None,
+                mapping: Path | None, fmt: str) -> None:
     """Compare scale scores between groups (a study folder, or DATA with -i)."""
-    data, insts, cell, forced = _load(source, instruments, min_cell)
+    data, insts, cell, forced = _load(source, instruments, min_cell, mapping)
     data = data.assign(**{by: _labelled(data, by, insts)})
     chosen = _chosen_groups(data[by], groups)
     weights = _study_weights(source, data)
@@ -91,10 +95,13 @@ def compare_cmd(source: Path, by: str, instruments: tuple[str, ...], groups: tup
                                    min_cell=cell, force_min_cell=forced, correction=correction,
                                    weights=weights, cluster="org" if weights is not None else None)
     invariance = _invariance(data, insts, gated, by, chosen, cell)
+    untestable = _untestable(gated.tables["groups"], gated.tables["tests"], by)
     if fmt == "json":
         doc = comparison_json(gated, by)
         for entry in doc["scales"]:
             entry["invariance"] = invariance.get(entry["scale"])
+            if entry["scale"] in untestable and "test" in entry:
+                entry["test"]["note"] = untestable[entry["scale"]]
         print_json(doc)
         return
     shown = gated.tables["groups"].rename(columns={by: "group"})
@@ -107,7 +114,8 @@ def compare_cmd(source: Path, by: str, instruments: tuple[str, ...], groups: tup
     tests = gated.tables["tests"]
     shown_tests = pd.DataFrame({
         "scale": tests["scale"],
-        "test": [_test_text(r) for r in tests.itertuples()],
+        "test": ["not computable" if r.scale in untestable else _test_text(r)
+                 for r in tests.itertuples()],
         "p": tests["p_adj"],
         "effect": [f"{r.effect_size} {r.effect:.2f}" if pd.notna(r.effect) else "-"
                    for r in tests.itertuples()],
@@ -115,6 +123,28 @@ def compare_cmd(source: Path, by: str, instruments: tuple[str, ...], groups: tup
                                                      tests["effect_ci_high"], strict=True)],
     })
     print_table(shown_tests, title=f"Tests ({correction}-corrected p; withheld: -)")
+    for scale, reason in untestable.items():
+        console.print(f"{scale}: test {reason}")
+
+
+def _untestable(groups: pd.DataFrame, tests: pd.DataFrame, by: str) -> dict[str, str]:
+    """Scale -> why its test is not computable, for tests that were not withheld but have no
+    statistic. The reason is read off the released group table (an SD of 0 shown there)."""
+    out: dict[str, str] = {}
+    for row in tests.itertuples(index=False):
+        if bool(getattr(row, "suppressed", False)) or pd.notna(row.statistic):
+            continue
+        cells = groups[(groups["scale"] == row.scale) & groups[by].notna()]
+        flat = [str(g) for g, sd in zip(cells[by], cells["sd"], strict=True)
+                if pd.notna(sd) and sd == 0]
+        if len(flat) == len(cells) and flat:
+            out[row.scale] = "not computable: no variance in any group (every score the same)"
+        elif flat and row.test == "welch_anova":
+            out[row.scale] = ("not computable: Welch's ANOVA needs variance in every group; "
+                              f"none in {', '.join(flat)}")
+        else:
+            out[row.scale] = "not computable (a group has fewer than two scores, or no variance)"
+    return out
 
 
 def _test_text(row) -> str:
@@ -200,7 +230,6 @@ def _chosen_groups(values: pd.Series, groups: tuple[str, ...]) -> list[str] | No
               help="Also the band distribution of each scale against the field (choose a few --scale).")
 @click.option("--scale", "scales", multiple=True, help="Scales to benchmark (default: all).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@friendly_errors(*_ERRORS)
 def benchmark_cmd(study_dir: Path, org: str | None, wave_column: str, role: str | None,
                   bands: bool, scales: tuple[str, ...], fmt: str) -> None:
     """Each organisation against the field without it (shrunken means, funnel position)."""

@@ -13,13 +13,14 @@ from fieldsurvey.cli.output import (
     UserError,
     console,
     err_console,
-    friendly_errors,
     print_json,
     print_table,
 )
-from fieldsurvey.instrument import InstrumentError, resolve_instrument
+from fieldsurvey.ingest.mapping import columns_as_items
+from fieldsurvey.instrument import resolve_instrument
 from fieldsurvey.psychometrics.gated import gate_reliability
 from fieldsurvey.psychometrics.reliability import instrument_reliability
+from fieldsurvey.scoring import checked_answers
 
 # Statistics from fewer respondents are withheld; the disclosure gate will own this number later.
 DEFAULT_MIN_RESPONDENTS = 10
@@ -49,12 +50,14 @@ DEFAULT_MIN_RESPONDENTS = 10
     show_default=True,
     help="Withhold statistics of scales with fewer respondents.",
 )
+@click.option("--map", "mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Mapping file (as for ingest): columns -> item ids.")
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
-@friendly_errors(InstrumentError, ValueError, OSError)
 def reliability_cmd(
-    data: Path, instrument: str, missing: str, ci: float, min_respondents: int, fmt: str
+    data: Path, instrument: str, missing: str, ci: float, min_respondents: int,
+    mapping: Path | None, fmt: str
 ) -> None:
     """Reliability of every scale of INSTRUMENT in DATA (CSV, XLSX, SPSS .sav or Stata .dta).
 
@@ -64,6 +67,11 @@ def reliability_cmd(
     """
     inst = resolve_instrument(instrument)
     table = _answers(data)
+    if mapping:
+        table = columns_as_items(table, [inst], mapping)
+    # The answer parser `score` uses: a "3.5" on a Likert item or a label is refused the same way.
+    checked = checked_answers(table, inst, source=data.name)
+    table[checked.columns] = checked
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -142,23 +150,12 @@ def reliability_json(summary: pd.DataFrame, items: pd.DataFrame) -> dict[str, An
 
 def _answers(path: Path) -> pd.DataFrame:
     """DATA as a table indexed by file row number, with SPSS/Stata user-missing codes blanked."""
-    from fieldsurvey.io import read_table  # imported here so a reader problem never breaks the CLI
+    from fieldsurvey.io import read_table, without_missing_codes
 
-    table = read_table(path)
+    table = without_missing_codes(read_table(path))
     rows = table.attrs.get("row_numbers")
     if rows is not None and len(rows) == len(table):
         table.index = pd.Index(rows, name="row")  # so errors name the row of the file
-    for column, codes in (table.attrs.get("missing_codes") or {}).items():
-        if column not in table.columns:
-            continue
-        values = pd.to_numeric(table[column], errors="coerce")
-        blank = pd.Series(False, index=table.index)
-        for code in codes:
-            if isinstance(code, tuple):
-                blank |= values.between(code[0], code[1])
-            else:
-                blank |= values == code
-        table[column] = table[column].mask(blank)
     return table
 
 

@@ -7,17 +7,12 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from fieldsurvey.cli.output import console, friendly_errors, print_json, print_table
+from fieldsurvey.cli.output import console, print_json, print_table
 from fieldsurvey.disclosure import DisclosurePolicy, Release, gate
 from fieldsurvey.disclosure.microdata import export_microdata, risk_summary_lines
-from fieldsurvey.disclosure.policy import DisclosureError
-from fieldsurvey.ingest.errors import IngestError
-from fieldsurvey.instrument import InstrumentError
-from fieldsurvey.store import StudyError, init_study, open_study
+from fieldsurvey.store import init_study, open_study
 from fieldsurvey.store.export_data import FORMATS
 from fieldsurvey.store.status import study_status
-
-_ERRORS = (StudyError, InstrumentError, IngestError)
 
 
 @click.command("init")
@@ -30,7 +25,6 @@ _ERRORS = (StudyError, InstrumentError, IngestError)
 @click.option("--min-cell", default=10, show_default=True, type=int,
               help="Minimum number of respondents behind anything shown.")
 @click.option("--title", default=None)
-@friendly_errors(*_ERRORS)
 def init_cmd(directory: Path, instruments: tuple[str, ...], org_column: str | None,
              group_columns: tuple[str, ...], waves: tuple[str, ...], min_cell: int,
              title: str | None) -> None:
@@ -60,7 +54,6 @@ def init_cmd(directory: Path, instruments: tuple[str, ...], org_column: str | No
 @click.option("--structure", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="LimeSurvey survey-structure file.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@friendly_errors(*_ERRORS)
 def ingest_cmd(study_dir: Path, file: Path, platform: str, wave: str | None, org: str | None,
                mapping: Path | None, dictionary: Path | None, details: Path | None,
                form: Path | None, structure: Path | None, fmt: str) -> None:
@@ -79,36 +72,55 @@ def ingest_cmd(study_dir: Path, file: Path, platform: str, wave: str | None, org
     console.print(f"[bold]{file.name}[/bold] ({summary.platform}): read {summary.rows_read}, "
                   f"stored {summary.stored}, quarantined {summary.quarantined} (batch {summary.batch_id})")
     for reason, count in summary.quarantine_reasons.items():
-        console.print(f"  quarantined {count}: {reason}")
+        console.print(f"  quarantined {count}: {reason}", markup=False, highlight=False)
+        rows = summary.quarantine_rows.get(reason, [])
+        if rows:
+            shown = ", ".join(f"row {r['row']}" + (f" (id {r['response_id']})"
+                                                  if r["response_id"] is not None else "")
+                              for r in rows)
+            more = " ..." if count > len(rows) else ""
+            console.print(f"    {shown}{more}", markup=False, highlight=False)
     for flag, count in summary.flags.items():
         console.print(f"  flagged {count}: {flag}")
     if summary.dropped_personal:
         console.print("  dropped as personal data (never stored):", highlight=False)
         for d in summary.dropped_personal:
-            console.print(f"    {d['column']}: {d['reason']}", highlight=False, soft_wrap=True)
+            # markup=False: a withheld name reads "[column name withheld: ...]", not a style
+            console.print(f"    {d['column']}: {d['reason']}", markup=False, highlight=False,
+                          soft_wrap=True)
     if summary.free_text_columns:
         where = "kept in the restricted free_text table" if summary.free_text_kept else "dropped"
-        console.print(f"  free text {where}: {', '.join(summary.free_text_columns)}")
+        console.print(f"  free text {where}: {', '.join(summary.free_text_columns)}",
+                      markup=False, highlight=False)
     if summary.unmapped_columns:
         console.print(f"  unmapped columns (not stored; map them with --map): "
-                      f"{', '.join(map(str, summary.unmapped_columns))}")
+                      f"{', '.join(map(str, summary.unmapped_columns))}", markup=False,
+                      highlight=False)
     if summary.missing_items:
-        console.print(f"  items with no column in this file: {len(summary.missing_items)}")
+        missing = summary.missing_items
+        shown = ", ".join(missing[:12]) + (f" ... and {len(missing) - 12} more"
+                                           if len(missing) > 12 else "")
+        console.print(f"  items with no column in this file ({len(missing)}): {shown}")
     for note in summary.notes:
-        console.print(f"  note: {note}")
+        console.print(f"  note: {note}", markup=False, highlight=False)
 
 
 @click.command("status")
 @click.argument("study_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@friendly_errors(*_ERRORS)
 def status_cmd(study_dir: Path, fmt: str) -> None:
     """Responses per organisation and wave, quarantine reasons and flags."""
     study = open_study(study_dir)
     tables = study_status(study)
     tables["responses"] = _small_counts_hidden(tables["responses"], study.config.min_cell)
     if fmt == "json":
-        print_json({name: frame.to_dict(orient="records") for name, frame in tables.items()})
+        doc = {name: frame.to_dict(orient="records") for name, frame in tables.items()}
+        for row in doc["responses"]:  # counts as numbers; a withheld one is null and says so
+            withheld = str(row["responses"]).startswith("<")
+            row["responses"] = None if withheld else int(row["responses"])
+            row["withheld"] = withheld
+        doc["min_cell"] = study.config.min_cell
+        print_json(doc)
         return
     console.print(f"[bold]{study.config.title}[/bold] ({study_dir})")
     for name, frame in tables.items():
@@ -136,7 +148,6 @@ def _small_counts_hidden(frame: pd.DataFrame, min_cell: int) -> pd.DataFrame:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--identifiable", is_flag=True, default=False,
               help="Write the stored responses unprotected (for the research team only).")
-@friendly_errors(*_ERRORS, DisclosureError)
 def export_data_cmd(study_dir: Path, fmt: str, output: Path | None, identifiable: bool) -> None:
     """Write respondent-level data safe to hand over (recoded and suppressed until every
     combination of key variables is shared by at least min_cell respondents), with its
@@ -147,11 +158,11 @@ def export_data_cmd(study_dir: Path, fmt: str, output: Path | None, identifiable
         console.print(f"[bold red]{lines[0]}[/bold red]", highlight=False, soft_wrap=True)
         lines = lines[1:]
     console.print(f"wrote {result.path} ({'IDENTIFIABLE' if identifiable else 'protected'})",
-                  highlight=False, soft_wrap=True)
+                  markup=False, highlight=False, soft_wrap=True)
     for line in lines:
-        console.print(f"  {line}", highlight=False, soft_wrap=True)
+        console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     console.print(f"  risk report: {result.report_path}; metadata: {result.metadata_path}",
-                  highlight=False, soft_wrap=True)
+                  markup=False, highlight=False, soft_wrap=True)
 
 
 COMMANDS = [init_cmd, ingest_cmd, status_cmd, export_data_cmd]

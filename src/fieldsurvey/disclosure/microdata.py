@@ -68,6 +68,7 @@ from fieldsurvey.store.database import item_columns, load_responses
 from fieldsurvey.store.export_data import (
     FORMATS,
     IDENTIFIABLE_WARNING,
+    declared_missing_cells,
     study_labels,
     write_data,
     write_metadata,
@@ -1243,8 +1244,11 @@ def export_microdata(study: Study, fmt: str = "csv", out: str | Path | None = No
     label = IDENTIFIABLE_WARNING if identifiable else (
         f"Protected respondent-level data: k-anonymity k={study.config.min_cell}; "
         "see the .risk-report.md beside this file")
+    # Declared missing codes go back only into the identifiable file: in the protected one a
+    # refusal would be a category of its own beside recoded and suppressed values.
     write_data(made.data, fmt, out, variable_labels=made.variable_labels,
-               value_labels=made.value_labels, file_label=label)
+               value_labels=made.value_labels, file_label=label,
+               declared_missing=declared_missing_cells(study, made.data) if identifiable else None)
     metadata = {"file": out.name, "study": study.config.title,
                 "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "columns": list(map(str, made.data.columns)),

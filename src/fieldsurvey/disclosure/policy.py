@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fieldsurvey.errors import FieldsurveyError
+
 #: Below this minimum cell size the gate refuses to run unless explicitly forced.
 HARD_FLOOR = 5
 
 
-class DisclosureError(ValueError):
+class DisclosureError(FieldsurveyError, ValueError):
     """A release or policy that the disclosure gate cannot accept as given."""
 
 

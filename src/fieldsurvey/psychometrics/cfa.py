@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
+from fieldsurvey.errors import FieldsurveyError
 from fieldsurvey.instrument.model import Instrument
 from fieldsurvey.psychometrics._blas import single_threaded_blas
 from fieldsurvey.psychometrics.cfa_fiml import FIMLProblem, em_saturated, group_data
@@ -42,7 +43,7 @@ MISSING: tuple[str, ...] = ("listwise", "fiml")
 ESTIMATORS: tuple[str, ...] = ("ML", "MLR")
 
 
-class CFAError(ValueError):
+class CFAError(FieldsurveyError, ValueError):
     """The data or model cannot be fitted; the message says what to change."""
 
 

@@ -9,7 +9,9 @@ Two kinds of file come out of a study:
   exclusion rules, unchanged. Its metadata and file label say it is identifiable.
 
 Both carry variable labels (the item's label or id: never licensed wording) and value labels
-(the response scale's labels). Free text and personal data are never in either: they never
+(the response scale's labels). Identifiable SPSS and Stata files also get back the codes the
+source file declared as missing (the store's ``declared_missing`` table), declared missing there
+with their labels (:func:`declared_missing_cells`), so a refusal can still be told from a skip. Free text and personal data are never in either: they never
 entered the responses table. This module only writes: :func:`write_data` is the one place a
 frame becomes a file, and there every text cell that a spreadsheet would read as a formula is
 neutralised (:func:`neutralise_formulas`, OWASP's advice on CSV injection), in CSV and XLSX.
@@ -26,7 +28,7 @@ from typing import Any
 import pandas as pd
 import pyreadstat
 
-from fieldsurvey.store.database import load_responses
+from fieldsurvey.store.database import load_declared_missing, load_responses
 from fieldsurvey.store.study import Study
 
 FORMATS = ("csv", "xlsx", "parquet", "sav", "dta")
@@ -87,12 +89,15 @@ def write_data(
     variable_labels: Mapping[str, str] | None = None,
     value_labels: Mapping[str, Mapping[Any, str]] | None = None,
     file_label: str = "",
+    declared_missing: pd.DataFrame | None = None,
 ) -> Path:
     """Write a respondent-level frame as CSV, XLSX, Parquet, SPSS (.sav) or Stata (.dta).
 
     CSV and XLSX cells are neutralised against formula injection; CSV quotes every text cell.
     ``file_label`` goes into the file where the format has a place for it (SPSS and Stata file
-    label, Parquet and XLSX metadata).
+    label, Parquet and XLSX metadata). ``declared_missing`` (:func:`declared_missing_cells`)
+    puts declared missing codes back in SPSS and Stata files; other formats have no declared
+    missing values, so those cells stay empty there.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
@@ -112,15 +117,53 @@ def write_data(
         pq.write_table(table.replace_schema_metadata(meta), out)
     else:
         stats = _for_stats_package(frame)
+        value_labels = {k: dict(v) for k, v in (value_labels or {}).items()}
+        missing = _put_declared_missing(stats, declared_missing, fmt, value_labels)
         labels = [variable_labels.get(c, c) for c in stats.columns]
         if fmt == "dta":  # Stata allows 80 characters per variable and file label
             labels = [label if len(label) <= 80 else label[:77] + "..." for label in labels]
             file_label = file_label[:80]
         writer = pyreadstat.write_sav if fmt == "sav" else pyreadstat.write_dta
+        declared = {"missing_ranges" if fmt == "sav" else "missing_user_values": missing}
         writer(stats, str(out), file_label=file_label, column_labels=labels,
-               variable_value_labels={k: dict(v) for k, v in (value_labels or {}).items()
-                                      if k in stats.columns})
+               variable_value_labels={k: v for k, v in value_labels.items()
+                                      if k in stats.columns}, **declared)
     return out
+
+
+def declared_missing_cells(study: Study, frame: pd.DataFrame) -> pd.DataFrame:
+    """The declared missing codes of the responses in ``frame``: position (row of ``frame``),
+    item, code (``-1``; Stata's ``.a``) and label."""
+    key = ["org", "wave", "response_id"]
+    rows = frame[key].astype(str).reset_index(drop=True).reset_index(names="position")
+    return load_declared_missing(study).astype({k: str for k in key}).merge(rows, on=key)
+
+
+def _put_declared_missing(stats: pd.DataFrame, declared: pd.DataFrame | None, fmt: str,
+                          value_labels: dict[str, dict[Any, str]]) -> dict[str, list[Any]]:
+    """Declared codes into their (empty) cells as the format declares missing values: numeric
+    codes as SPSS user-missing values, letters as Stata extended missing values (neither format
+    can hold the other's kind: those cells stay empty). Their labels join ``value_labels``;
+    returns the missing values of each column."""
+    missing: dict[str, list[Any]] = {}
+    numeric = {c for c in stats.columns if pd.api.types.is_float_dtype(stats[c].dtype)}
+    for cell in (declared if declared is not None else pd.DataFrame()).itertuples(index=False):
+        code = str(cell.code)
+        letter = code.startswith(".")
+        if cell.item not in numeric or letter != (fmt == "dta"):
+            continue
+        try:
+            value = code[1:] if letter else float(code)
+        except ValueError:
+            continue
+        if letter:
+            stats[cell.item] = stats[cell.item].astype(object)
+        stats.iat[int(cell.position), stats.columns.get_loc(cell.item)] = value
+        if value not in missing.setdefault(cell.item, []):
+            missing[cell.item].append(value)
+        if cell.label:
+            value_labels.setdefault(cell.item, {})[value] = str(cell.label)
+    return missing
 
 
 def _write_xlsx(frame: pd.DataFrame, out: Path, file_label: str) -> None:
@@ -171,7 +214,8 @@ def export_data(study: Study, fmt: str, out: str | Path | None = None) -> Path:
     out = Path(out) if out else study.exports_dir / f"responses-identifiable.{fmt}"
     variable_labels, value_labels = study_labels(study, frame)
     write_data(frame, fmt, out, variable_labels=variable_labels, value_labels=value_labels,
-               file_label=IDENTIFIABLE_WARNING)
+               file_label=IDENTIFIABLE_WARNING,
+               declared_missing=declared_missing_cells(study, frame))
     write_metadata(out, {"file": out.name, "study": study.config.title, "identifiable": True,
                          "warning": IDENTIFIABLE_WARNING, "rows": len(frame),
                          "columns": list(map(str, frame.columns)),

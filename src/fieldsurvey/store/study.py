@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from fieldsurvey.errors import FieldsurveyError
 from fieldsurvey.instrument import Instrument, InstrumentError, resolve_instrument
 
 STUDY_FILE = "study.yaml"
@@ -31,7 +33,7 @@ STORE_FILE = "store.duckdb"
 MIN_CELL_FLOOR = 5
 
 
-class StudyError(ValueError):
+class StudyError(FieldsurveyError, ValueError):
     """A study folder or its ``study.yaml`` is invalid."""
 
 
@@ -187,7 +189,8 @@ def init_study(
         min_cell=min_cell,
         force_min_cell=force_min_cell,
     )
-    _validate(config.to_yaml_dict(), root / STUDY_FILE)  # same checks as on load
+    config = _validate(config.to_yaml_dict(), root / STUDY_FILE)  # same checks as on load
+    _check_columns(config)
     for sub in ("imports", "exports", "reports"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     (root / STUDY_FILE).write_text(
@@ -202,6 +205,31 @@ def init_study(
     return study
 
 
+def _check_columns(config: StudyConfig) -> None:
+    """Group columns must be items (only items are stored); an org column that is not one must
+    be in every file ingested, which is worth a warning."""
+    insts = [resolve_instrument(ref) for ref in config.instruments]
+    items = {item.id for inst in insts for item in inst.items}
+    grouping = [item.id for inst in insts for item in inst.items
+                if inst.response_scale_of(item.id).type in ("categorical", "yesno")]
+    unknown = [c for c in config.group_columns if c not in items]
+    if unknown:
+        raise StudyError(
+            f"group column(s) {', '.join(map(repr, unknown))} are not items of the study's "
+            f"instruments, so ingest could never store them: use item ids "
+            f"({', '.join(grouping) or 'none of the instruments has a grouping item'}), or add "
+            "an instrument that defines the column"
+        )
+    if config.org_column and config.org_column not in items:
+        warnings.warn(
+            f"org column {config.org_column!r} is not an item of the study's instruments: every "
+            "file you ingest must have a column of that name (or give --org); it is used as the "
+            "organisation code and not stored as an answer",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def open_study(root: str | Path) -> Study:
     """Open and validate an existing study folder."""
     root = Path(root)
@@ -211,7 +239,7 @@ def open_study(root: str | Path) -> Study:
                          "`fieldsurvey init`")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise StudyError(f"{path}: cannot read: {exc}") from exc
     return Study(root=root, config=_validate(raw, path))
 
