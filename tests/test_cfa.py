@@ -23,7 +23,7 @@ from fieldsurvey.psychometrics.lavaan_syntax import (
 )
 from golden import HS_DATA as DATA
 from golden import LAVAAN_GOLDEN as GOLDEN
-from golden import assert_fit_matches, assert_params_match
+from golden import LAVAAN_START_GOLDEN, MIXED_KEYED_DATA, assert_fit_matches, assert_params_match
 
 MODEL = GOLDEN["model"]
 
@@ -135,6 +135,38 @@ def test_near_unidentified_model_is_flagged_but_fitted(hs):
         assert result.fit[name] == pytest.approx(block["fit"][name], abs=1e-4)
 
 
+def test_mixed_keyed_items_converge_to_lavaan():
+    # Unreversed reverse-keyed items: loadings of both signs on one factor. Starting values
+    # that ignored the signs sent loadings to 1e5 (chi-square 205.6 against lavaan's 129.2).
+    block = LAVAAN_START_GOLDEN["single"]
+    result = fit_cfa(pd.read_csv(MIXED_KEYED_DATA), LAVAAN_START_GOLDEN["model"])
+    assert result.converged and not result.heywood
+    assert_fit_matches(result, block)
+    assert_params_match(result, block)
+    assert (result.loadings["est"] < 0).sum() == 7
+
+
+def test_fabin_start_values_as_lavaan():
+    # lavaan's starts: FABIN 3 loadings (first indicator 1), residual variances S_ii / 2,
+    # factor variances 0.05, covariances 0, intercepts the sample means.
+    data = pd.read_csv(MIXED_KEYED_DATA)
+    model = LAVAAN_START_GOLDEN["model"]
+    pt = build_partable(parse_model(model))
+    x = data[pt.observed].to_numpy(float)
+    problem = MLProblem(pt, [GroupMoments(len(x), np.cov(x, rowvar=False, bias=True), x.mean(0))])
+    starts = problem.start_values()
+    by_name = {(p.lhs, p.op, p.rhs): starts[p.index] for p in pt.params if p.free}
+    s = np.cov(x, rowvar=False, bias=True)
+    assert by_name[("y1", "~~", "y1")] == pytest.approx(s[0, 0] / 2)
+    assert by_name[("f1", "~~", "f1")] == 0.05 and by_name[("f1", "~~", "f2")] == 0.0
+    # FABIN 3 by hand for y2 on f1: instruments are the indicators other than y1 and y2
+    rest = [2, 3, 4, 5]
+    w = np.linalg.solve(s[np.ix_(rest, rest)], s[rest, 0])
+    assert by_name[("f1", "=~", "y2")] == pytest.approx((s[1, rest] @ w) / (s[rest, 0] @ w))
+    signs = [np.sign(by_name[("f1", "=~", f"y{i}")]) for i in range(2, 7)]
+    assert signs == [1, 1, 1, -1, -1]
+
+
 # -- the likelihood machinery -------------------------------------------------------------
 def test_analytic_gradient_matches_finite_differences(hs):
     pt = build_partable(
@@ -186,11 +218,32 @@ def test_heywood_case_is_reported_not_hidden():
     assert any("Heywood" in w for w in result.warnings)
 
 
-def test_non_convergence_is_reported(hs):
+def test_non_convergence_is_reported_without_fit_measures(hs):
     with pytest.warns(CFAWarning, match="did not converge"):
         result = fit_cfa(hs, MODEL, max_iter=2)
     assert not result.converged
     assert any("did not converge" in w for w in result.warnings)
+    # lavaan: "fit measures not available if model did not converge"
+    for name in ("chisq", "pvalue", "cfi", "tli", "rmsea", "srmr", "logl", "aic", "bic"):
+        assert np.isnan(result.fit[name]), name
+    assert result.fit["df"] == 24 and result.fit["n"] == 301
+    assert result.parameters["se"].isna().all()
+
+
+def test_start_from_another_fit(hs, single):
+    again = fit_cfa(hs, MODEL, start=single)
+    assert again.converged and again.iterations < single.iterations
+    assert again.fit["chisq"] == pytest.approx(single.fit["chisq"], rel=1e-10)
+
+
+def test_cli_cfa_refuses_to_report_a_non_converged_fit():
+    out = CliRunner().invoke(main, ["cfa", str(DATA), "--model", MODEL, "--max-iter", "2"])
+    assert out.exit_code == 3, out.output
+    assert "did not converge, so no fit is reported" in out.output
+    assert "CFI" not in out.output
+    out = CliRunner().invoke(main, ["cfa", str(DATA), "--model", MODEL, "--max-iter", "2",
+                                    "--format", "json"])
+    assert out.exit_code == 3 and json.loads(out.output)["error"]["code"] == "not_converged"
 
 
 def test_empirically_unidentified_model_is_flagged(hs):

@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 from pyxform.xls2xform import convert
 
+from conftest import real_fixture
 from fieldsurvey.cli import main
 from fieldsurvey.fielding import (
     FieldingError,
@@ -35,7 +36,6 @@ from fieldsurvey.fielding.redcap import REDCAP_COLUMNS, parse_choices
 from fieldsurvey.instrument import attach_wording, resolve_instrument
 from fieldsurvey.store import init_study
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "real"
 ATTACH_HINT = "fieldsurvey instrument wording proqol5 --from FILE"
 PLATFORMS = ("xlsform", "redcap", "qualtrics", "limesurvey", "paper")
 SUFFIX = {
@@ -307,7 +307,7 @@ def test_xlsform_two_languages_with_licensed_wording(tmp_path):
 
 
 def test_redcap_header_matches_a_real_redcap_export(tmp_path):
-    with (REAL / "redcap" / "REDCapR_checkboxes-1_dictionary.csv").open(newline="") as fh:
+    with real_fixture("redcap/REDCapR_checkboxes-1_dictionary.csv").open(newline="") as fh:
         real_header = next(csv.reader(fh))
     out = field_instruments(own("workforce-context"), "redcap", tmp_path / "d.csv")
     with out.open(newline="") as fh:
@@ -379,12 +379,16 @@ def test_redcap_dictionary_round_trips(tmp_path):
 
 
 def test_redcap_reader_reads_real_dictionaries():
-    ui = read_redcap_dictionary(REAL / "redcap" / "REDCapR_checkboxes-1_dictionary.csv")
+    ui = read_redcap_dictionary(real_fixture("redcap/REDCapR_checkboxes-1_dictionary.csv"))
     assert ui.field_name.tolist()[0] == "record_id"
     coded = {row.field_name: row.choices for row in ui.itertuples()}
     assert {"a", "b"} <= set(next(c for c in coded.values() if "a" in c))
     assert {1: "one", 2: "two", 3: "three", 4: "four"} in coded.values()
-    api = read_redcap_dictionary(REAL / "redcap" / "redcapAPI_extdata_metadata.csv")
+    assert parse_choices("1, Under $30,000 | 2, More") == {1: "Under $30,000", 2: "More"}
+
+
+def test_redcap_reader_reads_the_real_api_metadata():
+    api = read_redcap_dictionary(real_fixture("redcap/redcapAPI_extdata_metadata.csv"))
     assert "field_name" in api.columns and len(api) > 10
     assert (api.field_type == "descriptive").any()
     assert parse_choices("1, Under $30,000 | 2, More") == {1: "Under $30,000", 2: "More"}
@@ -445,7 +449,7 @@ def test_qsf_reader_rejects_other_json(tmp_path):
 
 
 def test_limesurvey_layout_matches_real_export_and_round_trips(tmp_path):
-    with (REAL / "limesurvey" / "limonaid_testing-export.txt").open(newline="") as fh:
+    with real_fixture("limesurvey/limonaid_testing-export.txt").open(newline="") as fh:
         real_header = next(csv.reader(fh, delimiter="\t"))
     assert list(LIMESURVEY_COLUMNS[:14]) == real_header[:14]
     assert set(LIMESURVEY_COLUMNS) <= set(real_header)
@@ -478,7 +482,7 @@ def test_limesurvey_layout_matches_real_export_and_round_trips(tmp_path):
 
 
 def test_limesurvey_reader_reads_the_real_export():
-    items = read_limesurvey(REAL / "limesurvey" / "limonaid_testing-export.txt")
+    items = read_limesurvey(real_fixture("limesurvey/limonaid_testing-export.txt"))
     assert items == [
         (
             "onlyQuestion",

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from fieldsurvey.cli.findings_cmd import check_findings_cmd
+from fieldsurvey.cli import main
 from fieldsurvey.reproduce import (
     FindingsError,
     PublishedValueError,
@@ -396,7 +396,7 @@ def _write(tmp_path, raw) -> Path:
 
 def test_cli_table_exits_zero_even_with_inconsistencies(tmp_path):
     path = _write(tmp_path, VALID)
-    result = CliRunner().invoke(check_findings_cmd, [str(path)])
+    result = CliRunner().invoke(main, ["check-findings", str(path)])
     assert result.exit_code == 0, result.output
     assert "1 inconsistent" in result.output
     assert "38%" in result.output
@@ -404,15 +404,15 @@ def test_cli_table_exits_zero_even_with_inconsistencies(tmp_path):
 
 def test_cli_strict_exits_one_on_inconsistency(tmp_path):
     path = _write(tmp_path, VALID)
-    result = CliRunner().invoke(check_findings_cmd, [str(path), "--strict"])
+    result = CliRunner().invoke(main, ["check-findings", str(path), "--strict"])
     assert result.exit_code == 1
-    shipped = CliRunner().invoke(check_findings_cmd, [str(SHIPPED), "--strict"])
+    shipped = CliRunner().invoke(main, ["check-findings", str(SHIPPED), "--strict"])
     assert shipped.exit_code == 0, shipped.output
 
 
 def test_cli_json_lists_every_check(tmp_path):
     path = _write(tmp_path, VALID)
-    result = CliRunner().invoke(check_findings_cmd, [str(path), "--format", "json"])
+    result = CliRunner().invoke(main, ["check-findings", str(path), "--format", "json"])
     assert result.exit_code == 0
     payload = json.loads(result.output)
     assert payload["summary"]["inconsistent"] == 1
@@ -425,7 +425,7 @@ def test_cli_invalid_file_exits_two_with_message(tmp_path):
     raw = copy.deepcopy(VALID)
     raw["findings"][2]["recipe"]["statistic"] = "median2"
     path = _write(tmp_path, raw)
-    result = CliRunner().invoke(check_findings_cmd, [str(path)])
+    result = CliRunner().invoke(main, ["check-findings", str(path)])
     assert result.exit_code == 2
     assert (
         "mine.yaml: findings[2] (maier-2023-sts).recipe.statistic: unknown statistic 'median2'"

@@ -1,4 +1,5 @@
-"""Platform readers against the real third-party exports in ../shared and synthetic files."""
+"""Platform readers against real third-party exports (tests/data/real, and optional ones in
+../shared) and synthetic files."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import real_fixture
 from fieldsurvey.ingest import (
     IngestError,
     detect_platform,
@@ -21,14 +23,6 @@ from fieldsurvey.ingest import (
     read_surveymonkey,
 )
 from fieldsurvey.ingest.files import read_records
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-REAL = SHARED / "fixtures" / "real"
-
-needs_shared = pytest.mark.skipif(
-    not SHARED.exists(), reason="../shared (real platform exports) is absent beside the repo"
-)
 
 
 def dropped(export) -> dict[str, str]:
@@ -44,9 +38,8 @@ def assert_invariant(export) -> None:
 # --------------------------------------------------------------------------------- Qualtrics
 
 
-@needs_shared
 def test_qualtrics_importid_export_real_sample():
-    export = read_export(REAL / "qualtrics" / "qualtRics_sample.csv")
+    export = read_export(real_fixture("qualtrics/qualtRics_sample.csv"))
     assert export.platform == "qualtrics"
     assert_invariant(export)
     assert export.rows_read == 1
@@ -70,9 +63,8 @@ def test_qualtrics_importid_export_real_sample():
     assert export.row_numbers.tolist() == [4]
 
 
-@needs_shared
 def test_qualtrics_legacy_v1_v10_real_sample():
-    export = read_qualtrics(REAL / "qualtrics" / "qualtRics_sample_legacy.csv")
+    export = read_qualtrics(real_fixture("qualtrics/qualtRics_sample_legacy.csv"))
     assert_invariant(export)
     assert export.response_id_column == "ResponseID"
     assert export.field_paths["ResponseID"] == "V1"
@@ -83,9 +75,8 @@ def test_qualtrics_legacy_v1_v10_real_sample():
     assert any("trailing delimiter" in note for note in export.notes)
 
 
-@needs_shared
 def test_qualtrics_legacy_no_basis_keeps_negative_recodes():
-    export = read_export(REAL / "qualtrics" / "QualtricsTools_No_Basis_for_Evaluation_Legacy.csv")
+    export = read_export(real_fixture("qualtrics/QualtricsTools_No_Basis_for_Evaluation_Legacy.csv"))
     assert_invariant(export)
     assert export.rows_read == 15
     first = export.data.iloc[0]
@@ -95,10 +86,9 @@ def test_qualtrics_legacy_no_basis_keeps_negative_recodes():
     assert export.meta["finished"].all()
 
 
-@needs_shared
 def test_qualtrics_insights_python_dict_importid_row():
     export = read_export(
-        REAL / "qualtrics" / "QualtricsTools_Multiple_Answer_MC_Questions_Insights.csv"
+        real_fixture("qualtrics/QualtricsTools_Multiple_Answer_MC_Questions_Insights.csv")
     )
     assert_invariant(export)
     assert export.rows_read == 5
@@ -199,12 +189,11 @@ def test_qualtrics_choice_text_utf16_tab(tmp_path):
 # ------------------------------------------------------------------------------------ REDCap
 
 
-@needs_shared
 def test_redcap_checkbox_project_ui_dictionary_18_columns():
-    folder = REAL / "redcap"
+    folder = "redcap"
     export = read_export(
-        folder / "REDCapR_checkboxes-1_data.csv",
-        dictionary=folder / "REDCapR_checkboxes-1_dictionary.csv",
+        real_fixture(f"{folder}/REDCapR_checkboxes-1_data.csv"),
+        dictionary=real_fixture(f"{folder}/REDCapR_checkboxes-1_dictionary.csv"),
     )
     assert export.platform == "redcap"
     assert_invariant(export)
@@ -217,11 +206,10 @@ def test_redcap_checkbox_project_ui_dictionary_18_columns():
     assert "desired_result" in export.free_text.columns
 
 
-@needs_shared
 def test_redcap_simple_project_identifiers_and_multiline_fields():
-    folder = REAL / "redcap"
+    folder = "redcap"
     export = read_redcap(
-        folder / "REDCapR_simple-data.csv", folder / "REDCapR_simple_data_dictionary.csv"
+        real_fixture(f"{folder}/REDCapR_simple-data.csv"), real_fixture(f"{folder}/REDCapR_simple_data_dictionary.csv")
     )
     assert_invariant(export)
     assert export.rows_read == 5
@@ -237,12 +225,11 @@ def test_redcap_simple_project_identifiers_and_multiline_fields():
     assert export.row_numbers.tolist() == [2, 3, 4, 5, 6]
 
 
-@needs_shared
 def test_redcap_api_metadata_dictionary_and_quoted_values():
-    folder = REAL / "redcap"
-    dictionary = read_redcap_dictionary(folder / "redcapAPI_extdata_metadata.csv")
+    folder = "redcap"
+    dictionary = read_redcap_dictionary(real_fixture(f"{folder}/redcapAPI_extdata_metadata.csv"))
     assert "select_choices_or_calculations" in dictionary.columns
-    export = read_redcap(folder / "redcapAPI_extdata_data.csv", dictionary)
+    export = read_redcap(real_fixture(f"{folder}/redcapAPI_extdata_data.csv"), dictionary)
     assert_invariant(export)
     assert export.rows_read == 24
     assert export.meta.loc[0, "redcap_event_name"] == "event_1_arm_1"
@@ -254,11 +241,10 @@ def test_redcap_api_metadata_dictionary_and_quoted_values():
     assert "41,7" in comma.tolist()  # values as exported, comma decimals untouched
 
 
-@needs_shared
 def test_redcap_survey_project_timestamps_and_survey_identifier():
-    folder = REAL / "redcap"
+    folder = "redcap"
     export = read_redcap(
-        folder / "REDCapR_survey-data.csv", folder / "REDCapR_survey-data-dictionary.csv"
+        real_fixture(f"{folder}/REDCapR_survey-data.csv"), real_fixture(f"{folder}/REDCapR_survey-data-dictionary.csv")
     )
     assert_invariant(export)
     assert export.meta["submitted_at"].tolist() == ["2018-03-06 15:52:43", "2018-03-06 15:53:15"]
@@ -268,9 +254,8 @@ def test_redcap_survey_project_timestamps_and_survey_identifier():
     assert export.value_labels["has_diabetes"] == {"1": "True", "0": "False"}
 
 
-@needs_shared
 def test_redcap_without_dictionary_uses_generic_rules():
-    export = read_redcap(REAL / "redcap" / "REDCapR_simple-data.csv")
+    export = read_redcap(real_fixture("redcap/REDCapR_simple-data.csv"))
     gone = dropped(export)
     assert gone["email"] == "generic pattern: e-mail address"
     assert gone["telephone"] == "generic pattern: phone number"
@@ -318,9 +303,8 @@ def test_redcap_labels_export_without_dictionary_is_detected(tmp_path):
 # ------------------------------------------------------------------------------ Kobo / ODK
 
 
-@needs_shared
 def test_kobo_legacy_wide_export_na_groups_and_gps():
-    export = read_export(REAL / "kobo" / "kobocat_tutorial_w_repeats.csv")
+    export = read_export(real_fixture("kobo/kobocat_tutorial_w_repeats.csv"))
     assert export.platform == "kobo"
     assert_invariant(export)
     assert export.response_id_column == "_uuid"
@@ -337,9 +321,8 @@ def test_kobo_legacy_wide_export_na_groups_and_gps():
     assert export.field_paths["instanceID"] == "meta/instanceID"
 
 
-@needs_shared
 def test_kobo_select_multiple_both_layouts():
-    export = read_kobo(REAL / "kobo" / "kobocat_expected_tutorial_w_repeats.csv")
+    export = read_kobo(real_fixture("kobo/kobocat_expected_tutorial_w_repeats.csv"))
     assert_invariant(export)
     assert {"web_browsers", "web_browsers/chrome", "web_browsers/safari"} <= set(
         export.data.columns
@@ -347,19 +330,18 @@ def test_kobo_select_multiple_both_layouts():
     assert export.meta.loc[0, "_parent_index"] == "-1"
 
 
-@needs_shared
 def test_kobo_repeat_child_table_uses_index_when_uuid_empty():
-    export = read_kobo(REAL / "kobo" / "kobocat_expected_children.csv")
+    export = read_kobo(real_fixture("kobo/kobocat_expected_children.csv"))
     assert export.response_id_column == "_index"
     assert export.data["childs_name"].tolist() == ["Tom", "Dick"]
     assert export.field_paths["childs_age"] == "children/childs_age"
 
 
-@needs_shared
 def test_kobo_api_json_with_asset_form():
-    folder = REAL / "kobo"
+    folder = "kobo"
     export = read_export(
-        folder / "formpack_or_other_data.json", form=folder / "formpack_or_other_asset.json"
+        real_fixture(f"{folder}/formpack_or_other_data.json"),
+        form=real_fixture(f"{folder}/formpack_or_other_asset.json"),
     )
     assert export.platform == "kobo"
     assert_invariant(export)
@@ -370,9 +352,8 @@ def test_kobo_api_json_with_asset_form():
     assert "_submitted_by" in dropped(export)
 
 
-@needs_shared
 def test_odk_central_dash_paths_ragged_rows_and_personal_data():
-    export = read_export(REAL / "odk" / "ruODK_build_Flora-Quadrat-0-2_1558575936.csv")
+    export = read_export(real_fixture("odk/ruODK_build_Flora-Quadrat-0-2_1558575936.csv"))
     assert export.platform == "odk"
     assert_invariant(export)
     assert export.rows_read == 2
@@ -386,10 +367,9 @@ def test_odk_central_dash_paths_ragged_rows_and_personal_data():
     assert any("header has 32" in note for note in export.notes)
 
 
-@needs_shared
 def test_odk_central_repeat_table():
     export = read_export(
-        REAL / "odk" / "ruODK_build_Flora-Quadrat-0-2_1558575936-taxon_encounter.csv"
+        real_fixture("odk/ruODK_build_Flora-Quadrat-0-2_1558575936-taxon_encounter.csv")
     )
     assert export.platform == "odk"
     assert export.data["canonical_name"].tolist()[:2] == ["Grevillea", "Dontknowsiana sp."]
@@ -400,9 +380,8 @@ def test_odk_central_repeat_table():
 # ------------------------------------------------------------------------------- LimeSurvey
 
 
-@needs_shared
 def test_limesurvey_structure_real_export():
-    structure = read_limesurvey_structure(REAL / "limesurvey" / "limonaid_testing-export.txt")
+    structure = read_limesurvey_structure(real_fixture("limesurvey/limonaid_testing-export.txt"))
     assert structure.title == "Test Survey"
     assert structure.question_types == {"onlyQuestion": "L"}
     assert structure.value_labels["onlyQuestion"] == {
@@ -410,10 +389,9 @@ def test_limesurvey_structure_real_export():
         "2": "This is the second answer option",
     }
     with pytest.raises(IngestError, match="survey-structure"):
-        read_export(REAL / "limesurvey" / "limonaid_testing-export.txt")
+        read_export(real_fixture("limesurvey/limonaid_testing-export.txt"))
 
 
-@needs_shared
 def test_limesurvey_responses_with_real_structure(tmp_path):
     path = tmp_path / "results-survey1.csv"
     path.write_text(
@@ -424,7 +402,7 @@ def test_limesurvey_responses_with_real_structure(tmp_path):
         encoding="utf-8-sig",
     )
     assert detect_platform(path) == "limesurvey"
-    export = read_export(path, structure=REAL / "limesurvey" / "limonaid_testing-export.txt")
+    export = read_export(path, structure=real_fixture("limesurvey/limonaid_testing-export.txt"))
     assert_invariant(export)
     assert list(export.data.columns) == ["id", "onlyQuestion", "G1Q2[SQ001]"]
     assert export.meta["finished"].tolist() == [True, False]
@@ -438,12 +416,11 @@ def test_limesurvey_responses_with_real_structure(tmp_path):
 # ----------------------------------------------------------------------------- SurveyMonkey
 
 
-@needs_shared
 def test_surveymonkey_api_bulk_with_details():
-    folder = REAL / "surveymonkey"
+    folder = "surveymonkey"
     export = read_export(
-        folder / "surveymonkey_api_v3_responses_bulk.json",
-        details=folder / "surveymonkey_api_v3_survey_details.json",
+        real_fixture(f"{folder}/surveymonkey_api_v3_responses_bulk.json"),
+        details=real_fixture(f"{folder}/surveymonkey_api_v3_survey_details.json"),
     )
     assert export.platform == "surveymonkey"
     assert_invariant(export)
@@ -460,9 +437,8 @@ def test_surveymonkey_api_bulk_with_details():
     assert "100.34.161.38" not in export.data.to_string() + export.meta.to_string()
 
 
-@needs_shared
 def test_surveymonkey_api_without_details_still_separates_text():
-    export = read_surveymonkey(REAL / "surveymonkey" / "surveymonkey_api_v3_responses_bulk.json")
+    export = read_surveymonkey(real_fixture("surveymonkey/surveymonkey_api_v3_responses_bulk.json"))
     assert "769893903" in export.free_text.columns
     assert "769893903" not in export.data.columns
 
@@ -496,7 +472,6 @@ def test_surveymonkey_csv_two_header_rows(tmp_path):
 # --------------------------------------------------------------------- detection and errors
 
 
-@needs_shared
 @pytest.mark.parametrize(
     ("relative", "platform"),
     [
@@ -511,10 +486,9 @@ def test_surveymonkey_csv_two_header_rows(tmp_path):
     ],
 )
 def test_detect_platform_on_real_exports(relative, platform):
-    assert detect_platform(REAL / relative) == platform
+    assert detect_platform(real_fixture(relative)) == platform
 
 
-@needs_shared
 @pytest.mark.parametrize(
     ("relative", "message"),
     [
@@ -526,7 +500,7 @@ def test_detect_platform_on_real_exports(relative, platform):
 )
 def test_detect_platform_refuses_non_response_files(relative, message):
     with pytest.raises(IngestError, match=message) as caught:
-        detect_platform(REAL / relative)
+        detect_platform(real_fixture(relative))
     assert caught.value.file.endswith(Path(relative).name)
     assert caught.value.row == 1
 
@@ -544,7 +518,6 @@ def test_detect_platform_on_a_dataframe():
     assert detect_platform(frame) == "odk"
 
 
-@needs_shared
 @pytest.mark.parametrize(
     ("relative", "platform", "message"),
     [
@@ -557,7 +530,7 @@ def test_detect_platform_on_a_dataframe():
 )
 def test_forcing_the_wrong_platform_is_a_clear_error(relative, platform, message):
     with pytest.raises(IngestError, match=message) as caught:
-        read_export(REAL / relative, platform=platform)
+        read_export(real_fixture(relative), platform=platform)
     assert caught.value.row == 1
     assert Path(relative).name in str(caught.value)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from fieldsurvey.cli import main
-from fieldsurvey.psychometrics.cfa import CFAError, fit_cfa
-from fieldsurvey.psychometrics.invariance import ChenCriteria, measurement_invariance
+from fieldsurvey.psychometrics.cfa import CFAConvergenceError, CFAError, fit_cfa
+from fieldsurvey.psychometrics.invariance import ChenCriteria, _settle, measurement_invariance
 from golden import HS_DATA as DATA
 from golden import LAVAAN_GOLDEN as GOLDEN
-from golden import assert_fit_matches, assert_params_match
+from golden import LAVAAN_GROUPS_GOLDEN, assert_fit_matches, assert_params_match
 
 MODEL = GOLDEN["model"]
 
@@ -222,3 +223,98 @@ def test_cli_invariance_table_and_refusal():
     )
     assert refused.exit_code == 2
     assert "disclosure threshold" in refused.output
+
+
+# -- a step without a minimum is never reported ------------------------------------------------
+def test_non_converged_step_raises_naming_it(hs):
+    with pytest.raises(CFAConvergenceError, match="the configural model did not converge") as err:
+        measurement_invariance(hs, MODEL, "school", max_iter=2)
+    assert err.value.step == "configural"
+    assert not err.value.result.converged
+
+
+def test_step_stopped_short_is_refitted_from_the_constrained_solution(hs, full):
+    # A configural fit that stopped short of its minimum, so it seems to fit worse than the
+    # metric model (the chi-square difference would be negative): made by hand here.
+    fit = full.fits["configural"].fit.copy()
+    fit["chisq"] = full.fits["metric"].fit["chisq"] + 5.0
+    short = dataclasses.replace(full.fits["configural"], fit=fit)
+    fits = {"configural": short, "metric": full.fits["metric"]}
+
+    def fit_step(level, start=None):
+        return fit_cfa(hs, MODEL, group="school", group_equal=STEP_EQUAL[level], start=start)
+
+    notes = _settle(fits, ["configural", "metric"], fit_step)
+    assert fits["configural"].fit["chisq"] == pytest.approx(
+        GOLDEN["invariance"]["configural"]["fit"]["chisq"], rel=1e-6
+    )
+    assert notes == [
+        "the configural model was refitted from the metric estimates (it had stopped short "
+        "of its minimum)"
+    ]
+
+    def stuck(level, start=None):
+        return short
+
+    fits = {"configural": short, "metric": full.fits["metric"]}
+    with pytest.raises(CFAConvergenceError, match="configural model did not reach its minimum"):
+        _settle(fits, ["configural", "metric"], stuck)
+
+
+def test_cli_invariance_exits_3_naming_the_failed_step():
+    out = CliRunner().invoke(
+        main,
+        ["invariance", str(DATA), "--model", MODEL, "--group", "school", "--max-iter", "2"],
+    )
+    assert out.exit_code == 3, out.output
+    assert "configural model did not converge" in out.output
+    assert "Highest level" not in out.output and "supported" not in out.output
+
+
+# -- group order ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def moved(hs):
+    """A Grant-White pupil with a missing x1 at the top: the first complete row is Pasteur's."""
+    row = LAVAAN_GROUPS_GOLDEN["moved_row"] - 1
+    data = pd.concat([hs.iloc[[row]], hs.drop(index=row)], ignore_index=True)
+    data.loc[0, "x1"] = np.nan
+    return data
+
+
+def test_groups_in_lavaan_order_first_appearance_in_all_rows(moved):
+    block = LAVAAN_GROUPS_GOLDEN["lavaan_order"]
+    fit = fit_cfa(moved, MODEL, group="school", group_equal=STEP_EQUAL["scalar"])
+    assert fit.group_levels == block["group_levels"] == ["Grant-White", "Pasteur"]
+    assert_fit_matches(fit, block["fit"])
+    assert_params_match(fit, block["fit"], groups=block["group_levels"])
+    assert list(fit.latent_means["group"].unique()) == ["Pasteur"]
+
+
+@pytest.mark.parametrize(
+    "how", [{"reference_group": "Pasteur"}, {"group_order": ["Pasteur", "Grant-White"]}]
+)
+def test_user_sets_the_reference_group(moved, how):
+    block = LAVAAN_GROUPS_GOLDEN["pasteur_first"]
+    fit = fit_cfa(moved, MODEL, group="school", group_equal=STEP_EQUAL["scalar"], **how)
+    assert fit.group_levels == block["group_levels"]
+    assert_fit_matches(fit, block["fit"])
+    assert_params_match(fit, block["fit"], groups=block["group_levels"])
+    result = measurement_invariance(moved, MODEL, "school", **how)
+    assert result.group_levels == ["Pasteur", "Grant-White"]
+
+
+def test_unknown_reference_group_is_named(hs):
+    with pytest.raises(CFAError, match="'Eton' of group_order are not in column 'school'"):
+        fit_cfa(hs, MODEL, group="school", reference_group="Eton")
+    with pytest.raises(CFAError, match="not both"):
+        fit_cfa(hs, MODEL, group="school", reference_group="Pasteur", group_order=["Pasteur"])
+
+
+def test_cli_reference_group():
+    out = CliRunner().invoke(
+        main,
+        ["invariance", str(DATA), "--model", MODEL, "--group", "school",
+         "--reference-group", "Grant-White", "--format", "json"],
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["groups"] == ["Grant-White", "Pasteur"]

@@ -114,7 +114,7 @@ def test_sas7bdat(tmp_path):
     ("name", "content", "message"),
     [
         ("bad.sav", b"not really spss", "cannot read the .sav file"),
-        ("bad.xlsx", b"PK\x03\x04junk", "cannot read the workbook"),
+        ("bad.xlsx", b"PK\x03\x04junk", "the workbook is damaged or truncated"),
         ("empty.csv", b"", "the file is empty"),
         ("header.csv", b"pq01,pq02\n", "no responses"),
         ("short.csv", b"pq01,pq02\n1,2\n3\n", "row 3: malformed row: has 1 fields"),

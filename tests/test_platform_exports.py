@@ -1,7 +1,7 @@
 """Synthetic answers written in each platform's export layout, read back by ingest.
 
 Every layout is checked three ways: its header/metadata layout against the real export in
-shared/fixtures/real, its field names against what our fielding module gives the platform, and
+tests/data/real (or ../shared/fixtures/real), its field names against what our fielding module gives the platform, and
 the answers ingest reads back against the synthetic codes (then, through the study store, the
 scale scores against scoring the synthetic answers directly).
 """
@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import real_fixture
 from fieldsurvey.fielding import build_plan, field_instruments, limesurvey_item_map
 from fieldsurvey.ingest import read_export
 from fieldsurvey.ingest.mapping import code_answers, map_columns
@@ -36,7 +37,6 @@ from fieldsurvey.synthetic.platform_exports import (
     write_platform_export,
 )
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "real"
 INSTRUMENT_IDS = ("workforce-context", "proqol5", "structural-conditions")
 FAKE_IP = re.compile(r"^(192\.0\.2|198\.51\.100|203\.0\.113)\.\d+$")
 
@@ -301,7 +301,7 @@ def test_preview_rows_are_flagged_not_dropped(responses, instruments, tmp_path):
 
 
 def test_qualtrics_layout_follows_the_real_export(responses, instruments, tmp_path):
-    real = list(csv.reader((REAL / "qualtrics" / "qualtRics_sample.csv").open(encoding="utf-8")))
+    real = list(csv.reader(real_fixture("qualtrics/qualtRics_sample.csv").open(encoding="utf-8")))
     path = write_platform_export(responses, instruments, "qualtrics", tmp_path / "q.csv")
     ours = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
     assert ours[0][:17] == real[0][:17]
@@ -312,7 +312,7 @@ def test_qualtrics_layout_follows_the_real_export(responses, instruments, tmp_pa
 
 
 def test_qualtrics_legacy_layout_follows_the_real_export(responses, instruments, tmp_path):
-    real = list(csv.reader((REAL / "qualtrics" / "qualtRics_sample_legacy.csv").open()))
+    real = list(csv.reader(real_fixture("qualtrics/qualtRics_sample_legacy.csv").open()))
     path = write_platform_export(
         responses, instruments, "qualtrics", tmp_path / "q.csv", layout="legacy"
     )
@@ -374,7 +374,7 @@ def test_redcap_raw_layout_follows_the_real_exports(responses, instruments, tmp_
         responses, instruments, "redcap", tmp_path / "r.csv", layout="survey"
     )
     header = path.read_text().splitlines()[0].split(",")
-    real = (REAL / "redcap" / "REDCapR_survey-data.csv").read_text().splitlines()
+    real = real_fixture("redcap/REDCapR_survey-data.csv").read_text().splitlines()
     assert header[1] == real[0].split(",")[1] == "redcap_survey_identifier"
     forms = ["workforce_context", "proqol5", "structural_conditions"]
     for form in forms:  # timestamp opens the form, status closes it, as in the real export
@@ -382,23 +382,26 @@ def test_redcap_raw_layout_follows_the_real_exports(responses, instruments, tmp_
     assert re.search(r',"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d",', path.read_text().splitlines()[1])
 
 
-def test_kobo_and_odk_system_columns_follow_the_real_exports(responses, instruments, tmp_path):
+def test_kobo_system_columns_follow_the_real_exports(responses, instruments, tmp_path):
     legacy = write_platform_export(
         responses, instruments, "kobo", tmp_path / "k.csv", layout="legacy"
     )
-    real = (REAL / "kobo" / "kobocat_tutorial_w_repeats.csv").read_text().splitlines()[0]
+    real = real_fixture("kobo/kobocat_tutorial_w_repeats.csv").read_text().splitlines()[0]
     assert legacy.read_text().splitlines()[0].endswith(real[real.index("meta/instanceID") :])
     assert "n/a" in legacy.read_text()
+    kpi = write_platform_export(responses, instruments, "kobo", tmp_path / "kpi.csv")
+    first = kpi.read_text().splitlines()[0]
+    assert first.startswith('"start";"end";') and first.endswith('"_index"')
+
+
+def test_odk_system_columns_follow_the_real_export(responses, instruments, tmp_path):
+    real_odk = real_fixture("odk/ruODK_build_Flora-Quadrat-0-2_1558575936.csv").read_text()
     odk = write_platform_export(responses, instruments, "odk", tmp_path / "o.csv")
     odk_header = odk.read_text().splitlines()[0].split(",")
-    real_odk = (REAL / "odk" / "ruODK_build_Flora-Quadrat-0-2_1558575936.csv").read_text()
     real_header = real_odk.splitlines()[0].split(",")
     assert odk_header[0] == real_header[0] == "SubmissionDate"
     assert {"meta-instanceID", "KEY", "SubmitterID", "SubmitterName", "Status"} <= set(odk_header)
     assert "proqol5-pq01" in odk_header
-    kpi = write_platform_export(responses, instruments, "kobo", tmp_path / "kpi.csv")
-    first = kpi.read_text().splitlines()[0]
-    assert first.startswith('"start";"end";') and first.endswith('"_index"')
 
 
 def test_limesurvey_columns_are_the_fielded_codes(responses, instruments, tmp_path):
@@ -422,10 +425,10 @@ def test_limesurvey_columns_map_to_items_automatically(responses, instruments, t
 
 def test_surveymonkey_api_follows_the_real_export(responses, instruments, tmp_path):
     real = json.loads(
-        (REAL / "surveymonkey" / "surveymonkey_api_v3_responses_bulk.json").read_text()
+        real_fixture("surveymonkey/surveymonkey_api_v3_responses_bulk.json").read_text()
     )
     real_details = json.loads(
-        (REAL / "surveymonkey" / "surveymonkey_api_v3_survey_details.json").read_text()
+        real_fixture("surveymonkey/surveymonkey_api_v3_survey_details.json").read_text()
     )
     bulk, details = write_surveymonkey_api(responses, instruments, tmp_path / "b.json")
     ours = json.loads(bulk.read_text())

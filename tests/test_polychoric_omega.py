@@ -3,22 +3,26 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import multivariate_normal
 
 from fieldsurvey.psychometrics import (
+    MiskeyedItemsWarning,
     minres_one_factor,
     oblimin,
     omega_hierarchical,
     omega_total,
     ordinal_alpha,
+    polychoric,
     polychoric_matrix,
     scale_reliability,
 )
 from fieldsurvey.psychometrics.polychoric import _bvn_cdf
-from golden import BFI_KEYS, keyed, read_bfi
+from golden import BFI_KEYS, PSYCH_ITEMS_GOLDEN, keyed, read_bfi, unkeyed
 from golden import PSYCH_GOLDEN as GOLDEN
 
 
@@ -34,8 +38,23 @@ def bfi() -> pd.DataFrame:
 def test_omega_total_matches_psych_omega_one_factor(bfi, scale):
     gold = GOLDEN["omega_total"][scale]
     x = keyed(bfi, scale)
-    assert omega_total(x) == pytest.approx(gold, abs=1e-3)
-    assert scale_reliability(x).summary["omega_total"] == pytest.approx(gold, abs=1e-3)
+    assert omega_total(x) == pytest.approx(gold, abs=1e-4)
+    assert scale_reliability(x).summary["omega_total"] == pytest.approx(gold, abs=1e-4)
+
+
+@pytest.mark.parametrize("scale", list(BFI_KEYS))
+def test_omega_total_flips_negative_loadings_as_psych(bfi, scale):
+    # Unreversed keyed-negative items: psych::omega (flip = TRUE) reverses them on the factor.
+    gold = PSYCH_ITEMS_GOLDEN["omega_raw"][scale]
+    x = unkeyed(bfi, scale)
+    assert omega_total(x) == pytest.approx(gold["omega_total"], abs=1e-4)
+    assert omega_total(x, flip=False) == pytest.approx(gold["omega_total_unflipped"], abs=1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MiskeyedItemsWarning)  # alpha < 0: said, not our subject
+        summary = scale_reliability(x).summary
+    assert summary["omega_total"] == pytest.approx(gold["omega_total"], abs=1e-4)
+    # flipping is the same as reversing the items by hand
+    assert omega_total(x) == pytest.approx(omega_total(keyed(bfi, scale)), abs=1e-8)
 
 
 def test_minres_recovers_an_exact_one_factor_matrix():
@@ -115,17 +134,20 @@ def test_oblimin_finds_simple_structure():
 @pytest.mark.parametrize("scale", ["agree", "neuroticism"])
 def test_polychoric_matches_psych(bfi, scale):
     gold = GOLDEN["polychoric"][scale]
-    rho = polychoric_matrix(keyed(bfi, scale))
-    assert list(rho.columns) == gold["items"]
-    np.testing.assert_allclose(rho.to_numpy(), np.array(gold["rho"]), atol=1e-3)
-    assert ordinal_alpha(keyed(bfi, scale)) == pytest.approx(gold["ordinal_alpha"], abs=1e-3)
+    res = polychoric(keyed(bfi, scale))
+    assert list(res.rho.columns) == gold["items"]
+    np.testing.assert_allclose(res.rho.to_numpy(), np.array(gold["rho"]), atol=1e-4)
+    np.testing.assert_allclose(res.tau.to_numpy(), np.array(gold["tau"]), atol=1e-10)
+    assert list(res.tau.columns) == ["1", "2", "3", "4", "5"]
+    assert ordinal_alpha(keyed(bfi, scale)) == pytest.approx(gold["ordinal_alpha"], abs=1e-4)
 
 
 def test_polychoric_with_unequal_top_categories_matches_psych_per_pair_thresholds(bfi):
     gold = GOLDEN["polychoric"]["agree_A2_top_merged"]
     x = keyed(bfi, "agree")
     x["A2"] = x["A2"].replace(6, 5)
-    np.testing.assert_allclose(polychoric_matrix(x).to_numpy(), np.array(gold["rho"]), atol=1e-3)
+    np.testing.assert_allclose(polychoric_matrix(x).to_numpy(), np.array(gold["rho"]), atol=1e-4)
+    assert polychoric(x).tau.loc["A2", "5"] == np.inf  # unused top category, as psych
 
 
 def test_polychoric_recovers_the_latent_correlation():

@@ -22,7 +22,7 @@ from fieldsurvey.psychometrics import (
     instrument_reliability,
     scale_reliability,
 )
-from golden import BFI_DATA, BFI_KEYS, keyed, read_bfi
+from golden import BFI_DATA, BFI_KEYS, PSYCH_ITEMS_GOLDEN, keyed, read_bfi, unkeyed
 from golden import PSYCH_GOLDEN as GOLDEN
 
 TOL = 1e-4
@@ -88,6 +88,23 @@ def test_listwise_matches_psych_on_complete_cases(bfi, scale):
     result = scale_reliability(keyed(bfi, scale), missing="listwise", scale=scale)
     assert_matches_psych(result, GOLDEN["listwise"][scale])
     assert result.summary["n"] == GOLDEN["listwise"][scale]["n_rows"]
+
+
+@pytest.mark.parametrize("scale", list(BFI_KEYS))
+@pytest.mark.parametrize("case", ["items_pairwise", "items_listwise", "items_raw"])
+def test_item_total_correlations_match_psych(bfi, scale, case):
+    gold = PSYCH_ITEMS_GOLDEN[case][scale]
+    x = unkeyed(bfi, scale) if case == "items_raw" else keyed(bfi, scale)
+    missing = "listwise" if case == "items_listwise" else "pairwise"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MiskeyedItemsWarning)
+        result = scale_reliability(x, missing=missing, scale=scale)
+    items = result.items
+    assert list(items["item"]) == gold["item"]
+    for ours, theirs in (("raw_r", "raw_r"), ("std_r", "std_r"), ("r_cor", "r_cor"),
+                         ("r_drop", "r_drop")):  # fmt: skip
+        np.testing.assert_allclose(items[ours], gold[theirs], atol=TOL, err_msg=ours)
+    assert result.summary["alpha"] == pytest.approx(gold["alpha"], abs=TOL)
 
 
 def test_feldt_interval_level_is_configurable(bfi):
@@ -374,7 +391,8 @@ def test_cli_names_file_row_and_column_of_a_bad_answer(bfi_yaml, tmp_path, bfi):
     data.to_csv(bad)
     out = CliRunner().invoke(main, ["reliability", str(bad), "-i", str(bfi_yaml)])
     assert out.exit_code == 2
-    assert "answers.csv: column 'A3', row 5: value 9 lies outside" in out.output
+    # the answer parser `score` uses (fieldsurvey.scoring.checked_answers), with its wording
+    assert "answers.csv: row 5, column 'A3': outside the response scale 1..6 (value 9)" in out.output
 
 
 def test_cli_warnings_go_to_stderr_so_json_stays_valid(bfi_yaml, tmp_path, bfi):

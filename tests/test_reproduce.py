@@ -13,7 +13,7 @@ import yaml
 from click.testing import CliRunner
 from scipy import stats
 
-from fieldsurvey.cli.reproduce_cmd import reproduce_cmd
+from fieldsurvey.cli import main
 from fieldsurvey.outputs.findings import reproduce_findings
 from fieldsurvey.reproduce import findings_from_dict
 from fieldsurvey.reproduce.recompute import (
@@ -305,7 +305,7 @@ def test_cli_json_has_every_key(study_dir, tmp_path):
         ],
     }
     result = CliRunner().invoke(
-        reproduce_cmd, [str(study_dir), str(_write(tmp_path, raw)), "--format", "json"]
+        main, ["reproduce", str(study_dir), str(_write(tmp_path, raw)), "--format", "json"]
     )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
@@ -336,21 +336,21 @@ def test_cli_table_runs_on_shipped_findings(study_dir):
     from fieldsurvey.resources import data_dir
 
     shipped = data_dir("analysis") / "field-findings.yaml"
-    result = CliRunner().invoke(reproduce_cmd, [str(study_dir), str(shipped)])
+    result = CliRunner().invoke(main, ["reproduce", str(study_dir), str(shipped)])
     assert result.exit_code == 0, result.output
     assert "not computable" in result.output
 
 
 def test_cli_bad_findings_file_exits_2_naming_file_and_field(study_dir, tmp_path):
     raw = {"title": "mine", "findings": [_band("bad", "38%", statistic="median2")]}
-    result = CliRunner().invoke(reproduce_cmd, [str(study_dir), str(_write(tmp_path, raw))])
+    result = CliRunner().invoke(main, ["reproduce", str(study_dir), str(_write(tmp_path, raw))])
     assert result.exit_code == 2
     assert "mine.yaml: findings[0] (bad).recipe.statistic" in result.output
 
 
 def test_cli_not_a_study_exits_2(tmp_path):
     raw = {"title": "mine", "findings": [_band("a", "38%")]}
-    result = CliRunner().invoke(reproduce_cmd, [str(tmp_path), str(_write(tmp_path, raw))])
+    result = CliRunner().invoke(main, ["reproduce", str(tmp_path), str(_write(tmp_path, raw))])
     assert result.exit_code == 2
     assert "not a study folder" in result.output
 

@@ -15,7 +15,7 @@ import yaml
 from click.testing import CliRunner
 from statsmodels.stats.multitest import multipletests
 
-from fieldsurvey.cli.reproduce_cmd import run_plan_cmd
+from fieldsurvey.cli import main
 from fieldsurvey.reproduce.plan import (
     PLAN_COLUMNS,
     PlanError,
@@ -251,8 +251,8 @@ def study_dir(tmp_path_factory) -> Path:
 
 def test_cli_json_reports_each_hypothesis(study_dir):
     result = CliRunner().invoke(
-        run_plan_cmd,
-        [str(study_dir), str(PLAN_PATH), "--format", "json", "--bootstrap-reps", "200"],
+        main,
+        ["run-plan", str(study_dir), str(PLAN_PATH), "--format", "json", "--bootstrap-reps", "200"],
     )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
@@ -267,7 +267,7 @@ def test_cli_json_reports_each_hypothesis(study_dir):
 
 def test_cli_table(study_dir):
     result = CliRunner().invoke(
-        run_plan_cmd, [str(study_dir), str(PLAN_PATH), "--bootstrap-reps", "200"]
+        main, ["run-plan", str(study_dir), str(PLAN_PATH), "--bootstrap-reps", "200"]
     )
     assert result.exit_code == 0, result.output
     assert "H1 Structural conditions explain burnout" in result.output
@@ -276,11 +276,11 @@ def test_cli_table(study_dir):
 def test_cli_bad_plan_exits_2(study_dir, tmp_path):
     path = tmp_path / "bad-plan.yaml"
     path.write_text("title: x\nhypotheses: []\n", encoding="utf-8")
-    result = CliRunner().invoke(run_plan_cmd, [str(study_dir), str(path)])
+    result = CliRunner().invoke(main, ["run-plan", str(study_dir), str(path)])
     assert result.exit_code == 2
     assert "bad-plan.yaml: hypotheses: is required" in result.output
     broken = tmp_path / "broken.yaml"
     broken.write_text("title: [unclosed\n", encoding="utf-8")
-    result = CliRunner().invoke(run_plan_cmd, [str(study_dir), str(broken)])
+    result = CliRunner().invoke(main, ["run-plan", str(study_dir), str(broken)])
     assert result.exit_code == 2
     assert "broken.yaml: not valid YAML" in result.output

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from conftest import SHARED_FIXTURES
+from conftest import real_fixture
 from fieldsurvey.cli import main
 from fieldsurvey.ingest.errors import IngestError
 from fieldsurvey.ingest.pipeline import IngestConflict, ingest_file
@@ -218,7 +218,7 @@ def test_mapping_file_maps_columns_and_labels(study, responses, tmp_path):
 
 
 def test_qualtrics_fixture_drops_personal_data_and_keeps_it_out_of_the_store(study):
-    path = SHARED_FIXTURES / "qualtrics" / "qualtRics_sample.csv"
+    path = real_fixture("qualtrics/qualtRics_sample.csv")
     with pytest.raises(IngestError, match="no column of this file is an item"):
         ingest_file(study, path, org="A", wave="1")  # its question Q1 is none of our items
     mapping = study.root / "map.yaml"
@@ -302,5 +302,6 @@ def test_cli_init_ingest_status(tmp_path, responses):
     counts = [r["responses"] for r in status["responses"]]
     assert all(c is None or c >= 10 for c in counts) and any(c is not None for c in counts)
     assert "batches" not in status and status["files"] == [{"files": 1, "waves": 1}]
+    assert status["min_cell"] == 10
     result = runner.invoke(main, ["ingest", str(study_dir), str(tmp_path / "missing.csv")])
     assert result.exit_code == 2 and "Traceback" not in result.output

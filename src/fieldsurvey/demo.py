@@ -119,10 +119,13 @@ def _score(run: DemoRun) -> None:
 
 
 def _export_data(run: DemoRun) -> None:
-    from fieldsurvey.store.export_data import export_data
+    from fieldsurvey.disclosure.microdata import export_microdata
 
     assert run.study is not None
-    run.record("cleaned data for SPSS users", export_data(run.study, "sav"))
+    # The protected file (k-anonymity, l-diversity), as `fieldsurvey export-data` writes it.
+    result = export_microdata(run.study, "sav", seed=1)
+    run.record("respondent-level data for SPSS users (protected)", result.path)
+    run.record("its disclosure risk report", result.report_path)
 
 
 def _check_findings(run: DemoRun) -> None:
@@ -132,8 +135,9 @@ def _check_findings(run: DemoRun) -> None:
     checks = check_findings(findings)
     path = run.out_dir / "results" / "published-findings-consistency.csv"
     checks.to_csv(path, index=False)
-    counts = checks["verdict"].value_counts().to_dict()
-    run.console.print(f"published findings checked: {counts}")
+    counts = checks["verdict"].value_counts()
+    shown = ", ".join(f"{int(n)} {str(verdict).replace('_', ' ')}" for verdict, n in counts.items())
+    run.console.print(f"published findings checked: {shown}")
     run.record("consistency checks of published figures", path)
 
 

@@ -90,6 +90,55 @@ def _code_text(code: Any) -> str:
     return str(code)
 
 
+def without_missing_codes(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the codes its source declared as missing (``attrs["missing_codes"]``:
+    SPSS user-missing values and ranges, Stata ``.a``-``.z``) blanked, so they are never scored.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"pq01": [3.0, -1.0, 95.0]})
+    >>> t.attrs["missing_codes"] = {"pq01": [-1.0, (90.0, 99.0)]}
+    >>> without_missing_codes(t)["pq01"].tolist()
+    [3.0, nan, nan]
+    """
+    out = frame.copy()
+    for column, codes in (frame.attrs.get("missing_codes") or {}).items():
+        if column not in out.columns:
+            continue
+        values = pd.to_numeric(out[column], errors="coerce")
+        text = out[column].astype("string").str.strip()
+        blank = pd.Series(False, index=out.index)
+        for code in codes:
+            if isinstance(code, tuple):
+                blank |= values.between(code[0], code[1]).fillna(False).astype(bool)
+            elif isinstance(code, str):
+                blank |= (text == code).fillna(False).astype(bool)
+            else:
+                blank |= (values == code).fillna(False).astype(bool)
+        out[column] = out[column].mask(blank)
+        if out[column].dtype == object:  # Stata letters gone: the rest may be numbers again
+            numbers = pd.to_numeric(out[column], errors="coerce")
+            if numbers.notna().sum() == out[column].notna().sum():
+                out[column] = numbers
+    return out
+
+
+def _refuse_duplicate_names(names: list[Any], source: Path) -> None:
+    """Two columns with one name: which holds the answers cannot be known, so say which."""
+    seen: dict[str, int] = {}
+    for position, value in enumerate(names, start=1):
+        name = "" if value is None or pd.isna(value) else str(value).strip()
+        if not name:
+            continue
+        if name in seen:
+            raise IngestError(
+                source, 1, name,
+                f"column name {name!r} appears twice (columns {seen[name]} and {position}); "
+                "rename or remove one of them so it is clear which holds the answers",
+            )
+        seen[name] = position
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a table of item responses whose columns are item ids.
 
@@ -143,7 +192,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
     # A Qualtrics export's question-text and ImportId rows are headers, not respondents.
     layout = qualtrics_layout(records)
     header_rows = {"import_id": 3, "legacy": 2}.get(layout or "", 1)
-    names = header_names(records.records.iloc[0].tolist(), str(source))
+    raw_names = records.records.iloc[0].tolist()
+    _refuse_duplicate_names(raw_names, source)
+    names = header_names(raw_names, str(source))
     body = split_header(records, header_rows, names=names)
     # Blank lines carry no answers; any other unreadable row would silently drop a respondent.
     broken = body.quarantine[body.quarantine["reason"] != "empty row (no values)"]
@@ -153,4 +204,5 @@ def read_table(path: str | Path) -> pd.DataFrame:
     frame = numeric_where_lossless(body.table)
     frame.attrs["file"] = str(source)
     frame.attrs["row_numbers"] = body.row_numbers.tolist()
+    frame.attrs["notes"] = list(records.notes)
     return frame

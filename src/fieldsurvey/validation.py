@@ -13,8 +13,10 @@ from typing import Any
 
 import yaml
 
+from fieldsurvey.errors import FieldsurveyError
 
-class ProblemsError(ValueError):
+
+class ProblemsError(FieldsurveyError, ValueError):
     """A file is invalid. ``problems`` holds one message per problem.
 
     Examples

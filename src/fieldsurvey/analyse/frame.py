@@ -15,7 +15,9 @@ from typing import Any
 
 import pandas as pd
 
+from fieldsurvey.ingest.mapping import columns_as_items
 from fieldsurvey.instrument import Instrument, resolve_instrument
+from fieldsurvey.io import read_table, without_missing_codes
 from fieldsurvey.scoring import score_scales, scored_responses
 from fieldsurvey.store import Study, StudyError, open_study
 from fieldsurvey.store.study import STUDY_FILE
@@ -40,6 +42,9 @@ class AnalysisFrame:
         """The scales to analyse: ``chosen`` (checked), or every scale with scores."""
         available = [sc.id for inst in self.instruments for sc in inst.scales
                      if sc.id in self.data]
+        if not available:
+            raise StudyError("nothing to analyse: the instruments "
+                             f"({', '.join(i.id for i in self.instruments)}) have no scored scales")
         if not chosen:
             return available
         unknown = [s for s in chosen if s not in available]
@@ -67,9 +72,12 @@ def respondent_keys(data: pd.DataFrame) -> pd.Series:
             + data["response_id"].astype(str)).reset_index(drop=True)
 
 
-def load_frame(source: str | Path, instruments: tuple[str, ...] | list[str] = ()
-               ) -> AnalysisFrame:
+def load_frame(source: str | Path, instruments: tuple[str, ...] | list[str] = (),
+               mapping: str | Path | None = None) -> AnalysisFrame:
     """Scored data from a study folder, or from a data file scored with ``instruments``.
+
+    A data file's declared missing codes (SPSS user-missing, Stata ``.a``-``.z``) are missing;
+    ``mapping`` (a mapping file, as for ``ingest``) names its columns by item id.
 
     Examples
     --------
@@ -86,11 +94,11 @@ def load_frame(source: str | Path, instruments: tuple[str, ...] | list[str] = ()
         raise StudyError(f"{source}: not a study folder (no {STUDY_FILE})")
     if not instruments:
         raise StudyError("a data file needs its instruments: give -i INSTRUMENT (repeatable)")
-    from fieldsurvey.io import read_table
-
-    table = read_table(source)
-    table.attrs = {}
+    table = without_missing_codes(read_table(source))
     insts = [resolve_instrument(i) for i in instruments]
+    if mapping:
+        table = columns_as_items(table, insts, Path(mapping))
+    table.attrs = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scores = score_scales(table, [i for i in insts if i.scales], source=source.name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from fieldsurvey.instrument import Instrument
+from fieldsurvey.psychometrics.reliability import ITEM_STATISTICS
 from fieldsurvey.results import ROW_VARIABLE, Results
 
 __all__ = ["ITEM_STATS", "SCALE_STATS", "analyse_reliability", "reliability_results"]
@@ -18,7 +19,7 @@ __all__ = ["ITEM_STATS", "SCALE_STATS", "analyse_reliability", "reliability_resu
 SAMPLE = "sample"
 SCALE_STATS = ("alpha", "alpha_std", "g6", "average_r", "median_r", "alpha_ci_low",
                "alpha_ci_high", "boot_ci_low", "boot_ci_high", "omega_total")
-ITEM_STATS = ("mean", "sd", "r_drop", "alpha_if_deleted")
+ITEM_STATS = ITEM_STATISTICS
 
 
 def reliability_results(answers: pd.DataFrame, instrument: Instrument, summary: pd.DataFrame,

@@ -9,9 +9,16 @@ import pandas as pd
 
 from fieldsurvey.cli.output import UserError, console, print_json, print_table
 from fieldsurvey.instrument import InstrumentError, resolve_instrument
-from fieldsurvey.psychometrics.cfa import DEFAULT_MIN_GROUP_SIZE, CFAError, CFAResult, fit_cfa
+from fieldsurvey.psychometrics.cfa import (
+    DEFAULT_MIN_GROUP_SIZE,
+    CFAConvergenceError,
+    CFAError,
+    CFAResult,
+    fit_cfa,
+)
 from fieldsurvey.psychometrics.invariance import InvarianceResult, measurement_invariance
 from fieldsurvey.psychometrics.lavaan_syntax import LavaanSyntaxError
+from fieldsurvey.psychometrics.partial_invariance import partial_invariance
 
 _FIT_KEYS = ("chisq", "df", "pvalue", "cfi", "tli", "rmsea")
 
@@ -57,26 +64,48 @@ def _model(instrument_ref: str | None, model: str | None):
     return model
 
 
+class NotConvergedError(click.ClickException):
+    """A model did not converge: nothing is reported, exit code 3 (``not_converged`` under
+    ``--format json``)."""
+
+    exit_code = 3
+    error_code = "not_converged"
+
+
 def _run(path: Path, action):
     try:
         return action()
+    except CFAConvergenceError as exc:
+        raise NotConvergedError(f"{path.name}: {exc}") from exc
     except LavaanSyntaxError as exc:
         raise UserError(f"model: {exc}") from exc
     except CFAError as exc:
         raise UserError(f"{path.name}: {exc}") from exc
 
 
+#: Scaled and robust measures printed when the estimator reports them (MLR, FIML).
+_ROBUST_KEYS = (
+    "chisq_scaled", "pvalue_scaled", "chisq_scaling_factor", "cfi_scaled", "tli_scaled",
+    "rmsea_scaled", "cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust",
+    "rmsea_ci_upper_robust",
+)  # fmt: skip
+
+
 def cfa_payload(result: CFAResult) -> dict:
     """The JSON document of ``fieldsurvey cfa --format json``."""
     f = result.fit
+    robust = {key: f[key] for key in _ROBUST_KEYS if key in f.index}
     return {
+        "missing": result.missing,
+        "estimator": result.estimator,
+        **robust,
         "n": int(f["n"]),
         **{key: f[key] for key in _FIT_KEYS},
         "rmsea_ci": [f["rmsea_ci_lower"], f["rmsea_ci_upper"]],
         "srmr": f["srmr"],
-        "loglik": f["logl"],
-        "aic": f["aic"],
-        "bic": f["bic"],
+        "loglik": f.get("logl"),
+        "aic": f.get("aic"),
+        "bic": f.get("bic"),
         "loadings": result.loadings.to_dict(orient="records"),
         "converged": result.converged,
         "heywood": result.heywood,
@@ -88,6 +117,7 @@ def cfa_payload(result: CFAResult) -> dict:
 def invariance_payload(result: InvarianceResult) -> dict:
     """The JSON document of ``fieldsurvey invariance --format json``."""
     step_cols = ["level", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr"]
+    step_cols += [c for c in _DECIDING_COLUMNS if c in result.steps.columns]
     comp_cols = [
         "from",
         "to",
@@ -110,6 +140,37 @@ def invariance_payload(result: InvarianceResult) -> dict:
         "warnings": result.warnings,
         "notes": result.notes,
     }
+
+
+#: Scaled or robust step measures the comparisons use (WLSMV: scaled; MLR: robust).
+_DECIDING_COLUMNS = (
+    "chisq_scaled", "cfi_scaled", "tli_scaled", "rmsea_scaled", "cfi_robust", "tli_robust",
+    "rmsea_robust",
+)  # fmt: skip
+
+
+def _steps_table(result: InvarianceResult) -> pd.DataFrame:
+    """The steps with the indices the comparisons judge: scaled for WLSMV, robust for MLR."""
+    estimator = next(iter(result.fits.values())).estimator
+    suffix = {"WLSMV": "_scaled", "MLR": "_robust"}.get(estimator)
+    columns = ["level", "chisq", "df", "cfi", "tli", "rmsea", "srmr"]
+    if suffix is None:
+        return result.steps[columns]
+    chosen = {c: f"{c}{suffix}" for c in ("cfi", "tli", "rmsea")}
+    chosen["chisq"] = "chisq_scaled"
+    table = result.steps[[chosen.get(c, c) for c in columns]]
+    return table.rename(columns={v: f"{k} ({suffix[1:]})" for k, v in chosen.items()})
+
+
+def _quiet(func, *args, **kwargs):
+    """Call an API function with its CFAWarnings held back: the command prints them itself."""
+    import warnings
+
+    from fieldsurvey.psychometrics.cfa import CFAWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CFAWarning)
+        return func(*args, **kwargs)
 
 
 def _print_messages(warnings: list[str], notes: list[str]) -> None:
@@ -143,16 +204,77 @@ def _with_model_options(func):
     return func
 
 
+_estimation_options = [
+    click.option(
+        "--missing",
+        type=click.Choice(["listwise", "fiml", "pairwise"]),
+        default="listwise",
+        show_default=True,
+        help="Delete incomplete rows (lavaan's default), full-information ML on every answer, "
+        "or (with --ordered) pairwise information.",
+    ),
+    click.option(
+        "--ordered",
+        is_flag=True,
+        help="Ordinal items: polychoric correlations, WLSMV (as lavaan ordered = TRUE); "
+        "invariance then tests thresholds, loadings, intercepts (Wu & Estabrook 2016).",
+    ),
+    click.option(
+        "--estimator",
+        type=click.Choice(["ML", "MLR"]),
+        default="ML",
+        show_default=True,
+        help="MLR: robust SEs, Yuan-Bentler scaled chi-square, robust CFI/TLI/RMSEA.",
+    ),
+]
+
+
+def _with_estimation_options(func):
+    for option in reversed(_estimation_options):
+        func = option(func)
+    return func
+
+
+_max_iter_option = click.option(
+    "--max-iter",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="Iteration limit of the optimiser (for each step).",
+)
+
+
 @click.command("cfa")
 @_with_model_options
-def cfa_command(data: Path, instrument_ref, model, scales, fmt) -> None:
+@_with_estimation_options
+@_max_iter_option
+def cfa_command(
+    data: Path, instrument_ref, model, scales, fmt, missing, ordered, estimator, max_iter
+) -> None:
     """Confirmatory factor analysis (ML, as lavaan's cfa()) of DATA.
 
-    Incomplete rows are deleted listwise.
+    Incomplete rows are deleted listwise unless --missing fiml. Exit code 3 when the model does
+    not converge.
     """
     spec = _model(instrument_ref, model)
     frame = _read_data(data)
-    result = _run(data, lambda: fit_cfa(frame, spec, scales=scales or None))
+    result = _run(
+        data,
+        lambda: _quiet(
+            fit_cfa,
+            frame,
+            spec,
+            scales=scales or None,
+            max_iter=max_iter,
+            missing=missing,
+            estimator=estimator,
+            ordered=ordered,
+        ),
+    )
+    if not result.converged:
+        raise NotConvergedError(
+            f"{data.name}: the model did not converge, so no fit is reported: {result.warnings[0]}"
+        )
     if fmt == "json":
         print_json(cfa_payload(result))
         return
@@ -183,13 +305,22 @@ def cfa_command(data: Path, instrument_ref, model, scales, fmt) -> None:
                 f"{f['rmsea']:.3f}",
                 f"[{f['rmsea_ci_lower']:.3f}, {f['rmsea_ci_upper']:.3f}]",
                 f"{f['srmr']:.3f}",
-                f"{f['logl']:.3f}",
-                f"{f['aic']:.3f}",
-                f"{f['bic']:.3f}",
+                f"{f.get('logl', float('nan')):.3f}",
+                f"{f.get('aic', float('nan')):.3f}",
+                f"{f.get('bic', float('nan')):.3f}",
             ],
         }
     )
-    print_table(measures, title="Fit (ML, lavaan conventions)")
+    robust = [(key, f[key]) for key in _ROBUST_KEYS if key in f.index]
+    if robust:
+        extra = pd.DataFrame(
+            {"measure": [k for k, _ in robust], "value": [f"{v:.3f}" for _, v in robust]}
+        )
+        measures = pd.concat([measures, extra], ignore_index=True)
+    how = result.estimator + {"fiml": ", full-information", "pairwise": ", pairwise"}.get(
+        missing, ""
+    )
+    print_table(measures, title=f"Fit ({how}, lavaan conventions)")
     print_table(result.loadings, title="Loadings (std = standardised, all)")
     _print_messages(result.warnings, result.notes)
 
@@ -210,15 +341,45 @@ def cfa_command(data: Path, instrument_ref, model, scales, fmt) -> None:
     show_default=True,
     help="Refuse groups with fewer complete respondents (disclosure threshold).",
 )
+@click.option(
+    "--reference-group",
+    help="The group whose latent means are fixed to 0 (default: first in the data, as lavaan).",
+)
+@click.option(
+    "--search-partial",
+    is_flag=True,
+    help="If the last step fails, release the fewest constraints (ranked by score tests) "
+    "that make it hold, and report them.",
+)
+@_with_estimation_options
+@_max_iter_option
 def invariance_command(
-    data: Path, instrument_ref, model, scales, fmt, group, strict, partial, min_group_size
+    data: Path,
+    instrument_ref,
+    model,
+    scales,
+    fmt,
+    group,
+    strict,
+    partial,
+    min_group_size,
+    reference_group,
+    search_partial,
+    missing,
+    ordered,
+    estimator,
+    max_iter,
 ) -> None:
-    """Measurement invariance of a CFA across the groups in column --group of DATA."""
+    """Measurement invariance of a CFA across the groups in column --group of DATA.
+
+    Exit code 3 when a step does not converge (the message names it): then nothing is reported.
+    """
     spec = _model(instrument_ref, model)
     frame = _read_data(data)
     result = _run(
         data,
-        lambda: measurement_invariance(
+        lambda: _quiet(
+            measurement_invariance,
             frame,
             spec,
             group,
@@ -226,13 +387,38 @@ def invariance_command(
             partial=partial,
             scales=scales or None,
             min_group_size=min_group_size,
+            max_iter=max_iter,
+            reference_group=reference_group,
+            missing=missing,
+            estimator=estimator,
+            ordered=ordered,
         ),
     )
+    search = None
+    if search_partial and result.highest_level != list(result.fits)[-1]:
+        search = _run(
+            data,
+            lambda: _quiet(
+                partial_invariance, frame, spec, group, ordered=ordered, partial=partial,
+                scales=scales or None, min_group_size=min_group_size, max_iter=max_iter,
+                reference_group=reference_group, missing=missing, estimator=estimator,
+                level=_next_level(result),
+            ),
+        )  # fmt: skip
     if fmt == "json":
-        print_json(invariance_payload(result))
+        payload = invariance_payload(result)
+        if search is not None:
+            payload["partial_search"] = {
+                "level": search.level, "freed": search.freed, "supported": search.supported,
+                "models_tried": search.models_tried, "exhaustive": search.exhaustive,
+                "notes": search.notes,
+            }  # fmt: skip
+        print_json(payload)
         return
-    steps = result.steps[["level", "chisq", "df", "cfi", "tli", "rmsea", "srmr"]]
-    print_table(steps, title=f"Invariance steps by {group} ({', '.join(result.group_levels)})")
+    print_table(
+        _steps_table(result),
+        title=f"Invariance steps by {group} ({', '.join(result.group_levels)})",
+    )
     comparisons = result.comparisons.rename(
         columns={
             "delta_chisq": "d_chisq",
@@ -253,6 +439,19 @@ def invariance_command(
     if not result.latent_means.empty:
         print_table(result.latent_means, title="Latent means vs the reference group")
     _print_messages(result.warnings, result.notes)
+    if search is not None:
+        console.print(
+            f"Partial {search.level} invariance: release {', '.join(search.freed) or 'nothing'}"
+            f" ({'supported' if search.supported else 'not reached'})"
+        )
+        for note in search.notes:
+            console.print(f"Note: {note}")
+
+
+def _next_level(result: InvarianceResult) -> str:
+    """The first step after the highest supported one."""
+    steps = list(result.fits)
+    return steps[steps.index(result.highest_level) + 1]
 
 
 COMMANDS = [cfa_command, invariance_command]

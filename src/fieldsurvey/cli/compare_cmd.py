@@ -8,16 +8,8 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from fieldsurvey.cli.output import console, friendly_errors, print_json, print_table
-from fieldsurvey.compare import CompareError
-from fieldsurvey.disclosure import DisclosureError
-from fieldsurvey.ingest.errors import IngestError
-from fieldsurvey.instrument import InstrumentError
-from fieldsurvey.outputs import benchmark, compare, comparison_json
-from fieldsurvey.scoring import ScoringError
-from fieldsurvey.store import StudyError
-
-_ERRORS = (StudyError, InstrumentError, IngestError, ScoringError, CompareError, DisclosureError)
+from fieldsurvey.cli.output import console, print_json, print_table
+from fieldsurvey.outputs import benchmark, compare, comparison_json, untestable_tests
 
 
 @click.command("compare")
@@ -32,13 +24,16 @@ _ERRORS = (StudyError, InstrumentError, IngestError, ScoringError, CompareError,
 @click.option("--min-cell", type=int, default=None,
               help="A larger minimum cell size for this output (default: the study's setting, "
               "else 10; a smaller one is refused).")
+@click.option("--map", "mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="With DATA: mapping file (as for ingest), columns -> item ids.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@friendly_errors(*_ERRORS)
 def compare_cmd(source: Path, by: str, instruments: tuple[str, ...], groups: tuple[str, ...],
-                scales: tuple[str, ...], correction: str, min_cell: int | None, fmt: str) -> None:
+                scales: tuple[str, ...], correction: str, min_cell: int | None,
+                mapping: Path | None, fmt: str) -> None:
     """Compare scale scores between groups (a study folder, or DATA with -i)."""
     out = compare(source, by, instruments=instruments, groups=groups, scales=scales,
-                  correction=correction, min_cell=min_cell, command=" ".join(sys.argv))
+                  correction=correction, min_cell=min_cell, mapping=mapping,
+                  command=" ".join(sys.argv))
     if fmt == "json":
         print_json(comparison_json(out, by))
         return
@@ -53,9 +48,11 @@ def compare_cmd(source: Path, by: str, instruments: tuple[str, ...], groups: tup
             note = "" if pd.isna(r.note) or not r.note else f" ({r.note})"
             console.print(f"{r.scale}: measurement invariance up to {level}{note}")
     tests = out.tables["tests"]
+    untestable = untestable_tests(out, by)
     shown_tests = pd.DataFrame({
         "scale": tests["scale"],
-        "test": [_test_text(r) for r in tests.itertuples()],
+        "test": ["not computable" if r.scale in untestable else _test_text(r)
+                 for r in tests.itertuples()],
         "p": tests["p_adj"],
         "effect": [f"{r.effect_size} {r.effect:.2f}" if pd.notna(r.effect) else "-"
                    for r in tests.itertuples()],
@@ -63,6 +60,8 @@ def compare_cmd(source: Path, by: str, instruments: tuple[str, ...], groups: tup
                                                      tests["effect_ci_high"], strict=True)],
     })
     print_table(shown_tests, title=f"Tests ({correction}-corrected p; withheld: -)")
+    for scale, reason in untestable.items():
+        console.print(f"{scale}: test {reason}")
 
 
 def _test_text(row) -> str:
@@ -88,7 +87,6 @@ def _test_text(row) -> str:
 @click.option("--min-cell", type=int, default=None,
               help="A larger minimum cell size for this output (never below the study's).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@friendly_errors(*_ERRORS)
 def benchmark_cmd(study_dir: Path, org: str | None, wave_column: str, role: str | None,
                   bands: bool, scales: tuple[str, ...], min_cell: int | None, fmt: str) -> None:
     """Each organisation against the field without it (shrunken means, funnel position)."""

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 
-from fieldsurvey.cli.output import friendly_errors
 from fieldsurvey.fielding import FORMATS, FieldingError, field_instruments
-from fieldsurvey.instrument import InstrumentError, resolve_instrument
-from fieldsurvey.store import StudyError, open_study
+from fieldsurvey.instrument import resolve_instrument
+from fieldsurvey.store import open_study
 
 
 @click.command("field")
@@ -43,7 +42,6 @@ from fieldsurvey.store import StudyError, open_study
     help="Text file with the opening consent paragraph.",
 )
 @click.option("--title", default=None, help="Form title.")
-@friendly_errors(FieldingError, InstrumentError, StudyError)
 def field_cmd(
     study: Path | None,
     instruments: tuple[str, ...],

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from fieldsurvey.cli.output import console, friendly_errors, print_json, print_table
-from fieldsurvey.reproduce import FindingsError, check_findings, load_findings
+from fieldsurvey.cli.output import console, print_json, print_table
+from fieldsurvey.reproduce import check_findings, load_findings
 
 _TABLE_COLUMNS = ["finding_id", "value", "check", "verdict", "expected", "reported"]
 
@@ -28,7 +28,6 @@ _TABLE_COLUMNS = ["finding_id", "value", "check", "verdict", "expected", "report
     is_flag=True,
     help="Exit with code 1 when any published value is inconsistent (default: always 0).",
 )
-@friendly_errors(FindingsError)
 def check_findings_cmd(findings_file: Path, fmt: str, strict: bool) -> None:
     """Check the published values in FINDINGS_FILE for internal consistency.
 

@@ -7,9 +7,8 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from fieldsurvey.cli.output import friendly_errors, print_json, print_table
+from fieldsurvey.cli.output import print_json, print_table
 from fieldsurvey.instrument import (
-    InstrumentError,
     attach_wording,
     bundled_instrument_ids,
     load_instrument,
@@ -26,7 +25,6 @@ def instrument_group() -> None:
 
 @instrument_group.command("list")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@friendly_errors(InstrumentError)
 def list_cmd(fmt: str) -> None:
     """List the bundled instruments."""
     rows = []
@@ -52,7 +50,6 @@ def list_cmd(fmt: str) -> None:
 @instrument_group.command("show")
 @click.argument("instrument")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@friendly_errors(InstrumentError)
 def show_cmd(instrument: str, fmt: str) -> None:
     """Show an instrument (bundled id or YAML path)."""
     inst = resolve_instrument(instrument)
@@ -84,7 +81,6 @@ def show_cmd(instrument: str, fmt: str) -> None:
 
 @instrument_group.command("validate")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@friendly_errors(InstrumentError)
 def validate_cmd(file: Path) -> None:
     """Validate an instrument YAML file; every problem names the file and field."""
     inst = load_instrument(file)
@@ -95,7 +91,6 @@ def validate_cmd(file: Path) -> None:
 @click.argument("instrument")
 @click.option("--from", "source", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Your wording file: YAML {items: {item_id: text or {lang: text}}, adapted: bool}.")
-@friendly_errors(InstrumentError)
 def wording_cmd(instrument: str, source: Path) -> None:
     """Attach wording you hold a licence for (kept in your own folder, never in the package)."""
     stored = attach_wording(instrument, source)

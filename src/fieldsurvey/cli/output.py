@@ -1,4 +1,4 @@
-"""Shared helpers for CLI output and error handling."""
+"""Shared helpers for CLI output."""
 
 from __future__ import annotations
 
@@ -14,26 +14,40 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from fieldsurvey.errors import FieldsurveyError
+
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: messages are one line each, not broken at 80 columns when the output is a file or
+# a pipe (a terminal still wraps them where it must).
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
-class UserError(click.ClickException):
-    """An expected problem with the user's input: printed as one message, exit code 2."""
+class UserError(FieldsurveyError, click.ClickException):
+    """An expected problem with the user's input: printed as one message, exit code 2.
+
+    Raise it (or any :class:`~fieldsurvey.errors.FieldsurveyError`) from a command; the command
+    line's top level prints it (see :mod:`fieldsurvey.cli.failure`).
+    """
 
     exit_code = 2
 
 
 def friendly_errors(*error_types: type[BaseException]) -> Callable[[F], F]:
-    """Turn the listed exception types into a clean ``Error: ...`` message and exit code 2."""
+    """Treat the listed exception types as user errors (exit code 2, one message).
+
+    Only needed for exceptions that are not a :class:`~fieldsurvey.errors.FieldsurveyError`
+    (those are handled at the command line's top level already).
+    """
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return func(*args, **kwargs)
+            except FieldsurveyError:
+                raise
             except error_types as exc:
                 raise UserError(str(exc)) from exc
 
@@ -61,17 +75,41 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+def whole_numbers_as_integers(values: pd.Series) -> pd.Series:
+    """A float column whose values are all whole numbers as integers (ids read as 2.0 show 2).
+
+    Examples
+    --------
+    >>> whole_numbers_as_integers(pd.Series([2.0, None, 7.0])).tolist()
+    [2, <NA>, 7]
+    """
+    if pd.api.types.is_float_dtype(values.dtype):
+        finite = values.dropna()
+        if (finite == finite.round()).all() and (finite.abs() < 2**53).all():
+            return values.astype("Int64")
+    return values
+
+
 def print_json(payload: Any) -> None:
     click.echo(json.dumps(to_jsonable(payload), indent=2, ensure_ascii=False))
 
 
 def print_table(df: pd.DataFrame, title: str | None = None, digits: int = 3) -> None:
+    """Print a table whole: no cell is cut short ("[-2.…"). Written to a file or a pipe it takes
+    the width it needs; in a terminal too narrow for it, cells wrap instead of being cut."""
     table = Table(title=title)
     for col in df.columns:
-        table.add_column(str(col), justify="right" if pd.api.types.is_numeric_dtype(df[col]) else "left")
+        table.add_column(str(col), overflow="fold",
+                         justify="right" if pd.api.types.is_numeric_dtype(df[col]) else "left")
     for row in df.itertuples(index=False):
         table.add_row(*[_fmt(v, digits) for v in row])
-    console.print(table)
+    if console.is_terminal:
+        console.print(table)
+        return
+    wide = console.options.update(max_width=100_000)
+    width = max(console.width, console.measure(table, options=wide).maximum)
+    # rich caps a print's width at the console's: a console as wide as the table prints it whole.
+    Console(width=width, soft_wrap=True).print(table)
 
 
 def _fmt(value: Any, digits: int) -> str:

@@ -13,12 +13,11 @@ from fieldsurvey.cli.output import (
     UserError,
     console,
     err_console,
-    friendly_errors,
     print_json,
     print_table,
 )
-from fieldsurvey.disclosure import DisclosureError
-from fieldsurvey.instrument import InstrumentError, resolve_instrument
+from fieldsurvey.errors import FieldsurveyError
+from fieldsurvey.instrument import resolve_instrument
 from fieldsurvey.outputs.reliability import reliability
 
 
@@ -45,12 +44,14 @@ from fieldsurvey.outputs.reliability import reliability
     default=None,
     help="A larger minimum cell size than the default 10 (a smaller one is refused).",
 )
+@click.option("--map", "mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Mapping file (as for ingest): columns -> item ids.")
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
-@friendly_errors(InstrumentError, DisclosureError, ValueError, OSError)
 def reliability_cmd(
-    data: Path, instrument: str, missing: str, ci: float, min_cell: int | None, fmt: str
+    data: Path, instrument: str, missing: str, ci: float, min_cell: int | None,
+    mapping: Path | None, fmt: str
 ) -> None:
     """Reliability of every scale of INSTRUMENT in DATA (CSV, XLSX, SPSS .sav or Stata .dta).
 
@@ -63,9 +64,9 @@ def reliability_cmd(
     try:
         summary, items, notes = reliability(table, inst.id if not instrument.endswith(
             (".yaml", ".yml")) else instrument, missing=missing, ci=ci, min_cell=min_cell,
-            source=data, command=" ".join(sys.argv))
+            mapping=mapping, source=data, command=" ".join(sys.argv))
     except ValueError as exc:
-        if isinstance(exc, DisclosureError):
+        if isinstance(exc, FieldsurveyError):
             raise
         raise UserError(f"{data.name}: {exc}") from exc
     for note in notes:
@@ -131,23 +132,12 @@ def reliability_json(summary: pd.DataFrame, items: pd.DataFrame) -> dict[str, An
 
 def _answers(path: Path) -> pd.DataFrame:
     """DATA as a table indexed by file row number, with SPSS/Stata user-missing codes blanked."""
-    from fieldsurvey.io import read_table  # imported here so a reader problem never breaks the CLI
+    from fieldsurvey.io import read_table, without_missing_codes
 
-    table = read_table(path)
+    table = without_missing_codes(read_table(path))
     rows = table.attrs.get("row_numbers")
     if rows is not None and len(rows) == len(table):
         table.index = pd.Index(rows, name="row")  # so errors name the row of the file
-    for column, codes in (table.attrs.get("missing_codes") or {}).items():
-        if column not in table.columns:
-            continue
-        values = pd.to_numeric(table[column], errors="coerce")
-        blank = pd.Series(False, index=table.index)
-        for code in codes:
-            if isinstance(code, tuple):
-                blank |= values.between(code[0], code[1])
-            else:
-                blank |= values == code
-        table[column] = table[column].mask(blank)
     return table
 
 

@@ -14,12 +14,12 @@ import click
 import pandas as pd
 from rich.markup import escape
 
-from fieldsurvey.cli.output import console, friendly_errors, print_json, print_table
+from fieldsurvey.cli.output import console, print_json, print_table
 from fieldsurvey.outputs.findings import reproduce, run_plan
-from fieldsurvey.reproduce import FindingsError, load_findings
-from fieldsurvey.reproduce.plan import PlanError, load_plan
+from fieldsurvey.reproduce import load_findings
+from fieldsurvey.reproduce.plan import load_plan
 from fieldsurvey.reproduce.recompute import reproduce_table
-from fieldsurvey.store import StudyError, open_study
+from fieldsurvey.store import open_study
 
 _FORMAT = click.option(
     "--format",
@@ -79,7 +79,6 @@ def reproduce_json(results: pd.DataFrame) -> list[dict[str, object]]:
 @click.argument("study_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("findings_file", type=click.Path(dir_okay=False, path_type=Path))
 @_FORMAT
-@friendly_errors(FindingsError, StudyError)
 def reproduce_cmd(study_dir: Path, findings_file: Path, fmt: str) -> None:
     """Recompute the published findings in FINDINGS_FILE from the study in STUDY_DIR.
 
@@ -162,7 +161,6 @@ def plan_json(results: pd.DataFrame, plan: object) -> dict[str, object]:
     default=None,
     help="Override the plan's bootstrap replicates (the plan's value is the registered one).",
 )
-@friendly_errors(PlanError, StudyError)
 def run_plan_cmd(study_dir: Path, plan_file: Path, fmt: str, bootstrap_reps: int | None) -> None:
     """Run the pre-registered analysis plan PLAN_FILE on the study in STUDY_DIR.
 

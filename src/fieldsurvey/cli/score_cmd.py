@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from fieldsurvey.cli.output import console, friendly_errors, print_table
-from fieldsurvey.instrument import InstrumentError
-from fieldsurvey.scoring import ScoringError, score_scales
+from fieldsurvey.cli.output import UserError, console, print_table, whole_numbers_as_integers
+from fieldsurvey.ingest.mapping import columns_as_items
+from fieldsurvey.instrument import resolve_instrument
+from fieldsurvey.scoring import score_scales
 
 
 @click.command("score")
@@ -19,15 +20,18 @@ from fieldsurvey.scoring import ScoringError, score_scales
 @click.option("--id-column", default=None, help="Column identifying respondents.")
 @click.option("--invalid", type=click.Choice(["error", "missing"]), default="error",
               help="Invalid answers stop with an error (default) or count as missing.")
+@click.option("--map", "mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Mapping file (as for ingest): columns -> item ids.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write scores to this CSV file (default: print a preview).")
-@friendly_errors(InstrumentError, ScoringError)
 def score_cmd(data: Path, instruments: tuple[str, ...], id_column: str | None, invalid: str,
-              output: Path | None) -> None:
+              mapping: Path | None, output: Path | None) -> None:
     """Score every scale of the instruments for each respondent in DATA."""
-    from fieldsurvey.io import read_table
+    from fieldsurvey.io import read_table, without_missing_codes
 
-    table = read_table(data)
+    table = without_missing_codes(read_table(data))  # declared missing codes are never scored
+    if mapping:
+        table = columns_as_items(table, [resolve_instrument(i) for i in instruments], mapping)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scores = score_scales(table, list(instruments), id_column=id_column, invalid=invalid,
@@ -37,8 +41,16 @@ def score_cmd(data: Path, instruments: tuple[str, ...], id_column: str | None, i
         total = sum(counts.values())
         detail = ", ".join(f"{k}: {v}" for k, v in counts.items())
         console.print(f"[yellow]{total} invalid answer(s) treated as missing ({detail})[/yellow]")
+    if id_column:
+        scores[id_column] = whole_numbers_as_integers(scores[id_column])  # ids 2, not 2.0
     if output:
-        scores.to_csv(output, index=False)
+        if not output.parent.is_dir():
+            raise UserError(f"the folder {output.parent} does not exist: create it first, or "
+                            "write the scores elsewhere with -o", file=str(output))
+        try:
+            scores.to_csv(output, index=False)
+        except OSError as exc:
+            raise UserError(f"cannot write the scores: {exc.strerror}", file=str(output)) from None
         click.echo(f"wrote {len(scores)} rows x {scores.shape[1]} columns to {output}")
     else:
         print_table(scores.head(20), title=f"Scores ({len(scores)} respondents; first 20 shown)")

@@ -8,14 +8,10 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from fieldsurvey.cli.output import console, friendly_errors, print_json, print_table
-from fieldsurvey.disclosure import DisclosureError
-from fieldsurvey.ingest.errors import IngestError
-from fieldsurvey.instrument import InstrumentError
-from fieldsurvey.store import StudyError, init_study, open_study
-from fieldsurvey.store.export_data import FORMATS, export_data
-
-_ERRORS = (StudyError, InstrumentError, IngestError)
+from fieldsurvey.cli.output import console, print_json, print_table
+from fieldsurvey.disclosure.microdata import export_microdata, risk_summary_lines
+from fieldsurvey.store import init_study, open_study
+from fieldsurvey.store.export_data import FORMATS
 
 
 @click.command("init")
@@ -28,7 +24,6 @@ _ERRORS = (StudyError, InstrumentError, IngestError)
 @click.option("--min-cell", default=10, show_default=True, type=int,
               help="Minimum number of respondents behind anything shown.")
 @click.option("--title", default=None)
-@friendly_errors(*_ERRORS)
 def init_cmd(directory: Path, instruments: tuple[str, ...], org_column: str | None,
              group_columns: tuple[str, ...], waves: tuple[str, ...], min_cell: int,
              title: str | None) -> None:
@@ -58,7 +53,6 @@ def init_cmd(directory: Path, instruments: tuple[str, ...], org_column: str | No
 @click.option("--structure", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="LimeSurvey survey-structure file.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@friendly_errors(*_ERRORS)
 def ingest_cmd(study_dir: Path, file: Path, platform: str, wave: str | None, org: str | None,
                mapping: Path | None, dictionary: Path | None, details: Path | None,
                form: Path | None, structure: Path | None, fmt: str) -> None:
@@ -77,22 +71,37 @@ def ingest_cmd(study_dir: Path, file: Path, platform: str, wave: str | None, org
     console.print(f"[bold]{file.name}[/bold] ({summary.platform}): read {summary.rows_read}, "
                   f"stored {summary.stored}, quarantined {summary.quarantined} (batch {summary.batch_id})")
     for reason, count in summary.quarantine_reasons.items():
-        console.print(f"  quarantined {count}: {reason}")
+        console.print(f"  quarantined {count}: {reason}", markup=False, highlight=False)
+        rows = summary.quarantine_rows.get(reason, [])
+        if rows:
+            shown = ", ".join(f"row {r['row']}" + (f" (id {r['response_id']})"
+                                                  if r["response_id"] is not None else "")
+                              for r in rows)
+            more = " ..." if count > len(rows) else ""
+            console.print(f"    {shown}{more}", markup=False, highlight=False)
     for flag, count in summary.flags.items():
         console.print(f"  flagged {count}: {flag}")
     if summary.dropped_personal:
-        dropped = ", ".join(f"{d['column']} ({d['reason']})" for d in summary.dropped_personal)
-        console.print(f"  dropped as personal data: {dropped}")
+        console.print("  dropped as personal data (never stored):", highlight=False)
+        for d in summary.dropped_personal:
+            # markup=False: a withheld name reads "[column name withheld: ...]", not a style
+            console.print(f"    {d['column']}: {d['reason']}", markup=False, highlight=False,
+                          soft_wrap=True)
     if summary.free_text_columns:
         where = "kept in the restricted free_text table" if summary.free_text_kept else "dropped"
-        console.print(f"  free text {where}: {', '.join(summary.free_text_columns)}")
+        console.print(f"  free text {where}: {', '.join(summary.free_text_columns)}",
+                      markup=False, highlight=False)
     if summary.unmapped_columns:
         console.print(f"  unmapped columns (not stored; map them with --map): "
-                      f"{', '.join(map(str, summary.unmapped_columns))}")
+                      f"{', '.join(map(str, summary.unmapped_columns))}", markup=False,
+                      highlight=False)
     if summary.missing_items:
-        console.print(f"  items with no column in this file: {len(summary.missing_items)}")
+        missing = summary.missing_items
+        shown = ", ".join(missing[:12]) + (f" ... and {len(missing) - 12} more"
+                                           if len(missing) > 12 else "")
+        console.print(f"  items with no column in this file ({len(missing)}): {shown}")
     for note in summary.notes:
-        console.print(f"  note: {note}")
+        console.print(f"  note: {note}", markup=False, highlight=False)
 
 
 @click.command("status")
@@ -100,7 +109,6 @@ def ingest_cmd(study_dir: Path, file: Path, platform: str, wave: str | None, org
 @click.option("--full", is_flag=True,
               help="The data manager's view: every file with its counts, ungated. Never share it.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@friendly_errors(*_ERRORS, DisclosureError)
 def status_cmd(study_dir: Path, full: bool, fmt: str) -> None:
     """Responses per organisation and wave, quarantine reasons and flags (through the gate)."""
     from fieldsurvey.outputs.status import status
@@ -109,6 +117,7 @@ def status_cmd(study_dir: Path, full: bool, fmt: str) -> None:
     tables = status(study, full=full, command=" ".join(sys.argv))
     if fmt == "json":
         doc = {name: _records(frame) for name, frame in tables.items()}
+        doc["min_cell"] = study.config.min_cell
         if full:
             doc["warning"] = FULL_WARNING
         print_json(doc)
@@ -136,11 +145,23 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 @click.argument("study_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="csv", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@friendly_errors(*_ERRORS)
-def export_data_cmd(study_dir: Path, fmt: str, output: Path | None) -> None:
-    """Write the cleaned data (exclusions applied) with variable and value labels."""
-    path = export_data(open_study(study_dir), fmt, output)
-    click.echo(f"wrote {path}")
+@click.option("--identifiable", is_flag=True, default=False,
+              help="Write the stored responses unprotected (for the research team only).")
+def export_data_cmd(study_dir: Path, fmt: str, output: Path | None, identifiable: bool) -> None:
+    """Write respondent-level data safe to hand over (recoded and suppressed until every
+    combination of key variables is shared by at least min_cell respondents), with its
+    metadata and risk report. --identifiable writes the data unprotected."""
+    result = export_microdata(open_study(study_dir), fmt, output, identifiable=identifiable)
+    lines = risk_summary_lines(result.report)
+    if identifiable:
+        console.print(f"[bold red]{lines[0]}[/bold red]", highlight=False, soft_wrap=True)
+        lines = lines[1:]
+    console.print(f"wrote {result.path} ({'IDENTIFIABLE' if identifiable else 'protected'})",
+                  markup=False, highlight=False, soft_wrap=True)
+    for line in lines:
+        console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"  risk report: {result.report_path}; metadata: {result.metadata_path}",
+                  markup=False, highlight=False, soft_wrap=True)
 
 
 COMMANDS = [init_cmd, ingest_cmd, status_cmd, export_data_cmd]

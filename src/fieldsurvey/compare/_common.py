@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from fieldsurvey.errors import FieldsurveyError
+
 #: Value written into a dimension column when a row describes every respondent of that
 #: dimension (the whole field, all groups, all waves). The disclosure gate reads NA as "all".
 ALL = pd.NA
@@ -14,7 +16,7 @@ ALL = pd.NA
 CORRECTIONS = ("holm", "fdr_bh")
 
 
-class CompareError(ValueError):
+class CompareError(FieldsurveyError, ValueError):
     """Data or arguments that the compare stage cannot analyse as given."""
 
 

@@ -241,7 +241,12 @@ def random_intercept(
     -------
     dict
         ``coef``, ``se`` (from ``sigma^2 (X'H^-1 X)^-1``), ``tau2``, ``sigma2``, ``icc``
-        (``tau2 / (tau2 + sigma2)``), ``n``, ``n_groups``.
+        (``tau2 / (tau2 + sigma2)``), ``n``, ``n_groups``, and the minimised criterion as R
+        ``lme4`` reports it: ``reml_criterion`` (``REMLcrit``, -2 x the REML log-likelihood;
+        NaN for ML), ``deviance`` (-2 x the log-likelihood for ML; NaN for REML) and
+        ``loglik``. With ``d = n - p`` (REML) or ``n`` (ML) and ``q`` the residual sum of
+        squares ``y'H^-1 y - beta'X'H^-1 y``, the criterion is
+        ``d (1 + log(2 pi q / d)) + sum_j log(1 + n_j gamma) [+ log|X'H^-1 X| for REML]``.
 
     Examples
     --------
@@ -285,6 +290,9 @@ def random_intercept(
     sigma2 = q / dof
     cov = sigma2 * np.linalg.inv(w)
     tau2 = gamma * sigma2
+    # lme4's criterion: the profiled one above plus the constant d (1 + log 2 pi)
+    minus_2_loglik = criterion(math.log(gamma)) if gamma > 0 else _at_zero(criterion)
+    minus_2_loglik += dof * (1 + math.log(2 * math.pi))
     return {
         "coef": beta,
         "se": np.sqrt(np.diag(cov)),
@@ -294,7 +302,15 @@ def random_intercept(
         "icc": tau2 / (tau2 + sigma2),
         "n": n,
         "n_groups": k,
+        "reml_criterion": minus_2_loglik if reml else np.nan,
+        "deviance": np.nan if reml else minus_2_loglik,
+        "loglik": -minus_2_loglik / 2,
     }
+
+
+def _at_zero(criterion) -> float:
+    """The criterion at gamma = 0 (no between-group variance), where log(gamma) is -inf."""
+    return float(criterion(-745.0))  # exp(-745) is the smallest positive double: gamma ~ 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,8 +399,9 @@ def structural_drivers(
         One row per outcome x model x term: ``outcome``, ``model`` ("ols_cluster" or
         "random_intercept"), ``term``, ``block``, ``coef``, ``se``, ``ci_low``, ``ci_high``,
         ``p``, ``n`` (everyone in ``data``: the rows describe the whole field), ``n_used``
-        (complete cases in the model), ``n_orgs``, ``r2`` (OLS), ``tau2``/``sigma2``
-        (random intercept). OLS intervals use t with ``n_orgs - 1`` df; random-intercept
+        (complete cases in the model), ``n_orgs``, ``r2`` (OLS), ``tau2``/``sigma2`` and
+        ``reml_criterion`` (random intercept; lme4's ``REMLcrit`` of the model as fitted, on
+        the z-scored variables when ``standardise``). OLS intervals use t with ``n_orgs - 1`` df; random-intercept
         intervals use the normal distribution, as statsmodels does.
 
     Examples
@@ -437,6 +454,7 @@ def structural_drivers(
                         "r2": fit.get("r2", np.nan),
                         "tau2": fit.get("tau2", np.nan),
                         "sigma2": fit.get("sigma2", np.nan),
+                        "reml_criterion": fit.get("reml_criterion", np.nan),
                     }
                 )
     return pd.DataFrame(rows)
@@ -464,7 +482,7 @@ def organisation_icc(
         One row per outcome: ``outcome``, ``n`` (everyone), ``n_used`` (with a score and an
         organisation), ``n_orgs``, ``icc_model``, ``tau2``,
         ``sigma2``, ``icc_anova``, ``ci_low``, ``ci_high``, ``msb``, ``msw``, ``k0``, ``f``,
-        ``p``.
+        ``p``, ``reml_criterion`` (lme4's ``REMLcrit`` of the null model).
 
     Examples
     --------
@@ -514,6 +532,7 @@ def organisation_icc(
                 "k0": k0,
                 "f": f,
                 "p": stats.f.sf(f, j - 1, n - j),
+                "reml_criterion": null["reml_criterion"],
             }
         )
     return pd.DataFrame(rows)

@@ -63,6 +63,7 @@ _RESULT_COLUMNS = (
     "robust_statistic",
     "robust_effect",
     "robust_p",
+    "note",
 )
 
 
@@ -233,7 +234,8 @@ def compare_groups(
         ("welch_t"/"welch_anova"), ``statistic``, ``df1``, ``df2``, ``p``, ``p_adj``,
         ``effect_size`` ("hedges_g"/"omega_squared"), ``effect``, ``effect_ci_low``,
         ``effect_ci_high``, ``robust_test``, ``robust_statistic``, ``robust_effect``,
-        ``robust_p``. ``attrs["groups"].frame`` holds the :func:`group_descriptives` rows and
+        ``robust_p``, ``note`` (why a test is not computable, e.g. no variance in a group of a
+        Welch ANOVA; "" when it is). ``attrs["groups"].frame`` holds the :func:`group_descriptives` rows and
         ``attrs["pairs"].frame`` the Games-Howell pairs (three or more groups: ``group_a``,
         ``group_b``, ``mean_a``, ``mean_b``, ``diff``, ``se``, ``t``, ``df``, ``p``,
         ``hedges_g``, ``n_a``, ``n_b``, ``scale``, and ``within`` if given).
@@ -308,6 +310,7 @@ def compare_groups(
     rows = out
     cols = ([within] if within else []) + [by, *_RESULT_COLUMNS]
     out = rows.reindex(columns=cols)
+    out["note"] = _fast_notes(out).where(out["note"].isna(), out["note"])
     out[by] = pd.Series([ALL] * len(out), dtype=object)
     if within:
         out[within] = out[within].astype(object).where(out[within].notna(), ALL)
@@ -444,14 +447,40 @@ def _compare_one(samples: dict[object, np.ndarray], ci: float) -> tuple[dict, li
         "robust_effect": np.nan,
         "robust_p": np.nan,
     }
+    reason = _not_computable(samples, usable)
+    if reason:
+        return {**empty, "note": reason}, []
     if len(samples) == 2:
-        if len(usable) < 2:
-            return empty, []
         a, b = usable.values()
-        return welch_two_groups(a, b, ci), []
+        return {**welch_two_groups(a, b, ci), "note": ""}, []
+    row, pairs = welch_k_groups(usable)
+    return {**row, "note": ""}, pairs
+
+
+def _fast_notes(out: pd.DataFrame) -> pd.Series:
+    """Notes for rows of the vectorised two-group path (which gives none of its own)."""
+    few = (out["min_group_n"] < 2) & out["statistic"].isna()
+    return pd.Series(np.where(few, "not computable: fewer than two scores in a group",
+                              np.where(out["statistic"].isna(), "not computable", "")),
+                     index=out.index, dtype=object)
+
+
+def _not_computable(samples: dict[object, np.ndarray], usable: dict[object, np.ndarray]) -> str:
+    """Why the test of these samples cannot be computed ("" when it can).
+
+    Welch's t needs two scores per group and variance in at least one group; Welch's ANOVA
+    needs two scores and some variance in every group (its weights are n / variance).
+    """
+    few = [str(g) for g, v in samples.items() if v.size < 2]
     if len(usable) < 2:
-        return empty, []
-    return welch_k_groups(usable)
+        return f"not computable: fewer than two scores in group(s) {', '.join(few)}"
+    flat = [str(g) for g, v in usable.items() if np.ptp(v) == 0]
+    if len(samples) == 2 and len(flat) == 2:
+        return "not computable: no variance in either group (every score the same)"
+    if len(samples) > 2 and flat:
+        return ("not computable: Welch's ANOVA needs variance in every group; none in group(s) "
+                + ", ".join(flat))
+    return ""
 
 
 def welch_two_groups(a: np.ndarray, b: np.ndarray, ci: float = 0.95) -> dict[str, object]:

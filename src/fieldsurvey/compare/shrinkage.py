@@ -77,7 +77,10 @@ def empirical_bayes(
     DataFrame
         ``mean``, ``variance``, ``weight`` (B, the share of the unit's own deviation that is
         kept), ``shrunk_mean``, ``shrunk_se``, ``shrunk_ci_low``, ``shrunk_ci_high``, ``mu``,
-        ``tau2``.
+        ``tau2``, and what R ``metafor::rma`` reports beside them (the same in every row):
+        ``mu_se`` (standard error of the pooled mean), ``tau2_se``, ``i2`` (percent of the
+        variation that is between units), ``h2``, ``qe`` and ``qe_p`` (Cochran's test of
+        homogeneity), ``k`` (units). See :func:`heterogeneity`.
 
     Examples
     --------
@@ -110,8 +113,57 @@ def empirical_bayes(
             "shrunk_ci_high": shrunk + z * se,
             "mu": mu,
             "tau2": tau2,
+            **heterogeneity(y, v, tau2, method),
         }
     )
+
+
+def heterogeneity(
+    means: np.ndarray, variances: np.ndarray, tau2: float, method: str = "reml"
+) -> dict[str, float]:
+    """The statistics R ``metafor::rma`` reports beside ``tau^2`` for a random-effects model.
+
+    With ``w_i = 1 / v_i`` (fixed-effect weights) and ``W_i = 1 / (v_i + tau^2)``:
+
+    * ``mu_se = sqrt(1 / sum W)``, the standard error of the pooled mean;
+    * ``qe = sum w_i (y_i - ybar_w)^2`` (Cochran's Q) and ``qe_p`` its chi-square p on k - 1 df;
+    * ``i2 = 100 tau^2 / (tau^2 + s^2)`` and ``h2 = (tau^2 + s^2) / s^2``, with the "typical"
+      within-unit variance ``s^2 = (k - 1) sum w / ((sum w)^2 - sum w^2)`` (Higgins & Thompson
+      2002, as metafor);
+    * ``tau2_se``: REML ``sqrt(2 / tr(P P))`` with ``P = W - W 1 1' W / sum W``; DerSimonian-Laird
+      ``sqrt(2 (k - 1) + 4 tau^2 tr P + 2 tau^4 tr(P P)) / tr P`` with the fixed-effect ``P``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> h = heterogeneity(np.array([1.0, 2.0, 4.0]), np.array([0.5, 0.5, 0.5]), 11 / 6, "dl")
+    >>> round(h["qe"], 4), round(h["i2"], 2)
+    (9.3333, 78.57)
+    """
+    y = np.asarray(means, float)
+    v = np.asarray(variances, float)
+    k = y.size
+    w = 1 / v
+    big_w = 1 / (v + tau2)
+    y_fixed = (w * y).sum() / w.sum()
+    qe = float((w * (y - y_fixed) ** 2).sum())
+    typical = (k - 1) * w.sum() / (w.sum() ** 2 - (w**2).sum()) if k > 1 else np.nan
+    if method == "dl":
+        p = np.diag(w) - np.outer(w, w) / w.sum()
+        tr_p = np.trace(p)
+        tau2_se = np.sqrt(2 * (k - 1) + 4 * tau2 * tr_p + 2 * tau2**2 * (p * p).sum()) / tr_p
+    else:
+        p = np.diag(big_w) - np.outer(big_w, big_w) / big_w.sum()
+        tau2_se = np.sqrt(2 / (p * p).sum())
+    return {
+        "mu_se": float(np.sqrt(1 / big_w.sum())),
+        "tau2_se": float(tau2_se) if k > 1 else np.nan,
+        "i2": float(100 * tau2 / (tau2 + typical)) if k > 1 else np.nan,
+        "h2": float((tau2 + typical) / typical) if k > 1 else np.nan,
+        "qe": qe,
+        "qe_p": float(stats.chi2.sf(qe, k - 1)) if k > 1 else np.nan,
+        "k": k,
+    }
 
 
 def shrink_organisation_means(
@@ -145,7 +197,9 @@ def shrink_organisation_means(
     DataFrame
         One row per (wave x) organisation x scale: ``org``, ``wave``, ``scale``, ``n``,
         ``n_valid``, ``mean``, ``se``, ``weight``, ``shrunk_mean``, ``shrunk_se``,
-        ``shrunk_ci_low``, ``shrunk_ci_high``, ``mu`` (field mean under the model), ``tau2``.
+        ``shrunk_ci_low``, ``shrunk_ci_high``, ``mu`` (field mean under the model), ``tau2``,
+        and per scale (and wave) metafor's ``mu_se``, ``tau2_se``, ``i2``, ``h2``, ``qe``,
+        ``qe_p``, ``k`` (see :func:`heterogeneity`).
 
     Examples
     --------
@@ -179,7 +233,15 @@ def shrink_organisation_means(
             "shrunk_ci_high",
             "mu",
             "tau2",
+            "mu_se",
+            "tau2_se",
+            "i2",
+            "h2",
+            "qe",
+            "qe_p",
+            "k",
         ]
         out[cols] = eb[cols].to_numpy()
+        out["k"] = out["k"].astype(np.int64)
         frames.append(out)
     return _stack_org_rows(frames, org)

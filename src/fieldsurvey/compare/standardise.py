@@ -6,12 +6,15 @@
 * :func:`survey_weights` - post-stratification (or raking) weights that make respondents stand
   for the staff counts of their organisation and role.
 * :func:`weighted_means` - weighted (ratio) means with Taylor-linearisation standard errors,
-  clustered by organisation when the estimate pools organisations.
+  clustered by organisation when the estimate pools organisations; for weights from
+  :func:`survey_weights` also the design-correct ("calibrated") standard errors that R
+  ``survey::svymean`` gives on the post-stratified or raked design.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -123,6 +126,19 @@ def standardise_role_mix(
     return pd.concat(frames, ignore_index=True)
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """How survey weights were calibrated, so standard errors can account for it.
+
+    ``method`` is "poststratify" (weights make each ``margins`` cell, e.g. organisation x role,
+    add up to its head count) or "rake" (each margin separately: organisation totals and role
+    totals). :func:`survey_weights` attaches one to its result as ``weights.attrs["calibration"]``.
+    """
+
+    method: str
+    margins: tuple[str, ...]
+
+
 def survey_weights(
     data: pd.DataFrame,
     staff: pd.DataFrame,
@@ -151,7 +167,9 @@ def survey_weights(
     -------
     Series
         One weight per row of ``data`` (NaN for respondents without a role), named
-        ``weight``; weights sum to the staff total.
+        ``weight``; weights sum to the staff total. ``attrs["calibration"]`` holds a
+        :class:`Calibration` that :func:`weighted_means` uses for design-correct standard
+        errors.
 
     Examples
     --------
@@ -197,6 +215,7 @@ def survey_weights(
             )
         ratio = (targets / n_cell).reindex(cells)
         weight.loc[known] = ratio.to_numpy()
+        weight.attrs["calibration"] = Calibration("poststratify", (org, role))
         return weight
     if method != "rake":
         raise CompareError(f"method must be 'poststratify' or 'rake', got {method!r}")
@@ -213,6 +232,7 @@ def survey_weights(
         if np.max(np.abs(w - before) / before) < tol:
             break
     weight.loc[known] = w
+    weight.attrs["calibration"] = Calibration("rake", (org, role))
     return weight
 
 
@@ -224,6 +244,7 @@ def weighted_means(
     by: str | None = None,
     cluster: str | None = None,
     ci: float = 0.95,
+    calibration: Calibration | None = None,
 ) -> pd.DataFrame:
     """Weighted means with linearisation (sandwich) standard errors.
 
@@ -232,7 +253,14 @@ def weighted_means(
     (organisations, when the estimate pools them) or over respondents when there is no
     cluster. Intervals use t with ``C - 1`` degrees of freedom. This is the "ultimate cluster"
     with-replacement approximation (R ``survey::svymean`` with ``ids = ~org``), without a
-    finite-population correction.
+    finite-population correction, and it treats the weights as fixed.
+
+    Weights calibrated to known totals (post-stratified or raked by :func:`survey_weights`)
+    are not fixed: they would differ in another sample. With a :class:`Calibration` (given,
+    or found in ``weights.attrs["calibration"]``) the result also has ``calibrated_se``,
+    ``calibrated_ci_low`` and ``calibrated_ci_high``: the standard error R ``survey::svymean``
+    (``svyby`` for ``by``) reports on the calibrated design, see :func:`calibrated_variance`.
+    It is usually smaller, since calibration removes the variation the margins explain.
 
     Parameters
     ----------
@@ -245,12 +273,15 @@ def weighted_means(
         Cluster column (e.g. ``"org"``); a level of ``by`` with a single cluster falls back to
         respondents as the units.
     ci : float
+    calibration : Calibration, optional
+        How the weights were calibrated (default: ``weights.attrs["calibration"]``).
 
     Returns
     -------
     DataFrame
         ``by`` (NA = everyone), ``scale``, ``n``, ``n_valid``, ``weighted_mean``, ``se``,
-        ``ci_low``, ``ci_high``, ``effective_n`` (Kish), ``clusters``.
+        ``ci_low``, ``ci_high``, ``effective_n`` (Kish), ``clusters``; with a calibration
+        also ``calibrated_se``, ``calibrated_ci_low``, ``calibrated_ci_high``.
 
     Examples
     --------
@@ -261,11 +292,14 @@ def weighted_means(
     """
     scales = as_list(scales)
     require_columns(data, scales + [c for c in (by, cluster) if c])
+    if calibration is None:
+        calibration = getattr(weights, "attrs", {}).get("calibration")
     w_all = pd.Series(np.asarray(weights, dtype=float), index=data.index)
     if len(w_all) != len(data):
         raise CompareError("weights must have one value per row of data")
     if (w_all < 0).any():
         raise CompareError(f"weight at row {data.index[(w_all < 0).to_numpy().argmax()]!r} < 0")
+    design = _CalibratedDesign(data, w_all, calibration, cluster) if calibration else None
     rows = []
     for scale in scales:
         y = pd.Series(numeric_column(data, scale), index=data.index)
@@ -280,11 +314,116 @@ def weighted_means(
             row.update(
                 _ratio_mean(yy, ww, data.loc[idx][sel][cluster].to_numpy() if cluster else None, ci)
             )
+            if design is not None:
+                domain = ok & data.index.isin(idx)
+                row.update(design.mean_se(y, domain.to_numpy(), row["clusters"], ci))
             rows.append({by: label, **row} if by else row)
     out = pd.DataFrame(rows)
     if by:
         out[by] = out[by].astype(object).where(out[by].notna(), ALL)
     return out
+
+
+def calibrated_variance(
+    y: np.ndarray,
+    weights: np.ndarray,
+    domain: np.ndarray,
+    model: list[np.ndarray],
+    clusters: np.ndarray | None = None,
+    *,
+    additive: bool = False,
+) -> tuple[float, float, int]:
+    """Weighted mean of a domain and its variance on a calibrated design, as R ``survey``.
+
+    On the respondents who carry a weight (the calibration sample), the linearised mean has
+    the influence values ``x_i = w_i (y_i - ybar) / sum_D w`` for respondents of the domain
+    ``D`` with an answer, and 0 for everyone else. Calibration removes what the calibration
+    model explains: ``e = x / w`` is replaced by its residual from an (unweighted) least-squares
+    fit on the model's dummy variables over the whole calibration sample -- the cells of
+    ``model`` (post-stratification: one cell per combination), or their additive main effects
+    (``additive``, raking) -- and ``u = w * residual``. The variance is then
+    ``C / (C - 1) sum_c (u_c - mean u)^2`` over the sampling units ``c`` (respondents, or the
+    totals of ``clusters``). This is what ``survey::svymean`` / ``svyby`` compute on a design
+    from ``postStratify`` or ``calibrate`` with initially equal weights (``svyrecvar`` with
+    ``qr.resid`` of the calibration model). Respondents outside the domain or without an answer
+    still count as units and can carry residuals (as in ``survey``).
+
+    Returns
+    -------
+    (mean, variance, units)
+    """
+    w = np.asarray(weights, float)
+    in_domain = np.asarray(domain, bool) & ~np.isnan(y)
+    total = w[in_domain].sum()
+    if total <= 0:
+        return np.nan, np.nan, 0
+    mean = float((w[in_domain] * y[in_domain]).sum() / total)
+    e = np.where(in_domain, np.nan_to_num(y - mean) / total, 0.0)
+    codes = [pd.factorize(pd.Series(m))[0] for m in model]
+    if additive:
+        e = _backfit_residuals(e, codes)
+    else:
+        cells = pd.factorize(pd.MultiIndex.from_arrays(codes))[0]
+        e = e - (np.bincount(cells, weights=e) / np.bincount(cells))[cells]
+    u = w * e
+    if clusters is not None:
+        u = pd.Series(u).groupby(pd.factorize(pd.Series(clusters))[0]).sum().to_numpy()
+    k = u.size
+    variance = k / (k - 1) * ((u - u.mean()) ** 2).sum() if k > 1 else np.nan
+    return mean, float(variance), k
+
+
+def _backfit_residuals(e: np.ndarray, codes: list[np.ndarray], tol: float = 1e-15) -> np.ndarray:
+    """Residuals of a least-squares fit of ``e`` on additive main effects of ``codes``, by
+    alternating projections (sweeping out each margin's means until nothing changes)."""
+    counts = [np.bincount(c) for c in codes]
+    scale = max(float(np.abs(e).max()), 1e-300)
+    for _ in range(10_000):
+        change = 0.0
+        for c, n in zip(codes, counts, strict=True):
+            means = np.bincount(c, weights=e) / n
+            e = e - means[c]
+            change = max(change, float(np.abs(means).max()))
+        if change <= tol * scale:
+            break
+    return e
+
+
+class _CalibratedDesign:
+    """The calibration sample and model of :func:`weighted_means` with a :class:`Calibration`."""
+
+    def __init__(
+        self, data: pd.DataFrame, weights: pd.Series, calibration: Calibration, cluster: str | None
+    ):
+        if calibration.method not in ("poststratify", "rake"):
+            raise CompareError(
+                f"calibration method must be 'poststratify' or 'rake', got {calibration.method!r}"
+            )
+        require_columns(data, list(calibration.margins), "data (calibration margins)")
+        margins = data[list(calibration.margins)]
+        self.sample = (weights.notna() & margins.notna().all(axis=1)).to_numpy()
+        self.weights = weights.to_numpy()[self.sample]
+        self.model = [margins[c].to_numpy()[self.sample] for c in calibration.margins]
+        self.additive = calibration.method == "rake"
+        self.clusters = data[cluster].to_numpy()[self.sample] if cluster else None
+
+    def mean_se(self, y: np.ndarray, domain: np.ndarray, clusters_used: int, ci: float) -> dict:
+        """Calibrated SE and interval of one domain's mean (t with the interval's df as the
+        fixed-weights interval; a domain inside one cluster uses respondents as units)."""
+        units = self.clusters
+        if units is not None and len(pd.unique(units[domain[self.sample]])) < 2:
+            units = None
+        mean, variance, _ = calibrated_variance(
+            y[self.sample], self.weights, domain[self.sample], self.model, units,
+            additive=self.additive,
+        )  # fmt: skip
+        se = float(np.sqrt(variance))
+        crit = stats.t.ppf(0.5 + ci / 2, clusters_used - 1) if clusters_used > 1 else np.nan
+        return {
+            "calibrated_se": se,
+            "calibrated_ci_low": mean - crit * se,
+            "calibrated_ci_high": mean + crit * se,
+        }
 
 
 def _ratio_mean(y: np.ndarray, w: np.ndarray, clusters: np.ndarray | None, ci: float) -> dict:

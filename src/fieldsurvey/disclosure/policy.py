@@ -10,13 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from fieldsurvey.errors import FieldsurveyError
+
 #: No minimum cell size below this is accepted, by any setting or command.
 HARD_FLOOR = 5
 #: The minimum cell size when a study does not set one (and for data outside a study).
 DEFAULT_MIN_CELL = 10
 
 
-class DisclosureError(ValueError):
+class DisclosureError(FieldsurveyError, ValueError):
     """A release or policy that the disclosure gate cannot accept as given."""
 
 

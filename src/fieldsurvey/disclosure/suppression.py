@@ -439,7 +439,10 @@ def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple],
         units = list(st.units_of(cell))
         if status == "shown":
             fixed[units] = True
-        elif len(units) == 1 and st.unit_n[units[0]] < policy.min_cell:
+        elif len(units) == 1:
+            # Withheld before, withheld now and kept underivable, whatever its size: a value an
+            # earlier output withheld (even one withheld only to protect others) never comes
+            # back through a later one.
             hidden[units] = protect[units] = True
             reasons.setdefault(units[0], "ledger")
     def small(units: tuple[int, ...]) -> bool:

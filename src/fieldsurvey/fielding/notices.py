@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from fieldsurvey.errors import FieldsurveyError
 from fieldsurvey.instrument import Instrument, resolve_instrument, wording_is_adapted
 
 DEFAULT_CONSENT = (
@@ -55,7 +56,7 @@ LANGUAGE_NAMES: dict[str, str] = {
 }
 
 
-class FieldingError(Exception):
+class FieldingError(FieldsurveyError):
     """An instrument cannot be fielded as asked (licence, missing wording, invalid names)."""
 
 

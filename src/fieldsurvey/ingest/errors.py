@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fieldsurvey.errors import FieldsurveyError
 
-class IngestError(ValueError):
+
+class IngestError(FieldsurveyError, ValueError):
     """A file could not be read; names the file, the row and the column where known.
 
     Parameters
@@ -27,11 +29,7 @@ class IngestError(ValueError):
     """
 
     def __init__(self, file: str | Path, row: int | None, column: str | None, message: str) -> None:
-        self.file = str(file)
-        self.row = row
-        self.column = column
-        self.message = message
-        super().__init__(str(self))
+        super().__init__(message, file=file, row=row, column=column)
 
     def __str__(self) -> str:
         where = []
@@ -41,6 +39,3 @@ class IngestError(ValueError):
             where.append(f"column {self.column}")
         place = ", ".join(where) if where else "whole file"
         return f"{self.file}: {place}: {self.message}"
-
-    def __reduce__(self):  # keep the four fields when pickled (multiprocessing, caching)
-        return (type(self), (self.file, self.row, self.column, self.message))

@@ -1,8 +1,10 @@
 """The normalised result every platform reader returns, and the step that builds it.
 
 ``build_export`` is where the privacy rules are applied, in the same order for every platform:
-personal-data columns are dropped (and listed), platform metadata moves to ``meta``, free-text
-answers move to ``free_text``, and what is left — the answers — is ``data``.
+personal-data columns are dropped (and listed) whether their name or their content gives them
+away, a response-id column holding personal data is flagged (the pipeline replaces such ids
+by keyed hashes), platform metadata moves to ``meta``, free-text answers move to
+``free_text``, and what is left — the answers — is ``data``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ import numpy as np
 import pandas as pd
 
 from fieldsurvey.ingest.files import Body, RawRecords, empty_quarantine
-from fieldsurvey.ingest.personal_data import find_personal_columns
+from fieldsurvey.ingest.personal_data import (
+    content_reason,
+    find_personal_columns,
+    id_reason,
+    personal_hits,
+)
 
 # Normalised per-response flags every ``meta`` table has, whatever the platform.
 META_FLAGS = [
@@ -50,7 +57,18 @@ class PlatformExport:
     value_labels : dict
         Column -> {code: label}, where known.
     dropped_personal : list of dict
-        ``{"column": name, "reason": why}`` for every column dropped as personal data.
+        ``{"column": name, "reason": why}`` for every column dropped as personal data, by name
+        ("generic pattern: ...", a platform's rule) or by content ("content: e-mail address in
+        40 of 41 values").
+    personal_ids : str
+        Why the response ids are personal data ("e-mail address"), or "" when they are not.
+    personal_cells : dict
+        Column -> the cells of a kept column that hold personal data (a Series of kinds indexed
+        by row, as :func:`~fieldsurvey.ingest.personal_data.personal_hits` gives it); only
+        columns with such cells. The pipeline quarantines their rows.
+    content_checked : bool
+        Whether every column was searched for personal data by content (``build_export`` does
+        it; an export made by hand is searched by the pipeline).
     free_text : DataFrame
         Same index as ``data``: free-text answers, kept out of ``data``.
     row_numbers : Series
@@ -78,6 +96,9 @@ class PlatformExport:
     labels: dict[str, str] = field(default_factory=dict)
     value_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     dropped_personal: list[dict[str, str]] = field(default_factory=list)
+    personal_ids: str = ""
+    personal_cells: dict[str, pd.Series] = field(default_factory=dict)
+    content_checked: bool = False
     free_text: pd.DataFrame = field(default_factory=pd.DataFrame)
     row_numbers: pd.Series = field(default_factory=lambda: pd.Series(dtype="int64"))
     quarantine: pd.DataFrame = field(default_factory=empty_quarantine)
@@ -251,6 +272,17 @@ def build_export(
     if response_id_column not in table.columns:
         raise ValueError(f"response id column {response_id_column!r} missing")  # programming error
     personal_map = find_personal_columns(table.columns, personal, keep=[response_id_column])
+    platform_meta = set(meta_columns)
+    scattered: dict[str, pd.Series] = {}  # kept columns with the odd personal cell
+    for column in table.columns:  # platform system columns are judged by name only
+        if column in personal_map or column in platform_meta or column == response_id_column:
+            continue
+        hits = personal_hits(table[column])
+        reason = content_reason(table[column], hits=hits)
+        if reason is not None:
+            personal_map[column] = reason
+        elif not hits.empty:
+            scattered[column] = hits
     meta_set = [c for c in meta_columns if c in table.columns and c not in personal_map]
     meta_set = [c for c in meta_set if c != response_id_column]
     flags = dict(flags or {})
@@ -304,6 +336,9 @@ def build_export(
         labels={k: v for k, v in (labels or {}).items() if k in kept and v},
         value_labels={k: dict(v) for k, v in (value_labels or {}).items() if k in kept and v},
         dropped_personal=[{"column": c, "reason": r} for c, r in personal_map.items()],
+        personal_ids=id_reason(table[response_id_column]) or "",
+        personal_cells=scattered,
+        content_checked=True,
         free_text=free_text,
         row_numbers=pd.Series(np.asarray(row_numbers, dtype=np.int64), index=index, name="row"),
         quarantine=quarantine.reset_index(drop=True),

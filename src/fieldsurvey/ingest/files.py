@@ -29,6 +29,7 @@ import csv
 import io
 import json
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from fieldsurvey.ingest.errors import IngestError
+from fieldsurvey.ingest.workbook import merged_ranges
 
 DELIMITERS = (",", ";", "\t", "|")
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".tab")
@@ -140,6 +142,7 @@ def decode_bytes(raw: bytes, file: str | Path) -> tuple[str, str]:
                 "(mixed encodings, or a UTF-16 byte-order mark on other text)",
             ) from None
     else:
+        _refuse_binary(raw, file)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -167,6 +170,47 @@ def decode_bytes(raw: bytes, file: str | Path) -> tuple[str, str]:
             "text table; check the file type",
         )
     return text, encoding
+
+
+# Formats people save under a text table's name by mistake, by their first bytes.
+_SIGNATURES = {
+    b"PK\x03\x04": "a zip archive (an .xlsx workbook?)",
+    b"\xd0\xcf\x11\xe0": "an old Excel .xls (or other Office) file",
+    b"$FL2": "an SPSS .sav file",
+    b"$FL3": "an SPSS .zsav file",
+    b"<stata_dta>": "a Stata .dta file",
+    b"%PDF": "a PDF document",
+    b"SQLite format 3": "an SQLite database",
+    b"DUCK": "a DuckDB database",
+}
+_BINARY_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _refuse_binary(raw: bytes, file: str | Path) -> None:
+    """Refuse bytes no text table holds (control characters), naming a known format if any."""
+    kind = next((name for magic, name in _SIGNATURES.items()
+                 if raw.startswith(magic) or raw[8:12] == magic), None)
+    found = _BINARY_BYTES.search(raw)
+    if kind is None and found is None:
+        return
+    row = _line_of(raw, found.start()) if found is not None else 1
+    what = f"this is {kind}, not a text table" if kind else (
+        f"binary data (byte 0x{raw[found.start()]:02x}): this is not a text table")
+    raise IngestError(file, row, None, f"{what}; check the file and its name's ending")
+
+
+def refuse_json(text: str, file: str | Path) -> None:
+    """A text file that is one JSON document is not a delimited table: say so plainly."""
+    start = text.lstrip()[:1]
+    if start not in ("{", "["):
+        return
+    try:
+        json.loads(text)
+    except ValueError:
+        return
+    raise IngestError(file, 1, None,
+                      "this file holds JSON, not a delimited table: platform API exports "
+                      "(KoboToolbox, SurveyMonkey) are read from files ending in .json")
 
 
 def sniff_delimiter(text: str) -> str:
@@ -314,6 +358,7 @@ def read_text_records(path: str | Path, delimiter: str | None = None) -> RawReco
     ('utf-16', '\\t', ['1', '5'])
     """
     file, raw, text, encoding = _read_and_decode(path)
+    refuse_json(text, file)
     delimiter = delimiter or sniff_delimiter(text)
     data = text.encode("utf-8") if encoding != "utf-8" else raw
     notes: list[str] = []
@@ -381,11 +426,13 @@ def read_excel_records(path: str | Path, sheet: str | int = 0) -> RawRecords:
     """
     file = str(path)
     try:
-        frame = pd.read_excel(path, sheet_name=sheet, header=None, dtype=object)
+        frame = pd.read_excel(path, sheet_name=sheet, header=None, dtype=object,
+                              engine="openpyxl")
     except Exception as exc:  # openpyxl/zipfile raise many types for a damaged workbook
-        raise IngestError(file, None, None, f"cannot read the workbook: {exc}") from None
+        raise IngestError(file, None, None, _workbook_problem(Path(path), exc)) from None
     if frame.empty:
         raise IngestError(file, 1, None, "the worksheet is empty")
+    filled = _fill_merged_ranges(frame, path, sheet)
 
     def as_text(value: Any) -> Any:
         if value is None or (isinstance(value, float) and np.isnan(value)):
@@ -399,7 +446,59 @@ def read_excel_records(path: str | Path, sheet: str | int = 0) -> RawRecords:
     frame = frame.map(as_text).astype("str")
     frame.columns = range(frame.shape[1])
     numbers = np.arange(1, len(frame) + 1, dtype=np.int64)
-    return RawRecords(file, frame.reset_index(drop=True), numbers, empty_quarantine())
+    notes = []
+    if filled:
+        notes.append(f"{filled} empty cell(s) inside vertically merged ranges read as the "
+                     "merged range's value")
+    return RawRecords(file, frame.reset_index(drop=True), numbers, empty_quarantine(),
+                      notes=notes)
+
+
+def _workbook_problem(path: Path, exc: Exception) -> str:
+    """Why a workbook cannot be read, in words a user can act on."""
+    try:
+        head = path.read_bytes()[:8]
+    except OSError as err:
+        return f"cannot open the workbook: {err.strerror}"
+    if not head:
+        return "the file is empty (0 bytes): not an Excel workbook"
+    if head.startswith(b"PK\x03\x04") and not zipfile.is_zipfile(path):
+        return "the workbook is damaged or truncated (not a complete zip archive)"
+    if not zipfile.is_zipfile(path):
+        kind = next((name for magic, name in _SIGNATURES.items() if head.startswith(magic)), None)
+        what = kind or "not a zip archive, which every .xlsx workbook is"
+        return (f"not an .xlsx workbook ({what}); save it from Excel as .xlsx, "
+                "or give it its proper ending (.xls files: save as .xlsx or .csv)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        return f"the workbook is damaged or truncated (its zip structure: {err})"
+    if "xl/workbook.xml" not in names:
+        return ("a zip archive but not an Excel workbook (it has no xl/workbook.xml); "
+                "check the file")
+    return f"cannot read the workbook (damaged?): {type(exc).__name__}: {exc}"
+
+
+def _fill_merged_ranges(frame: pd.DataFrame, path: str | Path, sheet: str | int) -> int:
+    """Give every cell of a vertically merged range the range's value (in place); return how
+    many cells were filled. See :mod:`fieldsurvey.ingest.workbook`."""
+    try:
+        ranges = merged_ranges(path, sheet)
+    except Exception:  # noqa: BLE001 - an odd but readable workbook: read it without merges
+        return 0
+    filled = 0
+    for r0, c0, r1, c1 in ranges:
+        r1 = min(r1, len(frame) - 1)
+        if r0 >= len(frame) or c1 >= frame.shape[1]:
+            continue
+        value = frame.iat[r0, c0]
+        for c in range(c0, c1 + 1):
+            for r in range(r0, r1 + 1):
+                if (r, c) != (r0, c0) and pd.isna(frame.iat[r, c]):
+                    frame.iat[r, c] = value
+                    filled += 1
+    return filled
 
 
 def read_records(path: str | Path, delimiter: str | None = None) -> RawRecords:

@@ -1,13 +1,19 @@
 """Ingest one export file into a study store, losing nothing and exposing no one.
 
-Steps, all inside one database transaction (a failure part-way leaves the store as it was):
+The file is read, mapped and checked before the store is opened for writing, so the write lock
+(see :mod:`fieldsurvey.store.lock`) is held only while rows are stored; storing is one database
+transaction (a failure part-way leaves the store as it was).
 
 1. Hash the file: the same bytes ingested before add nothing.
-2. Read it with the platform reader (personal data dropped, free text split off).
+2. Read it with the platform reader (personal data dropped by column name and by content, free
+   text split off). Response ids that are personal data (e-mail addresses, phone numbers,
+   names) are replaced by keyed hashes (:func:`hash_ids`).
 3. Map columns to the study's items and answers to codes.
 4. Quarantine rows that cannot be stored, each with its reason: preview/test rows, no response
-   id, duplicate ids, no organisation, invalid answers (naming the column and value), responses
-   already stored identically from another file.
+   id, duplicate ids, no organisation, personal data in an answer column, invalid answers
+   (naming the column and value), responses already stored identically from another file.
+   Only the offending cells of item columns are kept with the reason, personal data withheld
+   (:func:`fieldsurvey.ingest.personal_data.shown_value`); never the rest of the row.
 5. Refuse a *changed* file whose response ids are already stored with other answers (a conflict
    is reported, never merged silently).
 6. Store responses, quarantine rows, quality flags and (only when the study asks) free text.
@@ -17,7 +23,10 @@ Steps, all inside one database transaction (a failure part-way leaves the store 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
+import secrets
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,17 +37,22 @@ import numpy as np
 import pandas as pd
 
 from fieldsurvey.ingest import PlatformExport, read_export
+from fieldsurvey.ingest.coding import code_item
 from fieldsurvey.ingest.detect import platform_candidates
 from fieldsurvey.ingest.errors import IngestError
 from fieldsurvey.ingest.export import keep_as_answers
 from fieldsurvey.ingest.files import read_records
-from fieldsurvey.ingest.mapping import MappingFile, code_answers, map_columns, read_mapping_file
+from fieldsurvey.ingest.mapping import MappingFile, map_columns, read_mapping_file
+from fieldsurvey.ingest.personal_data import personal_hits, personal_kind, redact_personal
 from fieldsurvey.ingest.quality import quality_flags
+from fieldsurvey.ingest.rowkeys import row_keys
 from fieldsurvey.ingest.table import read_plain_table
-from fieldsurvey.store.database import item_columns, open_store
+from fieldsurvey.store.database import item_columns, read_store, writing_store
 from fieldsurvey.store.study import Study
 
 PLAIN_SUFFIXES = {".sav", ".zsav", ".por", ".dta", ".sas7bdat", ".xpt"}
+#: The study's secret for hashing personal response ids; it never leaves the study folder.
+ID_KEY_FILE = ".fieldsurvey-id-key"
 
 
 class IngestConflict(IngestError):
@@ -57,6 +71,9 @@ class IngestSummary:
     quarantined: int
     already_ingested: bool = False
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    #: reason (as in quarantine_reasons) -> the first rows quarantined for it: source row,
+    #: response id (None where the row had none) and the full reason (with the value)
+    quarantine_rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     flags: dict[str, int] = field(default_factory=dict)
     dropped_personal: list[dict[str, str]] = field(default_factory=list)
     free_text_columns: list[str] = field(default_factory=list)
@@ -98,7 +115,8 @@ def ingest_file(
     path : the export file
     platform : "auto" (detect), a platform name, or "table" for a plain data file whose columns
         are item ids (CSV/XLSX/SPSS/Stata/SAS from a researcher)
-    wave : wave label (default: the study's first wave, or "1")
+    wave : wave label (default: the study's first wave, or "1"; a longitudinal REDCap export's
+        rows take their event's wave instead, see :mod:`fieldsurvey.ingest.rowkeys`)
     org : organisation code for every row (else the study's ``org_column``)
     mapping : mapping file (see :mod:`fieldsurvey.ingest.mapping`)
     dictionary : REDCap data dictionary for the export
@@ -120,8 +138,8 @@ def ingest_file(
     path = Path(path)
     if not path.is_file():
         raise IngestError(path.name, None, None, "no such file")
-    wave = str(wave) if wave is not None else study.default_wave()
-    if study.config.waves and wave not in study.config.waves:
+    wave = str(wave) if wave is not None else None
+    if study.config.waves and wave is not None and wave not in study.config.waves:
         raise IngestError(
             path.name,
             None,
@@ -132,33 +150,43 @@ def ingest_file(
     instruments = study.instruments()
     map_file: MappingFile | None = read_mapping_file(mapping, instruments) if mapping else None
     sha = file_sha256(path)
-    con = open_store(study)
-    try:
-        found = con.execute(
-            "SELECT batch_id, platform FROM batches WHERE sha256 = ?", [sha]
-        ).fetchall()
-        if found:
-            row = found[0]
-            return IngestSummary(
-                file=path.name,
-                platform=row[1],
-                batch_id=row[0],
-                rows_read=0,
-                stored=0,
-                quarantined=0,
-                already_ingested=True,
-                notes=[f"identical file already ingested as batch {row[0]}; nothing added"],
-            )
-        answer_columns = [c for c in (study.config.org_column,) if c]
-        answer_columns += list(item_columns(study)) + list(map_file.columns if map_file else [])
-        answer_columns = list(dict.fromkeys(answer_columns))
-        companions = {"dictionary": dictionary, "details": details, "form": form,
-                      "structure": structure}
-        export = _read(path, platform, companions, answer_columns)
-        prepared = _prepare(study, export, instruments, map_file, wave, org, path.name)
-        return _store(study, con, prepared, export, sha, wave, org, path.name)
-    finally:
-        con.close()
+    store_existed = study.store_path.is_file()
+    if store_existed:  # a cheap read-only look first: re-sending a file needs no write lock
+        done = _already_ingested(read_store(study, {"b": _SAME_FILE.format(sha=sha)})["b"],
+                                 path.name)
+        if done is not None:
+            return done
+    answer_columns = [c for c in (study.config.org_column,) if c]
+    answer_columns += list(item_columns(study)) + list(map_file.columns if map_file else [])
+    answer_columns = list(dict.fromkeys(answer_columns))
+    companions = {"dictionary": dictionary, "details": details, "form": form,
+                  "structure": structure}
+    export = _read(path, platform, companions, answer_columns)
+    prepared = _prepare(study, export, instruments, map_file, wave, org, path.name)
+    if not store_existed:
+        prepared.notes.append(f"the study store {study.store_path.name} was missing: a new, "
+                              "empty one was created for this file")
+    # The write lock is held only while rows are stored: readers wait seconds, not minutes.
+    with writing_store(study, command=f"fieldsurvey ingest {path.name}") as con:
+        done = _already_ingested(con.execute(_SAME_FILE.format(sha=sha)).df(), path.name)
+        if done is not None:
+            return done
+        return _store(study, con, prepared, export, sha, org, path.name)
+
+
+_SAME_FILE = "SELECT batch_id, platform FROM batches WHERE sha256 = '{sha}'"
+
+
+def _already_ingested(found: pd.DataFrame, file: str) -> IngestSummary | None:
+    """The summary for a file whose bytes are already stored, or None."""
+    if found.empty:
+        return None
+    batch, platform = int(found["batch_id"].iloc[0]), str(found["platform"].iloc[0])
+    return IngestSummary(
+        file=file, platform=platform, batch_id=batch, rows_read=0, stored=0, quarantined=0,
+        already_ingested=True,
+        notes=[f"identical file already ingested as batch {batch}; nothing added"],
+    )
 
 
 def _read(path: Path, platform: str, companions: dict[str, str | Path | None],
@@ -185,11 +213,35 @@ def _read(path: Path, platform: str, companions: dict[str, str | Path | None],
 @dataclass
 class _Prepared:
     rows: pd.DataFrame  # stored rows: org, wave, response_id, source_row, meta, items
-    quarantine: pd.DataFrame  # source_row, raw, reason
+    quarantine: pd.DataFrame  # source_row, cells (JSON of the offending item cells), reason
     flags: pd.DataFrame  # org, wave, response_id, flag, detail
     free_text: pd.DataFrame  # org, wave, response_id, question, answer
+    declared_missing: pd.DataFrame  # org, wave, response_id, item, code, label
     unmapped: list[str]
     missing_items: list[str]
+    waves: list[str] = field(default_factory=list)  # every wave the file's rows carry
+    notes: list[str] = field(default_factory=list)
+
+
+class _Reasons:
+    """The quarantine reason of each row and the item cells that caused it (``{column: value}``,
+    personal data withheld; None when no cell is to blame). The first problem found in a row
+    is the one kept."""
+
+    def __init__(self, n: int) -> None:
+        self.text = np.full(n, "", dtype=object)
+        self.cells = np.full(n, None, dtype=object)
+
+    def reject(self, mask: np.ndarray, reason: str | np.ndarray,
+               offending: np.ndarray | None = None) -> None:
+        fresh = np.asarray(mask, dtype=bool) & (self.text == "")
+        self.text[fresh] = reason if isinstance(reason, str) else np.asarray(reason)[fresh]
+        if offending is not None:
+            self.cells[fresh] = offending[fresh]
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.text == ""
 
 
 def _prepare(
@@ -197,7 +249,7 @@ def _prepare(
     export: PlatformExport,
     instruments: list,
     map_file: MappingFile | None,
-    wave: str,
+    wave: str | None,
     org: str | None,
     file: str,
 ) -> _Prepared:
@@ -208,110 +260,41 @@ def _prepare(
     source_rows = pd.Series(np.asarray(export.row_numbers), dtype="int64").reset_index(drop=True)
     id_col = export.response_id_column
     answer_cols = [c for c in data.columns if c != id_col]
-    mapping = map_columns(answer_cols, instruments, map_file)
+    # A column's question text is its label where the export carries one, else its header
+    # (REDCap labels exports and hand-made tables head columns with the question itself).
+    wording = {c: export.labels.get(c, str(c)) for c in answer_cols}
+    mapping = map_columns(answer_cols, instruments, map_file, labels=wording)
     if not mapping.item_for_column:
-        raise IngestError(file, 1, None,
-                          "no column of this file is an item of the study's instruments "
-                          f"({', '.join(i.id for i in instruments)}); nothing would be stored. "
-                          "Check the file (a data dictionary?) or map its columns with --map")
-    storable = item_columns(study)
-    scale_of = {it.id: inst.response_scales[it.scale] for inst in instruments for it in inst.items}
-
-    n = len(data)
-    reasons = np.full(n, "", dtype=object)
-
-    def reject(mask: np.ndarray, reason: str | np.ndarray) -> None:
-        fresh = mask & (reasons == "")
-        reasons[fresh] = reason if isinstance(reason, str) else reason[fresh]
-
+        raise _nothing_mapped(export, instruments, file)
+    reasons = _Reasons(len(data))
     if "preview" in meta:
-        reject(
-            meta["preview"].astype("boolean").fillna(False).to_numpy(dtype=bool),
-            "preview or test response (platform status)",
-        )
-    ids = (
-        data[id_col].astype("string").str.strip()
-        if id_col in data
-        else pd.Series(pd.NA, index=data.index, dtype="string")
-    )
-    reject((ids.isna() | (ids == "")).to_numpy(), "no response id")
+        reasons.reject(meta["preview"].astype("boolean").fillna(False).to_numpy(dtype=bool),
+                       "preview or test response (platform status)")
+    keys = row_keys(export, wave=wave, default_wave=study.default_wave(),
+                    study_waves=study.config.waves,
+                    events=map_file.events if map_file else {}, file=file)
+    if export.personal_ids:  # e-mail addresses, phone numbers, names: never stored as ids
+        keys.ids = hash_ids(study, keys.ids)
+    reasons.reject(keys.ids.isna().to_numpy(), "no response id")
+    reasons.reject(keys.waves.isna().to_numpy(), "no REDCap event (redcap_event_name is empty)")
+    # Before coding: a personal-data cell is quarantined as such, its value never shown.
+    reasons.reject(*_personal_answers(data, _answer_sources(study, data, mapping, org), export))
+    coded, text_items, declared = _code_items(study, export, data, mapping, instruments, map_file,
+                                              reasons)
+    orgs = _row_orgs(study, data, mapping, coded, org, file, reasons)
+    if keys.per_form_rows:
+        answered = np.zeros(len(data), dtype=bool)
+        for values in coded.values():
+            answered |= pd.notna(pd.Series(np.asarray(values, dtype=object))).to_numpy()
+        answered[declared["position"].to_numpy(dtype=int)] = True
+        reasons.reject(~answered, "no answer to any of the study's items in this row (a REDCap "
+                                  "event or repeat instance of other forms)")
+    key_frame = pd.DataFrame({"org": orgs.fillna(""), "wave": keys.waves.fillna(""),
+                              "response_id": keys.ids.fillna("")})
+    _reject_duplicates(key_frame, source_rows, reasons)
 
-    # Organisation: --org for the whole file, else the study's org column.
-    if org is not None:
-        orgs = pd.Series(str(org), index=data.index, dtype="string")
-    else:
-        org_col = study.config.org_column
-        source = None
-        if org_col:
-            if org_col in data.columns:
-                source = org_col
-            else:
-                source = next((c for c, i in mapping.item_for_column.items() if i == org_col), None)
-        if source is None:
-            raise IngestError(
-                file,
-                None,
-                org_col,
-                "cannot tell which organisation each response "
-                "belongs to: give --org, or set org_column in study.yaml to a column "
-                "of this file",
-            )
-        # "1.0000000000" (LimeSurvey's decimals) and "1" are the same organisation.
-        orgs = data[source].astype("string").str.strip().str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
-        reject((orgs.isna() | (orgs == "")).to_numpy(), f"no organisation (column {source} empty)")
-
-    coded: dict[str, np.ndarray | pd.Series] = {}
-    text_items: dict[str, pd.Series] = {}
-    for col, item_id in mapping.item_for_column.items():
-        scale = scale_of[item_id]
-        if item_id not in storable:
-            text_items[item_id] = data[col]
-            continue
-        if scale.type == "categorical" and not scale.labels:
-            # Open-coded (organisation codes): kept as text, normalised like the org key.
-            text = data[col].astype("string").str.strip()
-            coded[item_id] = text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True).replace("", pd.NA)
-            continue
-        answers_in = data[col]
-        if export.platform == "surveymonkey" and col in export.value_labels:
-            # SurveyMonkey API answers are opaque choice ids: read them as their choice texts,
-            # which the instrument's labels (or the mapping file's) turn into codes.
-            choice_ids = answers_in.astype("string")
-            answers_in = choice_ids.map(export.value_labels[col]).fillna(choice_ids)
-        extra = {}
-        if map_file:
-            extra = {**map_file.values.get("*", {}), **map_file.values.get(item_id, {})}
-        result = code_answers(answers_in, scale, extra)
-        coded[item_id] = result.values
-        if result.invalid.any():
-            bad = result.invalid
-            shown = data[col].astype("string").fillna("")
-            messages = np.array(
-                [
-                    f"column {col}: {r} (value {v!r})"
-                    for r, v in zip(result.reasons[bad], shown[bad], strict=True)
-                ],
-                dtype=object,
-            )
-            full = np.full(n, "", dtype=object)
-            full[bad] = messages
-            reject(bad, full)
-
-    keys = pd.DataFrame({"org": orgs.fillna(""), "wave": wave, "response_id": ids.fillna("")})
-    dup = keys.duplicated(keep="first").to_numpy() & (reasons == "")
-    if dup.any():
-        first_row = source_rows.groupby([keys["org"], keys["response_id"]]).transform("first")
-        messages = np.array(
-            [
-                f"duplicate response id {rid!r} (first at row {fr})"
-                for rid, fr in zip(keys["response_id"], first_row, strict=True)
-            ],
-            dtype=object,
-        )
-        reject(dup, messages)
-
-    ok = reasons == ""
-    rows = keys[ok].copy()
+    ok = reasons.ok
+    rows = key_frame[ok].copy()
     rows["source_row"] = source_rows[ok].to_numpy()
     for flag_col in ("finished", "progress", "duration_seconds"):
         if flag_col in meta:
@@ -326,68 +309,280 @@ def _prepare(
     answers = pd.DataFrame({item: np.asarray(values)[ok] for item, values in coded.items()},
                            index=rows.index)
     rows = pd.concat([rows, answers], axis=1)
+    quarantine = _quarantine_rows(source_rows, keys.ids, reasons)
+    flags = _quality_flags(answers, meta[ok], rows, instruments, study)
+    free_text = _free_text_rows(study, export, text_items, rows, ok)
+    declared = declared[ok[declared["position"].to_numpy(dtype=int)]]
+    stored_at = pd.Series(np.arange(len(rows)), index=np.flatnonzero(ok))
+    where = rows.reset_index(drop=True).iloc[stored_at[declared["position"]].to_numpy()]
+    declared_missing = pd.DataFrame({
+        "org": where["org"].to_numpy(), "wave": where["wave"].to_numpy(),
+        "response_id": where["response_id"].to_numpy(), "item": declared["item"].to_numpy(),
+        "code": declared["code"].to_numpy(), "label": declared["label"].to_numpy(),
+    })  # fmt: skip
+    storable = item_columns(study)
+    notes = list(keys.notes)
+    for item_id, columns in mapping.columns_for_item().items():
+        if len(columns) > 1:
+            notes.append(f"columns {', '.join(columns)} all answer {item_id}: coalesced row by "
+                         "row (rows where they disagree are quarantined)")
+    if mapping.by_wording:
+        notes.append("columns matched to items by their question wording: " + ", ".join(
+            f"{c} -> {mapping.item_for_column[c]}" for c in mapping.by_wording))
+    if len(declared_missing):
+        notes.append(f"{len(declared_missing)} declared missing code(s) (e.g. refused) stored "
+                     "as missing answers, with their codes in the declared_missing table")
+    used = {study.config.org_column} if org is None else set()
+    return _Prepared(
+        rows=rows.reset_index(drop=True),
+        quarantine=quarantine,
+        flags=flags,
+        free_text=free_text,
+        declared_missing=declared_missing,
+        unmapped=[safe_column_name(c) for c in mapping.unmapped if c not in used],
+        missing_items=[i for i in mapping.missing_items if i in storable],
+        waves=list(dict.fromkeys(w for w in key_frame["wave"] if w)),
+        notes=notes,
+    )
 
-    raw = data.astype("string")
-    bad_positions = np.flatnonzero(~ok)
-    quarantine = pd.DataFrame(
+
+def _nothing_mapped(export: PlatformExport, instruments: list, file: str) -> IngestError:
+    """The error for a file none of whose columns is a study item, saying what is needed."""
+    ids = ", ".join(i.id for i in instruments)
+    shown = ", ".join(
+        f"{c} {export.labels[c][:70]!r}" if c in export.labels else str(c)
+        for c in list(export.data.columns)[1:6])
+    if export.platform == "surveymonkey" or (export.platform == "redcap" and any(
+            str(c).endswith("Complete?") for c in export.meta.columns)):
+        how = ("SurveyMonkey names questions by position (Q1, Q2_1 ...)"
+               if export.platform == "surveymonkey" else
+               "this is a REDCap 'labels' export (headers are question labels)")
+        if export.platform == "redcap":
+            fix = "; or give its data dictionary with --dictionary, or export 'CSV (raw data)'"
+        elif not export.labels:
+            fix = "; API exports also need --details (the survey's /details JSON)"
+        else:
+            fix = ""
+        return IngestError(
+            file, 1, None,
+            f"no column could be matched to an item of {ids}: {how}, and no question wording in "
+            f"the file equals an item's wording. Map the columns with --map "
+            f"(columns: {{Q1: item_id, ...}}) or attach the instruments' wording "
+            f"(fieldsurvey instrument wording ID --from FILE) so they match by wording{fix}. "
+            f"Columns in the file: {shown}",
+        )
+    return IngestError(file, 1, None,
+                       f"no column of this file is an item of the study's instruments ({ids}); "
+                       "nothing would be stored. Check the file (a data dictionary?) or map its "
+                       f"columns with --map. Columns in the file: {shown}")
+
+
+def _code_items(study: Study, export: PlatformExport, data: pd.DataFrame, mapping,
+                instruments: list, map_file: MappingFile | None, reasons: _Reasons):
+    """Coded answers per storable item, text items, and the declared missing codes met."""
+    storable = item_columns(study)
+    scale_of = {it.id: inst.response_scales[it.scale] for inst in instruments for it in inst.items}
+    coded: dict[str, np.ndarray | pd.Series] = {}
+    text_items: dict[str, pd.Series] = {}
+    declared: list[tuple[int, str, str, str]] = []
+    for item_id, columns in mapping.columns_for_item().items():
+        scale = scale_of[item_id]
+        if item_id not in storable:
+            text_items[item_id] = data[columns].bfill(axis=1).iloc[:, 0]
+            continue
+        answers = {}
+        for col in columns:
+            answers[col] = data[col]
+            if export.platform == "surveymonkey" and col in export.value_labels:
+                # SurveyMonkey API answers are opaque choice ids: read them as their choice
+                # texts, which the instrument's labels (or the mapping file's) turn into codes.
+                choice_ids = data[col].astype("string")
+                answers[col] = choice_ids.map(export.value_labels[col]).fillna(choice_ids)
+        extra = {}
+        if map_file:
+            extra = {**map_file.values.get("*", {}), **map_file.values.get(item_id, {})}
+        values, problems, offending, met = code_item(
+            answers, scale, extra_labels=extra, missing_codes=export.missing_codes,
+            value_labels=export.value_labels,
+            open_coded=scale.type == "categorical" and not scale.labels)
+        coded[item_id] = values
+        reasons.reject(problems != "", problems, offending)
+        declared += [(p, item_id, code, label) for p, code, label in met]
+    frame = pd.DataFrame(declared, columns=["position", "item", "code", "label"])
+    return coded, text_items, frame.astype({"position": "int64"})
+
+
+def _row_orgs(study: Study, data: pd.DataFrame, mapping, coded: dict, org: str | None,
+              file: str, reasons: _Reasons) -> pd.Series:
+    """Each row's organisation: --org for the whole file, else the study's org column."""
+    if org is not None:
+        return pd.Series(str(org), index=data.index, dtype="string")
+    org_col = study.config.org_column
+    if org_col and org_col in data.columns:
+        source, values = org_col, data[org_col]
+    elif org_col and org_col in coded:
+        source = next(c for c, i in mapping.item_for_column.items() if i == org_col)
+        values = pd.Series(coded[org_col], index=data.index)
+        values = values.map(lambda v: f"{v:g}" if isinstance(v, float) else v, na_action="ignore")
+    else:
+        raise IngestError(
+            file, None, org_col,
+            "cannot tell which organisation each response belongs to: give --org, or set "
+            "org_column in study.yaml to a column of this file",
+        )
+    # "1.0000000000" (LimeSurvey's decimals) and "1" are the same organisation.
+    orgs = values.astype("string").str.strip().str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
+    reasons.reject((orgs.isna() | (orgs == "")).to_numpy(), f"no organisation (column {source} empty)")
+    return orgs
+
+
+def _reject_duplicates(keys: pd.DataFrame, source_rows: pd.Series, reasons: _Reasons) -> None:
+    dup = keys.duplicated(keep="first").to_numpy() & reasons.ok
+    if not dup.any():
+        return
+    first_row = source_rows.groupby([keys["org"], keys["wave"], keys["response_id"]]).transform(
+        "first")
+    messages = np.array(
+        [f"duplicate response id {rid!r} (first at row {fr})"
+         for rid, fr in zip(keys["response_id"], first_row, strict=True)],
+        dtype=object,
+    )
+    reasons.reject(dup, messages)
+
+
+def _quarantine_rows(source_rows: pd.Series, ids: pd.Series, reasons: _Reasons) -> pd.DataFrame:
+    """Quarantined rows: source row, response id, the reason and only the offending item cells
+    (JSON, personal data withheld); never the rest of the row."""
+    bad_positions = np.flatnonzero(~reasons.ok)
+    return pd.DataFrame(
         {
             "source_row": source_rows.iloc[bad_positions].to_numpy(),
-            "raw": [
-                json.dumps(
-                    {k: (None if pd.isna(v) else str(v)) for k, v in raw.iloc[p].items()},
-                    ensure_ascii=False,
-                )
-                for p in bad_positions
-            ],
-            "reason": reasons[bad_positions].astype(str),
+            "cells": [None if reasons.cells[p] is None
+                      else json.dumps(reasons.cells[p], ensure_ascii=False)
+                      for p in bad_positions],
+            "reason": reasons.text[bad_positions].astype(str),
+            "response_id": ids.iloc[bad_positions].astype(object).to_numpy(),
         }
     )
 
-    flags = quality_flags(
-        answers.reset_index(drop=True), meta[ok].reset_index(drop=True), instruments, study.config
-    )
+
+def _quality_flags(answers: pd.DataFrame, meta: pd.DataFrame, rows: pd.DataFrame,
+                   instruments: list, study: Study) -> pd.DataFrame:
+    flags = quality_flags(answers.reset_index(drop=True), meta.reset_index(drop=True),
+                          instruments, study.config)
     flag_rows = rows.reset_index(drop=True).iloc[flags["position"].to_numpy()]
-    flags = pd.DataFrame(
+    return pd.DataFrame(
         {
             "org": flag_rows["org"].to_numpy(),
-            "wave": wave,
+            "wave": flag_rows["wave"].to_numpy(),
             "response_id": flag_rows["response_id"].to_numpy(),
             "flag": flags["flag"].to_numpy(),
             "detail": flags["detail"].to_numpy(),
         }
     )
 
+
+def _free_text_rows(study: Study, export: PlatformExport, text_items: dict[str, pd.Series],
+                    rows: pd.DataFrame, ok: np.ndarray) -> pd.DataFrame:
+    columns = ["org", "wave", "response_id", "question", "answer"]
+    if not study.config.keep_free_text:
+        return pd.DataFrame(columns=columns)
     free = []
-    if study.config.keep_free_text:
-        texts = {**{c: export.free_text[c] for c in _free_text_columns(export)}, **text_items}
-        for question, values in texts.items():
-            values = values.reset_index(drop=True)[ok]
-            keep = values.notna()
-            free.append(
-                pd.DataFrame(
-                    {
-                        "org": rows["org"][keep.to_numpy()].to_numpy(),
-                        "wave": wave,
-                        "response_id": rows["response_id"][keep.to_numpy()].to_numpy(),
-                        "question": question,
-                        "answer": values[keep].astype(str).to_numpy(),
-                    }
-                )
-            )
-    free_text = (
-        pd.concat(free, ignore_index=True)
-        if free
-        else pd.DataFrame(columns=["org", "wave", "response_id", "question", "answer"])
-    )
-    missing_items = [i for i in mapping.missing_items if i in storable]
-    return _Prepared(
-        rows=rows.reset_index(drop=True),
-        quarantine=quarantine,
-        flags=flags,
-        free_text=free_text,
-        unmapped=mapping.unmapped,
-        missing_items=missing_items,
-    )
+    texts = {**{c: export.free_text[c] for c in export.free_text.columns
+                if c != export.response_id_column}, **text_items}
+    for question, values in texts.items():
+        values = values.reset_index(drop=True)[ok]
+        keep = values.notna().to_numpy()
+        free.append(pd.DataFrame({
+            "org": rows["org"][keep].to_numpy(), "wave": rows["wave"][keep].to_numpy(),
+            "response_id": rows["response_id"][keep].to_numpy(),
+            "question": safe_column_name(question),
+            "answer": values[keep].astype(str).map(redact_personal).to_numpy(),
+        }))  # fmt: skip
+    return pd.concat(free, ignore_index=True) if free else pd.DataFrame(columns=columns)
+
+
+def hash_ids(study: Study, ids: pd.Series) -> pd.Series:
+    """Response ids replaced by keyed hashes (``pid-`` and 20 hex digits of HMAC-SHA256).
+
+    The key is a random secret kept in the study folder (``.fieldsurvey-id-key``, made on first
+    use): the same id always gets the same hash, so re-sent files are still recognised, and
+    without the key nobody can test guesses ("is jo@example.org in the store?").
+    """
+    key = _id_key(study.root / ID_KEY_FILE)
+    return ids.map(lambda v: v if pd.isna(v) or v == "" else
+                   "pid-" + hmac.new(key, str(v).encode("utf-8"), "sha256").hexdigest()[:20]
+                   ).astype("string")
+
+
+def _id_key(path: Path) -> bytes:
+    """The study's id key, made on first use.
+
+    Files are prepared before the write lock is taken, so two first ingests may get here at
+    once: the key is written whole to a private file and linked into place, and the first link
+    wins, so both hash with the same key.
+    """
+    if not path.is_file():
+        fresh = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        handle = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(handle, secrets.token_bytes(32))
+        finally:
+            os.close(handle)
+        try:
+            os.link(fresh, path)
+        except FileExistsError:
+            pass  # another ingest made it first: use theirs
+        except OSError:  # a file system without hard links
+            if not path.exists():
+                os.replace(fresh, path)
+        finally:
+            fresh.unlink(missing_ok=True)
+    return path.read_bytes()
+
+
+def safe_column_name(name: object) -> str:
+    """A column name as it may be stored: withheld when the name itself is personal data."""
+    kind = personal_kind(str(name))
+    return f"[column name withheld: {kind}]" if kind else str(name)
+
+
+def _answer_sources(study: Study, data: pd.DataFrame, mapping, org: str | None) -> list:
+    """The columns whose cells become stored values: every mapped item column, and the
+    organisation column when the organisation is read from the file."""
+    columns = list(mapping.item_for_column)
+    org_col = study.config.org_column
+    if org is None and org_col and org_col in data.columns and org_col not in columns:
+        columns.insert(0, org_col)
+    return columns
+
+
+def _personal_answers(data: pd.DataFrame, columns: list, export: PlatformExport
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows whose answer cells hold personal data: (mask, reasons, offending cells).
+
+    The reader has already searched every column (``PlatformExport.personal_cells``); an
+    export made by hand is searched here.
+    """
+    found = export.personal_cells
+    n = len(data)
+    mask = np.zeros(n, dtype=bool)
+    reasons = np.full(n, "", dtype=object)
+    offending = np.full(n, None, dtype=object)
+    for column in columns:
+        if column in found:
+            hits = found[column]
+        elif export.content_checked:
+            continue
+        else:
+            hits = personal_hits(data[column])
+        for position, kind in zip(data.index.get_indexer(hits.index), hits, strict=True):
+            if position < 0 or mask[position]:
+                continue
+            mask[position] = True
+            reasons[position] = f"column {column}: personal data ({kind}); the value was not kept"
+            offending[position] = {column: f"[withheld: {kind}]"}
+    return mask, reasons, offending
 
 
 def _store(
@@ -396,7 +591,6 @@ def _store(
     prepared: _Prepared,
     export: PlatformExport,
     sha: str,
-    wave: str,
     org: str | None,
     file: str,
 ) -> IngestSummary:
@@ -411,6 +605,7 @@ def _store(
         stored_keys = rows[["org", "wave", "response_id"]]
         flags = prepared.flags.merge(stored_keys, on=["org", "wave", "response_id"])
         free_text = prepared.free_text.merge(stored_keys, on=["org", "wave", "response_id"])
+        declared = prepared.declared_missing.merge(stored_keys, on=["org", "wave", "response_id"])
         rows = rows.assign(batch_id=batch_id)
         if len(rows):
             con.register("incoming_rows", rows)
@@ -420,6 +615,7 @@ def _store(
             ("quarantine", quarantine.assign(batch_id=batch_id)),
             ("flags", flags),
             ("free_text", free_text),
+            ("declared_missing", declared),
         ):
             if len(frame):
                 con.register("incoming_frame", frame)
@@ -428,11 +624,12 @@ def _store(
         rows_read = export.rows_read
         quarantined = len(quarantine) + len(export.quarantine)
         if export.quarantine is not None and len(export.quarantine):
+            # A record that could not be read has no item cells to keep: its text is not stored.
             reader_q = pd.DataFrame(
                 {
                     "batch_id": batch_id,
                     "source_row": export.quarantine["row"].astype("int64").to_numpy(),
-                    "raw": export.quarantine["raw"].astype(str).to_numpy(),
+                    "cells": None,
                     "reason": export.quarantine["reason"].astype(str).to_numpy(),
                 }
             )
@@ -455,12 +652,12 @@ def _store(
                 file,
                 sha,
                 export.platform,
-                wave,
+                _waves_text(prepared),
                 org,
                 rows_read,
                 len(rows),
                 quarantined,
-                json.dumps(export.dropped_personal),
+                json.dumps(_dropped_personal(export)),
                 json.dumps(_free_text_columns(export)),
                 json.dumps(prepared.unmapped),
                 when,
@@ -470,11 +667,12 @@ def _store(
     except BaseException:
         con.rollback()
         raise
-    all_reasons = pd.concat(
-        [quarantine["reason"], export.quarantine["reason"]]
-        if len(export.quarantine)
-        else [quarantine["reason"]]
-    )
+    every = pd.concat([
+        quarantine[["source_row", "response_id", "reason"]],
+        pd.DataFrame({"source_row": export.quarantine["row"].to_numpy(), "response_id": None,
+                      "reason": export.quarantine["reason"].astype(str).to_numpy()}),
+    ], ignore_index=True) if len(export.quarantine) else quarantine
+    all_reasons = every["reason"]
     return IngestSummary(
         file=file,
         platform=export.platform,
@@ -483,47 +681,61 @@ def _store(
         stored=len(rows),
         quarantined=quarantined,
         quarantine_reasons=_reason_counts(all_reasons),
+        quarantine_rows=_examples(every),
         flags=flags["flag"].value_counts().to_dict() if len(flags) else {},
-        dropped_personal=list(export.dropped_personal),
+        dropped_personal=_dropped_personal(export),
         free_text_columns=_free_text_columns(export),
         free_text_kept=study.config.keep_free_text,
         unmapped_columns=prepared.unmapped,
         missing_items=prepared.missing_items,
-        notes=list(export.notes),
+        notes=list(export.notes) + prepared.notes,
     )
 
 
+def _waves_text(prepared: _Prepared) -> str:
+    """The batch's wave: the file's one wave, or its waves (REDCap events) joined."""
+    return ", ".join(prepared.waves)
+
+
+_NOT_ANSWERS = ("org", "wave", "response_id", "source_row", "finished", "progress",
+                "duration_seconds", "batch_id")
+
+
+def _same_answers(new: pd.DataFrame, old: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Row by row: do ``new`` and ``old`` (aligned) hold the same answer in every column?"""
+    same = np.ones(len(new), dtype=bool)
+    for col in columns:
+        new_raw, old_raw = new[col], old[col]
+        if pd.api.types.is_numeric_dtype(old_raw.dtype):
+            a = pd.to_numeric(new_raw, errors="coerce").to_numpy(dtype=float)
+            b = pd.to_numeric(old_raw, errors="coerce").to_numpy(dtype=float)
+            same &= (a == b) | (np.isnan(a) & np.isnan(b))
+        else:
+            same &= (new_raw.astype("string").fillna("\0").to_numpy()
+                     == old_raw.astype("string").fillna("\0").to_numpy())
+    return same
+
+
 def _against_stored(con, rows: pd.DataFrame, quarantine: pd.DataFrame, file: str):
-    """Split incoming rows into new ones and identical re-sends; refuse changed answers."""
+    """Split incoming rows into new ones and identical re-sends; refuse changed answers.
+
+    A re-send is a row whose key (org, wave, response id) is stored with the same answers, or
+    (:func:`_renamed_ids`) a file whose rows repeat a stored batch row for row under other ids.
+    """
     if rows.empty:
         return rows, quarantine
-    con.register("incoming_keys", rows[["org", "wave", "response_id"]])
+    key = ["org", "wave", "response_id"]
+    con.register("incoming_keys", rows[key])
     stored = con.execute(
         "SELECT r.* FROM responses r JOIN incoming_keys k USING (org, wave, response_id)"
     ).df()
     con.unregister("incoming_keys")
-    if stored.empty:
-        return rows, quarantine
-    key = ["org", "wave", "response_id"]
-    item_cols = [
-        c
-        for c in rows.columns
-        if c not in key and c not in ("source_row", "finished", "progress", "duration_seconds")
-    ]
+    item_cols = [c for c in rows.columns if c not in _NOT_ANSWERS]
     merged = rows.merge(stored, on=key, how="left", suffixes=("", "__stored"), indicator=True)
     seen = (merged["_merge"] == "both").to_numpy()
-    differs = np.zeros(len(merged), dtype=bool)
-    for col in item_cols:
-        if f"{col}__stored" not in merged:
-            continue
-        new_raw, old_raw = merged[col], merged[f"{col}__stored"]
-        if pd.api.types.is_numeric_dtype(old_raw.dtype):
-            new = pd.to_numeric(new_raw, errors="coerce").to_numpy(dtype=float)
-            old = pd.to_numeric(old_raw, errors="coerce").to_numpy(dtype=float)
-            same = (new == old) | (np.isnan(new) & np.isnan(old))
-        else:
-            same = (new_raw.astype("string").fillna("\0") == old_raw.astype("string").fillna("\0")).to_numpy()
-        differs |= seen & ~same
+    compared = [c for c in item_cols if f"{c}__stored" in merged]
+    old = merged[[f"{c}__stored" for c in compared]].set_axis(compared, axis=1)
+    differs = seen & ~_same_answers(merged[compared], old, compared)
     if differs.any():
         ids = merged.loc[differs, "response_id"].tolist()
         shown = ", ".join(map(str, ids[:5])) + (" ..." if len(ids) > 5 else "")
@@ -534,29 +746,116 @@ def _against_stored(con, rows: pd.DataFrame, quarantine: pd.DataFrame, file: str
             f"{len(ids)} response(s) already stored with different answers "
             f"({shown}); nothing stored. Remove the earlier batch or fix the file",
         )
-    batches = merged.loc[seen, "batch_id"].astype(int).astype(str)
+    batches = merged.loc[seen, "batch_id"].astype("Int64").astype(str)
     again = pd.DataFrame(
         {
             "source_row": merged.loc[seen, "source_row"].to_numpy(),
-            "raw": merged.loc[seen, "response_id"]
-            .map(lambda r: json.dumps({"response_id": r}))
-            .to_numpy(),
+            "cells": None,
             "reason": ("identical response already stored in batch " + batches).to_numpy(),
+            "response_id": merged.loc[seen, "response_id"].to_numpy(),
         }
     )
-    return rows[~seen].reset_index(drop=True), pd.concat([quarantine, again], ignore_index=True)
+    rows = rows[~seen].reset_index(drop=True)
+    rows, renamed = _renamed_ids(con, rows, item_cols)
+    return rows, pd.concat([quarantine, again, renamed], ignore_index=True)
+
+
+def _renamed_ids(con, rows: pd.DataFrame, item_cols: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows that repeat, at the same source row, a stored response of one earlier batch.
+
+    When the id column of a plain table is renamed to a name that is not recognised as an id,
+    its ids are made from row numbers (``row-2``...) and the same responses arrive under new ids
+    (or the other way round). A file is taken to be such a re-send when at least half of its new
+    rows (and at least two, unless it has one) hold exactly the answers of the response one
+    earlier batch stored from the same source row, for the same organisation and wave, and one
+    of the two ids is a row-number id; those rows are quarantined naming the stored id, never
+    stored twice. Files that both carry ids of their own are never matched this way.
+    """
+    empty = pd.DataFrame(columns=["source_row", "cells", "reason", "response_id"])
+    if rows.empty or not item_cols:
+        return rows, empty
+    con.register("incoming_rows_at", rows[["org", "wave", "source_row"]].drop_duplicates())
+    stored = con.execute(
+        "SELECT r.* FROM responses r JOIN incoming_rows_at k USING (org, wave, source_row)"
+    ).df()
+    con.unregister("incoming_rows_at")
+    if stored.empty:
+        return rows, empty
+    compared = [c for c in item_cols if c in stored.columns]
+    candidates = rows.reset_index(names="position").merge(
+        stored, on=["org", "wave", "source_row"], suffixes=("", "__stored"))
+    old = candidates[[f"{c}__stored" for c in compared]].set_axis(compared, axis=1)
+    answered = candidates[compared].notna().any(axis=1).to_numpy()
+    # Only where one side's id was made from the row number (no id column recognised): two
+    # files that both carry ids of their own are different responses, however alike.
+    made = "row-" + candidates["source_row"].astype("Int64").astype(str)
+    row_ids = (candidates["response_id"] == made) | (candidates["response_id__stored"] == made)
+    match = candidates[_same_answers(candidates[compared], old, compared) & answered
+                       & row_ids.to_numpy(dtype=bool)]
+    if match.empty:
+        return rows, empty
+    batch, hits = match["batch_id"].value_counts().index[0], match["batch_id"].value_counts().iloc[0]
+    if hits < max(1, min(2, len(rows)), len(rows) / 2):
+        return rows, empty
+    match = match[match["batch_id"] == batch].drop_duplicates("position")
+    renamed = pd.DataFrame({
+        "source_row": match["source_row"].to_numpy(),
+        "cells": None,
+        "reason": [f"identical response already stored in batch {int(batch)} as response id "
+                   f"{old_id!r} (same row, same answers: was the id column renamed?)"
+                   for old_id in match["response_id__stored"]],
+        "response_id": match["response_id"].to_numpy(),
+    })  # fmt: skip
+    keep = ~np.isin(np.arange(len(rows)), match["position"].to_numpy())
+    return rows[keep].reset_index(drop=True), renamed
 
 
 def _free_text_columns(export: PlatformExport) -> list[str]:
-    return [str(c) for c in export.free_text.columns if c != export.response_id_column]
+    return [safe_column_name(c) for c in export.free_text.columns
+            if c != export.response_id_column]
 
 
-def _reason_counts(reasons: pd.Series) -> dict[str, int]:
+def _dropped_personal(export: PlatformExport) -> list[dict[str, str]]:
+    """What was dropped as personal data and why, the response ids included when hashed."""
+    dropped = [{"column": safe_column_name(d["column"]), "reason": d["reason"]}
+               for d in export.dropped_personal]
+    if export.personal_ids:
+        dropped.append({"column": safe_column_name(export.response_id_column),
+                        "reason": f"response ids held personal data ({export.personal_ids}): "
+                                  "replaced by keyed hashes (pid-...)"})
+    return dropped
+
+
+def _reason_kinds(reasons: pd.Series) -> pd.Series:
     # Group "column pq07: outside ..." reasons by their kind, without the per-row value.
     kinds = reasons.astype(str).str.replace(r" \(value .*\)$", "", regex=True)
     kinds = kinds.str.replace(r" \(first at row \d+\)$", "", regex=True)
     kinds = kinds.str.replace(r"duplicate response id '.*'", "duplicate response id", regex=True)
-    return {str(k): int(v) for k, v in kinds.value_counts().items()}
+    return kinds.str.replace(r" as response id '.*' \(same row", " (same row", regex=True)
+
+
+def _reason_counts(reasons: pd.Series) -> dict[str, int]:
+    return {str(k): int(v) for k, v in _reason_kinds(reasons).value_counts().items()}
+
+
+_EXAMPLES = 5
+
+
+def _examples(quarantined: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """The first few quarantined rows of each kind of reason, so a user can find them."""
+    if quarantined.empty:
+        return {}
+    frame = quarantined.assign(kind=_reason_kinds(quarantined["reason"]).to_numpy())
+    frame = frame.sort_values("source_row", kind="stable")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for kind, rows in frame.groupby("kind", sort=False):
+        out[str(kind)] = [
+            {"row": None if pd.isna(r.source_row) else int(r.source_row),
+             "response_id": None if pd.isna(r.response_id) else str(r.response_id),
+             "reason": str(r.reason)}
+            for r in rows.head(_EXAMPLES).itertuples(index=False)
+        ]
+    return out
 
 
 def _now() -> datetime:

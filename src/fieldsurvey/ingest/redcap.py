@@ -1,7 +1,10 @@
 """REDCap record exports (raw or labels) and data dictionaries.
 
 * Raw export: header row of field names; checkbox answers as ``field___code`` (0/1) columns;
-  one ``<form>_complete`` column per instrument (0 incomplete, 1 unverified, 2 complete).
+  one ``<form>_complete`` column per instrument (0 incomplete, 1 unverified, 2 complete);
+  ``finished`` when every form the row holds is complete (longitudinal and repeating exports
+  leave the status of forms a row has no part in empty). Events and repeat instances: see
+  :mod:`fieldsurvey.ingest.rowkeys`.
 * Labels export: header row of field labels (``Record ID``, ``Race (choice=White)``,
   ``Complete?``) and label values. With a dictionary the headers are mapped back to field
   names; without one they are kept as they are.
@@ -267,9 +270,13 @@ def read_redcap(
                 text_columns.append(field)
     index = pd.RangeIndex(len(table))
     if complete:
+        # A form's status is empty in rows it has no part in (other events, other repeating
+        # forms' instances): a row is finished when every form it holds is complete.
         status = table[complete].astype("str")
+        present = status.notna()
         is_complete = status.isin(["2", "Complete"])
-        finished = is_complete.all(axis=1).astype("boolean")
+        finished = (is_complete | ~present).all(axis=1).astype("boolean")
+        finished[~present.any(axis=1)] = pd.NA
     else:
         finished = pd.Series(pd.NA, index=index, dtype="boolean")
     submitted = table[timestamps].astype("str").ffill(axis=1).iloc[:, -1] if timestamps else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from fieldsurvey.ingest.export import PlatformExport, build_export
 from fieldsurvey.io import read_table
@@ -24,16 +25,21 @@ def read_plain_table(path: str | Path) -> PlatformExport:
     table = read_table(path)
     rows = table.attrs.get("row_numbers") or range(2, len(table) + 2)
     missing_codes = table.attrs.get("missing_codes") or {}
+    # SPSS/Stata variable and value labels (value labels also name declared missing codes).
+    labels = table.attrs.get("labels") or {}
+    value_labels = table.attrs.get("value_labels") or {}
+    reader_notes = list(table.attrs.get("notes") or [])
     # pandas deep-copies attrs on every operation; the export carries what matters.
     table.attrs = {}
     folded = {str(c).casefold(): c for c in table.columns}
     id_col = next((folded[name] for name in ID_NAMES if name in folded), None)
-    notes = []
+    notes = reader_notes
     if id_col is None:
         id_col = "response_id"
         table.insert(0, id_col, [f"row-{i}" for i in range(2, len(table) + 2)])
         notes.append("no response id column: ids made from row numbers (row-2, row-3, ...)")
-    text = table.astype("string")
+    # Numbers as the file shows them: SPSS and read_table give floats, but a 7 is "7", not "7.0".
+    text = table.apply(_as_text)
     return build_export(
         table=text,
         platform="table",
@@ -41,8 +47,18 @@ def read_plain_table(path: str | Path) -> PlatformExport:
         response_id_column=str(id_col),
         row_numbers=np.asarray(rows, dtype=np.int64),
         missing_codes=missing_codes,
+        labels=labels,
+        value_labels=value_labels,
         notes=notes,
     )
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_float_dtype(values.dtype):
+        finite = values.dropna()
+        if len(finite) and (finite == finite.round()).all() and (finite.abs() < 2**53).all():
+            return values.astype("Int64").astype("string")
+    return values.astype("string")
 
 
 __all__ = ["ID_NAMES", "read_plain_table"]

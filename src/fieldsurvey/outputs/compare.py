@@ -16,7 +16,7 @@ from fieldsurvey.analyse.frame import load_frame
 from fieldsurvey.disclosure import publish
 from fieldsurvey.store import StudyError
 
-__all__ = ["Output", "benchmark", "compare", "comparison_json"]
+__all__ = ["Output", "benchmark", "compare", "comparison_json", "untestable_tests"]
 
 
 @dataclass
@@ -42,16 +42,20 @@ def compare(
     scales: Sequence[str] = (),
     correction: str = "holm",
     min_cell: int | None = None,
+    mapping: str | Path | None = None,
     command: str = "",
 ) -> Output:
     """Scale scores by group and the tests between groups, through the gate.
+
+    ``mapping``: for a data file, a mapping file (as for ``ingest``) naming its columns by
+    item id.
 
     Examples
     --------
     >>> out = compare("my-study", "wf_lived_exp", groups=["Yes", "No"])  # doctest: +SKIP
     >>> out.tables["tests"][["scale", "statistic", "p_adj"]]  # doctest: +SKIP
     """
-    frame = load_frame(source, tuple(instruments))
+    frame = load_frame(source, tuple(instruments), mapping)
     chosen = frame.scale_ids(tuple(scales))
     weights = frame.weights()
     results = group_comparison(frame, chosen, by, groups=groups, correction=correction,
@@ -130,10 +134,32 @@ def _band_shares(out: Output) -> None:
     out.tables["bands"] = pd.concat(frames, ignore_index=True)
 
 
+def untestable_tests(out: Output, by: str) -> dict[str, str]:
+    """Scale -> why its test is not computable, for tests shown without a statistic. The
+    reason is read off the shown group table (an SD of 0 there), never from the data."""
+    groups, found = out.tables["groups"], {}
+    for row in out.tables["tests"].itertuples(index=False):
+        if bool(getattr(row, "suppressed", False)) or pd.notna(row.statistic):
+            continue
+        cells = groups[(groups["scale"] == row.scale) & groups[by].notna()]
+        flat = [str(g) for g, sd in zip(cells[by], cells["sd"], strict=True)
+                if pd.notna(sd) and sd == 0]
+        if len(flat) == len(cells) and flat:
+            found[row.scale] = "not computable: no variance in any group (every score the same)"
+        elif flat and row.test == "welch_anova":
+            found[row.scale] = ("not computable: Welch's ANOVA needs variance in every group; "
+                                f"none in {', '.join(flat)}")
+        else:
+            found[row.scale] = ("not computable (a group has fewer than two scores, or no "
+                                "variance)")
+    return found
+
+
 def comparison_json(out: Output, by: str) -> dict[str, Any]:
     """The ``compare --format json`` document (keys as documented in docs/compare.md)."""
     groups, tests = out.tables["groups"], out.tables["tests"]
     invariance = out.tables.get("invariance")
+    untestable = untestable_tests(out, by)
     scales = []
     for scale in dict.fromkeys(groups["scale"]):
         rows = groups[(groups["scale"] == scale) & groups[by].notna()]
@@ -148,6 +174,8 @@ def comparison_json(out: Output, by: str) -> dict[str, Any]:
             t = test.iloc[0]
             entry["test"] = {"name": t["test"], "statistic": _num(t["statistic"]),
                              "df1": _num(t["df1"]), "df2": _num(t["df2"]), "p": _num(t["p_adj"])}
+            if scale in untestable:
+                entry["test"]["note"] = untestable[scale]
             entry["effect_size"] = {"name": t["effect_size"], "value": _num(t["effect"]),
                                     "ci": [_num(t["effect_ci_low"]), _num(t["effect_ci_high"])]}
         if invariance is not None and (invariance["scale"] == scale).any():

@@ -10,7 +10,9 @@ import pandas as pd
 from fieldsurvey.analyse.frame import respondent_keys
 from fieldsurvey.analyse.reliability import analyse_reliability
 from fieldsurvey.disclosure import publish
+from fieldsurvey.ingest.mapping import columns_as_items
 from fieldsurvey.instrument import resolve_instrument
+from fieldsurvey.scoring import checked_answers
 
 __all__ = ["reliability"]
 
@@ -22,6 +24,7 @@ def reliability(
     missing: str = "pairwise",
     ci: float = 0.95,
     min_cell: int | None = None,
+    mapping: str | Path | None = None,
     source: str | Path = "",
     study: Any = None,
     command: str = "",
@@ -29,13 +32,21 @@ def reliability(
     """The gated scale and item tables, and any warnings the analysis gave.
 
     With ``study`` (the answers are its stored responses) the study's policy and release
-    ledger apply; otherwise the default policy and an in-memory ledger.
+    ledger apply; otherwise the default policy and an in-memory ledger. ``mapping`` (a mapping
+    file as for ingest) renames the data's columns to item ids first. Answers are read with
+    the parser ``score`` uses, so an answer ``score`` refuses (3.5 on a Likert item, a label)
+    is refused here the same way, naming its row and column.
 
     Examples
     --------
     >>> summary, items, notes = reliability(answers, "proqol5")  # doctest: +SKIP
     """
     inst = resolve_instrument(instrument)
+    if mapping:
+        answers = columns_as_items(answers, [inst], Path(mapping))
+    answers = answers.copy()
+    checked = checked_answers(answers, inst, source=Path(source).name)
+    answers[checked.columns] = checked
     keys = respondent_keys(answers) if study is not None else None
     results, notes = analyse_reliability(answers, inst, missing=missing, ci=ci, keys=keys)
     gated = publish(results, study, min_cell=min_cell,

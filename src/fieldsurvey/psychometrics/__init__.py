@@ -2,16 +2,28 @@
 
 from fieldsurvey.psychometrics.cfa import (
     DEFAULT_MIN_GROUP_SIZE,
+    CFAConvergenceError,
     CFAError,
     CFAResult,
     CFAWarning,
     fit_cfa,
 )
+from fieldsurvey.psychometrics.efa import (
+    EFAResult,
+    ItemBankValidation,
+    ParallelAnalysis,
+    efa,
+    loading_report,
+    parallel_analysis,
+    validate_item_bank,
+)
 from fieldsurvey.psychometrics.invariance import (
     INVARIANCE_LEVELS,
+    ORDINAL_LEVELS,
     ChenCriteria,
     InvarianceResult,
     measurement_invariance,
+    ordinal_invariance,
 )
 from fieldsurvey.psychometrics.lavaan_syntax import LavaanSyntaxError, parse_model
 from fieldsurvey.psychometrics.omega import (
@@ -22,7 +34,18 @@ from fieldsurvey.psychometrics.omega import (
     omega_total,
     varimax,
 )
-from fieldsurvey.psychometrics.polychoric import ordinal_alpha, polychoric_matrix
+from fieldsurvey.psychometrics.partial_invariance import (
+    PartialInvarianceResult,
+    ScoreTests,
+    partial_invariance,
+    score_tests,
+)
+from fieldsurvey.psychometrics.polychoric import (
+    PolychoricResult,
+    ordinal_alpha,
+    polychoric,
+    polychoric_matrix,
+)
 from fieldsurvey.psychometrics.reliability import (
     MiskeyedItemsWarning,
     ReliabilityResult,
@@ -34,14 +57,28 @@ from fieldsurvey.psychometrics.reliability import (
 __all__ = [
     "DEFAULT_MIN_GROUP_SIZE",
     "INVARIANCE_LEVELS",
+    "ORDINAL_LEVELS",
+    "CFAConvergenceError",
     "CFAError",
     "CFAResult",
     "CFAWarning",
     "ChenCriteria",
+    "EFAResult",
+    "ItemBankValidation",
+    "ParallelAnalysis",
+    "efa",
+    "loading_report",
+    "parallel_analysis",
+    "validate_item_bank",
     "InvarianceResult",
     "LavaanSyntaxError",
+    "PartialInvarianceResult",
+    "ScoreTests",
+    "partial_invariance",
+    "score_tests",
     "fit_cfa",
     "measurement_invariance",
+    "ordinal_invariance",
     "parse_model",
     "MiskeyedItemsWarning",
     "ReliabilityResult",
@@ -53,6 +90,8 @@ __all__ = [
     "omega_hierarchical",
     "omega_total",
     "ordinal_alpha",
+    "PolychoricResult",
+    "polychoric",
     "polychoric_matrix",
     "scale_reliability",
     "varimax",

@@ -190,36 +190,49 @@ class MLProblem:
         grad = np.zeros(self.pt.n_free)
         if states is None:
             return grad
-        for g, (w, st, mo) in enumerate(zip(self.weights, states, self.moments, strict=True)):
-            si = st["sigma_inv"]
-            d = st["resid_mean"]
-            outer = mo.cov + np.outer(d, d)
-            dsigma = si - si @ outer @ si  # dF/dSigma (symmetric)
-            dmu = -2.0 * si @ d  # dF/dmu
-            lam, psi = st["lambda"], st["psi"]
-            derivs = {
-                "lambda": 2.0 * dsigma @ lam @ psi + np.outer(dmu, st["alpha"].ravel()),
-                "psi": lam.T @ dsigma @ lam,
-                "theta": dsigma,
-                "nu": dmu[:, None],
-                "alpha": (lam.T @ dmu)[:, None],
-            }
-            for name in _MATRICES:
-                rows, cols, idx = self._free[g][name]
-                if not len(idx):
-                    continue
-                vals = derivs[name][rows, cols]
-                if name in _SYMMETRIC:
-                    vals = np.where(rows == cols, vals, 2.0 * vals)
-                np.add.at(grad, idx, w * vals)
+        for g, (w, st) in enumerate(zip(self.weights, states, strict=True)):
+            dsigma, dmu = self._group_derivatives(g, st)
+            self._chain(g, st, dsigma, dmu, w, grad)
         return grad
 
-    def group_information(self, x: np.ndarray, g: int) -> np.ndarray:
-        """Expected information of one observation of group ``g``, in the free vector's terms."""
+    def _group_derivatives(self, g: int, st: dict) -> tuple[np.ndarray, np.ndarray]:
+        """dF_g/dSigma (symmetric, p x p) and dF_g/dmu (p) at a state."""
+        si = st["sigma_inv"]
+        d = st["resid_mean"]
+        outer = self.moments[g].cov + np.outer(d, d)
+        return si - si @ outer @ si, -2.0 * si @ d
+
+    def _chain(
+        self, g: int, st: dict, dsigma: np.ndarray, dmu: np.ndarray, w: float, grad: np.ndarray
+    ) -> None:
+        """Add ``w`` times the derivative of F_g with respect to the free parameters to ``grad``,
+        given F_g's derivatives with respect to Sigma_g and mu_g (chain rule)."""
+        lam, psi = st["lambda"], st["psi"]
+        derivs = {
+            "lambda": 2.0 * dsigma @ lam @ psi + np.outer(dmu, st["alpha"].ravel()),
+            "psi": lam.T @ dsigma @ lam,
+            "theta": dsigma,
+            "nu": dmu[:, None],
+            "alpha": (lam.T @ dmu)[:, None],
+        }
+        for name in _MATRICES:
+            rows, cols, idx = self._free[g][name]
+            if not len(idx):
+                continue
+            vals = derivs[name][rows, cols]
+            if name in _SYMMETRIC:
+                vals = np.where(rows == cols, vals, 2.0 * vals)
+            np.add.at(grad, idx, w * vals)
+
+    def group_jacobian(self, x: np.ndarray, g: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Derivatives of Sigma_g and mu_g with respect to group g's free parameters.
+
+        Returns ``(d_sigma, d_mu, index)``: ``d_sigma[k]`` (p x p) and ``d_mu[k]`` (p) for the
+        k-th free parameter of the group, ``index[k]`` its position in the free vector (a
+        parameter tied by a label may appear more than once; its derivatives then add up).
+        """
         mats = self.matrices(x, g)
         lam, psi, alpha = mats["lambda"], mats["psi"], mats["alpha"].ravel()
-        sigma = lam @ psi @ lam.T + mats["theta"]
-        sigma_inv = np.linalg.inv(sigma)
         params = self._free_params[g]
         q = len(params)
         d_sigma = np.zeros((q, self.p, self.p))
@@ -242,12 +255,28 @@ class MLProblem:
                 d_mu[k, r] = 1.0
             else:
                 d_mu[k] = lam[:, r]
+        if not self.meanstructure:
+            d_mu[:] = 0.0
+        return d_sigma, d_mu, np.array([par.index for par in params], dtype=int)
+
+    def to_free(self, g: int) -> np.ndarray:
+        """The (q_g x n_free) 0/1 matrix taking group g's parameters to the free vector."""
+        index = [par.index for par in self._free_params[g]]
+        out = np.zeros((len(index), self.pt.n_free))
+        out[np.arange(len(index)), index] = 1.0
+        return out
+
+    def group_information(self, x: np.ndarray, g: int) -> np.ndarray:
+        """Expected information of one observation of group ``g``, in the free vector's terms."""
+        sigma, _ = self.implied(x, g)
+        sigma_inv = np.linalg.inv(sigma)
+        d_sigma, d_mu, _ = self.group_jacobian(x, g)
+        q = d_sigma.shape[0]
         a = sigma_inv @ d_sigma  # batched: Sigma^-1 dSigma_k
         info = 0.5 * a.reshape(q, -1) @ a.transpose(0, 2, 1).reshape(q, -1).T
         if self.meanstructure:
             info += d_mu @ sigma_inv @ d_mu.T
-        to_free = np.zeros((q, self.pt.n_free))
-        to_free[np.arange(q), [par.index for par in params]] = 1.0
+        to_free = self.to_free(g)
         return to_free.T @ info @ to_free
 
     def information(self, x: np.ndarray) -> np.ndarray:
@@ -260,7 +289,9 @@ class MLProblem:
 
     # -- starting values and optimisation ------------------------------------------------
     def start_values(self) -> np.ndarray:
-        """Starting values in the spirit of lavaan's defaults (see :func:`_group_starts`)."""
+        """lavaan's default starting values (see :func:`_group_starts`); parameters held equal
+        across groups start at the average of their groups' values (lavaan projects the starts
+        onto the constraints, which for equalities is the average)."""
         sums = np.zeros(self.pt.n_free)
         counts = np.zeros(self.pt.n_free)
         for g, mo in enumerate(self.moments):
@@ -312,47 +343,26 @@ class MLProblem:
 
 
 def _group_starts(pt: ParTable, g: int, mo: GroupMoments) -> list[tuple]:
-    """Starts for one group: residual variances half the observed variance (lavaan), factor
-    covariances 0, intercepts the sample means, latent means 0, loadings from ratios of
-    covariances with the marker (a Fabin-like estimate), factor variances from those."""
+    """lavaan's default starting values (``start = "default"``) for one group.
+
+    Residual variances are half the observed variances, factor variances 0.05, covariances 0,
+    intercepts the sample means and latent means 0; the loadings of each factor come from
+    the non-iterative FABIN 3 estimator (Hagglund 1982) on that factor's indicators, scaled to
+    the first indicator and bounded as lavaan bounds them. Because FABIN estimates each loading
+    from the covariances, a reverse-keyed item left unreversed starts with a negative loading
+    instead of a positive one far from the solution.
+    """
     s = mo.cov
     params = pt.in_group(g)
-    loadings = [p for p in params if p.matrix == "lambda"]
-    values: dict[int, float] = {}
-    starts: dict[int, float] = {}  # factor -> variance start
+    loadings: dict[int, float] = {}
     for f in range(len(pt.factors)):
-        ind = [p for p in loadings if p.col == f]
+        ind = [p for p in params if p.matrix == "lambda" and p.col == f]
         rows = [p.row for p in ind]
-        marker = next((p for p in ind if not p.free and p.value != 0.0), None)
         psi_par = next(p for p in params if p.matrix == "psi" and p.row == p.col == f)
-        if marker is None:
-            psi = psi_par.value if not psi_par.free else 1.0
-            for p in ind:
-                if p.free:
-                    values[id(p)] = np.sqrt(max(s[p.row, p.row], 1e-8) / 2 / max(psi, 1e-8))
-            starts[f] = psi
-            continue
-        r, c = marker.row, marker.value
-        ratios = []
-        for p in ind:
-            if not p.free:
-                continue
-            others = [j for j in rows if j not in (p.row, r)]
-            denom = sum(s[r, j] for j in others)
-            if others and abs(denom) > 1e-8 * s[r, r]:
-                lam = c * sum(s[p.row, j] for j in others) / denom
-            else:
-                lam = c * s[p.row, r] / (s[r, r] / 2)
-            bound = 10.0 * abs(c) * np.sqrt(s[p.row, p.row] / s[r, r])
-            lam = float(np.clip(lam, -bound, bound))
-            values[id(p)] = lam
-            if abs(lam) > 1e-8:
-                ratios.append(s[r, p.row] / (c * lam))
-        psi = float(np.mean(ratios)) if ratios else s[r, r] / 2 / c**2
-        upper = s[r, r] / c**2
-        if not (0.05 * upper <= psi <= 0.95 * upper):
-            psi = upper / 2
-        starts[f] = psi_par.value if not psi_par.free else psi
+        std_lv = not psi_par.free and psi_par.value == 1.0
+        lam = fabin_loadings(s[np.ix_(rows, rows)], std_lv=std_lv)
+        for p, value in zip(ind, lam, strict=True):
+            loadings[id(p)] = float(value) if np.isfinite(value) else 1.0
 
     out = []
     for p in params:
@@ -362,14 +372,90 @@ def _group_starts(pt: ParTable, g: int, mo: GroupMoments) -> list[tuple]:
         if p.start is not None:
             value = p.start
         elif p.matrix == "lambda":
-            value = values.get(id(p), 0.0)
+            value = loadings[id(p)]
         elif p.matrix == "theta":
             value = s[p.row, p.row] / 2 if p.row == p.col else 0.0
         elif p.matrix == "psi":
-            value = starts[p.row] if p.row == p.col else 0.0
+            value = 0.05 if p.row == p.col else 0.0
         elif p.matrix == "nu":
             value = mo.mean[p.row]
         else:
             value = 0.0
         out.append((p, float(value)))
     return out
+
+
+def fabin_loadings(cov: np.ndarray, *, std_lv: bool = False) -> np.ndarray:
+    """One-factor loadings by FABIN 3 (Hagglund 1982), the first indicator's loading 1.
+
+    As lavaan's ``lav_cfa_1fac_fabin`` (used for its starting values): with four or more
+    indicators, ``lambda_i = s_i3' S33^-1 s_31 / s_13' S33^-1 s_31`` where "3" are the
+    indicators other than i and the first, each loading bounded by
+    ``sqrt(s_ii / (0.1 s_11))`` (the first indicator's reliability taken as at least 0.1);
+    with three, the closed-form solution (two: a made-up third indicator, as lavaan); a
+    negative triad of covariances gives loadings of 1. With ``std_lv`` (factor variance fixed
+    to 1) the loadings are multiplied by ``sqrt(psi)``.
+
+    Examples
+    --------
+    >>> lam = np.array([1.0, 0.8, -0.6, 0.7])
+    >>> s = np.outer(lam, lam) * 0.5 + np.diag([0.5, 0.6, 0.4, 0.5])
+    >>> np.round(fabin_loadings(s), 6).tolist()
+    [1.0, 0.8, -0.6, 0.7]
+    """
+    s = np.asarray(cov, dtype=float)
+    nvar = s.shape[0]
+    if nvar < 4:
+        lam, psi, neg_triad = _three_indicators(s)
+        if neg_triad:
+            return np.full(nvar, 0.7 if std_lv else 1.0)
+    else:
+        lam = np.ones(nvar)
+        for i in range(1, nvar):
+            others = [j for j in range(1, nvar) if j != i]
+            s23, s31 = s[i, others], s[others, 0]
+            try:
+                tmp = np.linalg.solve(s[np.ix_(others, others)], s31)
+                lam[i] = (s23 @ tmp) / (s31 @ tmp)
+            except np.linalg.LinAlgError:
+                lam[i] = (s23 @ s31) / (s31 @ s31)
+        lower_psi = 0.1 * s[0, 0]
+        bound = np.sqrt(np.diag(s)[1:] / lower_psi)
+        lam[1:] = np.clip(lam[1:], -bound, bound)
+        psi = _fabin_psi(s, lam) if std_lv else np.nan
+    if std_lv:
+        lam = lam * np.sign(psi) * np.sqrt(abs(psi))
+    return lam
+
+
+def _fabin_psi(s: np.ndarray, lam: np.ndarray) -> float:
+    """FABIN's factor variance (unweighted least squares given the loadings), as lavaan."""
+    nvar = len(lam)
+    d = np.outer(lam, lam) / np.sum(lam**2)
+    theta = np.linalg.solve(np.eye(nvar) - d * d, np.diag(s - d @ s @ d))
+    l2 = np.sum(lam**2)
+    return float(lam @ (s - np.diag(theta)) @ lam / (l2 * l2))
+
+
+def _three_indicators(s: np.ndarray) -> tuple[np.ndarray, float, bool]:
+    """Closed-form one-factor solution of three indicators (lavaan's ``lav_cfa_1fac_3ind``).
+
+    Returns (loadings, psi, negative triad); for fewer than three indicators lavaan's
+    completion of the matrix is used.
+    """
+    nvar = s.shape[0]
+    if nvar == 1:
+        s = np.ones((3, 3))
+    elif nvar == 2:
+        extra = np.array([np.mean(np.diag(s)), s[1, 0]])
+        s = np.block([[s, extra[:, None]], [extra[None, :], np.array([[np.max(np.diag(s))]])]])
+    s21, s31, s32 = s[1, 0], s[2, 0], s[2, 1]
+    neg_triad = s21 * s31 * s32 < 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        psi = s21 * s31 / s32
+        l2, l3 = s32 / s31, s32 / s21
+    lower_psi = 0.1 * s[0, 0]
+    psi = float(np.clip(psi, lower_psi, s[0, 0]))  # NaN stays NaN (then a start of 1, as lavaan)
+    bound = np.sqrt(np.diag(s)[1:] / lower_psi)
+    lam = np.r_[1.0, np.clip([l2, l3], -bound, bound)]
+    return lam[:nvar], float(psi), bool(neg_triad)

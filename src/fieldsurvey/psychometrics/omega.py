@@ -4,7 +4,9 @@ This reproduces ``psych::omega(x, nfactors = 1)$omega.tot``: psych fits one fact
 (``fm = "minres"``, unweighted least squares on the off-diagonal correlations) to the pairwise
 Pearson correlation matrix, and reports
 
-    omega_total = (sum(R) - sum(u2)) / sum(R),   u2 = 1 - loading^2.
+    omega_total = (sum(R) - sum(u2)) / sum(R),   u2 = 1 - loading^2,
+
+where, as psych's default ``flip = TRUE``, items loading negatively are reversed in ``R`` first.
 
 psych finds the minres solution by optimising the uniquenesses (``optim``, L-BFGS-B, bounded
 below by 0.005); we minimise the same least-squares criterion directly over the loadings, so both
@@ -92,7 +94,10 @@ def minres_one_factor(corr: np.ndarray | pd.DataFrame) -> np.ndarray:
 
 
 def omega_total(
-    items: pd.DataFrame | np.ndarray, *, missing: Literal["pairwise", "listwise"] = "pairwise"
+    items: pd.DataFrame | np.ndarray,
+    *,
+    missing: Literal["pairwise", "listwise"] = "pairwise",
+    flip: bool = True,
 ) -> float:
     """McDonald's omega total of a scale, as ``psych::omega(x, nfactors=1)$omega.tot``.
 
@@ -103,6 +108,11 @@ def omega_total(
         square correlation matrix.
     missing : {"pairwise", "listwise"}
         How missing answers are handled when correlating raw responses (psych: pairwise).
+    flip : bool
+        As psych's default ``flip = TRUE``: items loading negatively on the factor are reversed
+        before the total variance ``sum(R)`` is taken, so an unreversed reverse-keyed item
+        counts as the item it measures. ``False`` keeps their negative correlations in
+        ``sum(R)`` (psych ``flip = FALSE``), which lowers omega.
 
     Returns
     -------
@@ -115,7 +125,15 @@ def omega_total(
     0.6735
     """
     corr = _correlation(items, missing)
+    return omega_total_from_corr(corr, flip=flip)
+
+
+def omega_total_from_corr(corr: np.ndarray, *, flip: bool = True) -> float:
+    """Omega total of a correlation matrix (see :func:`omega_total`)."""
     load = minres_one_factor(corr)
+    if flip:
+        key = np.where(load < 0, -1.0, 1.0)
+        corr = corr * np.outer(key, key)
     total = corr.sum()
     return float((total - (1.0 - load**2).sum()) / total)
 

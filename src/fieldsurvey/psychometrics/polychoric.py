@@ -1,4 +1,4 @@
-"""Polychoric correlations and ordinal alpha, as R ``psych::polychoric``.
+"""Polychoric correlations, their thresholds and ordinal alpha, as R ``psych::polychoric``.
 
 Each item is taken as a coarse reading of a standard-normal variable cut at thresholds. As psych
 does by default (``global = TRUE``): the thresholds of an item come from its own answer
@@ -19,6 +19,7 @@ Ordinal alpha (Zumbo, Gadermann & Zeisser 2007) is the standardised alpha of the
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,51 @@ from scipy import optimize, special
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(40)
 # psych refuses items with more categories than this (polychoric(max.cat = 8)).
 MAX_CATEGORIES = 8
+
+
+@dataclass(frozen=True)
+class PolychoricResult:
+    """Polychoric correlations with the thresholds they rest on (psych's ``rho`` and ``tau``).
+
+    Attributes
+    ----------
+    rho : pd.DataFrame
+        Items x items correlation matrix.
+    tau : pd.DataFrame
+        One row per item, one column per threshold ("1" .. "K-1" for K answer categories):
+        ``qnorm`` of the item's cumulative answer proportions; an unused top category gives
+        ``inf`` (as psych).
+    n : pd.Series
+        Respondents who answered each item.
+    """
+
+    rho: pd.DataFrame
+    tau: pd.DataFrame
+    n: pd.Series
+
+
+def polychoric(items: pd.DataFrame, *, correct: float = 0.5) -> PolychoricResult:
+    """Polychoric correlations and thresholds, as ``psych::polychoric(x)`` (``$rho``, ``$tau``).
+
+    See :func:`polychoric_matrix` for the method.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"a": [1, 2, 2, 3, 3, 4, 1, 4], "b": [1, 1, 2, 3, 4, 4, 2, 3]})
+    >>> res = polychoric(df)
+    >>> [round(float(t), 4) for t in res.tau.loc["a"]]  # qnorm(c(2, 4, 6) / 8)
+    [-0.6745, 0.0, 0.6745]
+    """
+    codes, names = _codes(items)
+    rho = polychoric_matrix(items, correct=correct)
+    n_cat = int(np.nanmax(codes))
+    tau = np.array([_thresholds(codes[:, j], n_cat) for j in range(codes.shape[1])])
+    columns = [str(i) for i in range(1, n_cat)]
+    return PolychoricResult(
+        rho=rho,
+        tau=pd.DataFrame(tau, index=names, columns=columns),
+        n=pd.Series((~np.isnan(codes)).sum(axis=0), index=names, name="n"),
+    )
 
 
 def polychoric_matrix(items: pd.DataFrame, *, correct: float = 0.5) -> pd.DataFrame:

@@ -28,7 +28,7 @@ from scipy import stats
 
 from fieldsurvey.instrument.model import Instrument
 from fieldsurvey.psychometrics._blas import single_threaded_blas
-from fieldsurvey.psychometrics.omega import minres_one_factor
+from fieldsurvey.psychometrics.omega import omega_total_from_corr
 
 Missing = Literal["pairwise", "listwise"]
 MISSING_POLICIES: tuple[str, ...] = ("pairwise", "listwise")
@@ -42,7 +42,12 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "alpha_ci_high", "ci_level", "boot_ci_low", "boot_ci_high", "omega_total", "missing", "note",
 )  # fmt: skip
 ITEM_COLUMNS: tuple[str, ...] = (
-    "scale", "item", "reversed", "n", "mean", "sd", "r_drop", "alpha_if_deleted",
+    "scale", "item", "reversed", "n", "mean", "sd", "r_drop", "alpha_if_deleted", "raw_r",
+    "std_r", "r_cor",
+)  # fmt: skip
+#: Item statistics (every item column but the labels and ``n``).
+ITEM_STATISTICS: tuple[str, ...] = (
+    "mean", "sd", "r_drop", "alpha_if_deleted", "raw_r", "std_r", "r_cor",
 )  # fmt: skip
 
 
@@ -116,7 +121,7 @@ def scale_reliability(
     ReliabilityResult
         ``summary`` (n, k, alpha, alpha_std, g6, average_r, median_r, alpha_ci_low/high,
         boot_ci_low/high, omega_total, ...) and ``items`` (n, mean, sd, r_drop,
-        alpha_if_deleted).
+        alpha_if_deleted, and psych's ``raw.r``, ``std.r``, ``r.cor`` as raw_r, std_r, r_cor).
 
     Notes
     -----
@@ -184,6 +189,9 @@ def scale_reliability(
             warnings.warn(_miskeyed_message(scale, names, mom.cov), MiskeyedItemsWarning, 2)
     summary.pop("average_cov", None)
     item_table = _item_table(names, mom, reversed_items, scale)
+    if usable:
+        item_table["raw_r"] = _item_total_r(x, missing)
+        item_table[["std_r", "r_cor"]] = _standardised_item_total_r(mom.cov)
     return ReliabilityResult(
         summary=pd.Series({c: summary[c] for c in SUMMARY_COLUMNS}, name=scale or None),
         items=item_table,
@@ -503,17 +511,57 @@ def _item_table(
             "sd": np.sqrt(np.diag(cov)),
             "r_drop": r_drop,
             "alpha_if_deleted": alpha_drop,
+            "raw_r": np.nan,
+            "std_r": np.nan,
+            "r_cor": np.nan,
         },
         columns=list(ITEM_COLUMNS),
     )
 
 
+def _item_total_r(x: np.ndarray, missing: str) -> np.ndarray:
+    """psych's ``raw.r``: each item's correlation with the total score.
+
+    The total is the mean of the items a respondent answered (psych: ``rowMeans(x, na.rm =
+    TRUE)``), correlated with each item over the respondents who answered it. Listwise: on the
+    complete rows only.
+    """
+    if missing == "listwise":
+        x = x[~np.isnan(x).any(axis=1)]
+    answered = ~np.isnan(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # respondents with no answer
+        total = np.nanmean(x, axis=1)
+    out = np.full(x.shape[1], np.nan)
+    for j in range(x.shape[1]):
+        rows = answered[:, j]
+        if rows.sum() > 2:
+            item, tot = x[rows, j], total[rows]
+            item, tot = item - item.mean(), tot - tot.mean()
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[j] = (item @ tot) / np.sqrt((item @ item) * (tot @ tot))
+    return out
+
+
+def _standardised_item_total_r(cov: np.ndarray) -> np.ndarray:
+    """psych's ``std.r`` (correlation with the standardised total, item included) and ``r.cor``
+    (the same with the item's own variance replaced by its squared multiple correlation,
+    correcting for item overlap), both from ``R = cov2cor(C)``: ``colSums(R) / sqrt(sum(R))``
+    and ``colSums(RC) / sqrt(sum(RC))`` with ``diag(RC) = smc(R)``."""
+    corr = _cov_to_corr(cov)
+    reduced = corr.copy()
+    np.fill_diagonal(reduced, squared_multiple_correlations(corr))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        std_r = corr.sum(axis=0) / np.sqrt(corr.sum())
+        r_cor = reduced.sum(axis=0) / np.sqrt(reduced.sum())
+    return np.column_stack([std_r, r_cor])
+
+
 def _omega_total_from_corr(corr: np.ndarray) -> float:
     try:
-        loadings = minres_one_factor(corr)
+        return omega_total_from_corr(corr, flip=True)
     except (ValueError, np.linalg.LinAlgError):
         return np.nan
-    return float((corr.sum() - (1.0 - loadings**2).sum()) / corr.sum())
 
 
 def _bootstrap_interval(
@@ -557,7 +605,7 @@ def _withhold(
         f"withheld: {summary['n']} respondents, fewer than the minimum of {min_respondents}"
     )
     items = items.copy()
-    items[["mean", "sd", "r_drop", "alpha_if_deleted"]] = np.nan
+    items[list(ITEM_STATISTICS)] = np.nan
     return summary, items
 
 

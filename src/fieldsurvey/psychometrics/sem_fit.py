@@ -44,8 +44,28 @@ def baseline_chisq(covs: Sequence[np.ndarray], ns: Sequence[int]) -> tuple[float
     return float(total), len(covs) * p * (p - 1) // 2
 
 
-def cfi(chisq: float, df: float, chisq_base: float, df_base: float) -> float:
-    """Comparative fit index (Bentler 1990) as lavaan computes it."""
+def _robust(df: float, c_hat: float, c_hat_base: float) -> bool:
+    """lavaan uses the robust formulas only when both correction factors differ from 1."""
+    return df > 0 and c_hat != 1 and c_hat_base != 1
+
+
+def cfi(
+    chisq: float,
+    df: float,
+    chisq_base: float,
+    df_base: float,
+    c_hat: float = 1.0,
+    c_hat_base: float = 1.0,
+) -> float:
+    """Comparative fit index (Bentler 1990) as lavaan computes it.
+
+    With correction factors ``c_hat`` (model) and ``c_hat_base`` (baseline) this is the robust
+    CFI of Brosseau-Liard & Savalei (2014): ``df`` is replaced by ``c_hat * df``.
+    """
+    if np.isnan([chisq, df, chisq_base, df_base, c_hat, c_hat_base]).any():
+        return float("nan")
+    if _robust(df, c_hat, c_hat_base):
+        df, df_base = c_hat * df, c_hat_base * df_base
     t1 = max(chisq - df, 0.0)
     t2 = max(chisq - df, chisq_base - df_base, 0.0)
     if np.isclose(t1, 0.0) and np.isclose(t2, 0.0):
@@ -53,24 +73,46 @@ def cfi(chisq: float, df: float, chisq_base: float, df_base: float) -> float:
     return 1.0 - t1 / t2
 
 
-def tli(chisq: float, df: float, chisq_base: float, df_base: float) -> float:
-    """Tucker-Lewis index (non-normed fit index) as lavaan computes it (not capped at 1)."""
-    t1 = (chisq - df) * df_base
-    t2 = (chisq_base - df_base) * df
+def tli(
+    chisq: float,
+    df: float,
+    chisq_base: float,
+    df_base: float,
+    c_hat: float = 1.0,
+    c_hat_base: float = 1.0,
+) -> float:
+    """Tucker-Lewis index (non-normed fit index) as lavaan computes it (not capped at 1);
+    robust with correction factors as :func:`cfi`."""
+    if np.isnan([chisq, df, chisq_base, df_base, c_hat, c_hat_base]).any():
+        return float("nan")
+    if _robust(df, c_hat, c_hat_base):
+        t1 = (chisq - c_hat * df) * df_base
+        t2 = (chisq_base - c_hat_base * df_base) * df
+    else:
+        t1 = (chisq - df) * df_base
+        t2 = (chisq_base - df_base) * df
     if df > 0 and abs(t2) > 0:
         return 1.0 - t1 / t2
     return 1.0
 
 
-def rmsea(chisq: float, df: float, n: int, n_groups: int = 1) -> float:
-    """RMSEA with lavaan's multi-group correction ``sqrt(G)`` (Steiger 1998)."""
+def rmsea(chisq: float, df: float, n: int, n_groups: int = 1, c_hat: float = 1.0) -> float:
+    """RMSEA with lavaan's multi-group correction ``sqrt(G)`` (Steiger 1998); with a
+    correction factor the robust RMSEA ``sqrt(max(chisq / (N df) - c / N, 0))``."""
+    if np.isnan([chisq, df, c_hat]).any():
+        return float("nan")
     if df <= 0:
         return 0.0
-    return float(np.sqrt(max(chisq / (n * df) - 1.0 / n, 0.0)) * np.sqrt(n_groups))
+    return float(np.sqrt(max(chisq / (n * df) - c_hat / n, 0.0)) * np.sqrt(n_groups))
 
 
 def rmsea_ci(
-    chisq: float, df: float, n: int, n_groups: int = 1, level: float = 0.90
+    chisq: float,
+    df: float,
+    n: int,
+    n_groups: int = 1,
+    level: float = 0.90,
+    c_hat: float = 1.0,
 ) -> tuple[float, float]:
     """Confidence interval of the RMSEA from the non-central chi-square distribution.
 
@@ -80,7 +122,9 @@ def rmsea_ci(
     >>> round(lo, 3), round(hi, 3)
     (0.071, 0.114)
     """
-    if df < 1 or not np.isfinite(chisq):
+    if not (np.isfinite(chisq) and np.isfinite(df) and np.isfinite(c_hat)):
+        return float("nan"), float("nan")
+    if df < 1:
         return 0.0, 0.0
     upper_p = 1 - (1 - level) / 2
     lower_p = (1 - level) / 2
@@ -90,7 +134,7 @@ def rmsea_ci(
             return float(scipy.stats.chi2.cdf(chisq, df))
         return float(scipy.stats.ncx2.cdf(chisq, df, ncp))
 
-    scale = np.sqrt(n_groups) / np.sqrt(n * df)
+    scale = np.sqrt(n_groups) * np.sqrt(c_hat) / np.sqrt(n * df)
     if cdf(0.0) < upper_p:
         lower = 0.0
     else:
@@ -149,32 +193,40 @@ def fit_measures(
     ns: Sequence[int],
     npar: int,
     meanstructure: bool,
+    baseline: tuple[float, int] | None = None,
+    logl: float | None = None,
+    unrestricted_logl: float | None = None,
 ) -> dict[str, float]:
     """All fit measures of a fitted model, named with underscores (lavaan uses dots).
 
     Returns a dict with n, n_groups, npar, chisq, df, pvalue, baseline_chisq, baseline_df, cfi,
     tli, rmsea, rmsea_ci_lower, rmsea_ci_upper, srmr, srmr_nomean, logl, unrestricted_logl, aic,
-    bic.
+    bic. ``covs`` and ``means`` are the saturated model's moments (with incomplete data its EM
+    estimates); ``baseline`` (chi-square, df) and the log-likelihoods replace the complete-data
+    formulas when given (FIML).
     """
     n = int(sum(ns))
     g = len(ns)
     p = covs[0].shape[0]
     moments = g * (p * (p + 1) // 2 + (p if meanstructure else 0))
     df = moments - npar
-    chisq = float(sum(ng * f for ng, f in zip(ns, fmin_groups, strict=True)))
+    chisq = float(sum(ng * max(f, 0.0) for ng, f in zip(ns, fmin_groups, strict=True)))
     pvalue = float(scipy.stats.chi2.sf(chisq, df)) if df > 0 else float("nan")
-    base_chisq, base_df = baseline_chisq(covs, ns)
+    base_chisq, base_df = baseline if baseline is not None else baseline_chisq(covs, ns)
     lo, hi = rmsea_ci(chisq, df, n, g)
     srmrs = [
         srmr_group(c, m, s, u, meanstructure)
         for c, m, s, u in zip(covs, means, sigmas, mus, strict=True)
     ]
     weights = np.asarray(ns) / n
-    logl = sum(
-        loglik(c, m, s, u if meanstructure else m, ng)
-        for c, m, s, u, ng in zip(covs, means, sigmas, mus, ns, strict=True)
-    )
-    logl_h1 = sum(loglik(c, m, c, m, ng) for c, m, ng in zip(covs, means, ns, strict=True))
+    if logl is None:
+        logl = sum(
+            loglik(c, m, s, u if meanstructure else m, ng)
+            for c, m, s, u, ng in zip(covs, means, sigmas, mus, ns, strict=True)
+        )
+    logl_h1 = unrestricted_logl
+    if logl_h1 is None:
+        logl_h1 = sum(loglik(c, m, c, m, ng) for c, m, ng in zip(covs, means, ns, strict=True))
     return {
         "n": n,
         "n_groups": g,

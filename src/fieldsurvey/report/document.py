@@ -28,6 +28,7 @@ import pandas as pd
 import yaml
 
 from fieldsurvey import __version__
+from fieldsurvey.errors import FieldsurveyError
 from fieldsurvey.report.figures import Figure
 from fieldsurvey.resources import data_dir
 
@@ -46,7 +47,7 @@ _NOT_PORTABLE = [
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9._/-]+$")
 
 
-class DocumentError(ValueError):
+class DocumentError(FieldsurveyError, ValueError):
     """A report document cannot be built: non-portable text, bad table or figure."""
 
 

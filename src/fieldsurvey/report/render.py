@@ -32,6 +32,7 @@ from typing import Literal
 
 import yaml
 
+from fieldsurvey.errors import FieldsurveyError
 from fieldsurvey.resources import data_dir
 
 __all__ = [
@@ -51,7 +52,7 @@ _QUARTO_ONLY = {"embed-resources", "css", "reference-doc"}
 Engine = Literal["auto", "quarto", "pandoc"]
 
 
-class RenderError(RuntimeError):
+class RenderError(FieldsurveyError, RuntimeError):
     """Rendering failed; the message names the engine, the command and the tool's stderr.
 
     Attributes

@@ -9,19 +9,30 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fieldsurvey.errors import FieldsurveyError
 from fieldsurvey.instrument import Instrument, assign_bands, resolve_instrument
 from fieldsurvey.instrument.answers import InvalidAnswer, numeric_answers
 from fieldsurvey.instrument.model import Scale
 
 _MAX_LISTED = 20
+_ADVICE = "use invalid='missing' / --invalid missing to treat them as missing"
 
 
-class ScoringError(ValueError):
-    """Answers that cannot be scored, or data that does not fit the instruments."""
+class ScoringError(FieldsurveyError, ValueError):
+    """Answers that cannot be scored, or data that does not fit the instruments.
 
-    def __init__(self, message: str, invalid: Sequence[InvalidAnswer] = ()):
+    ``invalid`` lists the answers concerned; the first one gives the error's row and column.
+    """
+
+    def __init__(self, message: str, invalid: Sequence[InvalidAnswer] = (), *,
+                 file: str | None = None) -> None:
         self.invalid = list(invalid)
-        super().__init__(message)
+        first = self.invalid[0] if self.invalid else None
+        super().__init__(message, file=file, row=first.row if first else None,
+                         column=first.column if first else None)
+
+    def __str__(self) -> str:  # the message already lists every answer with its row and column
+        return self.message
 
 
 InstrumentRef = str | Path | Instrument
@@ -47,7 +58,8 @@ def score_scales(
     instruments : instrument id, YAML path, Instrument, or a list of them
     id_column : str, optional
         Column identifying respondents, copied to the output first. Without it the output's first
-        column is ``row``, the spreadsheet row number (header = row 1).
+        column is ``row``, the row number in the file (header = row 1; the file's own numbering
+        when ``data`` comes from :func:`fieldsurvey.io.read_table`, else 2, 3, ...).
     invalid : {"error", "missing"}
         Non-numeric, out-of-range or non-whole answers raise :class:`ScoringError` naming row and
         column ("error", default), or are treated as missing and counted in
@@ -74,6 +86,10 @@ def score_scales(
     if invalid not in ("error", "missing"):
         raise ValueError("invalid must be 'error' or 'missing'")
     insts = _resolve_all(instruments)
+    # The file's own row numbers (fieldsurvey.io.read_table), so errors name the row to fix.
+    file_rows = data.attrs.get("row_numbers") if data.attrs else None
+    if file_rows is None or len(file_rows) != len(data):
+        file_rows = range(2, len(data) + 2)
     if data.attrs:
         # pandas deep-copies attrs on every operation; scoring needs none of them.
         data = data.copy(deep=False)
@@ -94,46 +110,14 @@ def score_scales(
         raise ScoringError(f"{prefix}no id column {id_column!r} in the data")
 
     ids = data[id_column].to_numpy() if id_column else None
-    item_scale = {it.id: inst.response_scales[it.scale] for inst in insts for it in inst.items}
-    # Column-major: each item is written and each scale's block read as contiguous columns.
-    matrix = np.empty((len(data), len(needed)), dtype=float, order="F")
-    problems: list[InvalidAnswer] = []
-    counts: dict[str, int] = {}
-    for j, item_id in enumerate(needed):
-        values, bad, reasons = numeric_answers(data[item_id], item_scale[item_id])
-        matrix[:, j] = values
-        if bad.any():
-            rows = np.flatnonzero(bad)
-            counts[item_id] = int(rows.size)
-            for r in rows[: _MAX_LISTED - len(problems)] if len(problems) < _MAX_LISTED else []:
-                problems.append(
-                    InvalidAnswer(
-                        row=int(r) + 2,
-                        column=item_id,
-                        value=_plain(data[item_id].iloc[r]),
-                        reason=str(reasons[r]),
-                        response_id=None if ids is None else ids[r],
-                    )
-                )
-    problems.sort(key=lambda p: p.row)
-    total_bad = sum(counts.values())
-    if total_bad and invalid == "error":
-        listed = "\n".join(f"  {prefix}{p.describe()}" for p in problems)
-        more = f"\n  ... and {total_bad - len(problems)} more" if total_bad > len(problems) else ""
-        raise ScoringError(
-            f"{prefix}{total_bad} answer(s) cannot be scored (use invalid='missing' / "
-            f"--invalid missing to treat them as missing):\n{listed}{more}",
-            problems,
-        )
-    if total_bad:
-        warnings.warn(f"{prefix}{total_bad} invalid answer(s) treated as missing", stacklevel=2)
-
+    matrix, counts = _answer_matrix(data, insts, needed, file_rows=file_rows, ids=ids,
+                                    invalid=invalid, prefix=prefix, advice=_ADVICE)
     column_of = {item_id: j for j, item_id in enumerate(needed)}
     out: dict[str, object] = {}
     if id_column:
         out[id_column] = data[id_column].to_numpy()
     else:
-        out["row"] = np.arange(2, len(data) + 2)
+        out["row"] = np.asarray(file_rows, dtype=np.int64)
     for inst, sc in scales:
         score, answered = _score_block(inst, sc, [matrix[:, column_of[i]] for i in sc.items])
         out[sc.id] = score
@@ -148,9 +132,87 @@ def score_scales(
     return result
 
 
+def checked_answers(
+    data: pd.DataFrame,
+    instruments: InstrumentRef | Iterable[InstrumentRef],
+    *,
+    source: str | None = None,
+    invalid: str = "error",
+    advice: str = "correct them, or leave them blank to count them as missing",
+) -> pd.DataFrame:
+    """The instruments' item columns of ``data`` as numbers, checked as :func:`score_scales`
+    checks them: one answer parser for every command (a "3.5" on a Likert item, a label, an
+    answer outside the declared bounds is refused naming its row and column, or with
+    ``invalid="missing"`` counted and made missing).
+
+    Items without a column in ``data`` are left out. Row numbers in errors come from
+    ``data.attrs["row_numbers"]`` (:func:`fieldsurvey.io.read_table`) when present.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> checked_answers(pd.DataFrame({"pq01": ["3", " 4 "]}), "proqol5")["pq01"].tolist()
+    [3.0, 4.0]
+    """
+    insts = _resolve_all(instruments)
+    file_rows = data.attrs.get("row_numbers") if data.attrs else None
+    if file_rows is None or len(file_rows) != len(data):
+        file_rows = range(2, len(data) + 2)
+    items = [it.id for inst in insts for it in inst.items
+             if it.id in data.columns and inst.response_scales[it.scale].type != "text"]
+    items = list(dict.fromkeys(items))
+    prefix = f"{source}: " if source else ""
+    matrix, _ = _answer_matrix(data, insts, items, file_rows=file_rows, ids=None,
+                               invalid=invalid, prefix=prefix, advice=advice)
+    return pd.DataFrame(matrix, index=data.index, columns=items)
+
+
+def _answer_matrix(data: pd.DataFrame, insts: list[Instrument], needed: list[str], *,
+                   file_rows, ids, invalid: str, prefix: str, advice: str
+                   ) -> tuple[np.ndarray, dict[str, int]]:
+    """Numeric answers (column-major), raising or counting the invalid ones."""
+    item_scale = {it.id: inst.response_scales[it.scale] for inst in insts for it in inst.items}
+    # Column-major: each item is written and each scale's block read as contiguous columns.
+    matrix = np.empty((len(data), len(needed)), dtype=float, order="F")
+    problems: list[InvalidAnswer] = []
+    counts: dict[str, int] = {}
+    for j, item_id in enumerate(needed):
+        values, bad, reasons = numeric_answers(data[item_id], item_scale[item_id])
+        matrix[:, j] = values
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            counts[item_id] = int(rows.size)
+            for r in rows[: _MAX_LISTED - len(problems)] if len(problems) < _MAX_LISTED else []:
+                problems.append(
+                    InvalidAnswer(
+                        row=int(file_rows[r]),
+                        column=item_id,
+                        value=_plain(data[item_id].iloc[r]),
+                        reason=str(reasons[r]),
+                        response_id=None if ids is None else ids[r],
+                    )
+                )
+    problems.sort(key=lambda p: p.row)
+    total_bad = sum(counts.values())
+    if total_bad and invalid == "error":
+        listed = "\n".join(f"  {prefix}{p.describe()}" for p in problems)
+        more = f"\n  ... and {total_bad - len(problems)} more" if total_bad > len(problems) else ""
+        raise ScoringError(
+            f"{prefix}{total_bad} answer(s) cannot be scored ({advice}):\n{listed}{more}",
+            problems,
+        )
+    if total_bad:
+        warnings.warn(f"{prefix}{total_bad} invalid answer(s) treated as missing", stacklevel=3)
+    return matrix, counts
+
+
 def _plain(value: object) -> object:
-    """numpy scalars as plain Python values, so messages read ``6`` not ``np.int64(6)``."""
-    return value.item() if isinstance(value, np.generic) else value
+    """numpy scalars as plain Python values, whole floats as integers, so messages read ``6``,
+    not ``np.int64(6)`` or ``6.0`` (a column of numbers is read as floats)."""
+    value = value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def reverse_keyed(inst: Instrument, item_ids: Sequence[str], block: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@
 
     my-study/
       study.yaml        title, instruments, organisation column, groups, waves, minimum cell
-                        size, exclusion rules
+                        size, exclusion rules, microdata (what ``export-data`` protects)
       store.duckdb      the study store (see fieldsurvey.store.database)
       imports/          nothing is written here by fieldsurvey: a place to keep received files
       exports/          cleaned data written by ``fieldsurvey export-data``
@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from fieldsurvey.errors import FieldsurveyError
 from fieldsurvey.instrument import Instrument, InstrumentError, resolve_instrument
 
 STUDY_FILE = "study.yaml"
@@ -31,7 +33,7 @@ STORE_FILE = "store.duckdb"
 MIN_CELL_FLOOR = 5
 
 
-class StudyError(ValueError):
+class StudyError(FieldsurveyError, ValueError):
     """A study folder or its ``study.yaml`` is invalid."""
 
 
@@ -45,6 +47,34 @@ class Exclusions:
     speeders: bool = False  # exclude speeders (else only flagged)
     straightlining: bool = False  # exclude straight-liners (else only flagged)
     attention_failed: bool = True  # exclude failed attention checks
+
+
+@dataclass(frozen=True)
+class MicrodataSettings:
+    """How ``export-data`` protects respondent-level files (see docs/microdata.md).
+
+    ``key_variables`` and ``sensitive`` of None mean the defaults found in the data: keys
+    org, role, tenure, pay band, lived experience, peer role, age band and gender; sensitive
+    lived experience. ``recode`` gives a key its own ladder of wider groups: for each rung, a
+    mapping of new label -> the codes it covers.
+    """
+
+    key_variables: tuple[str, ...] | None = None
+    sensitive: tuple[str, ...] | None = None
+    l_diversity: int = 2
+    max_suppression: float = 0.05
+    recode: dict[str, tuple[dict[str, tuple[Any, ...]], ...]] = field(default_factory=dict)
+
+    def to_yaml_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in ("key_variables", "sensitive"):
+            if getattr(self, name) is not None:
+                out[name] = list(getattr(self, name))
+        out["l_diversity"], out["max_suppression"] = self.l_diversity, self.max_suppression
+        if self.recode:
+            out["recode"] = {var: [{label: list(codes) for label, codes in rung.items()}
+                                   for rung in rungs] for var, rungs in self.recode.items()}
+        return out
 
 
 @dataclass(frozen=True)
@@ -64,12 +94,17 @@ class StudyConfig:
     weighting: str = "poststratify"
     attention_checks: dict[str, int] = field(default_factory=dict)
     exclusions: Exclusions = field(default_factory=Exclusions)
+    microdata: MicrodataSettings = field(default_factory=MicrodataSettings)
 
     def to_yaml_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["instruments"] = list(self.instruments)
         out["group_columns"] = list(self.group_columns)
         out["waves"] = list(self.waves)
+        if self.microdata == MicrodataSettings():
+            del out["microdata"]
+        else:
+            out["microdata"] = self.microdata.to_yaml_dict()
         return out
 
 
@@ -151,7 +186,8 @@ def init_study(
         waves=tuple(str(w) for w in waves or ()),
         min_cell=min_cell,
     )
-    _validate(config.to_yaml_dict(), root / STUDY_FILE)  # same checks as on load
+    config = _validate(config.to_yaml_dict(), root / STUDY_FILE)  # same checks as on load
+    _check_columns(config)
     for sub in ("imports", "exports", "reports"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     (root / STUDY_FILE).write_text(
@@ -166,6 +202,31 @@ def init_study(
     return study
 
 
+def _check_columns(config: StudyConfig) -> None:
+    """Group columns must be items (only items are stored); an org column that is not one must
+    be in every file ingested, which is worth a warning."""
+    insts = [resolve_instrument(ref) for ref in config.instruments]
+    items = {item.id for inst in insts for item in inst.items}
+    grouping = [item.id for inst in insts for item in inst.items
+                if inst.response_scale_of(item.id).type in ("categorical", "yesno")]
+    unknown = [c for c in config.group_columns if c not in items]
+    if unknown:
+        raise StudyError(
+            f"group column(s) {', '.join(map(repr, unknown))} are not items of the study's "
+            f"instruments, so ingest could never store them: use item ids "
+            f"({', '.join(grouping) or 'none of the instruments has a grouping item'}), or add "
+            "an instrument that defines the column"
+        )
+    if config.org_column and config.org_column not in items:
+        warnings.warn(
+            f"org column {config.org_column!r} is not an item of the study's instruments: every "
+            "file you ingest must have a column of that name (or give --org); it is used as the "
+            "organisation code and not stored as an answer",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def open_study(root: str | Path) -> Study:
     """Open and validate an existing study folder."""
     root = Path(root)
@@ -175,7 +236,7 @@ def open_study(root: str | Path) -> Study:
                          "`fieldsurvey init`")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise StudyError(f"{path}: cannot read: {exc}") from exc
     return Study(root=root, config=_validate(raw, path))
 
@@ -258,6 +319,7 @@ def _validate(raw: Any, path: Path) -> StudyConfig:
     if not isinstance(checks, Mapping) or not all(isinstance(v, int) for v in checks.values()):
         bad("attention_checks", "must map item ids to the expected answer code")
         checks = {}
+    microdata = _validate_microdata(raw.get("microdata"), instruments, bad)
     if problems:
         raise StudyError("\n".join(problems))
     return StudyConfig(
@@ -273,4 +335,65 @@ def _validate(raw: Any, path: Path) -> StudyConfig:
         staff_counts=str(staff_counts) if staff_counts is not None else None,
         role_column=role_column,
         weighting=weighting,
+        microdata=microdata,
     )
+
+
+def _validate_microdata(raw: Any, instruments: list, bad) -> MicrodataSettings:
+    """The ``microdata`` settings; every problem is reported through ``bad``."""
+    if raw is None:
+        return MicrodataSettings()
+    if not isinstance(raw, Mapping):
+        bad("microdata", "must be a mapping (key_variables, sensitive, l_diversity, "
+            "max_suppression, recode)")
+        return MicrodataSettings()
+    fields = set(MicrodataSettings.__dataclass_fields__)
+    for key in raw:
+        if key not in fields:
+            bad(f"microdata.{key}", f"unknown setting (expected one of {sorted(fields)})")
+    columns = {"org"}
+    for ref in instruments:
+        try:
+            columns |= {item.id for item in resolve_instrument(str(ref)).items}
+        except InstrumentError:
+            pass  # reported under instruments
+    lists: dict[str, tuple[str, ...] | None] = {}
+    for name in ("key_variables", "sensitive"):
+        value = raw.get(name)
+        if value is not None and (not isinstance(value, list)
+                                  or not all(isinstance(v, str) for v in value)):
+            bad(f"microdata.{name}", "must be a list of column names (item ids or org)")
+            value = None
+        for i, column in enumerate(value or []):
+            if column not in columns:
+                bad(f"microdata.{name}[{i}]", f"{column!r} is not org or an item of the "
+                    "study's instruments")
+        lists[name] = tuple(value) if value is not None else None
+    l_div = raw.get("l_diversity", 2)
+    if isinstance(l_div, bool) or not isinstance(l_div, int) or l_div < 1:
+        bad("microdata.l_diversity", "must be a whole number of at least 1 (default 2)")
+        l_div = 2
+    share = raw.get("max_suppression", 0.05)
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+        bad("microdata.max_suppression", "must be a share between 0 and 1 (default 0.05)")
+        share = 0.05
+    recode = _validate_recode(raw.get("recode") or {}, bad)
+    return MicrodataSettings(lists["key_variables"], lists["sensitive"], l_div, float(share),
+                             recode)
+
+
+def _validate_recode(raw: Any, bad) -> dict[str, tuple[dict[str, tuple[Any, ...]], ...]]:
+    shape = "must map a key variable to a list of rungs, each {new label: [codes]}"
+    if not isinstance(raw, Mapping):
+        bad("microdata.recode", shape)
+        return {}
+    out = {}
+    for var, rungs in raw.items():
+        ok = isinstance(rungs, list) and all(
+            isinstance(r, Mapping) and all(isinstance(c, list) for c in r.values()) for r in rungs)
+        if not ok:
+            bad(f"microdata.recode.{var}", shape)
+            continue
+        out[str(var)] = tuple({str(label): tuple(codes) for label, codes in rung.items()}
+                              for rung in rungs)
+    return out
