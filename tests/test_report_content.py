@@ -271,8 +271,12 @@ def test_field_report_reproduces_the_bundled_findings_gated_with_its_counts(repo
     current = study_data.current
     for scale, band in (("burnout", "High"), ("compassion_satisfaction", "Low")):
         assert (current[f"{scale}_band"] == band).sum() < study_data.min_cell
-    for k, fid in ((6, "high-burnout"), (7, "low-compassion-satisfaction")):
-        row = f"[{k}] corbett-hone-johnson-2022-{fid} none - - - not computable withheld"
+    for (k, fid), scale in zip(((6, "high-burnout"), (7, "low-compassion-satisfaction")),
+                               ("burnout", "compassion_satisfaction"), strict=True):
+        # The share is withheld; its denominator is shown, as the field tables show it.
+        n_scored = int(current[scale].notna().sum())
+        row = (f"[{k}] corbett-hone-johnson-2022-{fid} none - {n_scored} - not computable "
+               "withheld")
         assert row in html and row in docx
         note = re.search(rf"\[{k}\] corbett-hone-johnson-2022-{fid}: (.+?) \[{k + 1}\]", html)
         assert note and "Not computable here: too few respondents" in note.group(1)

@@ -117,6 +117,9 @@ def status_cmd(study_dir: Path, full: bool, fmt: str) -> None:
     tables = status(study, full=full, command=" ".join(sys.argv))
     if fmt == "json":
         doc = {name: _records(frame) for name, frame in tables.items()}
+        if not full:
+            for row in doc.get("responses", []):  # a withheld count is null and says so
+                row["withheld"] = row["responses"] is None
         doc["min_cell"] = study.config.min_cell
         if full:
             doc["warning"] = FULL_WARNING
