@@ -111,6 +111,16 @@ class _Report:
     def t(self, name: str) -> pd.DataFrame:
         return self.tables[name]
 
+    def measures(self, scale: str) -> bool:
+        """Whether the study scores this wellbeing scale (ProQOL burnout drives the funnel
+        plot and the trend; a study without ProQOL has neither)."""
+        return any(info.id == scale for info in self.data.wellbeing)
+
+    def asks(self, item: str) -> bool:
+        """Whether one of the study's instruments has this item (a study without the
+        workforce-context items has no roles and no lived experience to report)."""
+        return any(item in inst.item_ids for inst in self.data.study.instruments())
+
     def units_of(self, table: pd.DataFrame) -> list[str | None]:
         """The units a table describes: this organisation and the rest of the field, or (a
         small organisation's breakdowns are shown for the field only) the field."""
@@ -153,19 +163,11 @@ def _who_responded(r: _Report, doc: ReportDocument) -> None:
         f"Counts below {r.data.min_cell} are withheld, and so are counts that would reveal them."
     )
     doc.table(table, "Responses by survey wave", missing=WITHHELD_MARK)
-    by_role = r.t("respondents_by_role")
-    if r.org is not None and "focus" not in by_role.columns:
-        doc.paragraph(
-            f"Responses by role are shown for the field: {r.org}'s own are shown only for "
-            "organisations with at least three times the minimum cell size of respondents."
-        )
-    roles = pd.DataFrame(
-        {
-            "Role": by_role["role"].map(lambda v: "All roles" if _missing(v) else str(v)),
-            "Responses": by_role["n"].astype("Int64"),
-        }
-    )
-    doc.table(roles, f"Responses by role, wave {latest}", missing=WITHHELD_MARK)
+    if not r.asks("wf_role"):
+        doc.paragraph("This study did not ask staff their role, so responses are not shown by "
+                      "role.")
+    else:
+        _by_role(r, doc)
     if "respondents_by_size" in r.tables:
         by_size = r.t("respondents_by_size")
         sizes = pd.DataFrame(
@@ -186,6 +188,22 @@ def _who_responded(r: _Report, doc: ReportDocument) -> None:
         doc.table(excluded, "Excluded responses by reason", missing=WITHHELD_MARK)
     else:
         doc.paragraph("No responses were excluded under the study's exclusion rules.")
+
+
+def _by_role(r: _Report, doc: ReportDocument) -> None:
+    by_role = r.t("respondents_by_role")
+    if r.org is not None and "focus" not in by_role.columns:
+        doc.paragraph(
+            f"Responses by role are shown for the field: {r.org}'s own are shown only for "
+            "organisations with at least three times the minimum cell size of respondents."
+        )
+    roles = pd.DataFrame(
+        {
+            "Role": by_role["role"].map(lambda v: "All roles" if _missing(v) else str(v)),
+            "Responses": by_role["n"].astype("Int64"),
+        }
+    )
+    doc.table(roles, f"Responses by role, wave {r.data.latest}", missing=WITHHELD_MARK)
 
 
 _REASONS = {
@@ -430,6 +448,18 @@ def _lived_experience(r: _Report, doc: ReportDocument, findings: Any) -> None:
         "Because these are small and sensitive groups, a comparison is shown only when every "
         "answer category has at least the minimum cell size; otherwise it is withheld as a whole."
     )
+    if not r.asks("wf_lived_exp"):
+        doc.paragraph(
+            "This study did not ask staff about lived experience (its instruments do not "
+            "include the workforce-context items), so there is no comparison to show."
+        )
+    else:
+        _lived_comparison(r, doc)
+    _published_findings(r, doc, findings)
+
+
+def _lived_comparison(r: _Report, doc: ReportDocument) -> None:
+    """Lived-experience and other staff side by side, with invariance statements."""
     table = r.t("lived_experience")
     tests_table = r.t("lived_experience_tests")
     rows = []
@@ -515,6 +545,10 @@ def _lived_experience(r: _Report, doc: ReportDocument, findings: Any) -> None:
             "Chen 2007 criteria, tested on the whole field):"
         )
         doc.bullets(statements)
+
+
+
+def _published_findings(r: _Report, doc: ReportDocument, findings: Any) -> None:
     if findings is not None and findings.findings:
         doc.heading("Published field-wide findings", level=2)
         if r.findings is None:
@@ -626,6 +660,8 @@ def _not_computable(reason: str) -> str:
 def _conditions(r: _Report, doc: ReportDocument) -> None:
     doc.heading("Structural conditions")
     scores = r.t("scale_scores")
+    if not r.data.conditions:
+        doc.paragraph("This study did not measure structural working conditions.")
     if r.data.conditions:
         rows = []
         for info in r.data.conditions:
@@ -656,7 +692,11 @@ def _conditions(r: _Report, doc: ReportDocument) -> None:
         )
     doc.heading("How much of burnout is structural", level=2)
     if "drivers" not in r.tables:
-        reason = "; ".join(r.notes.values()) or "no conditions measured"
+        if not r.data.conditions:
+            doc.paragraph("This study did not measure structural conditions, so there is no "
+                          "drivers analysis.")
+            return
+        reason = "; ".join(r.notes.values()) or "no wellbeing outcome measured"
         doc.paragraph(f"The drivers analysis could not be run on this study: {reason}.")
         return
     drivers = r.t("drivers").iloc[0]
@@ -830,6 +870,9 @@ def _weighted_against_field(r: _Report, doc: ReportDocument) -> None:
 
 def _funnel(r: _Report, doc: ReportDocument, this: pd.Series, pos: pd.Series) -> None:
     doc.heading("Place on the funnel plot", level=2)
+    if not r.measures("burnout"):
+        doc.paragraph("The funnel plot shows ProQOL burnout, which this study does not measure.")
+        return
     mean = _get(this, "burnout_mean")
     # Where the count of staff with a score is withheld (it would reveal how few did not
     # answer), the organisation's respondent count places the point instead.
@@ -876,6 +919,9 @@ def _funnel(r: _Report, doc: ReportDocument, this: pd.Series, pos: pd.Series) ->
 
 def _trend(r: _Report, doc: ReportDocument) -> None:
     doc.heading("Trend", level=2)
+    if not r.measures("burnout"):
+        doc.paragraph("The trend follows ProQOL burnout, which this study does not measure.")
+        return
     trend = r.t("trend")
     rows = []
     for unit in r.units:
