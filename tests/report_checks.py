@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -497,3 +498,244 @@ def docx_text(path: str | Path) -> str:
         el.get("descr", "") for el in document.element.body.iter() if el.tag.endswith("}docPr")
     )
     return " ".join(" ".join(parts).split())
+
+
+# --------------------------------------------------------------------------------------------
+# Layout of rendered pages: text that collides in the PDF, tables wider than the page or screen
+# --------------------------------------------------------------------------------------------
+
+#: The reports' PDF margin (reports/_quarto.yml: 2 cm) in PDF points.
+PDF_MARGIN = 72 / 2.54 * 2
+_PAGE = re.compile(r'<page width="([\d.]+)" height="([\d.]+)">(.*?)</page>', re.S)
+_WORD = re.compile(
+    r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>', re.S
+)
+
+
+@dataclass(frozen=True)
+class PdfWord:
+    """One word of a PDF page as ``pdftotext -bbox`` places it (points, origin top left)."""
+
+    page: int
+    text: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+def pdftotext_path() -> str | None:
+    """The pdftotext executable (poppler-utils) on PATH, or None."""
+    return shutil.which("pdftotext")
+
+
+def pdf_words(path: str | Path) -> tuple[list[tuple[float, float]], list[PdfWord]]:
+    """Page sizes and every word with its box, read with ``pdftotext -bbox``."""
+    import html as html_lib
+
+    result = subprocess.run(
+        ["pdftotext", "-bbox", str(path), "-"], capture_output=True, check=True
+    )
+    text = result.stdout.decode("utf-8", "replace")
+    sizes, words = [], []
+    for number, page in enumerate(_PAGE.finditer(text), start=1):
+        sizes.append((float(page.group(1)), float(page.group(2))))
+        for m in _WORD.finditer(page.group(3)):
+            x0, y0, x1, y1 = (float(m.group(i)) for i in range(1, 5))
+            words.append(PdfWord(number, html_lib.unescape(m.group(5)), x0, y0, x1, y1))
+    return sizes, words
+
+
+def _same_line(a: PdfWord, b: PdfWord) -> bool:
+    shared = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return shared > 0.5 * min(a.y1 - a.y0, b.y1 - b.y0)
+
+
+def pdf_layout_problems(
+    path: str | Path, margin: float = PDF_MARGIN, tolerance: float = 0.5, overhang: float = 3.0
+) -> list[str]:
+    """Words that collide or leave the text area in a PDF, one message each.
+
+    Four defects are found from the text layer alone: two words on one line whose boxes
+    overlap (a header "Published" running into "This study"), two table cells that touch so
+    that pdftotext reads them as one word ("0.100.427": the word holds the start of a second
+    text run), a word that reaches into the side margin or off the page (a table wider than
+    the page), and a word broken by hyphenation (a header split into "Al-pha").
+
+    Parameters
+    ----------
+    path : str or Path
+        The PDF.
+    margin : float
+        Side margin in points; text must lie between it and the page width minus it.
+    tolerance : float
+        Points of overlap between words that are ignored (glyph boxes touch at kerning).
+    overhang : float
+        Points a word may reach into the margin: pdftotext's boxes are the font's, a little
+        wider than the glyphs, so a full line of body text ends about 2 pt past the margin.
+
+    Returns
+    -------
+    list of str
+        Empty when the layout is clean.
+    """
+    sizes, words = pdf_words(path)
+    problems = []
+    for word in words:
+        width = sizes[word.page - 1][0]
+        if word.x0 < margin - overhang or word.x1 > width - margin + overhang:
+            problems.append(
+                f"page {word.page}: {word.text!r} at x {word.x0:.0f}-{word.x1:.0f} leaves the "
+                f"text area ({margin:.0f} to {width - margin:.0f})"
+            )
+        if word.text.endswith(("\u00ad", "\u2010")):
+            problems.append(f"page {word.page}: {word.text!r} is hyphenated")
+    problems += _merged_cells(path, sizes, words)
+    ordered = sorted(words, key=lambda w: (w.page, w.y0, w.x0))
+    for i, a in enumerate(ordered):
+        for b in ordered[i + 1 :]:
+            if b.page != a.page or b.y0 >= a.y1:
+                break
+            overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
+            if overlap > tolerance and _same_line(a, b):
+                problems.append(
+                    f"page {a.page}: {a.text!r} and {b.text!r} overlap by {overlap:.1f} pt"
+                )
+    return problems
+
+
+def _run_starts(path: str | Path) -> list[list[tuple[float, float, str]]]:
+    """Per page, where each text-showing run begins (x, baseline from the top, its text).
+
+    Typst writes every table cell as its own run, so a run starting inside a word that
+    pdftotext reports means two cells with no gap between them.
+    """
+    import pypdf
+
+    pages = []
+    for page in pypdf.PdfReader(str(path)).pages:
+        height = float(page.mediabox.height)
+        runs: list[tuple[float, float, str]] = []
+
+        def visit(text: str, cm: list, tm: list, *_: object, runs: list = runs,
+                  height: float = height) -> None:
+            if text.strip():
+                x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+                y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+                runs.append((x, height - y, text.strip()))
+
+        page.extract_text(visitor_text=visit)
+        pages.append(runs)
+    return pages
+
+
+def _merged_cells(
+    path: str | Path, sizes: list[tuple[float, float]], words: list[PdfWord]
+) -> list[str]:
+    starts = _run_starts(path)
+    problems = []
+    for word in words:
+        for x, baseline, text in starts[word.page - 1]:
+            inside = word.x0 + 1.0 < x < word.x1 - 1.0 and word.y0 <= baseline <= word.y1
+            first = text.split()[0]
+            at = word.text.rfind(first)
+            # Punctuation after an italic word starts a run inside a word too; only two runs
+            # that both hold letters or digits are two cells read as one.
+            if inside and first[0].isalnum() and at > 0 and any(
+                c.isalnum() for c in word.text[:at]
+            ):
+                problems.append(
+                    f"page {word.page}: {word.text!r} is two cells with no space between them"
+                )
+                break
+    return problems
+
+
+# Injected before </body>: after load, measures every table and image against the element
+# that holds it, and the page against the window, and writes the findings into a body
+# attribute that --dump-dom prints.
+_LAYOUT_PROBE = (
+    "<script>window.addEventListener('load',function(){var out={viewport:innerWidth,"
+    "page:document.documentElement.scrollWidth,tables:0,overflowing:[]};"
+    "[].slice.call(document.querySelectorAll('table,img,svg,figure,pre')).forEach(function(e){"
+    "if(e.tagName==='TABLE'){out.tables+=1;}"
+    "var box=e.getBoundingClientRect(),holder=e.parentElement.getBoundingClientRect();"
+    "if(box.right>holder.right+1||box.left<holder.left-1||box.right>innerWidth+1){"
+    "var c=e.querySelector&&e.querySelector('caption');"
+    "out.overflowing.push(e.tagName+': '+((c&&c.textContent)||e.getAttribute('alt')||'')"
+    ".slice(0,60)+' ('+Math.round(box.width)+' px in '+Math.round(holder.width)+' px)');}});"
+    "document.body.setAttribute('data-fs-layout',JSON.stringify(out));});</script>"
+)
+
+
+def _layout_harness(html: Path, width: int, height: int) -> str:
+    """A page showing the report in a ``width`` x ``height`` frame.
+
+    Headless Chromium will not open a window narrower than 500 px, so a phone-width screen is
+    a frame of that width: the report inside sees a viewport of exactly ``width`` pixels (its
+    media queries included). ``srcdoc`` keeps the frame same-origin, so the harness can read
+    what the probe inside it found.
+    """
+    import html as html_lib
+
+    text = html.read_text(encoding="utf-8")
+    if "</body>" not in text:
+        raise ValueError(f"{html}: no </body> to attach the probe to")
+    framed = html_lib.escape(text.replace("</body>", _LAYOUT_PROBE + "</body>", 1), quote=True)
+    return (
+        "<!DOCTYPE html><html><head><style>body{margin:0}iframe{border:0;display:block}"
+        "</style></head><body>"
+        f'<iframe width="{width}" height="{height}" srcdoc="{framed}"></iframe>'
+        "<script>window.addEventListener('load',function(){document.body.setAttribute("
+        "'data-fs-layout',frames[0].document.body.getAttribute('data-fs-layout')||'');});"
+        "</script></body></html>"
+    )
+
+
+def browser_layout(
+    html: str | Path, workdir: str | Path, width: int, screenshot: str | Path | None = None
+) -> dict[str, object]:
+    """Lay a page out in headless Chromium ``width`` pixels wide and report what overflows.
+
+    Parameters
+    ----------
+    html : str or Path
+        The rendered report.
+    workdir : str or Path
+        Scratch folder for browser profiles.
+    width : int
+        Viewport width in CSS pixels (400 for a phone, 1280 for a laptop).
+    screenshot : str or Path, optional
+        Also save a PNG of the first 1600 px of the page at that width, to look at.
+
+    Returns
+    -------
+    dict
+        ``viewport`` (window width in px as the page saw it), ``page`` (the document's scroll
+        width: above the viewport means the whole page scrolls sideways), ``tables`` (count)
+        and ``overflowing`` (tables, images and figures wider than the element holding them or
+        than the window, each described by its caption or alt text and widths).
+    """
+    import html as html_lib
+    import json
+
+    html, workdir = Path(html).resolve(), Path(workdir)
+    harness = html.with_name(f".{html.stem}.layout-{width}.html")
+    harness.write_text(_layout_harness(html, width, 1600), encoding="utf-8")
+    window = f"--window-size={max(width, 500)},1600"
+    try:
+        dom, _ = _run_chromium(
+            [window, "--virtual-time-budget=5000", "--dump-dom", harness.as_uri()],
+            workdir / f"profile-layout-{width}",
+        )
+        if screenshot is not None:
+            _run_chromium(
+                [window, f"--screenshot={Path(screenshot).resolve()}", harness.as_uri()],
+                workdir / f"profile-layout-shot-{width}",
+            )
+    finally:
+        harness.unlink()
+    match = re.search(r'data-fs-layout="([^"]+)"', dom)
+    if match is None:
+        raise RuntimeError(f"{html}: the layout probe did not run (no data-fs-layout in DOM)")
+    return json.loads(html_lib.unescape(match.group(1)))

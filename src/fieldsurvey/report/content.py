@@ -20,7 +20,7 @@ from fieldsurvey.analyse.study import PUBLISHED_RELIABILITY, ScaleInfo, StudyDat
 from fieldsurvey.disclosure import gate_table, policy_for
 from fieldsurvey.instrument import resolve_instrument
 from fieldsurvey.report.bundle import ResultsBundle
-from fieldsurvey.report.document import ReportDocument
+from fieldsurvey.report.document import ReportDocument, format_number
 from fieldsurvey.report.figures import (
     band_stack_bars,
     binned_distribution,
@@ -42,6 +42,12 @@ SECTION_HEADINGS = (
     "Reproducibility",
 )
 WITHHELD = "withheld"
+#: How a withheld table cell is printed: in italics, so that it never reads as a value.
+WITHHELD_MARK = "*withheld*"
+#: Models across organisations (drivers, ICC) rest on this many organisations at least before
+#: the report states them without a caveat, and on FEWEST_ORGANISATIONS before it shows them.
+FEW_ORGANISATIONS = 10
+FEWEST_ORGANISATIONS = 3
 
 
 def fmt(value: Any, decimals: int = 1) -> str:
@@ -54,7 +60,7 @@ def fmt(value: Any, decimals: int = 1) -> str:
     """
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return WITHHELD
-    return f"{float(value):.{decimals}f}"
+    return format_number(value, decimals)
 
 
 def _pct(part: Any, whole: Any) -> str:
@@ -105,6 +111,16 @@ class _Report:
     def t(self, name: str) -> pd.DataFrame:
         return self.tables[name]
 
+    def measures(self, scale: str) -> bool:
+        """Whether the study scores this wellbeing scale (ProQOL burnout drives the funnel
+        plot and the trend; a study without ProQOL has neither)."""
+        return any(info.id == scale for info in self.data.wellbeing)
+
+    def asks(self, item: str) -> bool:
+        """Whether one of the study's instruments has this item (a study without the
+        workforce-context items has no roles and no lived experience to report)."""
+        return any(item in inst.item_ids for inst in self.data.study.instruments())
+
     def units_of(self, table: pd.DataFrame) -> list[str | None]:
         """The units a table describes: this organisation and the rest of the field, or (a
         small organisation's breakdowns are shown for the field only) the field."""
@@ -146,7 +162,35 @@ def _who_responded(r: _Report, doc: ReportDocument) -> None:
         f"Responses from {whose} by survey wave; this report describes wave {latest}. "
         f"Counts below {r.data.min_cell} are withheld, and so are counts that would reveal them."
     )
-    doc.table(table, "Responses by survey wave", missing=WITHHELD)
+    doc.table(table, "Responses by survey wave", missing=WITHHELD_MARK)
+    if not r.asks("wf_role"):
+        doc.paragraph("This study did not ask staff their role, so responses are not shown by "
+                      "role.")
+    else:
+        _by_role(r, doc)
+    if "respondents_by_size" in r.tables:
+        by_size = r.t("respondents_by_size")
+        sizes = pd.DataFrame(
+            {
+                "Organisation size (respondents)": by_size["size_band"].astype(str),
+                "Responses": by_size["n"].astype("Int64"),
+            }
+        )
+        doc.table(
+            sizes, f"Responses by organisation size band, wave {latest}", missing=WITHHELD_MARK
+        )
+    excluded = _exclusions(r)
+    if excluded is not None:
+        doc.paragraph(
+            "Responses left out of every analysis under the study's exclusion rules (they stay "
+            "in the store), across all organisations and waves:"
+        )
+        doc.table(excluded, "Excluded responses by reason", missing=WITHHELD_MARK)
+    else:
+        doc.paragraph("No responses were excluded under the study's exclusion rules.")
+
+
+def _by_role(r: _Report, doc: ReportDocument) -> None:
     by_role = r.t("respondents_by_role")
     if r.org is not None and "focus" not in by_role.columns:
         doc.paragraph(
@@ -159,25 +203,7 @@ def _who_responded(r: _Report, doc: ReportDocument) -> None:
             "Responses": by_role["n"].astype("Int64"),
         }
     )
-    doc.table(roles, f"Responses by role, wave {latest}", missing=WITHHELD)
-    if "respondents_by_size" in r.tables:
-        by_size = r.t("respondents_by_size")
-        sizes = pd.DataFrame(
-            {
-                "Organisation size (respondents)": by_size["size_band"].astype(str),
-                "Responses": by_size["n"].astype("Int64"),
-            }
-        )
-        doc.table(sizes, f"Responses by organisation size band, wave {latest}", missing=WITHHELD)
-    excluded = _exclusions(r)
-    if excluded is not None:
-        doc.paragraph(
-            "Responses left out of every analysis under the study's exclusion rules (they stay "
-            "in the store), across all organisations and waves:"
-        )
-        doc.table(excluded, "Excluded responses by reason", missing=WITHHELD)
-    else:
-        doc.paragraph("No responses were excluded under the study's exclusion rules.")
+    doc.table(roles, f"Responses by role, wave {r.data.latest}", missing=WITHHELD_MARK)
 
 
 _REASONS = {
@@ -265,7 +291,7 @@ def _wellbeing(r: _Report, doc: ReportDocument) -> None:
         table,
         f"Wellbeing scale scores and reliability, wave {r.data.latest}",
         decimals={"Mean": 1, "SD": 1, "Alpha": 2, "Omega": 2},
-        missing=WITHHELD,
+        missing=WITHHELD_MARK,
     )
     _weighted_scales(r, doc)
     doc.paragraph(
@@ -335,7 +361,7 @@ def _weighted_scales(r: _Report, doc: ReportDocument) -> None:
     for col in table.columns[2:]:
         table[col] = pd.to_numeric(table[col], errors="coerce")
     doc.table(
-        table, f"Survey-weighted wellbeing scale means, wave {r.data.latest}", missing=WITHHELD
+        table, f"Survey-weighted wellbeing scale means, wave {r.data.latest}", missing=WITHHELD_MARK
     )
 
 
@@ -369,8 +395,10 @@ def _bands_section(r: _Report, doc: ReportDocument, info: ScaleInfo) -> None:
         scored = (_get(_row(source, **r.unit_where(unit)), f"{info.id}_n")
                   if source is not None else None)
         for band, n in counts.items():
+            share = _pct(n, scored)
             rows.append(
-                {"Group": r.unit_label(unit), "Band": band, "Staff": n, "Share": _pct(n, scored)}
+                {"Group": r.unit_label(unit), "Band": band, "Staff": n,
+                 "Share": None if share == WITHHELD else share}
             )
         if all(v is not None for v in counts.values()) and scored:
             for band, n in counts.items():
@@ -401,7 +429,7 @@ def _bands_section(r: _Report, doc: ReportDocument, info: ScaleInfo) -> None:
     table["Staff"] = table["Staff"].astype("Int64")
     if units == [None]:
         table = table.drop(columns=["Group"])
-    doc.table(table, f"{info.label}: staff in each band", missing=WITHHELD)
+    doc.table(table, f"{info.label}: staff in each band", missing=WITHHELD_MARK)
     if shares:
         fig = band_stack_bars(
             pd.DataFrame(shares),
@@ -420,6 +448,18 @@ def _lived_experience(r: _Report, doc: ReportDocument, findings: Any) -> None:
         "Because these are small and sensitive groups, a comparison is shown only when every "
         "answer category has at least the minimum cell size; otherwise it is withheld as a whole."
     )
+    if not r.asks("wf_lived_exp"):
+        doc.paragraph(
+            "This study did not ask staff about lived experience (its instruments do not "
+            "include the workforce-context items), so there is no comparison to show."
+        )
+    else:
+        _lived_comparison(r, doc)
+    _published_findings(r, doc, findings)
+
+
+def _lived_comparison(r: _Report, doc: ReportDocument) -> None:
+    """Lived-experience and other staff side by side, with invariance statements."""
     table = r.t("lived_experience")
     tests_table = r.t("lived_experience_tests")
     rows = []
@@ -439,30 +479,38 @@ def _lived_experience(r: _Report, doc: ReportDocument, findings: Any) -> None:
                 _get(yes, f"{info.id}_mean") is not None and _get(no, f"{info.id}_mean") is not None
             )
             own_test = unit != OTHER
+            # Short headers (explained in the key below) keep the eight columns on the page.
             rows.append(
                 {
                     "Scale": info.label,
                     "Group": r.unit_label(unit),
-                    "Lived experience: n": _get(yes, f"{info.id}_n"),
-                    "Lived experience: mean": _get(yes, f"{info.id}_mean"),
-                    "Other staff: n": _get(no, f"{info.id}_n"),
-                    "Other staff: mean": _get(no, f"{info.id}_mean"),
-                    "Hedges' g": _get(tests, "g") if both and own_test else None,
+                    "LE n": _get(yes, f"{info.id}_n"),
+                    "LE mean": _get(yes, f"{info.id}_mean"),
+                    "Other n": _get(no, f"{info.id}_n"),
+                    "Other mean": _get(no, f"{info.id}_mean"),
+                    "g": _get(tests, "g") if both and own_test else None,
                     "p": _get(tests, "p") if both and own_test else None,
                 }
             )
     out = pd.DataFrame(rows)
-    for col in ("Lived experience: n", "Other staff: n"):
+    for col in ("LE n", "Other n"):
         out[col] = out[col].astype("Int64")
-    for col in ("Lived experience: mean", "Other staff: mean", "Hedges' g", "p"):
+    for col in ("LE mean", "Other mean", "g", "p"):
         out[col] = pd.to_numeric(out[col], errors="coerce")
     if units == [None]:
         out = out.drop(columns=["Group"])
     doc.table(
         out,
         f"Lived-experience staff and other staff, wave {r.data.latest}",
-        decimals={"Hedges' g": 2, "p": 3},
-        missing=WITHHELD,
+        decimals={"g": 2},
+        missing=WITHHELD_MARK,
+        pvalues=["p"],
+    )
+    doc.paragraph(
+        "Key: LE, staff with lived experience; Other, other staff; n, staff with a score; "
+        "g, Hedges' g (the difference of the two means in standard deviations, lived "
+        "experience minus other staff); p, Welch's t-test. *withheld*: not shown, to protect "
+        "small groups."
     )
     inv = r.tables.get("invariance", pd.DataFrame(columns=["scale", "highest_level", "note"]))
     statements = []
@@ -497,6 +545,10 @@ def _lived_experience(r: _Report, doc: ReportDocument, findings: Any) -> None:
             "Chen 2007 criteria, tested on the whole field):"
         )
         doc.bullets(statements)
+
+
+
+def _published_findings(r: _Report, doc: ReportDocument, findings: Any) -> None:
     if findings is not None and findings.findings:
         doc.heading("Published field-wide findings", level=2)
         if r.findings is None:
@@ -533,6 +585,16 @@ def _reproduction(r: _Report, doc: ReportDocument, title: str) -> None:
         if row["verdict"] == "not computable":
             note += f" Not computable here: {_not_computable(str(row['reason']))}."
         notes.append(note)
+    _record_findings(r, title, table, rows)
+    if (rows["verdict"] == "not computable").all():
+        # A table of rows that all say "not computable" looks like a broken report.
+        doc.paragraph(
+            f"None of the {len(rows)} findings from the literature ({title}) could be "
+            f"recomputed on this study's wave {r.data.latest}; each is listed below with its "
+            "source and the reason."
+        )
+        doc.bullets(notes)
+        return
     doc.paragraph(
         f"Findings from the literature ({title}), recomputed with each finding's recipe on the "
         f"staff who responded in wave {r.data.latest}. Proportions are percentages of staff "
@@ -550,12 +612,16 @@ def _reproduction(r: _Report, doc: ReportDocument, title: str) -> None:
         "a score are shown, as with the band shares above: a share that counts fewer than "
         f"{r.data.min_cell} staff (so any published 'none') is withheld here."
     )
-    doc.table(table, f"Published findings reproduced on wave {r.data.latest}", missing=WITHHELD)
+    doc.table(table, f"Published findings reproduced on wave {r.data.latest}", missing=WITHHELD_MARK)
     doc.paragraph(
         "The findings, numbered as in the table, with their sources and why a finding could "
         "not be computed:"
     )
     doc.bullets(notes)
+
+
+def _record_findings(r: _Report, title: str, table: pd.DataFrame, rows: pd.DataFrame) -> None:
+    """The findings' display rows and the summary sentence (whether or not a table is shown)."""
     r.bundle.add_record(
         "published_findings",
         {
@@ -571,6 +637,10 @@ def _reproduction(r: _Report, doc: ReportDocument, title: str) -> None:
     )
     verdicts = rows["verdict"].value_counts()
     shown = int(len(rows) - verdicts.get("not computable", 0))
+    if shown == 0:
+        r.summary.append(f"None of {len(rows)} published findings could be recomputed on this "
+                         "study.")
+        return
     r.summary.append(
         f"Of {len(rows)} published findings, {shown} could be recomputed on this study: "
         f"{int(verdicts.get('matches', 0))} match, {int(verdicts.get('close', 0))} are close and "
@@ -590,6 +660,8 @@ def _not_computable(reason: str) -> str:
 def _conditions(r: _Report, doc: ReportDocument) -> None:
     doc.heading("Structural conditions")
     scores = r.t("scale_scores")
+    if not r.data.conditions:
+        doc.paragraph("This study did not measure structural working conditions.")
     if r.data.conditions:
         rows = []
         for info in r.data.conditions:
@@ -616,11 +688,15 @@ def _conditions(r: _Report, doc: ReportDocument) -> None:
             table,
             f"Structural conditions, wave {r.data.latest}",
             decimals={c: 2 for c in table.columns if c.endswith(("mean", "SD"))},
-            missing=WITHHELD,
+            missing=WITHHELD_MARK,
         )
     doc.heading("How much of burnout is structural", level=2)
     if "drivers" not in r.tables:
-        reason = "; ".join(r.notes.values()) or "no conditions measured"
+        if not r.data.conditions:
+            doc.paragraph("This study did not measure structural conditions, so there is no "
+                          "drivers analysis.")
+            return
+        reason = "; ".join(r.notes.values()) or "no wellbeing outcome measured"
         doc.paragraph(f"The drivers analysis could not be run on this study: {reason}.")
         return
     drivers = r.t("drivers").iloc[0]
@@ -630,44 +706,77 @@ def _conditions(r: _Report, doc: ReportDocument) -> None:
             "cannot be shown safely."
         )
         return
+    _drivers(r, doc, drivers)
+
+
+def _share_with_interval(drivers: pd.Series, key: str) -> str | None:
+    """A variance share with its 95% interval as printed ("0.54 [0.40, 0.66]"), or None."""
+    share = _get(drivers, f"{key}_share")
+    if share is None:
+        return None
+    low, high = _get(drivers, f"{key}_share_ci_low"), _get(drivers, f"{key}_share_ci_high")
+    if low is None or high is None:
+        return fmt(share, 2)
+    return f"{fmt(share, 2)} [{fmt(low, 2)}, {fmt(high, 2)}]"
+
+
+def _drivers(r: _Report, doc: ReportDocument, drivers: pd.Series) -> None:
+    """Variance shares with their intervals and ICC(1), with a caveat when few organisations."""
+    k = int(drivers["organisations"])
+    if k < FEWEST_ORGANISATIONS:
+        doc.paragraph(
+            f"The drivers analysis is not shown: only {k} organisation{'s' if k != 1 else ''} "
+            "can be shown safely, too few to separate conditions that colleagues share from "
+            "individual ratings."
+        )
+        return
     doc.paragraph(
         "Share of the explained variance (R squared) in each outcome attributable to "
         "organisation-level conditions (what colleagues share), to individual ratings of "
-        "conditions, and to personal factors (Shapley decomposition, with 95% intervals from "
-        "resampling organisations), and the intraclass correlation ICC(1): the share of all "
-        "variance that lies between organisations. Computed on the "
-        f"{int(drivers['organisations'])} organisations whose results can be shown safely "
-        "(smaller organisations are left out of every model across organisations)."
+        "conditions, and to personal factors (Shapley decomposition; in brackets the 95% "
+        "interval from resampling organisations), and the intraclass correlation ICC(1): the "
+        "share of all variance that lies between organisations. Computed on the "
+        f"{k} organisations whose results can be shown safely (smaller organisations are left "
+        "out of every model across organisations)."
     )
+    few = k < FEW_ORGANISATIONS
+    if few:
+        doc.paragraph(
+            f"Read these figures with care: they rest on only {k} organisations. With so few, "
+            "how much of burnout lies between organisations, and how much of it goes with "
+            "shared conditions, can change a lot with one organisation more or less."
+        )
     rows = []
     for outcome in ("burnout", "sts", "compassion_satisfaction"):
         if f"{outcome}_total_r2" not in drivers.index:
             continue
-        label = r.data.scale(outcome).label
         rows.append(
             {
-                "Outcome": label,
+                "Outcome": r.data.scale(outcome).label,
                 "R squared": _get(drivers, f"{outcome}_total_r2"),
-                "Organisation conditions": _get(
-                    drivers, f"{outcome}_organisation_conditions_share"
+                "Organisation conditions": _share_with_interval(
+                    drivers, f"{outcome}_organisation_conditions"
                 ),
-                "Individual ratings": _get(drivers, f"{outcome}_individual_conditions_share"),
-                "Personal": _get(drivers, f"{outcome}_personal_share"),
+                "Individual ratings": _share_with_interval(
+                    drivers, f"{outcome}_individual_conditions"
+                ),
+                "Personal": _share_with_interval(drivers, f"{outcome}_personal"),
                 "ICC(1)": _get(drivers, f"{outcome}_icc"),
             }
         )
-        if outcome == "burnout":
-            share = _get(drivers, "burnout_organisation_conditions_share")
-            if share is not None:
-                r.summary.append(
-                    f"Organisation-level conditions account for {100 * share:.0f}% of the "
-                    "explained variance in burnout across the field."
-                )
+    share = _get(drivers, "burnout_organisation_conditions_share")
+    if share is not None:
+        r.summary.append(
+            f"Organisation-level conditions account for {fmt(100 * share, 0)}% of the "
+            "explained variance in burnout across the field"
+            + (f" (a rough estimate from only {k} organisations)." if few else ".")
+        )
     table = pd.DataFrame(rows)
-    for col in table.columns[1:]:
+    for col in ("R squared", "ICC(1)"):
         table[col] = pd.to_numeric(table[col], errors="coerce")
     doc.table(
-        table, "Drivers of wellbeing: variance shares and ICC(1)", decimals=2, missing=WITHHELD
+        table, "Drivers of wellbeing: variance shares [95% interval] and ICC(1)", decimals=2,
+        missing=WITHHELD_MARK,
     )
 
 
@@ -715,7 +824,7 @@ def _against_field(r: _Report, doc: ReportDocument) -> None:
     for col in table.columns[1:]:
         table[col] = pd.to_numeric(table[col], errors="coerce")
     doc.table(
-        table, f"{r.org} against the rest of the field, wave {r.data.latest}", missing=WITHHELD
+        table, f"{r.org} against the rest of the field, wave {r.data.latest}", missing=WITHHELD_MARK
     )
     _weighted_against_field(r, doc)
     _funnel(r, doc, this, pos)
@@ -755,12 +864,15 @@ def _weighted_against_field(r: _Report, doc: ReportDocument) -> None:
     doc.table(
         table,
         f"{r.org} against the rest of the field, survey-weighted, wave {r.data.latest}",
-        missing=WITHHELD,
+        missing=WITHHELD_MARK,
     )
 
 
 def _funnel(r: _Report, doc: ReportDocument, this: pd.Series, pos: pd.Series) -> None:
     doc.heading("Place on the funnel plot", level=2)
+    if not r.measures("burnout"):
+        doc.paragraph("The funnel plot shows ProQOL burnout, which this study does not measure.")
+        return
     mean = _get(this, "burnout_mean")
     # Where the count of staff with a score is withheld (it would reveal how few did not
     # answer), the organisation's respondent count places the point instead.
@@ -807,6 +919,9 @@ def _funnel(r: _Report, doc: ReportDocument, this: pd.Series, pos: pd.Series) ->
 
 def _trend(r: _Report, doc: ReportDocument) -> None:
     doc.heading("Trend", level=2)
+    if not r.measures("burnout"):
+        doc.paragraph("The trend follows ProQOL burnout, which this study does not measure.")
+        return
     trend = r.t("trend")
     rows = []
     for unit in r.units:
@@ -818,11 +933,15 @@ def _trend(r: _Report, doc: ReportDocument) -> None:
     if len(r.data.waves) < 2 or not rows:
         doc.paragraph("No trend can be shown: one wave only, or the values are withheld.")
         return
+    burnout = r.data.scale("burnout")
     fig = trend_lines(
         pd.DataFrame(rows),
         r.figure_dir / "trend-burnout.png",
         value_label="Mean burnout score",
-        caption="Mean burnout score by survey wave (withheld waves are not drawn)",
+        caption="Mean burnout score by survey wave (withheld waves are not drawn; the axis "
+        f"covers the scale's whole range, {burnout.lowest:g} to {burnout.highest:g})",
+        # The whole scale: a zoomed-in axis made a 1.5-point drop look like a collapse.
+        value_range=(float(burnout.lowest), float(burnout.highest)),
     )
     doc.figure(fig)
 
@@ -1006,6 +1125,8 @@ def write_report_content(
         f"in wave {data.latest} of {title}. Every number has passed the disclosure gate "
         f"(no group under {data.min_cell} respondents is described)."
     )
+    # Each scale's section may add the same sentence (why own breakdowns are not shown): once.
+    r.summary = list(dict.fromkeys(r.summary))
     doc.bullets(r.summary or ["Every result of this report is withheld: too few responses."])
     doc._blocks.extend(body._blocks)
     bundle.add_record("summary", {"org": org, "sentences": r.summary})

@@ -32,7 +32,14 @@ from fieldsurvey.errors import FieldsurveyError
 from fieldsurvey.report.figures import Figure
 from fieldsurvey.resources import data_dir
 
-__all__ = ["DocumentError", "ReportDocument", "check_portable_text", "markdown_table"]
+__all__ = [
+    "DocumentError",
+    "ReportDocument",
+    "check_portable_text",
+    "format_number",
+    "format_p",
+    "markdown_table",
+]
 
 TEMPLATE_NAME = "field-report.qmd.tmpl"
 
@@ -82,6 +89,35 @@ def check_portable_text(text: str, where: str = "text") -> str:
     return re.sub(r"(?<![\w\\])@(?=\w)", r"\\@", text)
 
 
+def format_number(value: float, decimals: int = 1) -> str:
+    """A number with fixed decimals, never a negative zero.
+
+    Examples
+    --------
+    >>> format_number(-0.04), format_number(-0.05, 2), format_number(3.14159, 2)
+    ('0.0', '-0.05', '3.14')
+    """
+    text = f"{float(value):.{decimals}f}"
+    # -0.04 rounds to "-0.0": a sign on a printed zero reads as a real negative difference.
+    if text.startswith("-") and not any(c in "123456789" for c in text):
+        text = text[1:]
+    return text
+
+
+def format_p(value: float) -> str:
+    """A p value as reports print it: three decimals without the leading zero, "< .001" below.
+
+    Examples
+    --------
+    >>> format_p(0.0321), format_p(0.00002), format_p(1.0)
+    ('.032', '< .001', '1.000')
+    """
+    if float(value) < 0.001:
+        return "< .001"
+    text = f"{float(value):.3f}"
+    return text[1:] if text.startswith("0") else text
+
+
 def _escape_cell(value: object) -> str:
     text = " ".join(str(value).split())
     return text.replace("\\", "\\\\").replace("|", "\\|")
@@ -94,6 +130,7 @@ def markdown_table(
     decimals: int | dict[str, int] = 1,
     index: bool = False,
     missing: str = "–",
+    pvalues: Sequence[str] = (),
 ) -> str:
     """Write a DataFrame as a pipe table with a caption that pandoc and Quarto both render.
 
@@ -114,6 +151,8 @@ def markdown_table(
         Include the index as the first column.
     missing : str
         Text for missing values.
+    pvalues : sequence of str
+        Columns holding p values, printed by :func:`format_p` ("< .001", ".032").
 
     Returns
     -------
@@ -145,10 +184,12 @@ def markdown_table(
         for value in col.tolist():
             if value is None or (not isinstance(value, str) and pd.isna(value)):
                 cells.append(missing)
+            elif numeric and str(name) in pvalues:
+                cells.append(format_p(value))
             elif numeric and pd.api.types.is_integer_dtype(col):
                 cells.append(str(int(value)))
             elif numeric:
-                cells.append(f"{float(value):.{places}f}")
+                cells.append(format_number(value, places))
             else:
                 cells.append(_escape_cell(value))
         columns.append(cells)
@@ -268,10 +309,13 @@ class ReportDocument:
         decimals: int | dict[str, int] = 1,
         index: bool = False,
         missing: str = "–",
+        pvalues: Sequence[str] = (),
     ) -> ReportDocument:
         """Add a captioned pipe table (see :func:`markdown_table`)."""
         self._blocks.append(
-            markdown_table(data, caption, decimals=decimals, index=index, missing=missing)
+            markdown_table(
+                data, caption, decimals=decimals, index=index, missing=missing, pvalues=pvalues
+            )
         )
         return self
 

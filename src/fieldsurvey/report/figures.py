@@ -733,8 +733,13 @@ def trend_lines(
     wave_label: str = "Survey wave",
     caption: str | None = None,
     alt_text: str | None = None,
+    value_range: tuple[float, float] | None = None,
 ) -> Figure:
     """Lines of a value over survey waves, one per series, with optional interval ribbons.
+
+    The value axis spans ``value_range`` (the scale's possible range) when given, and starts
+    at zero otherwise, so that a small change is not magnified by a zoomed-in axis; the axis
+    label says where it starts.
 
     Parameters
     ----------
@@ -749,6 +754,8 @@ def trend_lines(
         Axis label of the waves.
     caption, alt_text : str, optional
         Defaults are written from the data.
+    value_range : (float, float), optional
+        Lowest and highest possible value (the scale's range); default zero to the data's top.
 
     Returns
     -------
@@ -794,7 +801,15 @@ def trend_lines(
             )
         ax.set_xticks(x, [str(w) for w in waves])
         ax.set_xlabel(wave_label)
-        ax.set_ylabel(value_label)
+        if value_range is not None:
+            ax.set_ylim(*value_range)
+            ax.set_ylabel(f"{value_label}\n(axis: the scale's range, {value_range[0]:g} to "
+                          f"{value_range[1]:g})")
+        else:
+            values = data["value"].to_numpy(dtype=float)
+            low, top = min(0.0, float(np.nanmin(values))), float(np.nanmax(values))
+            ax.set_ylim(low, top * 1.1 if top > 0 else 1.0)
+            ax.set_ylabel(f"{value_label}\n(axis includes zero)")
         _legend(fig, ax, ncols=min(len(series), 3))
         _save(fig, Path(path))
 
@@ -831,8 +846,8 @@ def binned_distribution(
     """Bar chart of respondents per score bin, drawn from counts that passed the disclosure gate.
 
     Unlike :func:`scale_distribution` it never sees individual scores: each bar is one gated
-    count, and a withheld count (missing) is drawn as an empty dashed outline labelled
-    "withheld", so no bar height can reveal a small cell.
+    count, and a withheld count (missing) is drawn as no bar at all, only the word "withheld"
+    on the axis line, so no bar height can reveal a small cell or look like a value.
 
     Parameters
     ----------
@@ -871,17 +886,11 @@ def binned_distribution(
             linewidth=0.6,
         )
         top = float(np.nanmax(counts)) if shown.any() else 1.0
+        # No outline or stub bar for a withheld range: any shape with a height reads as a
+        # value. Only a word on the axis line says that the range is not shown.
         for xi in x[~shown]:
-            ax.bar(
-                [xi],
-                [top * 0.25],
-                width=0.8,
-                facecolor="none",
-                edgecolor=INK,
-                linestyle="--",
-                linewidth=0.8,
-            )
-            ax.text(xi, top * 0.27, "withheld", ha="center", va="bottom", fontsize=8, color=INK)
+            ax.text(xi, top * 0.02, "withheld", ha="center", va="bottom", fontsize=8,
+                    fontstyle="italic", color=INK)
         ax.set_xticks(x, labels)
         ax.set_xlabel(f"{scale_label} score")
         ax.set_ylabel("Respondents")

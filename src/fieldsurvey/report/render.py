@@ -47,7 +47,12 @@ __all__ = [
 FORMATS: tuple[str, ...] = ("html", "pdf", "docx")
 _QUARTO_FORMAT = {"html": "html", "pdf": "typst", "docx": "docx"}
 # Keys of _quarto.yml that are Quarto options rather than template variables.
-_QUARTO_ONLY = {"embed-resources", "css", "reference-doc"}
+_QUARTO_ONLY = {"embed-resources", "css", "reference-doc", "toc", "toc-title", "toc-depth"}
+# Pipe tables whose source lines are longer than pandoc's --columns get fixed relative widths
+# from their dash counts, which squeezed short numbers under long headers until they collided
+# in the PDF. With a width no table reaches, every table gets automatic column widths: typst
+# sizes columns to their content and wraps only text cells.
+_READER_COLUMNS = "--columns=100000"
 
 Engine = Literal["auto", "quarto", "pandoc"]
 
@@ -225,6 +230,7 @@ def _pandoc_command(document: Path, fmt: str, output: str, metadata_file: Path |
         str(document),
         "--from=markdown",
         "--fail-if-warnings",
+        _READER_COLUMNS,
         f"--resource-path={document.parent}",
         f"--lua-filter={reports / 'fig-alt.lua'}",
     ]
@@ -232,9 +238,12 @@ def _pandoc_command(document: Path, fmt: str, output: str, metadata_file: Path |
         command.append(f"--metadata-file={metadata_file}")
     if fmt == "html":
         command += ["--to=html5", "--standalone", "--embed-resources"]
-        css = _quarto_options().get("html", {}).get("css")
-        if css:
-            command.append(f"--css={reports / css}")
+        html = _quarto_options().get("html", {})
+        if html.get("css"):
+            command.append(f"--css={reports / html['css']}")
+        if html.get("toc"):
+            command += ["--toc", f"--toc-depth={html.get('toc-depth', 2)}",
+                        f"--metadata=toc-title:{html.get('toc-title', 'Contents')}"]
     elif fmt == "docx":
         command += ["--to=docx"]
     elif fmt == "typst":
