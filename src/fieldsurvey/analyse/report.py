@@ -304,23 +304,30 @@ def _lived_tests(ctx: ReportContext, results: Results) -> None:
                       variable="scale", sources=sources, source_measure=ROW_VARIABLE)
 
 
-def _invariance(ctx: ReportContext, results: Results) -> None:
-    """Invariance of each ProQOL scale between lived-experience and other staff, field-wide."""
+def _invariance_rows(data: StudyData, latest: object) -> list[dict[str, Any]]:
+    """Highest invariance level of each ProQOL scale, lived-experience against other staff."""
     from fieldsurvey.psychometrics.invariance import measurement_invariance
 
-    current = ctx.data.current
+    current = data.current
     subset = current[current["lived_experience"].isin(["yes", "no"])]
     answers = items_of(subset).assign(group=subset["lived_experience"].to_numpy())
     rows = []
-    for info in [s for s in ctx.data.wellbeing if s.instrument.id == "proqol5"]:
+    for info in [s for s in data.wellbeing if s.instrument.id == "proqol5"]:
         try:
             res = _quiet(measurement_invariance, answers.dropna(subset=list(info.scale.items)),
                          info.instrument, "group", scales=[info.id],
-                         min_group_size=ctx.data.min_cell)
+                         min_group_size=data.min_cell)
             level, note = str(res.highest_level), ""
         except Exception as exc:  # reported in the text, never raised into a report
             level, note = "not tested", str(exc).split("\n")[0]
-        rows.append({"wave": ctx.latest, "scale": info.id, "highest_level": level, "note": note})
+        rows.append({"wave": latest, "scale": info.id, "highest_level": level, "note": note})
+    return rows
+
+
+def _invariance(ctx: ReportContext, results: Results) -> None:
+    """Invariance of each ProQOL scale between lived-experience and other staff, field-wide."""
+    # Field-wide: the same fits for every report of the study, made once.
+    rows = ctx.models.get("invariance", (), lambda: _invariance_rows(ctx.data, ctx.latest))
     if not rows:
         return
     cell = {"wave": ctx.latest}

@@ -466,27 +466,34 @@ def _cell_rows(gated: GatedRelease, release: Results, ids: dict[str, str], keyse
 
 def _value_rows(gated: GatedRelease, ids: dict[str, str], release_id: str) -> pd.DataFrame:
     """Every number shown, one row each, with the cell it rests on."""
-    parts = []
+    encoded: dict[tuple, str] = {}  # tables repeat cells (one per statistic): encode each once
+
+    def stored(cell: tuple) -> str:
+        try:
+            return encoded[cell]
+        except KeyError:
+            encoded[cell] = text = _stored_cell(cell, ids)
+            return text
+        except TypeError:  # an unhashable value in the cell
+            return _stored_cell(cell, ids)
+
+    columns_out: dict[str, list] = {k: [] for k in ("table_name", "row_no", "column_name",
+                                                     "value", "cell")}
     for name, df in gated.tables.items():
-        plan, spec = gated.plans[name], gated.specs[name]
-        columns = {COUNT_COL: plan.count, **plan.stat}
-        for column, cells in columns.items():
+        plan = gated.plans[name]
+        for column, cells in {COUNT_COL: plan.count, **plan.stat}.items():
             if column not in df:
                 continue
-            shown = df[column].notna().to_numpy()
-            rows = np.flatnonzero(shown)
+            values = df[column].to_numpy()
+            rows = np.flatnonzero(pd.notna(values))
             if rows.size == 0:
                 continue
-            parts.append(pd.DataFrame({
-                "release_id": release_id,
-                "table_name": name,
-                "row_no": rows.astype(np.int64),
-                "column_name": column,
-                "value": df[column].to_numpy()[rows].astype(str),
-                "cell": [_stored_cell(cells[r], ids) for r in rows],
-            }))
-        del spec
-    if not parts:
-        return pd.DataFrame(columns=["release_id", "table_name", "row_no", "column_name",
-                                     "value", "cell"])
-    return pd.concat(parts, ignore_index=True)
+            # Plain lists, one frame at the end: a frame per column costs more than the values.
+            columns_out["table_name"] += [name] * rows.size
+            columns_out["row_no"] += rows.tolist()
+            columns_out["column_name"] += [column] * rows.size
+            columns_out["value"] += values[rows].astype(str).tolist()
+            columns_out["cell"] += [stored(cells[r]) for r in rows]
+    frame = pd.DataFrame(columns_out)
+    frame.insert(0, "release_id", release_id)
+    return frame.astype({"row_no": np.int64})
