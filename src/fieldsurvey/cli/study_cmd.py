@@ -52,16 +52,27 @@ def init_cmd(directory: Path, instruments: tuple[str, ...], org_column: str | No
               default=None, help="KoboToolbox/ODK form (asset JSON or XLSForm).")
 @click.option("--structure", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="LimeSurvey survey-structure file.")
+@click.option("--profile", "profile", is_flag=False, flag_value="org-profile", default=None,
+              help="The file holds organisation profiles (one per organisation and wave), of "
+                   "the bundled org-profile instrument or the instrument given.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 def ingest_cmd(study_dir: Path, file: Path, platform: str, wave: str | None, org: str | None,
                mapping: Path | None, dictionary: Path | None, details: Path | None,
-               form: Path | None, structure: Path | None, fmt: str) -> None:
+               form: Path | None, structure: Path | None, profile: str | None,
+               fmt: str) -> None:
     """Read a platform export into the study store; every row is stored or quarantined."""
     from fieldsurvey.ingest.pipeline import ingest_file
+    from fieldsurvey.ingest.profiles import ingest_profiles
 
-    summary = ingest_file(open_study(study_dir), file, platform=platform, wave=wave, org=org,
-                          mapping=mapping, dictionary=dictionary, details=details, form=form,
-                          structure=structure)
+    companions = {"dictionary": dictionary, "details": details, "form": form,
+                  "structure": structure}
+    if profile is not None:
+        summary = ingest_profiles(open_study(study_dir), file, instrument=profile,
+                                  platform=platform, wave=wave, org=org, mapping=mapping,
+                                  **companions)
+    else:
+        summary = ingest_file(open_study(study_dir), file, platform=platform, wave=wave, org=org,
+                              mapping=mapping, **companions)
     if fmt == "json":
         print_json(summary.to_dict())
         return

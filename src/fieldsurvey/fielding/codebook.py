@@ -89,7 +89,12 @@ def codebook_scales(instruments: list[Instrument]) -> pd.DataFrame:
                     "norms": _norms(sc),
                 }
             )
-    return pd.DataFrame(rows)
+    # Instruments without scales (workforce context, the organisation profile) have none.
+    return pd.DataFrame(rows, columns=_SCALE_COLUMNS)
+
+
+_SCALE_COLUMNS = ["instrument", "scale", "label", "items", "reverse_keyed", "method",
+                  "missing_rule", "score_range", "higher_is", "bands", "band_rounding", "norms"]
 
 
 def write_codebook(instruments: list[Instrument], out: Path, *, title: str | None = None) -> Path:

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from fieldsurvey.instrument import Instrument, resolve_instrument
+from fieldsurvey.synthetic.profiles import generate_profiles
 
 CONDITIONS = (
     "pay_adequacy", "workload", "caseload", "supervision", "training_timing", "leadership",
@@ -62,6 +63,10 @@ class CoalitionParams:
     wave_trend: float = 0.1
     item_nonresponse: float = 0.03
     instruments: tuple[str, ...] = ("workforce-context", "proqol5", "cbi", "stss", "structural-conditions")
+    # Organisation profiles (org-profile) are drawn from a stream of their own: 1 builds in the
+    # organisation-level effects (see fieldsurvey.synthetic.profiles), 0 is the null variant
+    # (as is structural_effect=0).
+    profile_effect: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,9 @@ class SyntheticStudy:
     responses: pd.DataFrame
     organisations: pd.DataFrame
     params: CoalitionParams
+    #: One organisation profile per organisation and wave (``org-profile`` items, plus
+    #: ``response_id``, ``wave`` and ``org``).
+    profiles: pd.DataFrame | None = None
 
     @property
     def item_columns(self) -> list[str]:
@@ -103,12 +111,17 @@ def generate_coalition(params: CoalitionParams | None = None, **overrides: objec
     rng = np.random.default_rng(params.seed)
     orgs = _organisations(params, rng)
     org_conditions = _org_conditions(params, rng)
-    frames = []
+    frames, wave_conditions = [], []
     for wave in range(1, params.waves + 1):
         drift = rng.normal(0.0, 0.15, org_conditions.shape) + params.wave_trend * (wave - 1)
+        wave_conditions.append(org_conditions + drift)
         frames.append(_wave(params, rng, orgs, org_conditions + drift, wave))
     responses = pd.concat(frames, ignore_index=True)
-    return SyntheticStudy(responses=responses, organisations=orgs, params=params)
+    profiles = generate_profiles(
+        orgs, org_conditions, wave_conditions, CONDITIONS, params.burnout_effects,
+        strength=params.profile_effect * (params.structural_effect != 0), seed=params.seed)
+    return SyntheticStudy(responses=responses, organisations=orgs, params=params,
+                          profiles=profiles)
 
 
 def _organisations(params: CoalitionParams, rng: np.random.Generator) -> pd.DataFrame:
