@@ -27,15 +27,16 @@ from fieldsurvey.scoring import score_scales
 def score_cmd(data: Path, instruments: tuple[str, ...], id_column: str | None, invalid: str,
               mapping: Path | None, output: Path | None) -> None:
     """Score every scale of the instruments for each respondent in DATA."""
-    from fieldsurvey.io import read_table, without_missing_codes
+    from fieldsurvey.io import read_data
 
-    table = without_missing_codes(read_table(data))  # declared missing codes are never scored
+    read = read_data(data)
+    table = read.answers()  # declared missing codes are never scored
     if mapping:
         table = columns_as_items(table, [resolve_instrument(i) for i in instruments], mapping)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scores = score_scales(table, list(instruments), id_column=id_column, invalid=invalid,
-                              source=data.name)
+                              source=data.name, row_numbers=read.row_numbers)
     counts = scores.attrs.get("invalid_answers", {})
     if counts:
         total = sum(counts.values())
