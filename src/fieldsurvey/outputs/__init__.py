@@ -6,6 +6,12 @@ release ledger) and returns the gated tables. The CLI prints what comes back; no
 computes a statistic.
 """
 
-from fieldsurvey.outputs.compare import Output, benchmark, compare, comparison_json, untestable_tests
+from fieldsurvey.outputs.compare import (
+    Output,
+    benchmark,
+    compare,
+    comparison_json,
+    untestable_tests,
+)
 
 __all__ = ["Output", "benchmark", "compare", "comparison_json", "untestable_tests"]
