@@ -290,8 +290,7 @@ def _read_text(source: Path) -> DataTable:
     names = header_names(raw_names, str(source))
     check_header(text.file, text.quarantine, text.row_numbers, header_rows)
     _refuse_broken_rows(text.quarantine, source)
-    body = text.table.slice(header_rows)
-    frame = pd.DataFrame({name: _typed_column(body.column(i)) for i, name in enumerate(names)})
+    frame = _typed_frame(text.table.slice(header_rows), names)
     return DataTable(frame, str(source), text.row_numbers[header_rows:], notes=list(text.notes))
 
 
@@ -308,13 +307,71 @@ def _refuse_broken_rows(quarantine: pd.DataFrame, source: Path) -> None:
         raise IngestError(source, int(first["row"]), None, f"malformed row: {first['reason']}")
 
 
-def _typed_column(column: pa.ChunkedArray) -> np.ndarray | pd.Series:
-    """Floats when every non-empty value is a plain number (as :func:`numeric_where_lossless`),
-    else the text. Checked and converted on the distinct values (a few per answer column), then
-    spread to the rows with one ``take``, so no cell becomes a Python object."""
+def _typed_frame(body: pa.Table, names: list[str]) -> pd.DataFrame:
+    """The body's columns typed by :func:`_numbers_of`, under ``names``.
+
+    Numeric columns are written straight into one column-major float block, which pandas
+    takes without copying; text columns are inserted beside it.
+    """
+    block = np.empty((body.num_rows, body.num_columns), dtype=np.float64, order="F")
+    numeric: list[int] = []
+    text: dict[int, pa.ChunkedArray] = {}
+    for i, column in enumerate(body.columns):
+        if _numbers_of(column, block[:, len(numeric)]):
+            numeric.append(i)
+        else:
+            text[i] = column
+    frame = pd.DataFrame(block[:, : len(numeric)], columns=[names[i] for i in numeric], copy=False)
+    for i, column in text.items():  # ascending: each lands at its place in the file's order
+        frame.insert(i, names[i], column.to_pandas())
+    return frame
+
+
+def _numbers_of(column: pa.ChunkedArray, out: np.ndarray) -> bool:
+    """Write the column's numbers into ``out`` when every non-empty value is a plain number (the
+    rule of :func:`numeric_where_lossless`), else return False. Checked and converted on the
+    distinct values (a few per answer column) and spread to the rows with one ``take``, so no
+    cell becomes a Python object."""
     encoded = pc.dictionary_encode(column.combine_chunks())
     distinct = pc.utf8_trim_whitespace(encoded.dictionary)
-    if len(distinct) and pc.all(pc.match_substring_regex(distinct, _PLAIN_NUMBER)).as_py():
-        numbers = pc.take(pc.cast(distinct, pa.float64()), encoded.indices)
-        return numbers.to_numpy(zero_copy_only=False)
-    return column.to_pandas()
+    if not len(distinct) or not pc.all(pc.match_substring_regex(distinct, _PLAIN_NUMBER)).as_py():
+        return False
+    out[:] = pc.take(pc.cast(distinct, pa.float64()), encoded.indices).to_numpy(
+        zero_copy_only=False)
+    return True
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write ``frame`` (without its index) as CSV, or as Parquet when ``path`` ends in
+    ``.parquet``, through Arrow's C++ writers (pandas' CSV writer formats each cell in Python). Text is always quoted.
+
+    A column Arrow cannot type (Python objects of mixed kinds) falls back to pandas' writer, so
+    every frame can be written. Whole floats are written as ``3`` rather than ``3.0``; empty
+    cells stay empty. Raises ``OSError`` as the file system does.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "s.csv")
+    >>> write_table(pd.DataFrame({"id": ["a,b", "c"], "x": [1.5, None]}), p)
+    >>> open(p).read().splitlines()
+    ['"id","x"', '"a,b",1.5', '"c",']
+    """
+    import pyarrow.csv as pacsv
+
+    path = Path(path)
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        if path.suffix.lower() in PARQUET_SUFFIXES:
+            frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object}
+                         ).to_parquet(path, index=False)
+        else:
+            frame.to_csv(path, index=False)
+        return
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, path)
+        return
+    pacsv.write_csv(table, path, write_options=pacsv.WriteOptions(quoting_style="needed"))

@@ -23,11 +23,11 @@ from fieldsurvey.scoring import score_scales
 @click.option("--map", "mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Mapping file (as for ingest): columns -> item ids.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write scores to this CSV file (default: print a preview).")
+              help="Write scores to this CSV (or .parquet) file (default: print a preview).")
 def score_cmd(data: Path, instruments: tuple[str, ...], id_column: str | None, invalid: str,
               mapping: Path | None, output: Path | None) -> None:
     """Score every scale of the instruments for each respondent in DATA."""
-    from fieldsurvey.io import read_data
+    from fieldsurvey.io import read_data, write_table
 
     read = read_data(data)
     table = read.answers()  # declared missing codes are never scored
@@ -49,7 +49,7 @@ def score_cmd(data: Path, instruments: tuple[str, ...], id_column: str | None, i
             raise UserError(f"the folder {output.parent} does not exist: create it first, or "
                             "write the scores elsewhere with -o", file=str(output))
         try:
-            scores.to_csv(output, index=False)
+            write_table(scores, output)
         except OSError as exc:
             raise UserError(f"cannot write the scores: {exc.strerror}", file=str(output)) from None
         click.echo(f"wrote {len(scores)} rows x {scores.shape[1]} columns to {output}")

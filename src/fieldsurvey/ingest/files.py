@@ -159,7 +159,9 @@ def decode_bytes(raw: bytes, file: str | Path) -> tuple[str, str]:
             except UnicodeDecodeError:
                 text, encoding = raw.decode("latin-1"), "latin-1"
     text = text.lstrip("\ufeff")
-    binary = _BINARY_CHARS.search(text)
+    # 8-bit text was checked byte by byte above (control characters are the same bytes in
+    # UTF-8, cp1252 and Latin-1); only UTF-16 needs the check on the decoded text.
+    binary = _BINARY_CHARS.search(text) if encoding.startswith("utf-16") else None
     if binary is not None:
         row = text.count("\n", 0, binary.start()) + 1
         raise IngestError(
@@ -467,8 +469,11 @@ def _arrow_records(data: bytes, delimiter: str, notes: list[str]
     bad_numbers = np.asarray([row.number for row in invalid], dtype=np.int64)
     if (bad_numbers < 1).any():
         raise pa.ArrowInvalid("row numbers unknown")
-    total = table.num_rows + len(invalid)
-    numbers = np.setdiff1d(np.arange(1, total + 1, dtype=np.int64), bad_numbers)
+    # The readable records are every record number but the refused ones (a mask, not a set
+    # difference: np.setdiff1d sorts a million numbers to find a handful).
+    readable = np.ones(table.num_rows + len(invalid), dtype=bool)
+    readable[bad_numbers - 1] = False
+    numbers = np.flatnonzero(readable).astype(np.int64) + 1
     bad = [
         (int(row.number), row.text,
          f"has {row.actual_columns} fields; the header has {row.expected_columns}")
