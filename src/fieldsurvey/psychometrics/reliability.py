@@ -188,7 +188,9 @@ def scale_reliability(
         if stats_["average_cov"] < 0:
             warnings.warn(_miskeyed_message(scale, names, mom.cov), MiskeyedItemsWarning, 2)
     summary.pop("average_cov", None)
-    item_table = _item_table(names, mom, reversed_items, scale)
+    # One small pseudo-inverse per item (G6 if deleted): threaded BLAS only loses on them.
+    with single_threaded_blas():
+        item_table = _item_table(names, mom, reversed_items, scale)
     if usable:
         item_table["raw_r"] = _item_total_r(x, missing)
         item_table[["std_r", "r_cor"]] = _standardised_item_total_r(mom.cov)
