@@ -24,7 +24,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from fieldsurvey.instrument.model import Instrument
 from fieldsurvey.psychometrics._blas import single_threaded_blas
@@ -229,8 +229,9 @@ def feldt_interval(alpha: float, n: int, k: int, level: float = 0.95) -> tuple[f
         return (np.nan, np.nan)
     tail = (1.0 - level) / 2.0
     df1, df2 = n - 1, (n - 1) * (k - 1)
-    low = 1.0 - (1.0 - alpha) * stats.f.ppf(1.0 - tail, df1, df2)
-    high = 1.0 - (1.0 - alpha) * stats.f.ppf(tail, df1, df2)
+    # The F quantile (what scipy.stats.f.ppf computes) without importing scipy.stats.
+    low = 1.0 - (1.0 - alpha) * special.fdtri(df1, df2, 1.0 - tail)
+    high = 1.0 - (1.0 - alpha) * special.fdtri(df1, df2, tail)
     return (float(low), float(high))
 
 
