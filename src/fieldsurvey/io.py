@@ -291,7 +291,12 @@ def _read_text(source: Path) -> DataTable:
     check_header(text.file, text.quarantine, text.row_numbers, header_rows)
     _refuse_broken_rows(text.quarantine, source)
     frame = _typed_frame(text.table.slice(header_rows), names)
-    return DataTable(frame, str(source), text.row_numbers[header_rows:], notes=list(text.notes))
+    numbers, notes = text.row_numbers[header_rows:], list(text.notes)
+    del text
+    # Arrow's allocator keeps freed buffers for reuse; the text cells are done with, so hand
+    # their memory back before the caller allocates its own (scoring's answer matrix).
+    pa.default_memory_pool().release_unused()
+    return DataTable(frame, str(source), numbers, notes=notes)
 
 
 def _header_rows(layout: str | None) -> int:
@@ -332,6 +337,14 @@ def _numbers_of(column: pa.ChunkedArray, out: np.ndarray) -> bool:
     rule of :func:`numeric_where_lossless`), else return False. Checked and converted on the
     distinct values (a few per answer column) and spread to the rows with one ``take``, so no
     cell becomes a Python object."""
+    if pc.max(pc.binary_length(column)).as_py() == 1:
+        # One byte per cell (answer codes 1-5): the only one-byte strings Arrow reads as numbers
+        # are the digits, all plain, so a cast that succeeds is the whole check.
+        try:
+            out[:] = pc.cast(column, pa.float64()).to_numpy()
+        except pa.ArrowInvalid:
+            return False
+        return True
     encoded = pc.dictionary_encode(column.combine_chunks())
     distinct = pc.utf8_trim_whitespace(encoded.dictionary)
     if not len(distinct) or not pc.all(pc.match_substring_regex(distinct, _PLAIN_NUMBER)).as_py():
