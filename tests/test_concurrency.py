@@ -46,7 +46,8 @@ ROWS_PER_FILE = 300
 WORKER = textwrap.dedent('''
     import json, sys, time
     from pathlib import Path
-    from fieldsurvey.store import open_study, scored_responses
+    from fieldsurvey.scoring import scored_responses
+    from fieldsurvey.store import open_study
     from fieldsurvey.store.status import study_status
     from fieldsurvey.ingest.pipeline import ingest_file
 
