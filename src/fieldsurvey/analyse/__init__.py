@@ -10,8 +10,7 @@ shown: :func:`fieldsurvey.disclosure.publish` does.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from fieldsurvey._lazy import lazy_exports
 
 # Loaded on first use, so that a command needing one analysis (reliability, a benchmark) does
 # not import the report's whole stack (published findings, scipy.stats) with it.
@@ -27,8 +26,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

@@ -8,8 +8,7 @@ computes a statistic.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from fieldsurvey._lazy import lazy_exports
 
 # Loaded on first use: importing one command family (``reliability``) must not load every
 # other one's analysis stack (comparisons and benchmarks pull in scipy.stats and the report).
@@ -20,8 +19,4 @@ _LAZY = {name: "fieldsurvey.outputs.comparisons"
 
 __all__ = ["Output", "benchmark", "compare", "comparison_json", "untestable_tests"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from fieldsurvey._lazy import lazy_exports
 
 # Loaded on first use: ``reliability`` needs none of CFA, EFA or invariance (nor the
 # scipy.stats they bring), and a command should load only its own stage.
@@ -110,8 +109,4 @@ __all__ = [
     "varimax",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
