@@ -11,7 +11,7 @@ import pyreadstat
 import pytest
 
 from fieldsurvey.ingest import IngestError
-from fieldsurvey.io import numeric_where_lossless, read_table
+from fieldsurvey.io import numeric_where_lossless, read_data, read_table
 
 # A 3-row SAS dataset (pq01 = 1, 2, 5; team = a, b, c) written for this test by R's
 # haven::write_sas; pyreadstat can read but not write .sas7bdat. zlib + base64.
@@ -28,12 +28,14 @@ SAS7BDAT = (
 def test_csv_utf8_bom_semicolon(tmp_path):
     path = tmp_path / "items.csv"
     path.write_text("pq01;pq02;team\n1;5;Équipe A\n3;;007\n", encoding="utf-8-sig")
-    frame = read_table(path)
+    table = read_data(path)
+    frame = table.frame
     assert list(frame.columns) == ["pq01", "pq02", "team"]
     assert frame["pq01"].tolist() == [1.0, 3.0]
     assert frame["pq02"].isna().tolist() == [False, True]
     assert frame["team"].tolist() == ["Équipe A", "007"]  # leading zero kept: stays text
-    assert frame.attrs["row_numbers"] == [2, 3]
+    assert table.row_numbers.tolist() == [2, 3]
+    assert not frame.attrs  # pandas deep-copies attrs on every operation: nothing rides there
 
 
 def test_csv_utf16_tab_and_cp1252_comma(tmp_path):
@@ -53,9 +55,9 @@ def test_csv_qualtrics_export_header_rows_are_skipped(tmp_path):
         "ResponseId,pq01\nResponse ID,I am happy\n"
         '"{""ImportId"":""_recordId""}","{""ImportId"":""QID1""}"\nR_1,4\n'
     )
-    frame = read_table(path)
-    assert frame["pq01"].tolist() == [4.0]
-    assert frame.attrs["row_numbers"] == [4]
+    table = read_data(path)
+    assert table.frame["pq01"].tolist() == [4.0]
+    assert table.row_numbers.tolist() == [4]
 
 
 def test_xlsx(tmp_path):
@@ -84,12 +86,15 @@ def test_spss_user_missing_codes_kept_with_value_labels(tmp_path, suffix):
         variable_value_labels={"pq01": {1: "Never", 2: "Rarely", 99: "Refused"}},
         column_labels=["I am happy", "Team"],
     )
-    frame = read_table(path)
+    table = read_data(path)
+    frame = table.frame
     assert frame["pq01"].tolist()[:3] == [1.0, 2.0, 99.0]  # 99 stays a code, not NaN
     assert np.isnan(frame["pq01"].tolist()[3])
-    assert frame.attrs["missing_codes"] == {"pq01": [99.0]}
-    assert frame.attrs["value_labels"]["pq01"] == {"1": "Never", "2": "Rarely", "99": "Refused"}
-    assert frame.attrs["labels"]["pq01"] == "I am happy"
+    assert table.missing_codes == {"pq01": [99.0]}
+    assert table.value_labels["pq01"] == {"1": "Never", "2": "Rarely", "99": "Refused"}
+    assert table.labels["pq01"] == "I am happy"
+    assert np.isnan(table.answers()["pq01"].tolist()[2])  # declared missing: never scored
+    assert table.row_numbers.tolist() == [1, 2, 3, 4]
 
 
 def test_spss_portable_stata_and_xport(tmp_path):
@@ -138,9 +143,9 @@ def test_missing_file(tmp_path):
 def test_blank_lines_are_not_respondents(tmp_path):
     path = tmp_path / "items.csv"
     path.write_text("pq01\n1\n\n2\n\n")
-    frame = read_table(path)
-    assert frame["pq01"].tolist() == [1.0, 2.0]
-    assert frame.attrs["row_numbers"] == [2, 4]
+    table = read_data(path)
+    assert table.frame["pq01"].tolist() == [1.0, 2.0]
+    assert table.row_numbers.tolist() == [2, 4]
 
 
 def test_numeric_conversion_is_lossless_only():
@@ -149,3 +154,25 @@ def test_numeric_conversion_is_lossless_only():
     assert out["a"].tolist() == [1.5, -2.0]
     assert out["b"].tolist() == ["1e3", "2"]
     assert out["c"].tolist() == ["01", "2"]
+
+
+def test_parquet(tmp_path):
+    path = tmp_path / "items.parquet"
+    _items().to_parquet(path)
+    table = read_data(path)
+    assert table.frame["pq01"].tolist()[:3] == [1.0, 2.0, 99.0]
+    assert table.row_numbers.tolist() == [1, 2, 3, 4]
+
+
+def test_text_columns_arrow_conversion_matches_pandas_rule(tmp_path):
+    """The Arrow column conversion follows numeric_where_lossless exactly."""
+    path = tmp_path / "items.csv"
+    path.write_text("a,b,c,d,e,f\n1.50, 3 ,01,1e3,,x\n-2,4,2,2,,\n")
+    frame = read_table(path)
+    expected = numeric_where_lossless(pd.DataFrame(
+        {"a": ["1.50", "-2"], "b": [" 3 ", "4"], "c": ["01", "2"], "d": ["1e3", "2"],
+         "e": [None, None], "f": ["x", None]}))
+    for column in frame.columns:
+        assert frame[column].tolist() == expected[column].tolist() or (
+            frame[column].isna().all() and expected[column].isna().all())
+        assert frame[column].dtype.kind == expected[column].dtype.kind

@@ -8,16 +8,22 @@ measure and, when derived from other cells, those cells. Nothing here decides wh
 shown: :func:`fieldsurvey.disclosure.publish` does.
 """
 
-from fieldsurvey.analyse.report import ReportModels, report_results
-from fieldsurvey.analyse.report_findings import ReportFindings, report_findings
-from fieldsurvey.analyse.study import ScaleInfo, StudyData, load_study_data
+from __future__ import annotations
 
-__all__ = [
-    "ReportFindings",
-    "ReportModels",
-    "ScaleInfo",
-    "StudyData",
-    "load_study_data",
-    "report_findings",
-    "report_results",
-]
+from fieldsurvey._lazy import lazy_exports
+
+# Loaded on first use, so that a command needing one analysis (reliability, a benchmark) does
+# not import the report's whole stack (published findings, scipy.stats) with it.
+_LAZY = {
+    "ReportModels": "fieldsurvey.analyse.report",
+    "report_results": "fieldsurvey.analyse.report",
+    "ReportFindings": "fieldsurvey.analyse.report_findings",
+    "report_findings": "fieldsurvey.analyse.report_findings",
+    "ScaleInfo": "fieldsurvey.analyse.study",
+    "StudyData": "fieldsurvey.analyse.study",
+    "load_study_data": "fieldsurvey.analyse.study",
+}
+
+__all__ = sorted(_LAZY)
+
+__getattr__ = lazy_exports(__name__, _LAZY)

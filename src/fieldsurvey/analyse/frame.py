@@ -17,7 +17,7 @@ import pandas as pd
 
 from fieldsurvey.ingest.mapping import columns_as_items
 from fieldsurvey.instrument import Instrument, resolve_instrument
-from fieldsurvey.io import read_table, without_missing_codes
+from fieldsurvey.io import read_data
 from fieldsurvey.scoring import score_scales, scored_responses
 from fieldsurvey.store import Study, StudyError, open_study
 from fieldsurvey.store.study import STUDY_FILE
@@ -94,14 +94,15 @@ def load_frame(source: str | Path, instruments: tuple[str, ...] | list[str] = ()
         raise StudyError(f"{source}: not a study folder (no {STUDY_FILE})")
     if not instruments:
         raise StudyError("a data file needs its instruments: give -i INSTRUMENT (repeatable)")
-    table = without_missing_codes(read_table(source))
+    read = read_data(source)
+    table = read.answers()
     insts = [resolve_instrument(i) for i in instruments]
     if mapping:
         table = columns_as_items(table, insts, Path(mapping))
-    table.attrs = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        scores = score_scales(table, [i for i in insts if i.scales], source=source.name)
+        scores = score_scales(table, [i for i in insts if i.scales], source=source.name,
+                              row_numbers=read.row_numbers)
     new = [c for c in scores.columns if c not in table.columns and c != "row"]
     data = pd.concat([table, scores[new]], axis=1).reset_index(drop=True)
     return AnalysisFrame(data, insts)

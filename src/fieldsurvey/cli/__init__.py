@@ -1,8 +1,11 @@
 """The ``fieldsurvey`` command line: a thin layer over the Python API.
 
 Each stage keeps its commands in a module of this package named ``*_cmd.py`` that defines
-``COMMANDS``, a list of click commands or groups. They are found here by name, so adding a stage's
-commands never means editing this file. Commands print through :mod:`fieldsurvey.cli.output`.
+``COMMANDS``, a list of click commands or groups. :data:`COMMAND_MODULES` names the module of each
+command and its one-line help, so that a command imports only its own stage, and ``--help`` and
+``--version`` import none (start-up stays well under a second; importing every stage took two).
+A new command is one line there; ``tests/test_cli_startup.py`` checks the table against the
+modules. Commands print through :mod:`fieldsurvey.cli.output`.
 
 Errors are handled once, here (see :mod:`fieldsurvey.cli.failure`): a
 :class:`~fieldsurvey.errors.FieldsurveyError` becomes one message naming file, row and column with
@@ -14,7 +17,6 @@ therefore raise errors and never catch them to print.
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import warnings
 from typing import Any
 
@@ -26,9 +28,60 @@ from fieldsurvey.errors import FieldsurveyError
 
 _ARGV = "fieldsurvey.argv"
 
+# Command name -> (module in this package, one-line help shown by ``fieldsurvey --help``).
+COMMAND_MODULES: dict[str, tuple[str, str]] = {
+    "benchmark": ("compare_cmd", "Each organisation against the field without it"),
+    "cfa": ("cfa_cmd", "Confirmatory factor analysis (ML, as lavaan's cfa()) of DATA"),
+    "check-findings": ("findings_cmd", "Check the published values in FINDINGS_FILE"),
+    "compare": ("compare_cmd", "Compare scale scores between groups"),
+    "demo": ("demo_cmd", "Generate a synthetic coalition study and run every stage on it"),
+    "export-data": ("study_cmd", "Write respondent-level data safe to hand over"),
+    "field": ("field_cmd", "Export a STUDY's instruments to a platform format"),
+    "ingest": ("study_cmd", "Read a platform export into the study store"),
+    "init": ("study_cmd", "Create a study folder with study.yaml and an empty study store"),
+    "instrument": ("instrument_cmd", "List, inspect and validate instrument definitions"),
+    "invariance": ("cfa_cmd", "Measurement invariance of a CFA across the groups in --group"),
+    "releases": ("releases_cmd", "Every output released from the study"),
+    "reliability": ("reliability_cmd", "Reliability of every scale of INSTRUMENT in DATA"),
+    "report": ("report_cmd", "Write the field-wide report of STUDY (and organisation reports)"),
+    "reproduce": ("reproduce_cmd", "Recompute the published findings in FINDINGS_FILE"),
+    "run-plan": ("reproduce_cmd", "Run the pre-registered analysis plan PLAN_FILE"),
+    "score": ("score_cmd", "Score every scale of the instruments for each respondent in DATA"),
+    "status": ("study_cmd", "Responses per organisation and wave, quarantine reasons and flags"),
+    "verify": ("report_cmd", "Recompute REPORT_DIR's results bundle and compare every number"),
+}
+
 
 class FieldsurveyGroup(click.Group):
     """The top-level group: runs a command and turns whatever it raises into clear output."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, importing its stage's module the first time it is asked for."""
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in COMMAND_MODULES:
+            module = importlib.import_module(f"{__name__}.{COMMAND_MODULES[cmd_name][0]}")
+            for found in getattr(module, "COMMANDS", []):
+                self.add_command(found)
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from :data:`COMMAND_MODULES`, without importing any command."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in COMMAND_MODULES:
+                stub = click.Command(name, help=COMMAND_MODULES[name][1])  # click's truncation
+                text = stub.get_short_help_str(limit)
+            else:
+                text = self.commands[name].get_short_help_str(limit)
+            rows.append((name, text))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta[_ARGV] = list(args)  # kept for error output: the command and --format json
@@ -56,15 +109,3 @@ class FieldsurveyGroup(click.Group):
 @click.version_option(__version__, prog_name="fieldsurvey")
 def main() -> None:
     """Workforce survey research for the anti-trafficking and victim-services field."""
-
-
-def _register_commands() -> None:
-    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if not module_info.name.endswith("_cmd"):
-            continue
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
-        for command in getattr(module, "COMMANDS", []):
-            main.add_command(command)
-
-
-_register_commands()

@@ -24,30 +24,11 @@ _FIT_KEYS = ("chisq", "df", "pvalue", "cfi", "tli", "rmsea")
 
 
 def _read_data(path: Path) -> pd.DataFrame:
-    """Read a respondent table: CSV/TSV, Excel, SPSS (.sav/.zsav/.por), Stata (.dta), Parquet."""
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".csv", ".txt"):
-            return pd.read_csv(path)
-        if suffix == ".tsv":
-            return pd.read_csv(path, sep="\t")
-        if suffix in (".xlsx", ".xlsm", ".xls"):
-            return pd.read_excel(path)
-        if suffix in (".sav", ".zsav", ".por", ".dta"):
-            import pyreadstat
+    """Read a respondent table with the one reader every command uses
+    (:func:`fieldsurvey.io.read_data`), declared missing codes blanked."""
+    from fieldsurvey.io import read_data
 
-            reader = {".dta": pyreadstat.read_dta, ".por": pyreadstat.read_por}.get(
-                suffix, pyreadstat.read_sav
-            )
-            frame, _meta = reader(str(path))
-            return frame
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-    except Exception as exc:  # any reader failure is the user's file, reported as such
-        raise UserError(f"{path.name}: cannot read data: {exc}") from exc
-    raise UserError(
-        f"{path.name}: unknown data format {suffix!r} (use .csv, .tsv, .xlsx, .sav, .dta, .parquet)"
-    )
+    return read_data(path).answers()
 
 
 def _model(instrument_ref: str | None, model: str | None):

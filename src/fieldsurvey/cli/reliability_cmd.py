@@ -55,7 +55,7 @@ def reliability_cmd(
 ) -> None:
     """Reliability of every scale of INSTRUMENT in DATA (CSV, XLSX, SPSS .sav or Stata .dta).
 
-    DATA has one column per item id (read with fieldsurvey.io.read_table). Reverse-keyed items are
+    DATA has one column per item id (read with fieldsurvey.io.read_data). Reverse-keyed items are
     reversed with the instrument's declared response bounds before anything is computed; answers
     outside those bounds are an error naming the file row and column.
     """
@@ -132,12 +132,11 @@ def reliability_json(summary: pd.DataFrame, items: pd.DataFrame) -> dict[str, An
 
 def _answers(path: Path) -> pd.DataFrame:
     """DATA as a table indexed by file row number, with SPSS/Stata user-missing codes blanked."""
-    from fieldsurvey.io import read_table, without_missing_codes
+    from fieldsurvey.io import read_data
 
-    table = without_missing_codes(read_table(path))
-    rows = table.attrs.get("row_numbers")
-    if rows is not None and len(rows) == len(table):
-        table.index = pd.Index(rows, name="row")  # so errors name the row of the file
+    read = read_data(path)
+    table = read.answers()
+    table.index = pd.Index(read.row_numbers, name="row")  # so errors name the row of the file
     return table
 
 

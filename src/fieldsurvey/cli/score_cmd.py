@@ -23,19 +23,20 @@ from fieldsurvey.scoring import score_scales
 @click.option("--map", "mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Mapping file (as for ingest): columns -> item ids.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write scores to this CSV file (default: print a preview).")
+              help="Write scores to this CSV (or .parquet) file (default: print a preview).")
 def score_cmd(data: Path, instruments: tuple[str, ...], id_column: str | None, invalid: str,
               mapping: Path | None, output: Path | None) -> None:
     """Score every scale of the instruments for each respondent in DATA."""
-    from fieldsurvey.io import read_table, without_missing_codes
+    from fieldsurvey.io import read_data, write_table
 
-    table = without_missing_codes(read_table(data))  # declared missing codes are never scored
+    read = read_data(data)
+    table = read.answers()  # declared missing codes are never scored
     if mapping:
         table = columns_as_items(table, [resolve_instrument(i) for i in instruments], mapping)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scores = score_scales(table, list(instruments), id_column=id_column, invalid=invalid,
-                              source=data.name)
+                              source=data.name, row_numbers=read.row_numbers)
     counts = scores.attrs.get("invalid_answers", {})
     if counts:
         total = sum(counts.values())
@@ -48,7 +49,7 @@ def score_cmd(data: Path, instruments: tuple[str, ...], id_column: str | None, i
             raise UserError(f"the folder {output.parent} does not exist: create it first, or "
                             "write the scores elsewhere with -o", file=str(output))
         try:
-            scores.to_csv(output, index=False)
+            write_table(scores, output)
         except OSError as exc:
             raise UserError(f"cannot write the scores: {exc.strerror}", file=str(output)) from None
         click.echo(f"wrote {len(scores)} rows x {scores.shape[1]} columns to {output}")

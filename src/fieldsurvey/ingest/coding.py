@@ -47,6 +47,9 @@ def declared_missing_mask(column: pd.Series, codes: Sequence[Any]) -> tuple[np.n
     >>> mask.tolist(), code[mask].tolist()
     ([False, True, True, False], ['-1', '.a'])
     """
+    if not codes:  # the usual case (text exports declare none): no per-cell work at all
+        return np.zeros(len(column), dtype=bool), pd.Series(pd.NA, index=column.index,
+                                                            dtype="string")
     text = column.astype("string").str.strip()
     numbers = pd.to_numeric(text, errors="coerce")
     mask = pd.Series(False, index=column.index)

@@ -159,7 +159,9 @@ def decode_bytes(raw: bytes, file: str | Path) -> tuple[str, str]:
             except UnicodeDecodeError:
                 text, encoding = raw.decode("latin-1"), "latin-1"
     text = text.lstrip("\ufeff")
-    binary = _BINARY_CHARS.search(text)
+    # 8-bit text was checked byte by byte above (control characters are the same bytes in
+    # UTF-8, cp1252 and Latin-1); only UTF-16 needs the check on the decoded text.
+    binary = _BINARY_CHARS.search(text) if encoding.startswith("utf-16") else None
     if binary is not None:
         row = text.count("\n", 0, binary.start()) + 1
         raise IngestError(
@@ -243,7 +245,7 @@ def _quarantine_frame(rows: list[tuple[int, str, str]]) -> pd.DataFrame:
 
 
 def _parse_with_arrow(data: bytes, delimiter: str, skip_rows: int = 0):
-    """Parse with Arrow's C++ reader; returns (records, invalid rows, n_columns)."""
+    """Parse with Arrow's C++ reader; returns (Arrow table of text, invalid rows, n_columns)."""
     invalid: list[Any] = []
 
     def on_invalid(row: Any) -> str:
@@ -289,9 +291,19 @@ def _parse_with_arrow(data: bytes, delimiter: str, skip_rows: int = 0):
         parse_options=parse_options,
         convert_options=convert,
     )
-    frame = table.to_pandas()
-    frame.columns = range(frame.shape[1])
-    return frame, invalid, len(names)
+    return _numbered_columns(table), invalid, len(names)
+
+
+def _numbered_columns(table: pa.Table) -> pa.Table:
+    """Name a table's columns "0", "1", ... (records have no names until a header is chosen)."""
+    return table.rename_columns([str(i) for i in range(table.num_columns)])
+
+
+def _arrow_text(frame: pd.DataFrame) -> pa.Table:
+    """A pandas table of text cells as an Arrow table of strings (missing cells null)."""
+    columns = {str(i): pa.array(frame.iloc[:, i].astype(object), type=pa.string(), from_pandas=True)
+               for i in range(frame.shape[1])}
+    return pa.table(columns) if columns else pa.table({})
 
 
 def _parse_with_python(text: str, delimiter: str, file: str):
@@ -334,6 +346,50 @@ def _read_and_decode(path: str | Path) -> tuple[str, bytes, str, str]:
     return file, raw, text, encoding
 
 
+@dataclass
+class TextTable:
+    """A delimited text file parsed by Arrow, every cell still text, header rows included.
+
+    The same records as :class:`RawRecords`, kept as Arrow strings so that callers which need
+    numbers (:func:`fieldsurvey.io.read_data`) convert whole columns in Arrow without turning
+    each cell into a Python object first.
+
+    Attributes
+    ----------
+    file : str
+    table : pyarrow.Table
+        Columns named "0".."n-1", string typed; empty cells are null.
+    row_numbers : ndarray of int
+        The 1-based record number in the file of each row of ``table``.
+    quarantine : DataFrame
+        As in :class:`RawRecords`.
+    encoding, delimiter : str
+    notes : list of str
+    """
+
+    file: str
+    table: pa.Table
+    row_numbers: np.ndarray
+    quarantine: pd.DataFrame
+    encoding: str = ""
+    delimiter: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def head_records(self, n: int) -> RawRecords:
+        """The first ``n`` records as :class:`RawRecords` (for layout checks on header rows)."""
+        return self._records(self.table.slice(0, n), self.row_numbers[:n])
+
+    def to_records(self) -> RawRecords:
+        """Every record as :class:`RawRecords` (pandas text cells)."""
+        return self._records(self.table, self.row_numbers)
+
+    def _records(self, table: pa.Table, numbers: np.ndarray) -> RawRecords:
+        frame = table.to_pandas()
+        frame.columns = range(frame.shape[1])
+        return RawRecords(self.file, frame, numbers, self.quarantine, self.encoding,
+                          self.delimiter, list(self.notes))
+
+
 def read_text_records(path: str | Path, delimiter: str | None = None) -> RawRecords:
     """Read a delimited text file (CSV/TSV) as records of text.
 
@@ -357,58 +413,89 @@ def read_text_records(path: str | Path, delimiter: str | None = None) -> RawReco
     >>> (rec.encoding, rec.delimiter, rec.records.iloc[1].tolist())
     ('utf-16', '\\t', ['1', '5'])
     """
+    return read_text_table(path, delimiter).to_records()
+
+
+def read_text_table(path: str | Path, delimiter: str | None = None) -> TextTable:
+    """Read a delimited text file (CSV/TSV) as an Arrow table of text (see module rules).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "t.csv")
+    >>> _ = open(p, "w").write("id,q1\\n1,5\\n\\n2,4\\n")
+    >>> t = read_text_table(p)
+    >>> (t.table.num_rows, t.row_numbers.tolist(), t.quarantine["row"].tolist())
+    (3, [1, 2, 4], [3])
+    """
     file, raw, text, encoding = _read_and_decode(path)
     refuse_json(text, file)
     delimiter = delimiter or sniff_delimiter(text)
     data = text.encode("utf-8") if encoding != "utf-8" else raw
+    del raw
     notes: list[str] = []
     try:
-        frame, invalid, width = _parse_with_arrow(data, delimiter)
-        bad_numbers = np.asarray([row.number for row in invalid], dtype=np.int64)
-        if (bad_numbers < 1).any():
-            raise pa.ArrowInvalid("row numbers unknown")
-        total = len(frame) + len(invalid)
-        numbers = np.setdiff1d(np.arange(1, total + 1, dtype=np.int64), bad_numbers)
-        bad = [
-            (
-                int(row.number),
-                row.text,
-                f"has {row.actual_columns} fields; the header has {row.expected_columns}",
-            )
-            for row in invalid
-        ]
-        short = {row.actual_columns for row in invalid}
-        if len(invalid) >= 2 and len(frame) == 1 and len(short) == 1 and min(short) < width:
-            # Every data record (two or more, so one cut-off row cannot pass for it) is short by
-            # the same trailing fields: a known export quirk (ODK Central's empty Status).
-            body, invalid2, width2 = _parse_with_arrow(data, delimiter, skip_rows=1)
-            if not invalid2:
-                missing = width - width2
-                body = pd.concat(
-                    [body, pd.DataFrame(pd.NA, index=body.index, columns=range(width2, width))],
-                    axis=1,
-                ).astype("str")
-                frame = pd.concat([frame, body], ignore_index=True)
-                numbers = np.arange(1, len(frame) + 1, dtype=np.int64)
-                bad = []
-                notes.append(
-                    f"every data row has {width2} fields but the header has {width}: the last "
-                    f"{missing} header column(s) were read as empty"
-                )
+        table, numbers, bad = _arrow_records(data, delimiter, notes)
     except (pa.ArrowInvalid, pa.ArrowException):
         frame, numbers, bad = _parse_with_python(text, delimiter, file)
-    if len(frame) == 0:
+        table = _arrow_text(frame)
+    if table.num_rows == 0:
         raise IngestError(file, 1, None, "no header row could be read")
-    empty = frame.isna().all(axis=1).to_numpy()
+    empty = _empty_rows(table)
     if empty[1:].any():
         keep = ~empty
         keep[0] = True
         for number in numbers[~keep]:
             bad.append((int(number), "", "empty row (no values)"))
-        frame = frame.loc[keep].reset_index(drop=True)
+        table = table.filter(pa.array(keep))
         numbers = numbers[keep]
     quarantine = _quarantine_frame(sorted(bad))
-    return RawRecords(file, frame, numbers, quarantine, encoding, delimiter, notes)
+    return TextTable(file, table, numbers, quarantine, encoding, delimiter, notes)
+
+
+def _empty_rows(table: pa.Table) -> np.ndarray:
+    """True for each record with no value in any column (a blank line)."""
+    empty = np.ones(table.num_rows, dtype=bool)
+    for column in table.columns:
+        empty &= column.is_null().to_numpy(zero_copy_only=False)
+    return empty
+
+
+def _arrow_records(data: bytes, delimiter: str, notes: list[str]
+                   ) -> tuple[pa.Table, np.ndarray, list[tuple[int, str, str]]]:
+    """Records, their record numbers and the rows to quarantine, parsed by Arrow; raises
+    ``ArrowInvalid`` when Arrow cannot number the rows it refused (the caller falls back)."""
+    table, invalid, width = _parse_with_arrow(data, delimiter)
+    bad_numbers = np.asarray([row.number for row in invalid], dtype=np.int64)
+    if (bad_numbers < 1).any():
+        raise pa.ArrowInvalid("row numbers unknown")
+    # The readable records are every record number but the refused ones (a mask, not a set
+    # difference: np.setdiff1d sorts a million numbers to find a handful).
+    readable = np.ones(table.num_rows + len(invalid), dtype=bool)
+    readable[bad_numbers - 1] = False
+    numbers = np.flatnonzero(readable).astype(np.int64) + 1
+    bad = [
+        (int(row.number), row.text,
+         f"has {row.actual_columns} fields; the header has {row.expected_columns}")
+        for row in invalid
+    ]
+    short = {row.actual_columns for row in invalid}
+    if len(invalid) >= 2 and table.num_rows == 1 and len(short) == 1 and min(short) < width:
+        # Every data record (two or more, so one cut-off row cannot pass for it) is short by
+        # the same trailing fields: a known export quirk (ODK Central's empty Status).
+        body, invalid2, width2 = _parse_with_arrow(data, delimiter, skip_rows=1)
+        if not invalid2:
+            missing = width - width2
+            for i in range(width2, width):
+                body = body.append_column(str(i), pa.nulls(body.num_rows, pa.string()))
+            table = pa.concat_tables([table, body])
+            numbers = np.arange(1, table.num_rows + 1, dtype=np.int64)
+            bad = []
+            notes.append(
+                f"every data row has {width2} fields but the header has {width}: the last "
+                f"{missing} header column(s) were read as empty"
+            )
+    return table, numbers, bad
 
 
 def read_excel_records(path: str | Path, sheet: str | int = 0) -> RawRecords:
@@ -593,28 +680,40 @@ def split_header(records: RawRecords, header_rows: int, names: list[str] | None 
     ['id', 'q1']
     """
     file = records.file
-    bad_header = records.quarantine[records.quarantine["row"] <= header_rows]
+    check_header(file, records.quarantine, records.row_numbers, header_rows)
+    header = [records.records.iloc[i].tolist() for i in range(header_rows)]
+    body = records.records.iloc[header_rows:].reset_index(drop=True)
+    numbers = records.row_numbers[header_rows:]
+    body.columns = names if names is not None else header_names(header[0], file)
+    return Body(header, body, numbers, records.quarantine.reset_index(drop=True))
+
+
+def check_header(file: str, quarantine: pd.DataFrame, row_numbers: np.ndarray,
+                 header_rows: int) -> None:
+    """Refuse a table whose ``header_rows`` header records are malformed or missing, or that has
+    no data records at all (``row_numbers``: record number of each readable record).
+
+    Raises
+    ------
+    IngestError
+        Naming the header row that is malformed, or where the file ends.
+    """
+    bad_header = quarantine[quarantine["row"] <= header_rows]
     if len(bad_header):
         first = bad_header.iloc[0]
         raise IngestError(
             file, int(first["row"]), None, f"header row is malformed: {first['reason']}"
         )
-    head_numbers = records.row_numbers[:header_rows]
-    if len(records.records) < header_rows or not np.array_equal(
-        head_numbers, np.arange(1, header_rows + 1)
+    if len(row_numbers) < header_rows or not np.array_equal(
+        row_numbers[:header_rows], np.arange(1, header_rows + 1)
     ):
         raise IngestError(
             file,
-            len(records.records) + 1,
+            len(row_numbers) + 1,
             None,
             f"expected {header_rows} header row(s); the file ends early",
         )
-    header = [records.records.iloc[i].tolist() for i in range(header_rows)]
-    body = records.records.iloc[header_rows:].reset_index(drop=True)
-    numbers = records.row_numbers[header_rows:]
-    if len(body) == 0 and len(records.quarantine) == 0:
+    if len(row_numbers) == header_rows and len(quarantine) == 0:
         raise IngestError(
             file, header_rows + 1, None, "the file has header row(s) but no responses"
         )
-    body.columns = names if names is not None else header_names(header[0], file)
-    return Body(header, body, numbers, records.quarantine.reset_index(drop=True))

@@ -341,7 +341,8 @@ def _prepare(
         declared_missing=declared_missing,
         unmapped=[safe_column_name(c) for c in mapping.unmapped if c not in used],
         missing_items=[i for i in mapping.missing_items if i in storable],
-        waves=list(dict.fromkeys(w for w in key_frame["wave"] if w)),
+        # Distinct first (in order of appearance), then filtered: no Python loop over rows.
+        waves=[w for w in pd.unique(key_frame["wave"]) if w],
         notes=notes,
     )
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from fieldsurvey.ingest.export import PlatformExport, build_export
-from fieldsurvey.io import read_table
+from fieldsurvey.io import read_data
 
 ID_NAMES = ("response_id", "responseid", "record_id", "respondent_id", "id")
 
@@ -22,18 +22,11 @@ ID_NAMES = ("response_id", "responseid", "record_id", "respondent_id", "id")
 def read_plain_table(path: str | Path) -> PlatformExport:
     """Read a plain data file as a :class:`PlatformExport` with platform ``"table"``."""
     path = Path(path)
-    table = read_table(path)
-    rows = table.attrs.get("row_numbers") or range(2, len(table) + 2)
-    missing_codes = table.attrs.get("missing_codes") or {}
-    # SPSS/Stata variable and value labels (value labels also name declared missing codes).
-    labels = table.attrs.get("labels") or {}
-    value_labels = table.attrs.get("value_labels") or {}
-    reader_notes = list(table.attrs.get("notes") or [])
-    # pandas deep-copies attrs on every operation; the export carries what matters.
-    table.attrs = {}
+    read = read_data(path)
+    table = read.frame
     folded = {str(c).casefold(): c for c in table.columns}
     id_col = next((folded[name] for name in ID_NAMES if name in folded), None)
-    notes = reader_notes
+    notes = list(read.notes)
     if id_col is None:
         id_col = "response_id"
         table.insert(0, id_col, [f"row-{i}" for i in range(2, len(table) + 2)])
@@ -45,10 +38,11 @@ def read_plain_table(path: str | Path) -> PlatformExport:
         platform="table",
         file=path.name,
         response_id_column=str(id_col),
-        row_numbers=np.asarray(rows, dtype=np.int64),
-        missing_codes=missing_codes,
-        labels=labels,
-        value_labels=value_labels,
+        row_numbers=np.asarray(read.row_numbers, dtype=np.int64),
+        missing_codes=read.missing_codes,
+        # SPSS/Stata variable and value labels (value labels also name declared missing codes).
+        labels=read.labels,
+        value_labels=read.value_labels,
         notes=notes,
     )
 

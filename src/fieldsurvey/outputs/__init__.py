@@ -6,12 +6,17 @@ release ledger) and returns the gated tables. The CLI prints what comes back; no
 computes a statistic.
 """
 
-from fieldsurvey.outputs.compare import (
-    Output,
-    benchmark,
-    compare,
-    comparison_json,
-    untestable_tests,
-)
+from __future__ import annotations
+
+from fieldsurvey._lazy import lazy_exports
+
+# Loaded on first use: importing one command family (``reliability``) must not load every
+# other one's analysis stack (comparisons and benchmarks pull in scipy.stats and the report).
+# The module is ``comparisons``, not ``compare``, so that importing it never rebinds this
+# package's ``compare`` (the function) to a submodule.
+_LAZY = {name: "fieldsurvey.outputs.comparisons"
+         for name in ("Output", "benchmark", "compare", "comparison_json", "untestable_tests")}
 
 __all__ = ["Output", "benchmark", "compare", "comparison_json", "untestable_tests"]
+
+__getattr__ = lazy_exports(__name__, _LAZY)

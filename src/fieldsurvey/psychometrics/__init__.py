@@ -1,58 +1,70 @@
 """Psychometrics: reliability, omega, polychoric correlations, CFA and measurement invariance."""
 
-from fieldsurvey.psychometrics.cfa import (
-    DEFAULT_MIN_GROUP_SIZE,
-    CFAConvergenceError,
-    CFAError,
-    CFAResult,
-    CFAWarning,
-    fit_cfa,
-)
-from fieldsurvey.psychometrics.efa import (
-    EFAResult,
-    ItemBankValidation,
-    ParallelAnalysis,
-    efa,
-    loading_report,
-    parallel_analysis,
-    validate_item_bank,
-)
-from fieldsurvey.psychometrics.invariance import (
-    INVARIANCE_LEVELS,
-    ORDINAL_LEVELS,
-    ChenCriteria,
-    InvarianceResult,
-    measurement_invariance,
-    ordinal_invariance,
-)
-from fieldsurvey.psychometrics.lavaan_syntax import LavaanSyntaxError, parse_model
-from fieldsurvey.psychometrics.omega import (
-    minres_factors,
-    minres_one_factor,
-    oblimin,
-    omega_hierarchical,
-    omega_total,
-    varimax,
-)
-from fieldsurvey.psychometrics.partial_invariance import (
-    PartialInvarianceResult,
-    ScoreTests,
-    partial_invariance,
-    score_tests,
-)
-from fieldsurvey.psychometrics.polychoric import (
-    PolychoricResult,
-    ordinal_alpha,
-    polychoric,
-    polychoric_matrix,
-)
-from fieldsurvey.psychometrics.reliability import (
-    MiskeyedItemsWarning,
-    ReliabilityResult,
-    feldt_interval,
-    instrument_reliability,
-    scale_reliability,
-)
+from __future__ import annotations
+
+from fieldsurvey._lazy import lazy_exports
+
+# Loaded on first use: ``reliability`` needs none of CFA, EFA or invariance (nor the
+# scipy.stats they bring), and a command should load only its own stage.
+_MODULES = {
+    "fieldsurvey.psychometrics.cfa": (
+        "DEFAULT_MIN_GROUP_SIZE",
+        "CFAConvergenceError",
+        "CFAError",
+        "CFAResult",
+        "CFAWarning",
+        "fit_cfa",
+    ),
+    "fieldsurvey.psychometrics.efa": (
+        "EFAResult",
+        "ItemBankValidation",
+        "ParallelAnalysis",
+        "efa",
+        "loading_report",
+        "parallel_analysis",
+        "validate_item_bank",
+    ),
+    "fieldsurvey.psychometrics.invariance": (
+        "INVARIANCE_LEVELS",
+        "ORDINAL_LEVELS",
+        "ChenCriteria",
+        "InvarianceResult",
+        "measurement_invariance",
+        "ordinal_invariance",
+    ),
+    "fieldsurvey.psychometrics.lavaan_syntax": (
+        "LavaanSyntaxError",
+        "parse_model",
+    ),
+    "fieldsurvey.psychometrics.omega": (
+        "minres_factors",
+        "minres_one_factor",
+        "oblimin",
+        "omega_hierarchical",
+        "omega_total",
+        "varimax",
+    ),
+    "fieldsurvey.psychometrics.partial_invariance": (
+        "PartialInvarianceResult",
+        "ScoreTests",
+        "partial_invariance",
+        "score_tests",
+    ),
+    "fieldsurvey.psychometrics.polychoric": (
+        "PolychoricResult",
+        "ordinal_alpha",
+        "polychoric",
+        "polychoric_matrix",
+    ),
+    "fieldsurvey.psychometrics.reliability": (
+        "MiskeyedItemsWarning",
+        "ReliabilityResult",
+        "feldt_interval",
+        "instrument_reliability",
+        "scale_reliability",
+    ),
+}
+_LAZY = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "DEFAULT_MIN_GROUP_SIZE",
@@ -96,3 +108,5 @@ __all__ = [
     "scale_reliability",
     "varimax",
 ]
+
+__getattr__ = lazy_exports(__name__, _LAZY)

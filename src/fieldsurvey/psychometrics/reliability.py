@@ -24,7 +24,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from fieldsurvey.instrument.model import Instrument
 from fieldsurvey.psychometrics._blas import single_threaded_blas
@@ -188,7 +188,9 @@ def scale_reliability(
         if stats_["average_cov"] < 0:
             warnings.warn(_miskeyed_message(scale, names, mom.cov), MiskeyedItemsWarning, 2)
     summary.pop("average_cov", None)
-    item_table = _item_table(names, mom, reversed_items, scale)
+    # One small pseudo-inverse per item (G6 if deleted): threaded BLAS only loses on them.
+    with single_threaded_blas():
+        item_table = _item_table(names, mom, reversed_items, scale)
     if usable:
         item_table["raw_r"] = _item_total_r(x, missing)
         item_table[["std_r", "r_cor"]] = _standardised_item_total_r(mom.cov)
@@ -227,8 +229,9 @@ def feldt_interval(alpha: float, n: int, k: int, level: float = 0.95) -> tuple[f
         return (np.nan, np.nan)
     tail = (1.0 - level) / 2.0
     df1, df2 = n - 1, (n - 1) * (k - 1)
-    low = 1.0 - (1.0 - alpha) * stats.f.ppf(1.0 - tail, df1, df2)
-    high = 1.0 - (1.0 - alpha) * stats.f.ppf(tail, df1, df2)
+    # The F quantile (what scipy.stats.f.ppf computes) without importing scipy.stats.
+    low = 1.0 - (1.0 - alpha) * special.fdtri(df1, df2, 1.0 - tail)
+    high = 1.0 - (1.0 - alpha) * special.fdtri(df1, df2, tail)
     return (float(low), float(high))
 
 

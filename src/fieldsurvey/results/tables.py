@@ -188,6 +188,9 @@ def _normalise_stats(table: str, stats: Sequence[str] | Mapping[str, str]) -> di
     return kinds
 
 
+_YES_NO = np.array(["no", "yes"], dtype=object)
+
+
 def _respondent_frame(
     respondents: pd.DataFrame, dims: list[str], measures: pd.DataFrame | None
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
@@ -214,7 +217,9 @@ def _respondent_frame(
             valid = column.fillna(False).astype(bool) if pd.api.types.is_bool_dtype(
                 column.dtype) else column.notna()
             names.append(str(m))
-            extra[valid_dim(str(m))] = np.where(valid.to_numpy(dtype=bool), "yes", "no")
+            # Two shared string objects picked by index: np.where would build fixed-width text
+            # that pandas then turns into one Python string per respondent and measure.
+            extra[valid_dim(str(m))] = _YES_NO[valid.to_numpy(dtype=bool).astype(np.intp)]
         frame = pd.concat([frame, pd.DataFrame(extra, dtype=object)], axis=1)
     return frame, tuple(names)
 

@@ -45,6 +45,7 @@ def score_scales(
     id_column: str | None = None,
     invalid: str = "error",
     source: str | None = None,
+    row_numbers: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """Score every scale of the given instruments.
 
@@ -58,14 +59,17 @@ def score_scales(
     instruments : instrument id, YAML path, Instrument, or a list of them
     id_column : str, optional
         Column identifying respondents, copied to the output first. Without it the output's first
-        column is ``row``, the row number in the file (header = row 1; the file's own numbering
-        when ``data`` comes from :func:`fieldsurvey.io.read_table`, else 2, 3, ...).
+        column is ``row``, the row number in the file (see ``row_numbers``).
     invalid : {"error", "missing"}
         Non-numeric, out-of-range or non-whole answers raise :class:`ScoringError` naming row and
         column ("error", default), or are treated as missing and counted in
         ``result.attrs["invalid_answers"]`` ("missing", with a warning).
     source : str, optional
         File name to prefix error messages with.
+    row_numbers : sequence of int, optional
+        The file row of each row of ``data``, named in errors and the ``row`` column
+        (:attr:`fieldsurvey.io.DataTable.row_numbers`); default: the index when it is named
+        ``row``, else 2, 3, ... (header = row 1).
 
     Returns
     -------
@@ -86,10 +90,7 @@ def score_scales(
     if invalid not in ("error", "missing"):
         raise ValueError("invalid must be 'error' or 'missing'")
     insts = _resolve_all(instruments)
-    # The file's own row numbers (fieldsurvey.io.read_table), so errors name the row to fix.
-    file_rows = data.attrs.get("row_numbers") if data.attrs else None
-    if file_rows is None or len(file_rows) != len(data):
-        file_rows = range(2, len(data) + 2)
+    file_rows = _file_rows(data, row_numbers)
     if data.attrs:
         # pandas deep-copies attrs on every operation; scoring needs none of them.
         data = data.copy(deep=False)
@@ -139,6 +140,7 @@ def checked_answers(
     source: str | None = None,
     invalid: str = "error",
     advice: str = "correct them, or leave them blank to count them as missing",
+    row_numbers: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """The instruments' item columns of ``data`` as numbers, checked as :func:`score_scales`
     checks them: one answer parser for every command (a "3.5" on a Likert item, a label, an
@@ -146,7 +148,7 @@ def checked_answers(
     ``invalid="missing"`` counted and made missing).
 
     Items without a column in ``data`` are left out. Row numbers in errors come from
-    ``data.attrs["row_numbers"]`` (:func:`fieldsurvey.io.read_table`) when present.
+    ``row_numbers`` as in :func:`score_scales`.
 
     Examples
     --------
@@ -155,9 +157,7 @@ def checked_answers(
     [3.0, 4.0]
     """
     insts = _resolve_all(instruments)
-    file_rows = data.attrs.get("row_numbers") if data.attrs else None
-    if file_rows is None or len(file_rows) != len(data):
-        file_rows = range(2, len(data) + 2)
+    file_rows = _file_rows(data, row_numbers)
     items = [it.id for inst in insts for it in inst.items
              if it.id in data.columns and inst.response_scales[it.scale].type != "text"]
     items = list(dict.fromkeys(items))
@@ -165,6 +165,15 @@ def checked_answers(
     matrix, _ = _answer_matrix(data, insts, items, file_rows=file_rows, ids=None,
                                invalid=invalid, prefix=prefix, advice=advice)
     return pd.DataFrame(matrix, index=data.index, columns=items)
+
+
+def _file_rows(data: pd.DataFrame, row_numbers: Sequence[int] | None) -> Sequence[int]:
+    """The file's own row numbers of ``data``, so errors name the row to fix."""
+    if row_numbers is not None and len(row_numbers) == len(data):
+        return row_numbers
+    if data.index.name == "row" and pd.api.types.is_integer_dtype(data.index.dtype):
+        return data.index.to_numpy()
+    return range(2, len(data) + 2)
 
 
 def _answer_matrix(data: pd.DataFrame, insts: list[Instrument], needed: list[str], *,

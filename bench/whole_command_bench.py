@@ -1,0 +1,160 @@
+"""Whole commands, as users run them: a fresh ``fieldsurvey`` process reading the file included.
+
+Prints, from one run on one machine, wall time and peak resident size of each whole process and
+its ratio to two peers timed in the same run: pandas' ``read_csv`` of the same file (in this
+process) and R (``Rscript``: read.csv + psych::scoreItems / psych::alpha + write.csv) when R and
+psych are installed. Targets (issue 17): ``score`` 500,000 x 30 at most 0.2x R and at most 3x
+pandas' read; ``reliability`` 60 items x 200,000 at most 0.2x R; ``score`` 1,000,000 x 60 (here 66) under
+6 s and 1.5 GB; ``ingest`` of 1,000,000 rows under 15 s; start-up (``--version``) under
+0.3 s. Figures only, never assertions.
+
+    python bench/whole_command_bench.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fieldsurvey.instrument import resolve_instrument
+
+R_SCORE = """
+suppressMessages(library(psych))
+a <- commandArgs(TRUE)
+d <- read.csv(a[1])
+keys <- list(s1 = names(d)[1:10], s2 = names(d)[11:20], s3 = names(d)[21:30])
+s <- scoreItems(keys, d, totals = TRUE, impute = "none")
+write.csv(s$scores, a[2], row.names = FALSE)
+"""
+R_ALPHA = """
+suppressMessages(library(psych))
+a <- commandArgs(TRUE)
+d <- read.csv(a[1])
+r <- psych::alpha(d, check.keys = FALSE, warnings = FALSE)
+write.csv(r$item.stats, a[2])
+"""
+
+
+def whole(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak resident GB of one child process (its own rusage, via wait4)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode()}")
+    return wall, usage.ru_maxrss / 2**20
+
+
+def answers_csv(path: Path, rows: int, columns: list[str], seed: int = 1) -> None:
+    """One-factor 1..5 answers, 3% missing, written as a plain CSV (integers, empty = missing)."""
+    rng = np.random.default_rng(seed)
+    factor = rng.standard_normal((rows, 1))
+    latent = factor * 0.6 + rng.standard_normal((rows, len(columns))) * 0.8
+    data = np.clip(np.round(latent * 1.1 + 3.0), 1, 5)
+    data[rng.random(data.shape) < 0.03] = np.nan
+    pd.DataFrame(data, columns=columns).to_csv(path, index=False, float_format="%.0f")
+
+
+def sixty_item_instrument(path: Path) -> list[str]:
+    """A 60-item one-scale instrument (YAML) for the reliability run; returns the item ids."""
+    items = [f"q{i:02d}" for i in range(1, 61)]
+    lines = ["id: bench60", "title: Benchmark scale", 'version: "1"', "citation: none (benchmark)",
+             "licence: {holder: none, terms: none, wording_included: false}",
+             "response_scales:", "  five: {type: likert, min: 1, max: 5}", "items:"]
+    lines += [f"  - {{id: {i}, scale: five, label: item {i}}}" for i in items]
+    lines += ["scales:", "  - id: all60", "    label: All sixty", f"    items: [{', '.join(items)}]",
+              "    method: mean"]
+    path.write_text("\n".join(lines) + "\n")
+    return items
+
+
+def pandas_read(path: Path) -> float:
+    start = time.perf_counter()
+    pd.read_csv(path, low_memory=False)
+    return time.perf_counter() - start
+
+
+def r_time(script: str, data: Path, out: Path, folder: Path) -> float | None:
+    if shutil.which("Rscript") is None:
+        return None
+    source = folder / "run.R"
+    source.write_text(script)
+    try:
+        return whole(["Rscript", str(source), str(data), str(out)])[0]
+    except SystemExit as exc:  # psych missing: say so, keep the other figures
+        print(f"  R run failed ({str(exc).splitlines()[-1][:80]})")
+        return None
+
+
+def line(what: str, wall: float, rss: float, peers: dict[str, float | None]) -> None:
+    ratios = ", ".join(f"{wall / t:.2f}x {name} ({t:.2f} s)" for name, t in peers.items() if t)
+    print(f"{what}: {wall:.2f} s, peak RSS {rss:.2f} GB" + (f"; {ratios}" if ratios else ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a tenth of the rows")
+    scale = 10 if parser.parse_args().quick else 1
+    fs = [sys.executable, "-m", "fieldsurvey"]
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        wall, rss = whole([*fs, "--version"])
+        print(f"start-up (fieldsurvey --version): {wall:.2f} s, peak RSS {rss:.2f} GB "
+              "[target < 0.3 s]")
+
+        data = folder / "score30.csv"
+        answers_csv(data, 500_000 // scale, [f"pq{i:02d}" for i in range(1, 31)])
+        peers = {"pandas read_csv": pandas_read(data),
+                 "R": r_time(R_SCORE, data, folder / "r.csv", folder)}
+        wall, rss = whole([*fs, "score", str(data), "-i", "proqol5", "-o",
+                           str(folder / "s.csv")])
+        line(f"score {500_000 // scale:,} x 30 (whole process)", wall, rss, peers)
+        print("  [targets: <= 0.2x R, <= 3x pandas read_csv]")
+
+        items = sixty_item_instrument(folder / "bench60.yaml")
+        data = folder / "rel60.csv"
+        answers_csv(data, 200_000 // scale, items)
+        peers = {"pandas read_csv": pandas_read(data),
+                 "R": r_time(R_ALPHA, data, folder / "r.csv", folder)}
+        wall, rss = whole([*fs, "reliability", str(data), "-i", str(folder / "bench60.yaml")])
+        line(f"reliability 60 x {200_000 // scale:,} (whole process)", wall, rss, peers)
+        print("  [target: <= 0.2x R]")
+
+        data = folder / "score66.csv"
+        scored = ["proqol5", "cbi", "stss"]  # 30 + 19 + 17 = 66 item columns, 10 scales
+        columns = [item.id for ref in scored for item in resolve_instrument(ref).items]
+        answers_csv(data, 1_000_000 // scale, columns)
+        peers = {"pandas read_csv": pandas_read(data)}
+        size = data.stat().st_size / 2**30
+        command = [*fs, "score", str(data), "-o", str(folder / "s.csv")]
+        wall, rss = whole(command + [arg for ref in scored for arg in ("-i", ref)])
+        line(f"score {1_000_000 // scale:,} x {len(columns)} (whole process, file {size:.2f} GB)",
+             wall, rss, peers)
+        print("  [target: < 6 s, < 1.5 GB]")
+
+        from ingest_bench import write_qualtrics_csv  # bench/ is on the path of its scripts
+
+        data = folder / "qualtrics.csv"
+        write_qualtrics_csv(data, 1_000_000 // scale)
+        study = folder / "study"
+        whole([*fs, "init", str(study), "-i", "workforce-context", "-i", "proqol5", "-i",
+               "structural-conditions", "--org-column", "wf_org"])
+        peers = {"pandas read_csv": pandas_read(data)}
+        wall, rss = whole([*fs, "ingest", str(study), str(data)])
+        line(f"ingest {1_000_000 // scale:,} rows x 73 columns (whole process)", wall, rss, peers)
+        print("  [target: < 15 s]")
+
+
+if __name__ == "__main__":
+    main()
