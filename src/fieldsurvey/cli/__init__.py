@@ -41,6 +41,8 @@ COMMAND_MODULES: dict[str, tuple[str, str]] = {
     "init": ("study_cmd", "Create a study folder with study.yaml and an empty study store"),
     "instrument": ("instrument_cmd", "List, inspect and validate instrument definitions"),
     "invariance": ("cfa_cmd", "Measurement invariance of a CFA across the groups in --group"),
+    "living-wage": ("living_wage_cmd",
+                    "Share of roles and staff paid below the living wage, by organisation"),
     "releases": ("releases_cmd", "Every output released from the study"),
     "reliability": ("reliability_cmd", "Reliability of every scale of INSTRUMENT in DATA"),
     "report": ("report_cmd", "Write the field-wide report of STUDY (and organisation reports)"),
