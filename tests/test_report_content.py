@@ -412,3 +412,35 @@ def test_cli_findings_option_sets_the_study_beside_a_users_own_findings(reports,
     assert result.exit_code == 0, result.output
     html = " ".join(next(out.rglob("*.html")).read_text(encoding="utf-8").split())
     assert "our-burnout-mean" in html and "Study our-burnout-mean. Journal of Tests" in html
+
+
+def test_plain_verdicts_follow_the_shown_difference_and_its_interval(reports):
+    """Each scale's sentence says what the shown interval says; the shown difference is the
+    organisation's mean minus the rest of the field's, recomputed here from the study."""
+    from fieldsurvey.report.bundle import read_table
+
+    data = load_study_data(open_study(reports["study"]))
+    position = read_table(reports["out"] / "org-O01" / "bundle", "position").iloc[0]
+    qmd = (reports["out"] / "org-O01" / "report.qmd").read_text()
+    now = data.current
+    seen = set()
+    for info in data.wellbeing:
+        diff, low, high = (position.get(f"{info.id}_{c}", "") for c in
+                           ("diff", "diff_ci_low", "diff_ci_high"))
+        if "" in (diff, low, high):
+            seen.add("withheld")
+            assert f"{info.label}: withheld (too few responses" in qmd
+            continue
+        mine = now.loc[now["org"] == "O01", info.id].mean()
+        rest = now.loc[now["org"] != "O01", info.id].mean()
+        assert float(diff) == pytest.approx(mine - rest, abs=1e-9)
+        low, high = float(low), float(high)
+        if low <= 0 <= high:
+            seen.add("none")
+            assert f"{info.label}: no clear difference from the rest of the field" in qmd
+        else:
+            worse = (low > 0) == (info.scale.higher_is == "worse")
+            seen.add("beyond")
+            assert (f"{info.label}: {'higher' if low > 0 else 'lower'} than the rest of the "
+                    f"field, beyond the 95% limits ({'worse' if worse else 'better'})") in qmd
+    assert len(seen) >= 1 and len(data.wellbeing) > 0  # a sentence for every scale

@@ -780,6 +780,30 @@ def _drivers(r: _Report, doc: ReportDocument, drivers: pd.Series) -> None:
     )
 
 
+def scale_verdict(label: str, higher_is: str, diff: Any, low: Any, high: Any) -> str:
+    """One plain sentence on an organisation's scale against the rest of the field, read off
+    the gated difference and its 95% interval only (nothing is computed here).
+
+    Examples
+    --------
+    >>> scale_verdict("Burnout", "worse", -2.1, -3.4, -0.8)
+    'Burnout: lower than the rest of the field, beyond the 95% limits (better).'
+    >>> scale_verdict("Burnout", "worse", 0.4, -0.9, 1.7)
+    'Burnout: no clear difference from the rest of the field (the 95% interval includes none).'
+    >>> scale_verdict("Burnout", "worse", None, None, None)
+    'Burnout: withheld (too few responses to compare safely).'
+    """
+    if _missing(diff) or _missing(low) or _missing(high):
+        return f"{label}: withheld (too few responses to compare safely)."
+    if low <= 0 <= high:
+        return (f"{label}: no clear difference from the rest of the field (the 95% interval "
+                "includes none).")
+    higher = low > 0
+    better = higher == (higher_is == "better")
+    return (f"{label}: {'higher' if higher else 'lower'} than the rest of the field, beyond "
+            f"the 95% limits ({'better' if better else 'worse'}).")
+
+
 def _against_field(r: _Report, doc: ReportDocument) -> None:
     doc.heading("Against the field")
     scores = r.t("scale_scores")
@@ -826,6 +850,10 @@ def _against_field(r: _Report, doc: ReportDocument) -> None:
     doc.table(
         table, f"{r.org} against the rest of the field, wave {r.data.latest}", missing=WITHHELD_MARK
     )
+    doc.paragraph("In plain words:")
+    doc.bullets(scale_verdict(info.label, info.scale.higher_is, row["Difference"],
+                              row["95% CI low"], row["95% CI high"])
+                for info, row in zip(r.data.wellbeing, rows, strict=True))
     _weighted_against_field(r, doc)
     _funnel(r, doc, this, pos)
     _trend(r, doc)
