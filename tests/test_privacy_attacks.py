@@ -765,3 +765,17 @@ def test_two_group_inversion_recovers_sizes_from_g_and_df_alone():
                                Known(0, 40), Known(0, 40), Known(37, 37))
     pairs = {(s["n_a"], s["n_b"]) for s in sols}
     assert (6, 31) in pairs and pairs <= {(6, 31), (31, 6)}, pairs
+
+
+def test_reliability_of_a_study_folder_goes_through_its_ledger(tmp_path, small_orgs):
+    """``reliability STUDY`` reads the stored responses and is recorded in the study's ledger,
+    so it is judged with every other output of the study."""
+    from fieldsurvey.disclosure.ledger import Ledger
+    from fieldsurvey.store import open_study
+
+    root = fresh(small_orgs, tmp_path)
+    before = len(Ledger.for_study(open_study(root)).releases())
+    doc = cli_json("reliability", root, "-i", "proqol5")
+    assert {s["scale"] for s in doc["scales"]} >= {"burnout", "sts"}
+    assert all(s["n"] is None or s["n"] >= 10 for s in doc["scales"])
+    assert len(Ledger.for_study(open_study(root)).releases()) == before + 1

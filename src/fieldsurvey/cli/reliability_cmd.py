@@ -18,11 +18,11 @@ from fieldsurvey.cli.output import (
 )
 from fieldsurvey.errors import FieldsurveyError
 from fieldsurvey.instrument import resolve_instrument
-from fieldsurvey.outputs.reliability import reliability
+from fieldsurvey.outputs.reliability import reliability_of
 
 
 @click.command("reliability")
-@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("data", type=click.Path(exists=True, path_type=Path))
 @click.option("-i", "--instrument", required=True, help="Bundled instrument id or YAML path.")
 @click.option(
     "--missing",
@@ -53,18 +53,18 @@ def reliability_cmd(
     data: Path, instrument: str, missing: str, ci: float, min_cell: int | None,
     mapping: Path | None, fmt: str
 ) -> None:
-    """Reliability of every scale of INSTRUMENT in DATA (CSV, XLSX, SPSS .sav or Stata .dta).
+    """Reliability of every scale of INSTRUMENT in DATA (CSV, XLSX, SPSS .sav or Stata .dta,
+    or a study folder: its stored responses, judged with the study's release ledger).
 
     DATA has one column per item id (read with fieldsurvey.io.read_data). Reverse-keyed items are
     reversed with the instrument's declared response bounds before anything is computed; answers
     outside those bounds are an error naming the file row and column.
     """
     inst = resolve_instrument(instrument)
-    table = _answers(data)
     try:
-        summary, items, notes = reliability(table, inst.id if not instrument.endswith(
+        summary, items, notes = reliability_of(data, inst.id if not instrument.endswith(
             (".yaml", ".yml")) else instrument, missing=missing, ci=ci, min_cell=min_cell,
-            mapping=mapping, source=data, command=" ".join(sys.argv))
+            mapping=mapping, command=" ".join(sys.argv))
     except ValueError as exc:
         if isinstance(exc, FieldsurveyError):
             raise
@@ -128,16 +128,6 @@ def reliability_json(summary: pd.DataFrame, items: pd.DataFrame) -> dict[str, An
             ],
         })  # fmt: skip
     return {"scales": scales}
-
-
-def _answers(path: Path) -> pd.DataFrame:
-    """DATA as a table indexed by file row number, with SPSS/Stata user-missing codes blanked."""
-    from fieldsurvey.io import read_data
-
-    read = read_data(path)
-    table = read.answers()
-    table.index = pd.Index(read.row_numbers, name="row")  # so errors name the row of the file
-    return table
 
 
 COMMANDS = [reliability_cmd]

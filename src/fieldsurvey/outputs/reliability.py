@@ -7,14 +7,49 @@ from typing import Any
 
 import pandas as pd
 
-from fieldsurvey.analyse.frame import respondent_keys
+from fieldsurvey.analyse.frame import load_frame, respondent_keys
 from fieldsurvey.analyse.reliability import analyse_reliability
 from fieldsurvey.disclosure import publish
 from fieldsurvey.ingest.mapping import columns_as_items
 from fieldsurvey.instrument import resolve_instrument
 from fieldsurvey.scoring import checked_answers
+from fieldsurvey.store.study import STUDY_FILE
 
-__all__ = ["reliability"]
+__all__ = ["reliability", "reliability_of"]
+
+
+def reliability_of(
+    source: str | Path,
+    instrument: str,
+    *,
+    missing: str = "pairwise",
+    ci: float = 0.95,
+    min_cell: int | None = None,
+    mapping: str | Path | None = None,
+    command: str = "",
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """:func:`reliability` of a data file, or of a study folder's stored responses.
+
+    A study folder is analysed with its policy and release ledger (this output is judged with
+    every other of the study); a file with the default policy. A file's rows are indexed by
+    their row numbers in the file, so an answer error names the row to fix.
+
+    Examples
+    --------
+    >>> summary, items, notes = reliability_of("my-study", "proqol5")  # doctest: +SKIP
+    """
+    from fieldsurvey.io import read_data
+
+    source = Path(source)
+    if source.is_dir() and (source / STUDY_FILE).is_file():
+        frame = load_frame(source)
+        return reliability(frame.data, instrument, missing=missing, ci=ci, min_cell=min_cell,
+                           source=source, study=frame.study, command=command)
+    read = read_data(source)
+    table = read.answers()
+    table.index = pd.Index(read.row_numbers, name="row")  # so errors name the row of the file
+    return reliability(table, instrument, missing=missing, ci=ci, min_cell=min_cell,
+                       mapping=mapping, source=source, command=command)
 
 
 def reliability(
@@ -55,7 +90,10 @@ def reliability(
     for name in ("scales", "items"):
         table = gated.tables[name].drop(columns=["sample", "n", "suppressed"], errors="ignore")
         table = table.drop(columns=["measure"], errors="ignore")
-        out.append(table.rename(columns={"n_answered": "n"}))
+        table = table.rename(columns={"n_answered": "n"})
+        if "n" in table:  # counts print as counts (withheld ones stay missing)
+            table["n"] = pd.to_numeric(table["n"], errors="coerce").round().astype("Int64")
+        out.append(table)
     summary = out[0]
     if "alpha" in summary and "note" in summary:
         # A scale the analysis skipped keeps its own note (which items are missing).
