@@ -444,3 +444,28 @@ def test_plain_verdicts_follow_the_shown_difference_and_its_interval(reports):
             assert (f"{info.label}: {'higher' if low > 0 else 'lower'} than the rest of the "
                     f"field, beyond the 95% limits ({'worse' if worse else 'better'})") in qmd
     assert len(seen) >= 1 and len(data.wellbeing) > 0  # a sentence for every scale
+
+
+def test_invariance_in_the_field_report_is_the_ordinal_model_on_every_answer(study_data):
+    """The analysis step's invariance levels (what the field report shows when the gate lets
+    it) are those of an ordinal multi-group CFA on every answer given (pairwise), recomputed
+    here; never a complete-case fit."""
+    import warnings
+
+    from fieldsurvey.analyse.report import _invariance_rows, items_of
+    from fieldsurvey.psychometrics.invariance import ORDINAL_LEVELS, measurement_invariance
+
+    rows = _invariance_rows(study_data, study_data.latest)
+    now = study_data.current
+    both = now[now["lived_experience"].isin(["yes", "no"])]
+    answers = items_of(both).assign(group=both["lived_experience"].to_numpy())
+    assert rows
+    for row in rows:
+        info = study_data.scale(row["scale"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = measurement_invariance(
+                answers, info.instrument, "group", scales=[info.id],
+                min_group_size=study_data.min_cell, ordered=True, missing="pairwise",
+                collapse_empty=True)
+        assert row["highest_level"] == str(expected.highest_level) in ORDINAL_LEVELS

@@ -305,7 +305,8 @@ def _lived_tests(ctx: ReportContext, results: Results) -> None:
 
 
 def _invariance_rows(data: StudyData, latest: object) -> list[dict[str, Any]]:
-    """Highest invariance level of each ProQOL scale, lived-experience against other staff."""
+    """Highest invariance level of each ProQOL scale, lived-experience against other staff
+    (ordinal multi-group CFA: configural, thresholds, loadings, intercepts)."""
     from fieldsurvey.psychometrics.invariance import measurement_invariance
 
     current = data.current
@@ -314,9 +315,11 @@ def _invariance_rows(data: StudyData, latest: object) -> list[dict[str, Any]]:
     rows = []
     for info in [s for s in data.wellbeing if s.instrument.id == "proqol5"]:
         try:
-            res = _quiet(measurement_invariance, answers.dropna(subset=list(info.scale.items)),
-                         info.instrument, "group", scales=[info.id],
-                         min_group_size=data.min_cell)
+            # Likert answers as ordinal, on every answer given (pairwise information), not on
+            # complete cases only (Wu & Estabrook 2016 steps, as semTools' measEq.syntax).
+            res = _quiet(measurement_invariance, answers, info.instrument, "group",
+                         scales=[info.id], min_group_size=data.min_cell, ordered=True,
+                         missing="pairwise", collapse_empty=True)
             level, note = str(res.highest_level), ""
         except Exception as exc:  # reported in the text, never raised into a report
             level, note = "not tested", str(exc).split("\n")[0]

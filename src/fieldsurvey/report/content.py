@@ -523,10 +523,10 @@ def _lived_comparison(r: _Report, doc: ReportDocument) -> None:
                 "the groups to show it safely."
             )
             continue
-        if level == "scalar" or level == "strict":
+        if level in ("scalar", "strict", "intercepts"):
             statements.append(
-                f"{label}: scalar invariance holds field-wide, so means of the two groups can be "
-                "compared."
+                f"{label}: thresholds, loadings and intercepts are equal in both groups "
+                "field-wide (full invariance), so means of the two groups can be compared."
             )
         elif level == "not tested":
             statements.append(
@@ -541,8 +541,9 @@ def _lived_comparison(r: _Report, doc: ReportDocument) -> None:
             )
     if statements:
         doc.paragraph(
-            "Measurement invariance between lived-experience and other staff (multi-group CFA, "
-            "Chen 2007 criteria, tested on the whole field):"
+            "Measurement invariance between lived-experience and other staff (multi-group CFA "
+            "for ordinal answers on every answer given, in the steps of Wu & Estabrook 2016: "
+            "thresholds, then loadings, then intercepts; tested on the whole field):"
         )
         doc.bullets(statements)
 
