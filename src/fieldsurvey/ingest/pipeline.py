@@ -177,15 +177,16 @@ def ingest_file(
 _SAME_FILE = "SELECT batch_id, platform FROM batches WHERE sha256 = '{sha}'"
 
 
-def _already_ingested(found: pd.DataFrame, file: str) -> IngestSummary | None:
-    """The summary for a file whose bytes are already stored, or None."""
+def _already_ingested(found: pd.DataFrame, file: str, kind: str = "file") -> IngestSummary | None:
+    """The summary for a ``kind`` (a file, a profile file) whose bytes are already stored, or
+    None."""
     if found.empty:
         return None
     batch, platform = int(found["batch_id"].iloc[0]), str(found["platform"].iloc[0])
     return IngestSummary(
         file=file, platform=platform, batch_id=batch, rows_read=0, stored=0, quarantined=0,
         already_ingested=True,
-        notes=[f"identical file already ingested as batch {batch}; nothing added"],
+        notes=[f"identical {kind} already ingested as batch {batch}; nothing added"],
     )
 
 

@@ -33,6 +33,7 @@ from fieldsurvey.ingest.export import PlatformExport
 from fieldsurvey.ingest.mapping import MappingFile, map_columns, read_mapping_file
 from fieldsurvey.ingest.pipeline import (
     IngestSummary,
+    _already_ingested,
     _dropped_personal,
     _examples,
     _now,
@@ -123,7 +124,8 @@ def ingest_profiles(
     map_file = read_mapping_file(mapping, [inst]) if mapping else None
     sha = file_sha256(path)
     if has_profiles(study):
-        done = _already(read_store(study, {"b": _SAME_FILE.format(sha=sha)})["b"], path.name)
+        done = _already_ingested(read_store(study, {"b": _SAME_FILE.format(sha=sha)})["b"],
+                                 path.name, "profile file")
         if done is not None:
             return done
     answers = [org_item(inst), *profile_columns(inst), *(map_file.columns if map_file else [])]
@@ -131,23 +133,14 @@ def ingest_profiles(
     prepared = _prepare(study, export, inst, map_file, wave, org, path.name)
     with writing_store(study, command=f"fieldsurvey ingest --profile {path.name}") as con:
         ensure_profile_schema(con, inst)
-        done = _already(con.execute(_SAME_FILE.format(sha=sha)).df(), path.name)
+        done = _already_ingested(con.execute(_SAME_FILE.format(sha=sha)).df(), path.name,
+                                 "profile file")
         if done is not None:
             return done
         return _store(con, prepared, export, inst, sha, org, path.name)
 
 
 _SAME_FILE = "SELECT batch_id, platform FROM profile_batches WHERE sha256 = '{sha}'"
-
-
-def _already(found: pd.DataFrame, file: str) -> IngestSummary | None:
-    if found.empty:
-        return None
-    batch = int(found["batch_id"].iloc[0])
-    return IngestSummary(file=file, platform=str(found["platform"].iloc[0]), batch_id=batch,
-                         rows_read=0, stored=0, quarantined=0, already_ingested=True,
-                         notes=[f"identical profile file already ingested as batch {batch}; "
-                                "nothing added"])
 
 
 def _prepare(study: Study, export: PlatformExport, inst: Instrument, map_file: MappingFile | None,
