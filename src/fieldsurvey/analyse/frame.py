@@ -20,6 +20,7 @@ from fieldsurvey.instrument import Instrument, resolve_instrument
 from fieldsurvey.io import read_data
 from fieldsurvey.scoring import score_scales, scored_responses
 from fieldsurvey.store import Study, StudyError, open_study
+from fieldsurvey.store.database import respondent_keys
 from fieldsurvey.store.study import STUDY_FILE
 
 __all__ = ["NOT_STATED", "AnalysisFrame", "group_categories", "group_labels", "load_frame",
@@ -64,12 +65,6 @@ class AnalysisFrame:
 
         return survey_weights(self.data, staff, org="org", role=self.study.config.role_column,
                               method=self.study.config.weighting)
-
-
-def respondent_keys(data: pd.DataFrame) -> pd.Series:
-    """One stable key per stored response: organisation, wave and response id."""
-    return (data["org"].astype(str) + "|" + data["wave"].astype(str) + "|"
-            + data["response_id"].astype(str)).reset_index(drop=True)
 
 
 def load_frame(source: str | Path, instruments: tuple[str, ...] | list[str] = (),

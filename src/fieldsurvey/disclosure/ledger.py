@@ -255,6 +255,46 @@ class Ledger:
                             determined_by=dict(release.determined_by))
         return Joint(universe, translate, prior)
 
+    def dimension_names(self) -> dict[str, str]:
+        """Each recorded dimension's id -> the name it had in its release (``org``, ...)."""
+        return {dim_id: dim.name for dim_id, dim in self._load().dims.items()}
+
+    def dimension_links(self) -> dict[str, str]:
+        """Each linked recorded dimension's id -> its link (a band's scale)."""
+        return {dim_id: dim.link for dim_id, dim in self._load().dims.items() if dim.link}
+
+    def recorded_dimensions(self, keys: Sequence[str], *, names: Sequence[str] = (),
+                            links: Sequence[str] = (), absent: object = ABSENT
+                            ) -> tuple[pd.DataFrame, dict[str, list[object]], dict[str, str]]:
+        """Earlier releases' dimensions, as they were, for the respondents ``keys``.
+
+        Only dimensions named in ``names`` or linked to one of ``links`` (a scale's bands and
+        score ranges are linked to the scale). Columns are ``"<name>@<dimension id>"``;
+        respondents outside a dimension's release get ``absent``. A respondent-level file that
+        holds a scale's items gives every earlier release's bands of that scale: these are
+        the columns such a file's tallies must be judged with. Returns the columns, each
+        column's categories (as recorded, then ``absent``) and the links of linked ones.
+        """
+        store = self._load()
+        hashed = hash_keys(keys)
+        out: dict[str, np.ndarray] = {}
+        domains: dict[str, list[object]] = {}
+        linked: dict[str, str] = {}
+        for dim_id, dim in store.dims.items():
+            if dim.name not in names and dim.link not in links:
+                continue
+            recorded = store.keysets[dim.keyset_id]
+            at = np.searchsorted(recorded, hashed)
+            at_ok = np.minimum(at, len(recorded) - 1)
+            found = (at < len(recorded)) & (recorded[at_ok] == hashed)
+            values = np.full(len(hashed), absent, dtype=object)
+            values[found] = np.asarray(dim.categories, dtype=object)[dim.codes[at_ok[found]]]
+            out[f"{dim.name}@{dim_id[:12]}"] = values
+            domains[f"{dim.name}@{dim_id[:12]}"] = [*dim.categories, absent]
+            if dim.link:
+                linked[f"{dim.name}@{dim_id[:12]}"] = dim.link
+        return pd.DataFrame(out, index=pd.RangeIndex(len(hashed))), domains, linked
+
     # -- recording --------------------------------------------------------------------------
 
     def find_parts(self, parts: dict[str, str]) -> dict[str, str] | None:

@@ -55,7 +55,7 @@ import itertools
 import re
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,8 +63,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fieldsurvey.disclosure.file_release import (
+    FileJudgement,
+    file_results,
+    judge_file,
+    revealed_dimensions,
+)
+from fieldsurvey.disclosure.ledger import Ledger
 from fieldsurvey.disclosure.policy import DisclosureError
-from fieldsurvey.store.database import item_columns, load_responses
+from fieldsurvey.store.database import item_columns, load_responses, respondent_keys
 from fieldsurvey.store.export_data import (
     FORMATS,
     IDENTIFIABLE_WARNING,
@@ -1151,43 +1158,175 @@ def _settings(study: Study, frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     return keys, sensitive
 
 
-def study_microdata(study: Study, *, identifiable: bool = False,
-                    seed: int | None = None) -> StudyMicrodata:
-    """The study's respondent-level data, protected unless ``identifiable``.
+#: Carries each row's respondent key through protection (never written to a file).
+_KEY = "\0respondent"
+#: How many times a file is coarsened against the ledger before the export gives up.
+_MAX_ROUNDS = 8
+_LEFT_OUT_FOR_LEDGER = ("left out: with it, the file's tallies would give away values that "
+                        "earlier outputs of this study withheld")
 
-    Protected: the stored responses after the exclusion rules, with platform metadata and
-    links back to the source left out, key variables recoded and suppressed by
-    :func:`anonymise_microdata` (``k`` = the study's ``min_cell``, within each wave), numeric
-    items top- and bottom-coded, rows in random order numbered afresh. ``report`` is the risk
-    report (JSON-able). Identifiable: the stored responses unchanged, with the risk they carry.
-    """
-    frame = load_responses(study).drop(columns=["batch_id"], errors="ignore")
-    variable_labels, value_labels = study_labels(study, frame)
-    keys, sensitive = _settings(study, frame)
-    strata = ["wave"] if "wave" in frame.columns and frame["wave"].nunique() > 1 else []
+
+@dataclass(frozen=True)
+class _Coarsening:
+    """What the ledger made coarser than k-anonymity alone, step by step: organisations
+    released only inside an "other" group, then no organisation at all, then scales left out
+    (their items), then no sensitive variables."""
+
+    forced: frozenset[str] = frozenset()
+    no_org: bool = False
+    no_scales: frozenset[str] = frozenset()
+    no_sensitive: bool = False
+    rounds: int = 0
+
+    def apply(self, frame: pd.DataFrame, k: int) -> pd.DataFrame:
+        out = frame.copy()
+        if self.no_org:
+            out["org"] = "all organisations"
+        elif self.forced:
+            sizes = out["org"].value_counts().sort_values(kind="stable")
+            group = sizes[sizes.index.isin(self.forced)]
+            if len(group) == 1 and len(sizes) > 1:  # an "other" group never names anyone
+                group = sizes.loc[[group.index[0], sizes.index[~sizes.index.isin(group.index)][0]]]
+            out["org"] = out["org"].replace(_other_groups(group.sort_values(kind="stable"), k))
+        return out
+
+    def after(self, judged: FileJudgement) -> _Coarsening | None:
+        """The next coarser step for what is still exposed (None when there is none)."""
+        step = {"rounds": self.rounds + 1}
+        if judged.organisations - self.forced and not self.no_org:
+            return replace(self, forced=self.forced | judged.organisations, **step)
+        if not self.no_org and judged.organisations:
+            return replace(self, no_org=True, **step)
+        if judged.scales - self.no_scales:
+            return replace(self, no_scales=self.no_scales | judged.scales, **step)
+        if not self.no_sensitive:
+            return replace(self, no_sensitive=True, **step)
+        if not self.no_org:
+            return replace(self, no_org=True, **step)
+        return None
+
+    def summary(self, organisations: int) -> dict[str, Any]:
+        return {"rounds": self.rounds,
+                "organisations_grouped_for_earlier_outputs": len(self.forced),
+                "organisations": organisations,
+                "organisation_left_out": self.no_org,
+                "scales_left_out": sorted(self.no_scales),
+                "sensitive_left_out": self.no_sensitive}
+
+
+@dataclass
+class _ProtectedFile:
+    data: pd.DataFrame
+    release: MicrodataRelease
+    coded: dict[str, dict[str, Any]]
+    dropped: dict[str, str]
+    keys: list[str]
+    sensitive: list[str]
+
+
+def _protect_file(study: Study, frame: pd.DataFrame, keys: list[str], sensitive: list[str],
+                  strata: list[str], value_labels: dict[str, dict[Any, str]],
+                  coarsening: _Coarsening) -> _ProtectedFile:
+    """One protected file: the coarsening asked for, then k-anonymity and l-diversity."""
     k, settings = study.config.min_cell, study.config.microdata
-    if identifiable:
-        report = {"identifiable": True, "warning": IDENTIFIABLE_WARNING, "rows": len(frame),
-                  "keys": keys, "sensitive": sensitive, "strata": strata, "k_required": k,
-                  "risk": _measures(frame, keys, sensitive, strata, k)}
-        return StudyMicrodata(frame, variable_labels, value_labels, report, True)
-    prepared, dropped = _releasable(study, frame, [*keys, *sensitive])
+    source = coarsening.apply(frame, k)
+    extra_dropped: dict[str, str] = {}
+    if coarsening.no_sensitive:
+        extra_dropped = dict.fromkeys(sensitive, _LEFT_OUT_FOR_LEDGER)
+        source = source.drop(columns=sensitive)
+        keys = [c for c in keys if c not in sensitive]
+        sensitive = []
+    for inst in study.instruments():
+        for scale in inst.scales:
+            if scale.id in coarsening.no_scales:
+                items = [c for c in scale.items if c in source.columns and c not in keys]
+                extra_dropped.update(dict.fromkeys(items, _LEFT_OUT_FOR_LEDGER))
+                source = source.drop(columns=items)
+    prepared, dropped = _releasable(study, source, [*keys, *sensitive])
+    dropped.update(extra_dropped)
     key_vars = [_key_ladder(study, prepared, c, value_labels.get(c, {})) for c in keys]
     release = anonymise_microdata(prepared, key_vars, sensitive, k=k, strata=strata,
                                   min_diversity=settings.l_diversity,
                                   max_suppression=settings.max_suppression)
     data, coded = _top_bottom(study, release.data, keys, k)
-    for column, labels in release.value_labels.items():
+    return _ProtectedFile(data, release, coded, dropped, keys, sensitive)
+
+
+def _judge_against_ledger(study: Study, made: _ProtectedFile, frame: pd.DataFrame, *,
+                          record: bool, command: str) -> FileJudgement:
+    """The file's tallies against everything the study released before."""
+    ledger = Ledger.for_study(study)
+    data = made.data
+    file_keys = data[_KEY].reset_index(drop=True)
+    changed = {*made.keys, *made.coded, _KEY}
+    unchanged = [c for c in data.columns if c not in changed]
+    scales = [sc.id for inst in study.instruments() for sc in inst.scales
+              if sc.items and set(sc.items) <= set(unchanged)]
+    revealed, domains, linked = revealed_dimensions(ledger, file_keys, columns=unchanged,
+                                                    scales=scales)
+    tallied = [*(["wave"] if "wave" in data.columns else []), *made.keys]
+    results = file_results(data.reset_index(drop=True), file_keys, tallied, revealed, domains,
+                           linked)
+    return judge_file(results, study, ledger, real_orgs=frame["org"].astype(str).unique(),
+                      record=record, command=command)
+
+
+def study_microdata(study: Study, *, identifiable: bool = False, seed: int | None = None,
+                    record: bool = False, command: str = "") -> StudyMicrodata:
+    """The study's respondent-level data, protected unless ``identifiable``.
+
+    Protected: the stored responses after the exclusion rules, with platform metadata and
+    links back to the source left out, key variables recoded and suppressed by
+    :func:`anonymise_microdata` (``k`` = the study's ``min_cell``, within each wave), numeric
+    items top- and bottom-coded, rows in random order numbered afresh; then judged against the
+    study's release ledger (:mod:`~fieldsurvey.disclosure.file_release`) and coarsened until
+    its tallies give away nothing earlier outputs withheld (``record`` records them).
+    ``report`` is the risk report (JSON-able). Identifiable: the stored responses unchanged,
+    with the risk they carry; not a release, so neither judged nor recorded.
+    """
+    frame = load_responses(study).drop(columns=["batch_id"], errors="ignore")
+    variable_labels, value_labels = study_labels(study, frame)
+    keys, sensitive = _settings(study, frame)
+    strata = ["wave"] if "wave" in frame.columns and frame["wave"].nunique() > 1 else []
+    k = study.config.min_cell
+    if identifiable:
+        report = {"identifiable": True, "warning": IDENTIFIABLE_WARNING, "rows": len(frame),
+                  "keys": keys, "sensitive": sensitive, "strata": strata, "k_required": k,
+                  "risk": _measures(frame, keys, sensitive, strata, k),
+                  "ledger": "not a release: neither judged against nor recorded in the ledger"}
+        return StudyMicrodata(frame, variable_labels, value_labels, report, True)
+    frame = frame.assign(**{_KEY: respondent_keys(frame).to_numpy()})
+    coarsening: _Coarsening | None = _Coarsening()
+    while coarsening is not None and coarsening.rounds < _MAX_ROUNDS:
+        made = _protect_file(study, frame, keys, sensitive, strata, value_labels, coarsening)
+        judged = _judge_against_ledger(study, made, frame, record=record, command=command)
+        if not judged.exposed:
+            break
+        scale_ids = {sc.id for inst in study.instruments() for sc in inst.scales}
+        judged.scales &= scale_ids  # links also name organisations and answered-flags
+        coarsening = coarsening.after(judged)
+    else:
+        raise DisclosureError(
+            "export-data: no protected file can be released beside this study's earlier "
+            "outputs: even without organisations, the scales concerned and the sensitive "
+            f"variables, its tallies would give away {len(judged.exposed)} value(s) those "
+            "outputs withheld (the release ledger holds them; `fieldsurvey releases STUDY` "
+            "lists the outputs). A file exported before the reports is judged first and keeps "
+            "more detail. For a researcher under a data-sharing agreement, export an "
+            "identifiable file (--identifiable); never publish it.")
+    data = made.data.drop(columns=[_KEY])
+    for column, labels in made.release.value_labels.items():
         if labels and all(isinstance(v, int | np.integer) for v in labels):
             value_labels[column] = {int(v): label for v, label in labels.items()}
         else:
             value_labels.pop(column, None)
-    for column, coding in coded.items():
+    for column, coding in made.coded.items():
         variable_labels[column] = (f"{variable_labels.get(column, column)} (top-coded at "
                                    f"{coding['top']:g}, bottom-coded at {coding['bottom']:g})"
                                    if coding["top"] is not None else variable_labels.get(column, column))
     variable_labels["respondent"] = "Respondent (a number in random order)"
-    report = _risk_report(release, coded, dropped, data)
+    report = _risk_report(made.release, made.coded, made.dropped, data)
+    report["ledger"] = coarsening.summary(int(frame["org"].nunique()))
     return StudyMicrodata(_in_random_order(data, seed), variable_labels, value_labels, report,
                           False)
 
@@ -1238,7 +1377,8 @@ def export_microdata(study: Study, fmt: str = "csv", out: str | Path | None = No
     """
     if fmt not in FORMATS:
         raise DisclosureError(f"format must be one of {', '.join(FORMATS)}")
-    made = study_microdata(study, identifiable=identifiable, seed=seed)
+    made = study_microdata(study, identifiable=identifiable, seed=seed, record=not identifiable,
+                           command=f"export-data --format {fmt}")
     name = "responses-identifiable" if identifiable else "responses"
     out = Path(out) if out else study.exports_dir / f"{name}.{fmt}"
     label = IDENTIFIABLE_WARNING if identifiable else (
@@ -1292,7 +1432,28 @@ def risk_summary_lines(report: Mapping[str, Any]) -> list[str]:
         f"Expected re-identifications: {before['expected_reidentifications']} before, "
         f"{after['expected_reidentifications']} after (largest individual risk "
         f"{after['max_risk']}).",
+        *_ledger_lines(report.get("ledger")),
     ]
+
+
+def _ledger_lines(ledger: Mapping[str, Any] | None) -> list[str]:
+    """What judging the file against the study's earlier outputs changed."""
+    if not isinstance(ledger, Mapping):
+        return []
+    changes = []
+    if ledger["organisations_grouped_for_earlier_outputs"]:
+        changes.append(f"{ledger['organisations_grouped_for_earlier_outputs']} of "
+                       f"{ledger['organisations']} organisations released only inside an "
+                       "'other' group")
+    if ledger["organisation_left_out"]:
+        changes.append("no organisation released")
+    if ledger.get("scales_left_out"):
+        changes.append("items of " + ", ".join(ledger["scales_left_out"]) + " left out")
+    if ledger["sensitive_left_out"]:
+        changes.append("sensitive variables left out")
+    done = "; ".join(changes) if changes else "nothing more needed"
+    return [f"Against this study's earlier outputs (release ledger): {done}; the file's "
+            "tallies are recorded in the ledger, so later outputs are judged with them."]
 
 
 def risk_report_markdown(metadata: Mapping[str, Any]) -> str:

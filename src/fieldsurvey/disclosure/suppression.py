@@ -37,6 +37,9 @@ COMPLEMENTARY = "complementary"
 #: Withheld, but earlier releases (through the ledger) already narrow it: nothing withheld now
 #: can protect it. Counted in :attr:`GatedRelease.exposed_before`.
 EXPOSED_BEFORE = "exposed by earlier releases"
+#: Withheld before (or small), and derivable from cells released as they are (a file's
+#: tallies, see ``Results.add_table(released=True)``). Listed by :attr:`GatedRelease.exposed`.
+EXPOSED_BY_RELEASED = "exposed by released cells"
 
 
 @dataclass
@@ -114,6 +117,21 @@ class GatedRelease:
     def exposed_before(self) -> int:
         """Withheld cells that earlier releases already narrow (the ledger cannot undo them)."""
         return sum(1 for r in self.reasons.values() if r == EXPOSED_BEFORE)
+
+    @property
+    def exposed_units(self) -> list[int]:
+        """Protected units that this release's ``released`` tables (with the ledger) expose:
+        read directly, derived exactly or narrowed below the protection interval. Empty for
+        releases without such tables, and whenever the release is safe to record."""
+        if not any(spec.released for spec in self.specs.values()):
+            return []
+        return [u for u, r in sorted(self.reasons.items())
+                if r in (EXPOSED_BEFORE, EXPOSED_BY_RELEASED)]
+
+    @property
+    def exposed(self) -> list[str]:
+        """Readable definitions of :attr:`exposed_units` (for diagnostics, never for output)."""
+        return [self.structure.unit_label[u] for u in self.exposed_units]
 
     def withheld_reasons(self) -> pd.Series:
         """How many units were withheld for each reason (diagnostics only, never shown)."""
@@ -450,7 +468,17 @@ def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple],
         return (len(units) == 1 and st.unit_n[units[0]] < policy.min_cell
                 and st.rows.indptr[units[0] + 1] > st.rows.indptr[units[0]])
 
-    shown_cells, doomed_sources, source_only = _shown_candidates(plans, st, tr, small)
+    ordinary = {n: p for n, p in plans.items() if not release.tables[n].released}
+    for name in plans.keys() - ordinary.keys():
+        # A file's tallies are out whatever their size: what they give away of protected
+        # cells is exposed, and nothing withheld now can help it.
+        for cell in plans[name].count:
+            units = list(st.units_of(tr(cell)))
+            for u in units:
+                if protect[u]:
+                    reasons[u] = EXPOSED_BY_RELEASED
+            fixed[units] = True
+    shown_cells, doomed_sources, source_only = _shown_candidates(ordinary, st, tr, small)
     # Withholding a cell that only statistics rest on (a weighting cell, a compared group)
     # withholds every statistic resting on it: choose such cells last.
     cost = st.unit_n.astype(float)
@@ -537,7 +565,10 @@ def gate(
         plans[name] = plan_table(release, spec, plans)
     joint = ledger.joint(release) if ledger is not None else alone(release)
     tr = joint.translate
-    implied = completion(release, plans)
+    # A file's tallies list every combination it holds: the ones it leaves out are empty, and
+    # public as such; they imply nothing to protect.
+    implied = completion(release, {n: p for n, p in plans.items()
+                                   if not release.tables[n].released})
     new_since, gone = version_differences(plans, joint)
     protected_extra = [tr(c) for c in implied] + new_since + gone
     cells = [tr(c) for c in _all_cells(plans)] + protected_extra + [c for c, _ in joint.prior]

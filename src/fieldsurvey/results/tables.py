@@ -60,6 +60,9 @@ class TableSpec:
     sources: list[list[Source]] | None = None
     #: The measure the sources are taken on: one for every statistic, or per statistic column.
     source_measure: str | dict[str, str] | None = None
+    #: Cells released as they are (the tallies a respondent-level file gives anyone who holds
+    #: it): never withheld; the gate reports what they expose instead.
+    released: bool = False
 
     def source_measure_of(self, stat: str, pos: int) -> str | None:
         """The measure statistic ``stat`` of row ``pos`` takes its source cells on."""
@@ -348,6 +351,7 @@ class Results:
         variable: str | None = None,
         sources: Sequence[Sequence[Source]] | None = None,
         source_measure: str | Mapping[str, str] | None = None,
+        released: bool = False,
     ) -> Results:
         """Add one table of cells; returns the release so calls can be chained.
 
@@ -383,6 +387,12 @@ class Results:
         source_measure : str or mapping of statistic column to measure, optional
             Measure (or ``ROW_VARIABLE``) whose valid respondents the sources are taken on;
             a mapping gives it per statistic column (a wide table with one column per scale).
+        released : bool
+            The cells are released as they are, whatever their size: the tallies of a
+            respondent-level file, which anyone holding the file can make. The gate never
+            withholds them; it finds what they expose of values withheld before
+            (:attr:`~fieldsurvey.disclosure.GatedRelease.exposed`), so that the file can be
+            coarsened first.
 
         Examples
         --------
@@ -443,6 +453,7 @@ class Results:
             labels=labels,
             sources=[list(s) for s in sources] if sources is not None else None,
             source_measure=self._known_measure(name, source_measure, variable),
+            released=bool(released),
         )
         return self
 

@@ -218,6 +218,21 @@ def _drop_raw_quarantine(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("ALTER TABLE quarantine ADD COLUMN cells TEXT")
 
 
+def respondent_keys(data: pd.DataFrame) -> pd.Series:
+    """One stable key per stored response: organisation, wave and response id.
+
+    The release ledger identifies respondents by (a hash of) this key, so every output that
+    rests on stored responses, tables and respondent-level files alike, uses this one.
+
+    Examples
+    --------
+    >>> respondent_keys(pd.DataFrame({"org": ["O01"], "wave": [1], "response_id": ["R_1"]}))[0]
+    'O01|1|R_1'
+    """
+    return (data["org"].astype(str) + "|" + data["wave"].astype(str) + "|"
+            + data["response_id"].astype(str)).reset_index(drop=True)
+
+
 def load_responses(study: Study, *, apply_exclusions: bool = True) -> pd.DataFrame:
     """Stored responses as a DataFrame (one row per response, one column per item).
 

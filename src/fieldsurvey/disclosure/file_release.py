@@ -1,0 +1,282 @@
+"""A protected respondent-level file judged, like any table, against the study's release ledger.
+
+k-anonymity and l-diversity (:mod:`~fieldsurvey.disclosure.microdata`) protect a file on its
+own. Next to the study's tables they are not enough: whoever holds the file can tally it by
+any of its columns, and a tally can give back what a report withheld (organisation X's two
+high-burnout staff, counted from X's rows and their burnout items), or subtract from a report
+to give it (an "other" group of three organisations minus two shown ones). So the file's
+tallies are a release too:
+
+* **What a file releases.** Every combination of its released key values (organisation as
+  released, role, tenure, pay band, lived experience, ...; a blank is a value of its own),
+  within each wave, crossed with every earlier release's dimensions that its other columns
+  give exactly: the bands and score ranges of each scale whose items it holds unchanged, and
+  any released item an earlier output grouped by. These tallies go to the gate as cells
+  released as they are (``Results.add_table(released=True)``): the gate cannot withhold them,
+  it reports which protected cells of earlier outputs they expose.
+* **Coarsening until nothing is exposed.** An organisation that an exposed cell is about is
+  released only inside an "other" group; if exposures remain, the file releases no
+  organisation; if they still remain, it leaves out the sensitive variables (lived
+  experience). If even that leaves something exposed, nothing is written and the command says
+  why.
+* **Recorded.** The tallies of the file written are recorded in the ledger, so later tables are
+  judged with them (a later report's small cells stay unshown, and nothing it withholds can be
+  worked out from it and the file).
+
+An identifiable file (``--identifiable``) is a data manager's copy, not a release: it is not
+judged or recorded, and it says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fieldsurvey.disclosure.audit import audit
+from fieldsurvey.disclosure.exposure import find_exposures
+from fieldsurvey.disclosure.ledger import Ledger
+from fieldsurvey.disclosure.policy import DisclosureError, policy_for
+from fieldsurvey.disclosure.suppression import GatedRelease, gate, results_fingerprint
+from fieldsurvey.results import Results
+from fieldsurvey.results.cells import Except
+
+__all__ = ["FILE_DIM_PREFIX", "FileJudgement", "file_results", "judge_file",
+           "revealed_dimensions"]
+
+#: Dimensions of a file's tallies are named ``file:<column>``.
+FILE_DIM_PREFIX = "file:"
+_BLANK = "(blank)"
+_NOT_IN = "(not in that release)"
+#: The output name the ledger records a file under.
+OUTPUT = "export-data"
+
+
+def _as_category(values: pd.Series) -> pd.Series:
+    """Released values as text categories; a blank (suppressed or unanswered) is its own."""
+    text = values.astype(object).where(values.notna(), None)
+    return text.map(lambda v: _BLANK if v is None else str(v)).astype(object)
+
+
+def file_results(data: pd.DataFrame, keys: pd.Series, key_columns: Sequence[str],
+                 revealed: pd.DataFrame | None = None,
+                 domains: dict[str, list[object]] | None = None,
+                 linked: dict[str, str] | None = None) -> Results:
+    """The tallies a released file gives anyone who holds it, as a release for the gate.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The file's rows as released (recoded and suppressed key values), one per respondent.
+    keys : Series
+        Each row's respondent key (``org|wave|response_id``), aligned with ``data``.
+    key_columns : sequence of str
+        The released key columns, wave first when there is one, then the organisation; each
+        becomes a dimension ``file:<column>``.
+    revealed : DataFrame, optional
+        Earlier releases' dimensions the file's other columns give exactly
+        (:meth:`~fieldsurvey.disclosure.Ledger.recorded_dimensions`), aligned with ``data``.
+    domains : dict, optional
+        Categories of the ``revealed`` columns (those nobody in the file has are tallied as 0).
+    linked : dict, optional
+        Links of ``revealed`` columns (a scale's bands move together with the scale).
+
+    Returns
+    -------
+    Results
+        One table, ``file``, released as it is: the count of each combination of the first
+        two dimensions (wave and organisation as released), and of those crossed with each
+        other dimension in turn, zeros included (a file shows by absence that nobody has a
+        value). Higher crossings are left to the file's own k-anonymity (see
+        ``docs/disclosure.md``).
+
+    Examples
+    --------
+    >>> data = pd.DataFrame({"wave": [1] * 11, "org": ["A"] * 6 + ["other"] * 5,
+    ...                      "lived": [1, 2] * 5 + [None]})
+    >>> keys = pd.Series([f"r{i}" for i in range(11)])
+    >>> tallies = file_results(data, keys, ["wave", "org", "lived"]).tables["file"].cells
+    >>> len(tallies), int(tallies["n"].sum())  # 2 organisations, then each by 3 values
+    (8, 22)
+    """
+    people = pd.DataFrame({f"{FILE_DIM_PREFIX}{c}": _as_category(data[c]).to_numpy()
+                           for c in key_columns})
+    all_domains = {d: list(pd.unique(people[d])) for d in people.columns}
+    if revealed is not None:
+        for column in revealed.columns:
+            people[column] = revealed[column].to_numpy()
+            all_domains[column] = list((domains or {}).get(column) or pd.unique(people[column]))
+    names = list(people.columns)
+    base = names[:2]
+    cells = [_tally(people, base, [])]
+    for other in names[2:]:
+        cells.append(_tally(people, base, all_domains[other], other))
+    table = pd.concat(cells, ignore_index=True).reindex(columns=[*names, "n"])
+    results = Results(people, names, keys=keys.reset_index(drop=True), domains=all_domains,
+                      linked=dict(linked or {}))
+    return results.add_table("file", table, released=True)
+
+
+def _tally(people: pd.DataFrame, base: list[str], categories: Sequence[object],
+           other: str | None = None) -> pd.DataFrame:
+    """Counts of ``base`` (crossed with ``other``), with a zero for every category of ``other``
+    that a ``base`` combination does not hold."""
+    if other is None:
+        return people.value_counts(base, dropna=False).rename("n").reset_index()
+    columns = [*base, other]
+    counts = people.value_counts(columns, dropna=False).rename("n").reset_index()
+    counts = counts.astype({c: object for c in columns})
+    combos = people[base].drop_duplicates().astype(object)
+    values = pd.DataFrame({other: pd.Series(list(categories), dtype=object)})
+    full = combos.merge(values, how="cross")
+    return full.merge(counts, how="left", on=columns).fillna({"n": 0}).astype({"n": int})
+
+
+@dataclass
+class FileJudgement:
+    """What the gate found about a file's tallies.
+
+    Attributes
+    ----------
+    exposed : list of str
+        Protected cells (withheld by earlier outputs, or small) that the file would give away.
+    organisations : set of str
+        Organisations those cells are about (to release only inside an "other" group).
+    field_level : int
+        Exposed cells about no single organisation.
+    scales : set of str
+        Scales whose bands or score ranges those cells are defined by (to leave their items
+        out of the file when nothing else helps).
+    gated : GatedRelease
+        The gate's decision (recorded in the ledger only when ``record``).
+    """
+
+    exposed: list[str]
+    organisations: set[str]
+    field_level: int
+    scales: set[str]
+    gated: GatedRelease = field(repr=False)
+
+
+def _organisations_of(gated: GatedRelease, units: Sequence[int], ledger: Ledger,
+                      real_orgs: set[str]) -> tuple[set[str], int]:
+    """The organisations each exposed unit is about (through any cell defining it)."""
+    names = ledger.dimension_names()
+    cells_of: dict[int, list[tuple]] = {}
+    for cell, u in gated.structure.unit_of.items():
+        cells_of.setdefault(int(u), []).append(cell)
+    orgs: set[str] = set()
+    field_level = 0
+    for u in units:
+        found: set[str] = set()
+        for cell in cells_of.get(int(u), []):
+            for dim, value in cell:
+                name = names.get(dim, dim)
+                if name not in ("org", f"{FILE_DIM_PREFIX}org"):
+                    continue
+                value = value.value if isinstance(value, Except) else value
+                if str(value) in real_orgs:
+                    found.add(str(value))
+        orgs |= found
+        field_level += not found
+    return orgs, field_level
+
+
+def _combination_exposures(gated: GatedRelease, ledger: Ledger) -> list[int]:
+    """Exposed units that the file gives only together with earlier outputs.
+
+    A file's tallies show on their own counts that tables withhold as small (anyone holding
+    the items can count the three people of the field with high STS); the file's own
+    protection for those is k-anonymity and l-diversity of its keys. What the ledger must
+    prevent is combination: a withheld value the file gives away only with other outputs
+    (an "other" group minus the organisations a report showed).
+    """
+    exposed = gated.exposed_units
+    if not exposed:
+        return []
+    st, tr = gated.structure, gated.translate
+    file_only = np.zeros(st.n_units, dtype=bool)
+    for name, spec in gated.specs.items():
+        if spec.released:
+            for cell in gated.plans[name].count:
+                file_only[list(st.units_of(tr(cell)))] = True
+    hidden = np.zeros(st.n_units, dtype=bool)
+    hidden[exposed] = True
+    hidden &= ~file_only
+    alone = {e.unit for e in find_exposures(st.rows, file_only, hidden,
+                                            min_cell=gated.policy.min_cell,
+                                            atom_values=st.atom_n.astype(float))}
+    # A cell that is itself one of the file's tallies is the file's own disclosure too.
+    alone |= {int(u) for u in np.flatnonzero(file_only)}
+    return [u for u in exposed if u not in alone and not _about_file_columns(gated, u, ledger)]
+
+
+def _about_file_columns(gated: GatedRelease, unit: int, ledger: Ledger) -> bool:
+    """True when a cell is defined by wave and the file's own columns alone (the field's
+    wave-2 count of high burnout, zero included): whoever holds the file counts it without
+    any other output."""
+    names = ledger.dimension_names()
+    own = set(gated.specs["file"].dims) if "file" in gated.specs else set()
+    revealed = {d.rsplit("@", 1)[-1] for d in own if "@" in d}
+    for cell, u in gated.structure.unit_of.items():
+        if u != unit:
+            continue
+        dims = [d for d, _ in cell if not d.startswith("@")]
+        if all(d in own or names.get(d) == "wave" or d[:12] in revealed for d in dims):
+            return True
+    return False
+
+
+def judge_file(results: Results, study: Any, ledger: Ledger | None = None, *,
+               real_orgs: Sequence[str] = (), record: bool = False,
+               command: str = "") -> FileJudgement:
+    """Judge a file's tallies against the study's ledger; record them when ``record`` and
+    nothing is exposed.
+
+    Examples
+    --------
+    >>> data = pd.DataFrame({"org": ["A"] * 12})
+    >>> results = file_results(data, pd.Series([f"r{i}" for i in range(12)]), ["org"])
+    >>> judge_file(results, None).exposed
+    []
+    """
+    ledger = ledger or (Ledger.for_study(study) if study is not None else Ledger.in_memory())
+    policy = policy_for(study)
+    gated = gate(results, policy, ledger=ledger, output=OUTPUT, command=command, record=False)
+    # A file released before (the same tallies) reuses that decision: nothing new is out.
+    units = [] if gated.reused else _combination_exposures(gated, ledger)
+    orgs, field_level = (_organisations_of(gated, units, ledger, set(map(str, real_orgs)))
+                         if units else (set(), 0))
+    if record and not units and not gated.reused:
+        if not audit(gated).passed:  # never expected: nothing is exposed
+            raise DisclosureError("disclosure audit of the file's tallies failed")
+        gated.release_id = ledger.record(gated, results, output=OUTPUT, command=command,
+                                         fingerprint=results_fingerprint(results, policy))
+    exposed = [gated.structure.unit_label[u] for u in units] if units else []
+    return FileJudgement(exposed, orgs, field_level, _scales_of(gated, units, ledger, results),
+                         gated)
+
+
+def _scales_of(gated: GatedRelease, units: Sequence[int], ledger: Ledger,
+               results: Results) -> set[str]:
+    if not units:
+        return set()
+    links = {**ledger.dimension_links(), **results.linked}
+    wanted = set(map(int, units))
+    return {links[d] for cell, u in gated.structure.unit_of.items() if int(u) in wanted
+            for d, _ in cell if d in links}
+
+
+def revealed_dimensions(ledger: Ledger, keys: pd.Series, *, columns: Sequence[str],
+                        scales: Sequence[str]
+                        ) -> tuple[pd.DataFrame, dict[str, list[object]], dict[str, str]]:
+    """Earlier releases' dimensions a file gives exactly: those named like a released column
+    it holds unchanged, and those linked to a scale whose items it holds unchanged (with
+    their categories and links, for :func:`file_results`)."""
+    found, domains, linked = ledger.recorded_dimensions(
+        list(keys), names=list(columns), links=list(scales), absent=_NOT_IN)
+    text = found.astype(str).astype(object)
+    return text, {c: [str(v) for v in domains[c]] for c in text.columns}, linked
