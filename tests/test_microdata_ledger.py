@@ -43,10 +43,13 @@ def _study(root, seed: int):
     return open_study(study.root)
 
 
-def _file_bands(released: pd.DataFrame) -> pd.Series:
-    """The burnout band of each row of the released file, computed from its items."""
+def _file_bands(released: pd.DataFrame) -> pd.Series | None:
+    """The burnout band of each row of the released file, computed from its items (None when
+    the file leaves the items out)."""
     proqol = resolve_instrument("proqol5")
     scale = next(s for s in proqol.scales if s.id == "burnout")
+    if not set(scale.items) <= set(released.columns):
+        return None
     scores = score_scales(released, [proqol])["burnout"]
     return pd.Series(np.asarray(assign_bands(scores, scale), dtype=object), index=released.index)
 
@@ -54,6 +57,8 @@ def _file_bands(released: pd.DataFrame) -> pd.Series:
 def _recovered(bands: pd.DataFrame, released: pd.DataFrame, orgs: list[str]) -> list[str]:
     """Withheld (organisation, band) counts an attacker gets from the table and the file."""
     band_of_row = _file_bands(released)
+    if band_of_row is None:
+        return []  # no burnout items: no band can be counted from the file
     shown = {(r.org, r.band): r.n for r in bands.itertuples() if pd.notna(r.n)}
     named = set(released["org"].dropna()) & set(orgs)
     groups = [g for g in released["org"].dropna().unique() if g not in orgs]
@@ -98,6 +103,8 @@ def test_a_file_after_the_tables_gives_back_nothing_they_withheld(study, tmp_pat
     named = set(released["org"]) & set(orgs)
     withheld_orgs = set(bands.loc[bands["n"].isna(), "org"])
     assert not (named & withheld_orgs) or "burnout" in ledger["scales_left_out"]
+    # What the benchmark did not speak about stays in the file.
+    assert {"pq03", "pq06"} <= set(released.columns)  # compassion satisfaction items
     assert Ledger.for_study(fresh).releases()["output"].tolist() == ["benchmark", "export-data"]
 
 

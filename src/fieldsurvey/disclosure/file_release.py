@@ -64,7 +64,8 @@ def _as_category(values: pd.Series) -> pd.Series:
 def file_results(data: pd.DataFrame, keys: pd.Series, key_columns: Sequence[str],
                  revealed: pd.DataFrame | None = None,
                  domains: dict[str, list[object]] | None = None,
-                 linked: dict[str, str] | None = None) -> Results:
+                 linked: dict[str, str] | None = None,
+                 true_org: pd.Series | None = None) -> Results:
     """The tallies a released file gives anyone who holds it, as a release for the gate.
 
     Parameters
@@ -83,6 +84,11 @@ def file_results(data: pd.DataFrame, keys: pd.Series, key_columns: Sequence[str]
         Categories of the ``revealed`` columns (those nobody in the file has are tallied as 0).
     linked : dict, optional
         Links of ``revealed`` columns (a scale's bands move together with the scale).
+    true_org : Series, optional
+        Each row's organisation as stored. The cells of an organisation the file releases only
+        inside a group (by wave, and by wave and each other column) are added as a table
+        ``withheld`` (``add_table(withheld=True)``): what the grouping hides stays protected
+        against the file's own tallies, against earlier outputs and against later ones.
 
     Returns
     -------
@@ -115,9 +121,34 @@ def file_results(data: pd.DataFrame, keys: pd.Series, key_columns: Sequence[str]
     for other in names[2:]:
         cells.append(_tally(people, base, all_domains[other], other))
     table = pd.concat(cells, ignore_index=True).reindex(columns=[*names, "n"])
-    results = Results(people, names, keys=keys.reset_index(drop=True), domains=all_domains,
-                      linked=dict(linked or {}))
-    return results.add_table("file", table, released=True)
+    hidden = None
+    if true_org is not None:
+        people["org"] = true_org.astype(str).to_numpy()
+        all_domains["org"] = list(pd.unique(people["org"]))
+        hidden = _grouped_cells(people, base, names[2:], all_domains)
+    results = Results(people, list(people.columns), keys=keys.reset_index(drop=True),
+                      domains=all_domains, linked=dict(linked or {}))
+    results.add_table("file", table, released=True)
+    if hidden is not None and not hidden.empty:
+        results.add_table("withheld", hidden, withheld=True)
+    return results
+
+
+def _grouped_cells(people: pd.DataFrame, base: list[str], others: list[str],
+                   domains: dict[str, list[object]]) -> pd.DataFrame:
+    """The cells of organisations the file does not name on every row of theirs."""
+    grouped = people.loc[people["org"] != people[base[-1]], "org"].unique()
+    if len(grouped) == 0:
+        return pd.DataFrame()
+    waves = list(pd.unique(people[base[0]])) if len(base) > 1 else [None]
+    rows = []
+    for org in grouped:
+        for wave in waves:
+            at = {"org": org, **({base[0]: wave} if wave is not None else {})}
+            rows.append(at)
+            rows.extend({**at, other: value} for other in others for value in domains[other])
+    return pd.DataFrame(rows).reindex(columns=[*(base[:1] if len(base) > 1 else []), "org",
+                                                *others])
 
 
 def _tally(people: pd.DataFrame, base: list[str], categories: Sequence[object],
@@ -190,8 +221,9 @@ def _combination_exposures(gated: GatedRelease, ledger: Ledger) -> list[int]:
 
     A file's tallies show on their own counts that tables withhold as small (anyone holding
     the items can count the three people of the field with high STS); the file's own
-    protection for those is k-anonymity and l-diversity of its keys. What the ledger must
-    prevent is combination: a withheld value the file gives away only with other outputs
+    protection for those is k-anonymity and l-diversity of its keys. Cells earlier outputs
+    already gave away without the file are not the file's doing either (the ledger judged
+    them when they were released). What the ledger must prevent is combination: a withheld value the file gives away only with other outputs
     (an "other" group minus the organisations a report showed).
     """
     exposed = gated.exposed_units
@@ -206,12 +238,38 @@ def _combination_exposures(gated: GatedRelease, ledger: Ledger) -> list[int]:
     hidden = np.zeros(st.n_units, dtype=bool)
     hidden[exposed] = True
     hidden &= ~file_only
-    alone = {e.unit for e in find_exposures(st.rows, file_only, hidden,
-                                            min_cell=gated.policy.min_cell,
-                                            atom_values=st.atom_n.astype(float))}
+    alone = set()
+    # What the file gives on its own, and what earlier outputs gave without it.
+    for published in (file_only, gated.public & ~file_only):
+        alone |= {e.unit for e in find_exposures(st.rows, published, hidden & ~published,
+                                                 min_cell=gated.policy.min_cell,
+                                                 atom_values=st.atom_n.astype(float))}
     # A cell that is itself one of the file's tallies is the file's own disclosure too.
     alone |= {int(u) for u in np.flatnonzero(file_only)}
-    return [u for u in exposed if u not in alone and not _about_file_columns(gated, u, ledger)]
+    return [u for u in exposed if u not in alone and not _about_file_columns(gated, u, ledger)
+            and not _zero_in_file(gated, u)]
+
+
+def _zero_in_file(gated: GatedRelease, unit: int) -> bool:
+    """True for an empty cell inside a combination the file's tallies show empty (nobody of
+    the field has no burnout score: then nobody of any organisation has)."""
+    st = gated.structure
+    if st.unit_n[unit] != 0 or "file" not in gated.specs:
+        return False
+    table = gated.specs["file"].cells
+    own = set(table.columns) - {"n"}
+    for cell, u in st.unit_of.items():
+        if u != unit:
+            continue
+        items = [(d, v) for d, v in cell if d in own]
+        if not items:
+            continue
+        match = np.ones(len(table), dtype=bool)
+        for d, v in items:
+            match &= (table[d] == v).to_numpy()
+        if match.any() and int(table.loc[match, "n"].sum()) == 0:
+            return True
+    return False
 
 
 def _about_file_columns(gated: GatedRelease, unit: int, ledger: Ledger) -> bool:

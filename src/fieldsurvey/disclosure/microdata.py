@@ -1184,7 +1184,7 @@ class _Coarsening:
             out["org"] = "all organisations"
         elif self.forced:
             sizes = out["org"].value_counts().sort_values(kind="stable")
-            group = sizes[sizes.index.isin(self.forced)]
+            group = sizes if "*" in self.forced else sizes[sizes.index.isin(self.forced)]
             if len(group) == 1 and len(sizes) > 1:  # an "other" group never names anyone
                 group = sizes.loc[[group.index[0], sizes.index[~sizes.index.isin(group.index)][0]]]
             out["org"] = out["org"].replace(_other_groups(group.sort_values(kind="stable"), k))
@@ -1195,6 +1195,10 @@ class _Coarsening:
         step = {"rounds": self.rounds + 1}
         if judged.organisations - self.forced and not self.no_org:
             return replace(self, forced=self.forced | judged.organisations, **step)
+        if not self.no_org and judged.organisations and "*" not in self.forced:
+            # Grouped with organisations whose figures were shown: group every organisation
+            # (small ones with small ones) before releasing none.
+            return replace(self, forced=self.forced | {"*"}, **step)
         if not self.no_org and judged.organisations:
             return replace(self, no_org=True, **step)
         if judged.scales - self.no_scales:
@@ -1206,8 +1210,9 @@ class _Coarsening:
         return None
 
     def summary(self, organisations: int) -> dict[str, Any]:
+        grouped = organisations if "*" in self.forced else len(self.forced)
         return {"rounds": self.rounds,
-                "organisations_grouped_for_earlier_outputs": len(self.forced),
+                "organisations_grouped_for_earlier_outputs": grouped,
                 "organisations": organisations,
                 "organisation_left_out": self.no_org,
                 "scales_left_out": sorted(self.no_scales),
@@ -1265,8 +1270,9 @@ def _judge_against_ledger(study: Study, made: _ProtectedFile, frame: pd.DataFram
     revealed, domains, linked = revealed_dimensions(ledger, file_keys, columns=unchanged,
                                                     scales=scales)
     tallied = [*(["wave"] if "wave" in data.columns else []), *made.keys]
+    true_org = file_keys.map(frame.set_index(_KEY)["org"].astype(str))
     results = file_results(data.reset_index(drop=True), file_keys, tallied, revealed, domains,
-                           linked)
+                           linked, true_org)
     return judge_file(results, study, ledger, real_orgs=frame["org"].astype(str).unique(),
                       record=record, command=command)
 

@@ -468,8 +468,15 @@ def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple],
         return (len(units) == 1 and st.unit_n[units[0]] < policy.min_cell
                 and st.rows.indptr[units[0] + 1] > st.rows.indptr[units[0]])
 
-    ordinary = {n: p for n, p in plans.items() if not release.tables[n].released}
-    for name in plans.keys() - ordinary.keys():
+    ordinary = {n: p for n, p in plans.items()
+                if not (release.tables[n].released or release.tables[n].withheld)}
+    for name in (n for n in plans if release.tables[n].withheld):
+        for cell in plans[name].count:
+            units = st.units_of(tr(cell))
+            if small(units) and not hidden[units[0]]:
+                hidden[units[0]] = protect[units[0]] = True
+                reasons[units[0]] = PRIMARY
+    for name in (n for n in plans if release.tables[n].released):
         # A file's tallies are out whatever their size: what they give away of protected
         # cells is exposed, and nothing withheld now can help it.
         for cell in plans[name].count:
@@ -568,7 +575,8 @@ def gate(
     # A file's tallies list every combination it holds: the ones it leaves out are empty, and
     # public as such; they imply nothing to protect.
     implied = completion(release, {n: p for n, p in plans.items()
-                                   if not release.tables[n].released})
+                                   if not (release.tables[n].released
+                                           or release.tables[n].withheld)})
     new_since, gone = version_differences(plans, joint)
     protected_extra = [tr(c) for c in implied] + new_since + gone
     cells = [tr(c) for c in _all_cells(plans)] + protected_extra + [c for c, _ in joint.prior]
@@ -582,7 +590,11 @@ def gate(
     def shown(cell: tuple) -> bool:
         return all(shown_units[u] for u in st.units_of(tr(cell)))
 
-    tables = {name: _render(spec, plans[name], shown) for name, spec in release.tables.items()}
+    def never(cell: tuple) -> bool:
+        return False
+
+    tables = {name: _render(spec, plans[name], never if spec.withheld else shown)
+              for name, spec in release.tables.items()}
     specs = dict(release.tables)
     for name, derived in release.derived.items():
         view = ShownView(tables, release, lambda c, m: _known_and_shown(st, tr, c, m, release,

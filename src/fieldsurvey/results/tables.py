@@ -63,6 +63,9 @@ class TableSpec:
     #: Cells released as they are (the tallies a respondent-level file gives anyone who holds
     #: it): never withheld; the gate reports what they expose instead.
     released: bool = False
+    #: Cells the release withholds whatever happens (what a file's grouping hides): small ones
+    #: are protected like any small cell, none is shown.
+    withheld: bool = False
 
     def source_measure_of(self, stat: str, pos: int) -> str | None:
         """The measure statistic ``stat`` of row ``pos`` takes its source cells on."""
@@ -352,6 +355,7 @@ class Results:
         sources: Sequence[Sequence[Source]] | None = None,
         source_measure: str | Mapping[str, str] | None = None,
         released: bool = False,
+        withheld: bool = False,
     ) -> Results:
         """Add one table of cells; returns the release so calls can be chained.
 
@@ -393,6 +397,10 @@ class Results:
             withholds them; it finds what they expose of values withheld before
             (:attr:`~fieldsurvey.disclosure.GatedRelease.exposed`), so that the file can be
             coarsened first.
+        withheld : bool
+            The cells are never shown, and the small ones are protected (recorded as withheld
+            in the ledger): what a release hides, such as an organisation a file releases
+            only inside an "other" group.
 
         Examples
         --------
@@ -454,6 +462,7 @@ class Results:
             sources=[list(s) for s in sources] if sources is not None else None,
             source_measure=self._known_measure(name, source_measure, variable),
             released=bool(released),
+            withheld=bool(withheld),
         )
         return self
 
