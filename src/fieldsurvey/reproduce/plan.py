@@ -23,13 +23,21 @@ Test kinds
 ``welch_t``
     A score between two groups. Effect: Hedges' g, first minus second, with the pingouin
     normal-approximation interval (:func:`fieldsurvey.compare.welch_two_groups`); p from Welch's t.
+``cross_level``
+    A staff-level outcome on an organisation-level predictor (from the organisation profile)
+    in a random-intercept model (REML, as ``lme4::lmer``); cluster-robust (CR1) interval, t with
+    G - 1 - L df. See :mod:`fieldsurvey.reproduce.plan_multilevel`.
+``organisation_regression``
+    An organisation-level outcome (e.g. turnover) on an organisation-level predictor or an
+    organisation's mean of a staff score, optionally ``lag`` waves earlier; OLS over
+    organisations with HC3 intervals, t with G - p df.
 
 Decisions
 ---------
 A test is *supported* when its interval lies beyond ``threshold`` in the predicted
 ``direction`` and, for primary tests, its Holm-adjusted p (across all primary tests of the plan)
 is below ``alpha``; *inconclusive* when the study has fewer than ``min_organisations``
-organisations or the interval is wider than the test's ``max_ci_width`` (the study cannot tell);
+organisations (the reason says "too few organisations to decide") or the interval is wider than the test's ``max_ci_width`` (the study cannot tell);
 *not computable* when a column is missing or a group has fewer than ``min_cell`` respondents;
 otherwise *not supported*. A hypothesis is supported when all its tests are.
 """
@@ -41,6 +49,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from fieldsurvey.reproduce.plan_multilevel import cross_level, organisation_regression
 from fieldsurvey.reproduce.plan_schema import (
     DECISIONS,
     EFFECTS,
@@ -208,8 +217,9 @@ def _decide(row: pd.Series, plan: Plan, test: PlanTest) -> tuple[str, str]:
     n_orgs = row["n_orgs"]
     if pd.notna(n_orgs) and n_orgs < plan.min_organisations:
         return "inconclusive", (
-            f"only {int(n_orgs)} organisations (the plan needs {plan.min_organisations}: with "
-            "fewer, clustered intervals are too unstable to decide)"
+            f"too few organisations to decide: {int(n_orgs)}, the plan needs "
+            f"{plan.min_organisations} (with fewer, organisation-level intervals are too "
+            "unstable)"
         )
     if test.max_ci_width is not None and hi - lo > test.max_ci_width:
         return "inconclusive", (
@@ -251,5 +261,9 @@ def _run_test(
         return hierarchical(data, plan, test, min_cell, reps, rng)
     if test.kind == "regression":
         return regression(data, plan, test, min_cell)
+    if test.kind == "cross_level":
+        return cross_level(data, plan, test, min_cell)
+    if test.kind == "organisation_regression":
+        return organisation_regression(data, plan, test, min_cell)
     return two_groups(data, plan, test, min_cell, reps, rng)
 

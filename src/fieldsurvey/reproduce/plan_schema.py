@@ -31,18 +31,24 @@ KINDS: dict[str, tuple[str, ...]] = {
     "regression": ("outcome", "predictor"),
     "mann_whitney": ("variable", "groups"),
     "welch_t": ("variable", "groups"),
+    "cross_level": ("outcome", "predictor"),
+    "organisation_regression": ("outcome", "predictor"),
 }
 EFFECTS = {
     "hierarchical_regression": "delta_r2",
     "regression": "standardised_coefficient",
     "mann_whitney": "cliffs_delta",
     "welch_t": "hedges_g",
+    "cross_level": "standardised_coefficient",
+    "organisation_regression": "standardised_coefficient",
 }
 INTERVALS = {
     "hierarchical_regression": "cluster bootstrap (percentile)",
     "regression": "t, SEs clustered by organisation (CR1)",
     "mann_whitney": "cluster bootstrap (percentile)",
     "welch_t": "normal approximation (pingouin)",
+    "cross_level": "t (G - 1 - L df), cluster-robust (CR1) SEs of the REML random-intercept fit",
+    "organisation_regression": "t (G - p df), heteroskedasticity-robust (HC3) SEs",
 }
 DECISIONS = ("supported", "not supported", "inconclusive", "not computable")
 PLAN_COLUMNS = [
@@ -58,7 +64,7 @@ _TOP_KEYS = (
 _HYP_KEYS = ("id", "title", "rationale", "decision", "primary", "tests")
 _TEST_KEYS = (
     "id", "kind", "outcome", "predictors", "predictor", "controls", "covariates", "variable",
-    "groups", "effect", "direction", "threshold", "max_ci_width", "rationale",
+    "groups", "effect", "direction", "threshold", "max_ci_width", "rationale", "lag",
 )  # fmt: skip
 _COMMON_KEYS = ("id", "kind", "effect", "direction", "threshold", "max_ci_width", "rationale")
 _KIND_FIELDS: dict[str, tuple[str, ...]] = {
@@ -66,6 +72,8 @@ _KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "regression": ("outcome", "predictor", "controls", "covariates"),
     "mann_whitney": ("variable", "groups"),
     "welch_t": ("variable", "groups"),
+    "cross_level": ("outcome", "predictor", "controls", "covariates"),
+    "organisation_regression": ("outcome", "predictor", "controls", "lag"),
 }
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -98,6 +106,8 @@ class PlanTest:
     variable: str | None = None
     groups: Groups | None = None
     rationale: str = ""
+    #: organisation_regression: the outcome is taken this many waves after the predictors.
+    lag: int = 0
 
 
 @dataclass(frozen=True)
@@ -375,5 +385,6 @@ def _test(spec: Any, where: str, p: Problems, seen: set[str]) -> PlanTest | None
         variable=spec.get("variable"),
         groups=groups,
         rationale=str(rationale or "").strip(),
+        lag=_whole(spec.get("lag", 0), f"{where}.lag", p, 0),
     )
     return test if len(p.lines) == before else None

@@ -57,11 +57,14 @@ def design(
     predictors: list[str],
     covariates: dict[str, str],
     min_cell: int,
+    *,
+    keep_binary: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray, int]:
     """Complete cases, z-scored numeric columns, dummy-coded categories (most common = reference).
 
     Returns y, X (intercept, predictors, covariate columns), names, organisation codes and the
-    number of predictor columns.
+    number of predictor columns. With ``keep_binary`` a 0/1 predictor stays 0/1, so its
+    coefficient is a difference in outcome SDs.
     """
     org = plan.organisation
     require(data, [outcome, *predictors, *covariates, org])
@@ -78,7 +81,11 @@ def design(
         sd = x.std()
         return (x - x.mean()) / sd if sd > 0 else x - x.mean()
 
-    columns = [np.ones(len(frame))] + [z(frame[c]) for c in predictors]
+    def scaled(c: str) -> np.ndarray:
+        binary = keep_binary and set(frame[c].unique()) <= {0.0, 1.0}
+        return frame[c].to_numpy(float) if binary else z(frame[c])
+
+    columns = [np.ones(len(frame))] + [scaled(c) for c in predictors]
     names = ["intercept", *predictors]
     for c, kind in covariates.items():
         if kind == "numeric":
