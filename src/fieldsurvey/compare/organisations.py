@@ -44,8 +44,8 @@ def _number(profiles: pd.DataFrame, column: str) -> pd.Series:
     return pd.to_numeric(profiles[column], errors="coerce").astype(float)
 
 
-def organisation_variables(profiles: pd.DataFrame,
-                           reference: WageReference | None = None) -> pd.DataFrame:
+def organisation_variables(profiles: pd.DataFrame, reference: WageReference | None = None, *,
+                           living_wage: bool = True) -> pd.DataFrame:
     """One row per organisation and wave: ``org``, ``wave`` (text) and
     :data:`ORGANISATION_VARIABLES` (NaN where the profile does not say).
 
@@ -56,6 +56,9 @@ def organisation_variables(profiles: pd.DataFrame,
         with ``org`` and ``wave``.
     reference : WageReference, optional
         The living-wage reference (default: the shipped example table).
+    living_wage : bool
+        False leaves the living-wage columns empty (no pay comparison is made, so a profile
+        in another currency than the reference raises nothing).
 
     Examples
     --------
@@ -75,7 +78,8 @@ def organisation_variables(profiles: pd.DataFrame,
     led = np.isin(peer, (1, 2)) | (board == 1)
     known = led | (~np.isnan(peer) & ~np.isnan(board))
     out["org_peer_or_survivor_led"] = np.where(known, led.astype(float), np.nan)
-    out["org_share_below_living_wage"] = _share_below(profiles, reference).to_numpy()
+    out["org_share_below_living_wage"] = (_share_below(profiles, reference).to_numpy()
+                                          if living_wage else np.nan)
     share = out["org_share_below_living_wage"]
     out["org_below_living_wage"] = np.where(share.notna(), (share > 0.5).astype(float), np.nan)
     out["org_train_hours"] = _number(profiles, "op_train_hours").to_numpy()
