@@ -193,7 +193,7 @@ def _wave(params: CoalitionParams, rng: np.random.Generator, orgs: pd.DataFrame,
               + rng.normal(0.0, 0.8, n))
     strain = _standardise(strain)
     if design is not None:
-        strain = design.apply("financial_strain", strain, org_index)
+        strain = design.apply("financial_strain", strain, org_index, wave)
     hours = np.clip(np.round(38 - 4 * cond["workload"] + rng.normal(0, 5, n)), 10, 80)
 
     s = params.structural_effect
@@ -201,7 +201,7 @@ def _wave(params: CoalitionParams, rng: np.random.Generator, orgs: pd.DataFrame,
                + s * params.financial_strain_effect * strain + rng.normal(0.0, 0.75, n))
     burnout = _standardise(burnout)
     if design is not None:
-        burnout = design.apply("burnout", burnout, org_index)
+        burnout = design.apply("burnout", burnout, org_index, wave)
     sts = _standardise(0.55 * burnout - s * params.sts_peer_support_effect * cond["peer_support"]
                        + rng.normal(0.0, 0.75, n))
     compassion = _standardise(-0.35 * burnout + s * 0.15 * (cond["leadership"] + cond["supervision"])
@@ -210,7 +210,7 @@ def _wave(params: CoalitionParams, rng: np.random.Generator, orgs: pd.DataFrame,
              + rng.normal(0.0, 0.8, n))
     leave = _standardise(leave)
     if design is not None:
-        leave = design.apply("intention_to_leave", leave, org_index)
+        leave = design.apply("intention_to_leave", leave, org_index, wave)
 
     cols.update({
         "wf_org": cols["org"],

@@ -9,28 +9,25 @@ random stream of its own:
 * the traits its profile reports: peer-led or survivor-led (exactly half the organisations),
   paying most staff below the living-wage reference (``below_share`` of them), training hours
   before the first case (log-normal, ``train`` its z-score);
-* a random intercept per staff outcome, ``u_j ~ N(0, 1)`` (intention to leave shares 0.7 of its
-  intercept's SD with burnout's, as they go together in real data);
-
 and the staff outcomes (latent scale, SD 1 within a wave before the effects) become
 
 .. math::
 
     y_{ij} = \\sqrt{\\rho}\\, u_j + \\sqrt{1 - \\rho}\\, w_{ij} \\pm \\delta\\, x_j
 
-with :math:`\\rho` the ICC, :math:`w_{ij}` the coalition's own individual-level structure of
-that outcome centred within the organisation and scaled to SD 1 (so the H1-H5 relations within
-organisations are kept), and :math:`\\delta x_j` the organisation-level effect, in the
+with :math:`\\rho` the ICC, :math:`u_j` the organisation means of the coalition's own latent
+outcome z-scored over organisations and :math:`w_{ij}` the deviations from them scaled to SD 1
+(so the H1-H5 relations between and within organisations are kept, only rescaled), and :math:`\\delta x_j` the organisation-level effect, in the
 hypothesised direction: ``H6`` lowers burnout in peer/survivor-led organisations, ``H7`` raises
 financial strain and intention to leave in organisations paying below the living wage. Leavers
 in an organisation's profile follow ``logit P(leave) = logit(0.22) - H8 * train_j + H9 * b_j``
 with :math:`b_j` the z-scored sum of the z-scored organisation parts of burnout and intention
-to leave. Effects are in SD units of the latent outcome (H6, H7) or log-odds per SD (H8, H9).
+to leave in the wave before (the first wave: its own). Effects are in SD units of the latent outcome (H6, H7) or log-odds per SD (H8, H9).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -57,7 +54,8 @@ class OrgDesign:
     led: np.ndarray
     below: np.ndarray
     train: np.ndarray
-    intercepts: dict[str, np.ndarray]
+    #: (outcome, wave) -> per organisation ``sqrt(icc) u_j +- delta x_j``, filled by apply().
+    parts: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def draw(cls, n_orgs: int, icc: float, effects: dict[str, float], seed: int,
@@ -82,31 +80,32 @@ class OrgDesign:
         below = np.zeros(n_orgs, bool)
         below[rng.permutation(n_orgs)[: round(below_share * n_orgs)]] = True
         train = rng.normal(0.0, 1.0, n_orgs)
-        u = rng.normal(0.0, 1.0, (3, n_orgs))
-        intercepts = {"burnout": u[0], "financial_strain": u[1],
-                      "intention_to_leave": 0.7 * u[0] + np.sqrt(1 - 0.49) * u[2]}
-        return cls(icc, dict(effects), led, below, train, intercepts)
+        return cls(icc, dict(effects), led, below, train)
 
     def effect(self, hypothesis: str) -> float:
         return float(self.effects.get(hypothesis, 0.0))
 
-    def organisation_part(self, outcome: str) -> np.ndarray:
-        """Per organisation: ``sqrt(icc) u_j + delta x_j`` of ``outcome``."""
+    def apply(self, outcome: str, latent: np.ndarray, org_index: np.ndarray,
+              wave: int) -> np.ndarray:
+        """The outcome's latent values with the ICC and effect built in (see module)."""
+        means = pd.Series(latent).groupby(org_index).mean()
+        u = np.zeros(len(self.led))
+        u[means.index.to_numpy()] = _z(means.to_numpy())
+        within = _z(latent - means.reindex(org_index).to_numpy())
         # Effects are sizes in the hypothesised direction: less burnout where peer-led.
-        shift = -self.effect("H6") * self.led if outcome == "burnout" else self.effect("H7") * self.below
-        return np.sqrt(self.icc) * self.intercepts[outcome] + shift
+        shift = (-self.effect("H6") * self.led if outcome == "burnout"
+                 else self.effect("H7") * self.below)
+        part = np.sqrt(self.icc) * u + shift
+        self.parts[(outcome, wave)] = part
+        return np.sqrt(1 - self.icc) * within + part[org_index]
 
-    def apply(self, outcome: str, latent: np.ndarray, org_index: np.ndarray) -> np.ndarray:
-        """The outcome's latent values with the organisation part replaced (see module)."""
-        means = pd.Series(latent).groupby(org_index).transform("mean").to_numpy()
-        within = _z(latent - means)
-        return np.sqrt(1 - self.icc) * within + self.organisation_part(outcome)[org_index]
-
-    def leave_shift(self) -> np.ndarray:
-        """Per organisation: the shift in the log-odds of leaving (H8 and H9)."""
-        strain = _z(_z(self.organisation_part("burnout"))
-                    + _z(self.organisation_part("intention_to_leave")))
-        return -self.effect("H8") * self.train + self.effect("H9") * strain
+    def leave_shift(self, wave: int) -> np.ndarray:
+        """Per organisation: the shift in the log-odds of leaving in the 12 months before
+        ``wave`` (H8 and H9)."""
+        before = max(wave - 1, 1)
+        driver = _z(_z(self.parts[("burnout", before)])
+                    + _z(self.parts[("intention_to_leave", before)]))
+        return -self.effect("H8") * self.train + self.effect("H9") * driver
 
     def pay_level(self) -> np.ndarray:
         """The pay condition profiles are drawn from: well below or well above the reference."""

@@ -143,7 +143,7 @@ def _wave(fixed: pd.DataFrame, pay: pd.DataFrame, staff: np.ndarray, wave: int, 
     cond = {name: conditions[:, j] for j, name in enumerate(names)}
     leave_rate = _sigmoid(np.log(0.22 / 0.78) - 0.7 * s * train + 0.5 * s * burnout_before)
     if design is not None:
-        leave_rate = _sigmoid(np.log(0.22 / 0.78) + design.leave_shift())
+        leave_rate = _sigmoid(np.log(0.22 / 0.78) + design.leave_shift(wave))
     leavers = rng.binomial(staff, leave_rate)
     frame = pd.concat([fixed, pay], axis=1)
     frame.insert(0, "response_id", [f"OP{wave}-{o}" for o in fixed["org"]])
