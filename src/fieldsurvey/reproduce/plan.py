@@ -35,8 +35,8 @@ Test kinds
 Decisions
 ---------
 A test is *supported* when its interval lies beyond ``threshold`` in the predicted
-``direction`` and, for primary tests, its Holm-adjusted p (across all primary tests of the plan)
-is below ``alpha``; *inconclusive* when the study has fewer than ``min_organisations``
+``direction`` and, for primary tests, its Holm-adjusted p (across all primary tests of the plan,
+or of the hypothesis's ``family`` when the plan names families) is below ``alpha``; *inconclusive* when the study has fewer than ``min_organisations``
 organisations (the reason says "too few organisations to decide") or the interval is wider than the test's ``max_ci_width`` (the study cannot tell);
 *not computable* when a column is missing or a group has fewer than ``min_cell`` respondents;
 otherwise *not supported*. A hypothesis is supported when all its tests are.
@@ -148,15 +148,8 @@ def run_plan(
                 row["reason"] = res.detail
             rows.append(row)
     out = pd.DataFrame(rows)
-    primary = out["primary"].astype(bool)
-    # The family is every registered primary test: one that cannot be computed still counts, so
-    # losing a test never makes the correction for the others milder.
-    n_primary = int(primary.sum())
     out["p_holm"] = np.nan
-    if plan.multiple_testing == "holm":
-        out.loc[primary, "p_holm"] = holm(out.loc[primary, "p"].to_numpy(float), m=n_primary)
-    else:
-        out.loc[primary, "p_holm"] = out.loc[primary, "p"]
+    sentence = _adjust(out, plan)
     for i, row in out.iterrows():
         if row["test_decision"] == "not computable":
             continue
@@ -164,13 +157,33 @@ def run_plan(
         out.at[i, "test_decision"] = decision
         out.at[i, "reason"] = "; ".join(r for r in (reason, row["reason"]) if r)
     out["decision"] = out.groupby("hypothesis", sort=False)["test_decision"].transform(_combine)
-    out.attrs["multiple_testing"] = (
-        f"Holm correction across the plan's {n_primary} primary tests at alpha = {plan.alpha:g}: "
-        "a test counts as supported only when its Holm-adjusted p is below alpha."
-        if plan.multiple_testing == "holm"
-        else "No correction for multiple testing (the plan says none)."
-    )
+    out.attrs["multiple_testing"] = sentence
     return out[PLAN_COLUMNS]
+
+
+def _adjust(out: pd.DataFrame, plan: Plan) -> str:
+    """Fill ``p_holm`` of the primary tests, Holm within each family; return the sentence.
+
+    The family is every registered primary test of the family: one that cannot be computed
+    still counts, so losing a test never makes the correction for the others milder.
+    """
+    primary = out["primary"].astype(bool)
+    if plan.multiple_testing != "holm":
+        out.loc[primary, "p_holm"] = out.loc[primary, "p"]
+        return "No correction for multiple testing (the plan says none)."
+    family_of = {h.id: h.family for h in plan.hypotheses}
+    families = out["hypothesis"].map(family_of)
+    sizes = []
+    for family in dict.fromkeys(families[primary]):
+        rows = primary & (families == family)
+        out.loc[rows, "p_holm"] = holm(out.loc[rows, "p"].to_numpy(float), m=int(rows.sum()))
+        sizes.append(f"{int(rows.sum())} in {family}" if family else f"{int(rows.sum())}")
+    if len(sizes) == 1 and not families[primary].iloc[0]:
+        where = f"across the plan's {sizes[0]} primary tests"
+    else:
+        where = f"within each family of primary tests ({', '.join(sizes)})"
+    return (f"Holm correction {where} at alpha = {plan.alpha:g}: a test counts as supported "
+            "only when its Holm-adjusted p is below alpha.")
 
 
 def holm(p: np.ndarray, m: int | None = None) -> np.ndarray:

@@ -61,7 +61,7 @@ _TOP_KEYS = (
     "title", "description", "registered", "confidence", "alpha", "multiple_testing",
     "bootstrap", "min_organisations", "organisation", "covariates", "hypotheses",
 )  # fmt: skip
-_HYP_KEYS = ("id", "title", "rationale", "decision", "primary", "tests")
+_HYP_KEYS = ("id", "title", "rationale", "decision", "primary", "family", "tests")
 _TEST_KEYS = (
     "id", "kind", "outcome", "predictors", "predictor", "controls", "covariates", "variable",
     "groups", "effect", "direction", "threshold", "max_ci_width", "rationale", "lag",
@@ -118,6 +118,8 @@ class Hypothesis:
     decision: str
     tests: tuple[PlanTest, ...]
     primary: bool = True
+    #: Holm family of its primary tests ("": the plan's one family).
+    family: str = ""
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ def load_plan(path: str | Path) -> Plan:
     >>> from fieldsurvey.resources import data_dir
     >>> plan = load_plan(data_dir("analysis") / "structural-burnout-plan.yaml")
     >>> [h.id for h in plan.hypotheses]
-    ['H1', 'H2', 'H3', 'H4', 'H5']
+    ['H1', 'H2', 'H3', 'H4', 'H5', 'H6', 'H7', 'H8', 'H9']
     """
     path = Path(path)
     return plan_from_dict(read_yaml(path, PlanError), filename=path.name, source=path)
@@ -304,6 +306,9 @@ def _hypothesis(spec: Any, i: int, p: Problems, seen: set[str]) -> Hypothesis | 
     primary = spec.get("primary", True)
     if not isinstance(primary, bool):
         p.add(f"{where}.primary", "must be true or false")
+    family = spec.get("family", "")
+    if not isinstance(family, str):
+        p.add(f"{where}.family", "must be a short name (the Holm family of its primary tests)")
     tests_raw = spec.get("tests")
     tests: list[PlanTest] = []
     if not isinstance(tests_raw, list) or not tests_raw:
@@ -323,6 +328,7 @@ def _hypothesis(spec: Any, i: int, p: Problems, seen: set[str]) -> Hypothesis | 
         decision=texts["decision"],
         tests=tuple(tests),
         primary=primary if isinstance(primary, bool) else True,
+        family=family.strip() if isinstance(family, str) else "",
     )
 
 
