@@ -24,7 +24,7 @@ from fieldsurvey.reproduce.plan import PLAN_COLUMNS, Plan, run_plan
 from fieldsurvey.results import ROW_VARIABLE, Results
 from fieldsurvey.store.profiles import has_profiles, load_profiles
 
-__all__ = ["PLAN_STATS", "plan_results", "with_profiles"]
+__all__ = ["PLAN_STATS", "join_profiles", "organisation_columns", "plan_results", "with_profiles"]
 
 #: The numbers of a plan's test row, withheld with their sources.
 PLAN_STATS = ("estimate", "ci_low", "ci_high", "n_respondents", "n_orgs", "p", "p_holm",
@@ -116,14 +116,28 @@ def with_profiles(frame: AnalysisFrame, plan: Plan,
     """The frame's rows, with the organisation variables a plan uses joined on (when the study
     has organisation profiles)."""
     data = frame.data.reset_index(drop=True)
+    if frame.study is None or not organisation_columns(plan) or not has_profiles(frame.study):
+        return data
+    return join_profiles(data, load_profiles(frame.study), plan, wage_reference)
+
+
+def organisation_columns(plan: Plan) -> list[str]:
+    """The organisation variables (:data:`ORGANISATION_VARIABLES`) the plan's tests name."""
     named = {c for t in (t for h in plan.hypotheses for t in h.tests)
              for c in (t.outcome, t.predictor, *t.controls, *t.predictors) if c}
-    wanted = named & set(ORGANISATION_VARIABLES)
-    if not wanted or frame.study is None or not has_profiles(frame.study):
+    return sorted(named & set(ORGANISATION_VARIABLES))
+
+
+def join_profiles(data: pd.DataFrame, profiles: pd.DataFrame, plan: Plan,
+                  wage_reference: WageReference | None = None) -> pd.DataFrame:
+    """Staff rows with the organisation variables the plan uses, from ``profiles``, joined on
+    by organisation and wave (the living-wage comparison only when the plan uses it)."""
+    wanted = organisation_columns(plan)
+    if not wanted:
         return data
-    variables = organisation_variables(load_profiles(frame.study), wage_reference,
+    variables = organisation_variables(profiles, wage_reference,
                                        living_wage=any("living_wage" in c for c in wanted))
-    return with_organisation_variables(data, variables[["org", "wave", *sorted(wanted)]],
+    return with_organisation_variables(data, variables[["org", "wave", *wanted]],
                                        org=plan.organisation)
 
 

@@ -17,7 +17,9 @@ and the staff outcomes (latent scale, SD 1 within a wave before the effects) bec
 
 with :math:`\\rho` the ICC, :math:`u_j` the organisation means of the coalition's own latent
 outcome z-scored over organisations and :math:`w_{ij}` the deviations from them scaled to SD 1
-(so the H1-H5 relations between and within organisations are kept, only rescaled), and :math:`\\delta x_j` the organisation-level effect, in the
+(so the H1-H5 relations between and within organisations are kept, only rescaled) plus an
+organisation's sampling error ``N(0, 1/n_j)`` (the mean of :math:`n_j` independent deviations
+is not exactly 0: without it organisation means would vary less than the ICC implies), and :math:`\\delta x_j` the organisation-level effect, in the
 hypothesised direction: ``H6`` lowers burnout in peer/survivor-led organisations, ``H7`` raises
 financial strain and intention to leave in organisations paying below the living wage. Leavers
 in an organisation's profile follow ``logit P(leave) = logit(0.22) - H8 * train_j + H9 * b_j``
@@ -54,6 +56,7 @@ class OrgDesign:
     led: np.ndarray
     below: np.ndarray
     train: np.ndarray
+    rng: np.random.Generator
     #: (outcome, wave) -> per organisation ``sqrt(icc) u_j +- delta x_j``, filled by apply().
     parts: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
 
@@ -80,7 +83,7 @@ class OrgDesign:
         below = np.zeros(n_orgs, bool)
         below[rng.permutation(n_orgs)[: round(below_share * n_orgs)]] = True
         train = rng.normal(0.0, 1.0, n_orgs)
-        return cls(icc, dict(effects), led, below, train)
+        return cls(icc, dict(effects), led, below, train, rng)
 
     def effect(self, hypothesis: str) -> float:
         return float(self.effects.get(hypothesis, 0.0))
@@ -88,10 +91,16 @@ class OrgDesign:
     def apply(self, outcome: str, latent: np.ndarray, org_index: np.ndarray,
               wave: int) -> np.ndarray:
         """The outcome's latent values with the ICC and effect built in (see module)."""
-        means = pd.Series(latent).groupby(org_index).mean()
+        groups = pd.Series(latent).groupby(org_index)
+        means, sizes = groups.mean(), groups.size()
         u = np.zeros(len(self.led))
         u[means.index.to_numpy()] = _z(means.to_numpy())
-        within = _z(latent - means.reindex(org_index).to_numpy())
+        # Deviations from a sample mean have variance (n - 1) / n; the mean's own error 1 / n.
+        n_j = sizes.reindex(org_index).to_numpy(float)
+        error = np.zeros(len(self.led))
+        error[sizes.index.to_numpy()] = self.rng.normal(0.0, 1.0, len(sizes)) / np.sqrt(sizes)
+        within = (_z(latent - means.reindex(org_index).to_numpy()) * np.sqrt((n_j - 1) / n_j)
+                  + error[org_index])
         # Effects are sizes in the hypothesised direction: less burnout where peer-led.
         shift = (-self.effect("H6") * self.led if outcome == "burnout"
                  else self.effect("H7") * self.below)
