@@ -140,6 +140,7 @@ def plan_json(results: pd.DataFrame, plan: object) -> dict[str, object]:
                 "title": hyp.title,
                 "decision": rows["decision"].iloc[0] if len(rows) else None,
                 "decision_rule": hyp.decision,
+                "family": hyp.family,
                 "tests": tests,
             }
         )
