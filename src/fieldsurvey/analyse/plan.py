@@ -14,10 +14,17 @@ import numpy as np
 import pandas as pd
 
 from fieldsurvey.analyse.frame import NOT_STATED, AnalysisFrame
+from fieldsurvey.compare.organisations import (
+    ORGANISATION_VARIABLES,
+    organisation_variables,
+    with_organisation_variables,
+)
+from fieldsurvey.compare.wage_reference import WageReference
 from fieldsurvey.reproduce.plan import PLAN_COLUMNS, Plan, run_plan
 from fieldsurvey.results import ROW_VARIABLE, Results
+from fieldsurvey.store.profiles import has_profiles, load_profiles
 
-__all__ = ["PLAN_STATS", "plan_results"]
+__all__ = ["PLAN_STATS", "join_profiles", "organisation_columns", "plan_results", "with_profiles"]
 
 #: The numbers of a plan's test row, withheld with their sources.
 PLAN_STATS = ("estimate", "ci_low", "ci_high", "n_respondents", "n_orgs", "p", "p_holm",
@@ -37,14 +44,20 @@ def _key(value: object) -> str:
 
 
 def plan_results(frame: AnalysisFrame, plan: Plan, *, min_cell: int,
-                 bootstrap_reps: int | None = None, seed: int | None = None) -> Results:
+                 bootstrap_reps: int | None = None, seed: int | None = None,
+                 wage_reference: WageReference | None = None) -> Results:
     """Every test of ``plan`` on the study, as results computed on what the gate shows.
+
+    A study with organisation profiles has their variables (``org_*``, see
+    :mod:`fieldsurvey.compare.organisations`) joined onto its staff rows by organisation and
+    wave, for the plan's multilevel tests; ``wage_reference`` is the living-wage table they
+    compare pay with (default: the shipped example).
 
     Examples
     --------
     >>> results = plan_results(load_frame("my-study"), load_plan("plan.yaml"), min_cell=10)  # doctest: +SKIP
     """
-    data = frame.data.reset_index(drop=True)
+    data = with_profiles(frame, plan, wage_reference)
     org = plan.organisation
     tests = [t for h in plan.hypotheses for t in h.tests]
     group_columns = sorted({t.groups.column for t in tests if t.groups is not None
@@ -96,6 +109,36 @@ def plan_results(frame: AnalysisFrame, plan: Plan, *, min_cell: int,
     results.add_derived("tests", compute, dict.fromkeys(PLAN_STATS, "other"), variable="test",
                         labels=labels)
     return results
+
+
+def with_profiles(frame: AnalysisFrame, plan: Plan,
+                  wage_reference: WageReference | None = None) -> pd.DataFrame:
+    """The frame's rows, with the organisation variables a plan uses joined on (when the study
+    has organisation profiles)."""
+    data = frame.data.reset_index(drop=True)
+    if frame.study is None or not organisation_columns(plan) or not has_profiles(frame.study):
+        return data
+    return join_profiles(data, load_profiles(frame.study), plan, wage_reference)
+
+
+def organisation_columns(plan: Plan) -> list[str]:
+    """The organisation variables (:data:`ORGANISATION_VARIABLES`) the plan's tests name."""
+    named = {c for t in (t for h in plan.hypotheses for t in h.tests)
+             for c in (t.outcome, t.predictor, *t.controls, *t.predictors) if c}
+    return sorted(named & set(ORGANISATION_VARIABLES))
+
+
+def join_profiles(data: pd.DataFrame, profiles: pd.DataFrame, plan: Plan,
+                  wage_reference: WageReference | None = None) -> pd.DataFrame:
+    """Staff rows with the organisation variables the plan uses, from ``profiles``, joined on
+    by organisation and wave (the living-wage comparison only when the plan uses it)."""
+    wanted = organisation_columns(plan)
+    if not wanted:
+        return data
+    variables = organisation_variables(profiles, wage_reference,
+                                       living_wage=any("living_wage" in c for c in wanted))
+    return with_organisation_variables(data, variables[["org", "wave", *wanted]],
+                                       org=plan.organisation)
 
 
 def _count(respondents: pd.DataFrame, data: pd.DataFrame, row: dict[str, Any]) -> int:

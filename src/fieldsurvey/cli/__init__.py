@@ -43,6 +43,8 @@ COMMAND_MODULES: dict[str, tuple[str, str]] = {
     "invariance": ("cfa_cmd", "Measurement invariance of a CFA across the groups in --group"),
     "living-wage": ("living_wage_cmd",
                     "Share of roles and staff paid below the living wage, by organisation"),
+    "plan-study": ("plan_study_cmd",
+                   "Power of a plan's hypotheses for a study design, with suppression counted"),
     "releases": ("releases_cmd", "Every output released from the study"),
     "reliability": ("reliability_cmd", "Reliability of every scale of INSTRUMENT in DATA"),
     "report": ("report_cmd", "Write the field-wide report of STUDY (and organisation reports)"),

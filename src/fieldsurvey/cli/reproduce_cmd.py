@@ -140,6 +140,7 @@ def plan_json(results: pd.DataFrame, plan: object) -> dict[str, object]:
                 "title": hyp.title,
                 "decision": rows["decision"].iloc[0] if len(rows) else None,
                 "decision_rule": hyp.decision,
+                "family": hyp.family,
                 "tests": tests,
             }
         )
@@ -161,7 +162,11 @@ def plan_json(results: pd.DataFrame, plan: object) -> dict[str, object]:
     default=None,
     help="Override the plan's bootstrap replicates (the plan's value is the registered one).",
 )
-def run_plan_cmd(study_dir: Path, plan_file: Path, fmt: str, bootstrap_reps: int | None) -> None:
+@click.option("--wage-reference", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Living-wage reference table for org_below_living_wage "
+              "(default: the shipped EXAMPLE; see docs/living-wage.md).")
+def run_plan_cmd(study_dir: Path, plan_file: Path, fmt: str, bootstrap_reps: int | None,
+                 wage_reference: Path | None) -> None:
     """Run the pre-registered analysis plan PLAN_FILE on the study in STUDY_DIR.
 
     Each hypothesis is reported with its tests' estimates, 95% intervals, n, p and Holm-adjusted
@@ -169,7 +174,8 @@ def run_plan_cmd(study_dir: Path, plan_file: Path, fmt: str, bootstrap_reps: int
     """
     plan = load_plan(plan_file)
     open_study(study_dir)  # a clear error for a folder that is not a study
-    results = run_plan(study_dir, plan, bootstrap_reps=bootstrap_reps, command=" ".join(sys.argv))
+    results = run_plan(study_dir, plan, bootstrap_reps=bootstrap_reps,
+                       wage_reference=wage_reference, command=" ".join(sys.argv))
     if fmt == "json":
         print_json(plan_json(results, plan))
         return

@@ -237,10 +237,17 @@ def random_intercept(
     ``sigma^2 (X'H^-1 X)^-1``, as R ``nlme``/``lme4`` report; statsmodels inverts the observed
     Hessian of all parameters instead, which differs by well under 1%.
 
+    The cluster-robust covariance (``cov_cr``, ``se_cr``) is the sandwich around the same GLS
+    estimate, ``G/(G-1) B^-1 (sum_j u_j u_j') B^-1`` with ``B = X'H^-1 X`` and group score
+    ``u_j = X_j'H_j^-1 e_j = X_j'e_j - c_j s_j (1'e_j)`` (``s_j`` the group's column sums,
+    ``e = y - X beta``): valid when the random-intercept variance structure is wrong (CR1, as
+    R clubSandwich ``vcovCR(type = "CR1")`` for ``lmer`` fits; Liang & Zeger 1986).
+
     Returns
     -------
     dict
-        ``coef``, ``se`` (from ``sigma^2 (X'H^-1 X)^-1``), ``tau2``, ``sigma2``, ``icc``
+        ``coef``, ``se`` (from ``sigma^2 (X'H^-1 X)^-1``), ``cov_cr`` and ``se_cr`` (the
+        cluster-robust ones), ``tau2``, ``sigma2``, ``icc``
         (``tau2 / (tau2 + sigma2)``), ``n``, ``n_groups``, and the minimised criterion as R
         ``lme4`` reports it: ``reml_criterion`` (``REMLcrit``, -2 x the REML log-likelihood;
         NaN for ML), ``deviance`` (-2 x the log-likelihood for ML; NaN for REML) and
@@ -288,7 +295,13 @@ def random_intercept(
     gamma = math.exp(best.x) if best.fun < criterion(-40.0) else 0.0
     w, beta, q = parts(gamma)
     sigma2 = q / dof
-    cov = sigma2 * np.linalg.inv(w)
+    w_inv = np.linalg.inv(w)
+    cov = sigma2 * w_inv
+    resid = y - x @ beta
+    c = gamma / (1 + n_j * gamma)
+    scores = _group_sums(x * resid[:, None], codes, k) - s * (
+        c * _group_sums(resid[:, None], codes, k)[:, 0])[:, None]
+    cov_cr = (k / (k - 1) if k > 1 else np.nan) * w_inv @ (scores.T @ scores) @ w_inv
     tau2 = gamma * sigma2
     # lme4's criterion: the profiled one above plus the constant d (1 + log 2 pi)
     minus_2_loglik = criterion(math.log(gamma)) if gamma > 0 else _at_zero(criterion)
@@ -297,6 +310,8 @@ def random_intercept(
         "coef": beta,
         "se": np.sqrt(np.diag(cov)),
         "cov": cov,
+        "se_cr": np.sqrt(np.diag(cov_cr)),
+        "cov_cr": cov_cr,
         "tau2": tau2,
         "sigma2": sigma2,
         "icc": tau2 / (tau2 + sigma2),

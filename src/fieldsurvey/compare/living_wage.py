@@ -94,7 +94,11 @@ def entry_pay_vs_reference(profiles: pd.DataFrame, reference: WageReference, *,
     rows = [row for key in PAY_ROLES for row in _role_rows(profiles, key)]
     frame = pd.DataFrame(rows, columns=["org", "wave", "role", "staff", "pay", "period",
                                         "currency", "region", "src_row", "role_key"])
-    frame["reference"] = [_reference_pay(rates, reference, r) for r in frame.itertuples()]
+    by_region: dict[object, float] = {}  # one look-up per region; errors name the first row
+    for r in frame.itertuples():
+        if r.region not in by_region:
+            by_region[r.region] = _reference_pay(rates, reference, r)
+    frame["reference"] = [by_region[r] for r in frame["region"]]
     for r in frame.itertuples():
         if r.currency != reference.currency:
             raise _problem(r, "op_currency", f"pays in {r.currency!r}, but the reference table "

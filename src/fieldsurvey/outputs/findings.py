@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from fieldsurvey.analyse.frame import load_frame
+from fieldsurvey.analyse.living_wage import load_wage_reference
 from fieldsurvey.analyse.plan import plan_results
 from fieldsurvey.analyse.report_findings import findings_release
 from fieldsurvey.disclosure import publish
@@ -81,16 +82,20 @@ def reproduce_findings(data: pd.DataFrame, findings: FindingsFile | Sequence[Fin
 
 
 def run_plan(study_dir: str | Path, plan: Plan, *, bootstrap_reps: int | None = None,
-             seed: int | None = None, command: str = "") -> pd.DataFrame:
+             seed: int | None = None, wage_reference: str | Path | None = None,
+             command: str = "") -> pd.DataFrame:
     """Every test of a pre-registered plan, on the organisations whose results can be shown.
 
     Returns one row per test (``PLAN_COLUMNS`` plus ``note``, the multiple-testing sentence);
     a test the gate withholds keeps its labels and loses its numbers and decision.
+    ``wage_reference`` is the living-wage table for tests on ``org_below_living_wage``
+    (default: the shipped example).
     """
     frame = load_frame(study_dir)
     floor = frame.study.config.min_cell if frame.study is not None else 10
+    reference = load_wage_reference(wage_reference) if wage_reference is not None else None
     results = plan_results(frame, plan, min_cell=floor, bootstrap_reps=bootstrap_reps,
-                           seed=seed)
+                           seed=seed, wage_reference=reference)
     gated = publish(results, frame.study, output="run-plan", command=command)
     table = gated.tables["tests"].drop(columns=["n"], errors="ignore").rename(
         columns={"suppressed": "withheld", "n_respondents": "n"})

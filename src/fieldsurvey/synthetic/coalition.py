@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from fieldsurvey.instrument import Instrument, resolve_instrument
+from fieldsurvey.synthetic.org_effects import OrgDesign
 from fieldsurvey.synthetic.profiles import generate_profiles
 
 CONDITIONS = (
@@ -67,6 +68,13 @@ class CoalitionParams:
     # organisation-level effects (see fieldsurvey.synthetic.profiles), 0 is the null variant
     # (as is structural_effect=0).
     profile_effect: float = 1.0
+    # Every organisation this many staff (None: the size mix above).
+    staff_per_org: int | None = None
+    # Organisation-effects mode (fieldsurvey.synthetic.org_effects), used by plan-study: with
+    # icc set, staff outcomes get this intra-class correlation and the organisation-level
+    # effects in org_effects (H6-H9); None keeps the coalition above.
+    icc: float | None = None
+    org_effects: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -111,15 +119,19 @@ def generate_coalition(params: CoalitionParams | None = None, **overrides: objec
     rng = np.random.default_rng(params.seed)
     orgs = _organisations(params, rng)
     org_conditions = _org_conditions(params, rng)
+    design = None
+    if params.icc is not None:
+        design = OrgDesign.draw(params.n_orgs, params.icc, params.org_effects, params.seed)
     frames, wave_conditions = [], []
     for wave in range(1, params.waves + 1):
         drift = rng.normal(0.0, 0.15, org_conditions.shape) + params.wave_trend * (wave - 1)
         wave_conditions.append(org_conditions + drift)
-        frames.append(_wave(params, rng, orgs, org_conditions + drift, wave))
+        frames.append(_wave(params, rng, orgs, org_conditions + drift, wave, design))
     responses = pd.concat(frames, ignore_index=True)
     profiles = generate_profiles(
         orgs, org_conditions, wave_conditions, CONDITIONS, params.burnout_effects,
-        strength=params.profile_effect * (params.structural_effect != 0), seed=params.seed)
+        strength=params.profile_effect * (params.structural_effect != 0), seed=params.seed,
+        design=design)
     return SyntheticStudy(responses=responses, organisations=orgs, params=params,
                           profiles=profiles)
 
@@ -129,6 +141,8 @@ def _organisations(params: CoalitionParams, rng: np.random.Generator) -> pd.Data
     low = np.array([5, 16, 60])[kinds]
     high = np.array([15, 45, 120])[kinds]
     staff = rng.integers(low, high + 1)
+    if params.staff_per_org is not None:  # drawn all the same, so the stream stays as it was
+        staff = np.full(params.n_orgs, params.staff_per_org)
     codes = [f"O{i + 1:02d}" for i in range(params.n_orgs)]
     return pd.DataFrame({
         "org": codes,
@@ -146,7 +160,7 @@ def _org_conditions(params: CoalitionParams, rng: np.random.Generator) -> np.nda
 
 
 def _wave(params: CoalitionParams, rng: np.random.Generator, orgs: pd.DataFrame,
-          org_conditions: np.ndarray, wave: int) -> pd.DataFrame:
+          org_conditions: np.ndarray, wave: int, design: OrgDesign | None = None) -> pd.DataFrame:
     counts = rng.binomial(orgs["staff"].to_numpy(), params.response_rate)
     counts = np.maximum(counts, 1)
     org_index = np.repeat(np.arange(len(orgs)), counts)
@@ -178,18 +192,25 @@ def _wave(params: CoalitionParams, rng: np.random.Generator, orgs: pd.DataFrame,
     strain = (-0.5 * (payband - 3) / 1.5 + params.lived_strain * is_lived
               + rng.normal(0.0, 0.8, n))
     strain = _standardise(strain)
+    if design is not None:
+        strain = design.apply("financial_strain", strain, org_index, wave)
     hours = np.clip(np.round(38 - 4 * cond["workload"] + rng.normal(0, 5, n)), 10, 80)
 
     s = params.structural_effect
     burnout = (-s * sum(w * cond[c] for c, w in params.burnout_effects.items())
                + s * params.financial_strain_effect * strain + rng.normal(0.0, 0.75, n))
     burnout = _standardise(burnout)
+    if design is not None:
+        burnout = design.apply("burnout", burnout, org_index, wave)
     sts = _standardise(0.55 * burnout - s * params.sts_peer_support_effect * cond["peer_support"]
                        + rng.normal(0.0, 0.75, n))
     compassion = _standardise(-0.35 * burnout + s * 0.15 * (cond["leadership"] + cond["supervision"])
                               + rng.normal(0.0, 0.85, n))
     leave = (0.45 * burnout - s * 0.15 * (cond["pay_adequacy"] + cond["leadership"])
              + rng.normal(0.0, 0.8, n))
+    leave = _standardise(leave)
+    if design is not None:
+        leave = design.apply("intention_to_leave", leave, org_index, wave)
 
     cols.update({
         "wf_org": cols["org"],
@@ -207,7 +228,7 @@ def _wave(params: CoalitionParams, rng: np.random.Generator, orgs: pd.DataFrame,
         "stss_avoidance": (0.85 * sts + 0.5 * rng.normal(0, 1, n), 0.65, -0.9),
         "stss_arousal": (0.85 * sts + 0.5 * rng.normal(0, 1, n), 0.68, -0.8),
         "financial_strain": (strain, 0.75, -0.2),
-        "intention_to_leave": (_standardise(leave), 0.8, -0.3),
+        "intention_to_leave": (leave, 0.8, -0.3),
     }
     for name in CONDITIONS:
         latents[name] = (_standardise(cond[name]), 0.72, 0.3)

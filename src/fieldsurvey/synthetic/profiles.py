@@ -11,10 +11,12 @@ issue's hypotheses name are built in:
   the organisation's pay condition, which drives its staff's pay bands (hence strain) and
   intention to leave;
 * **more training before the first case -> fewer leavers**: training hours follow the training
-  condition, and the chance that a member of staff leaves in a year falls with training hours.
+  condition, and the chance that a member of staff leaves in a year falls with training hours;
+* **burnout -> leavers in the next wave**: that chance also rises with what drove the
+  organisation's burnout in the year before the profile (the previous wave's conditions).
 
 With ``strength`` 0 (the null variant) every profile answer is drawn independently of the
-conditions, and leavers independently of training. Pay is in GBP with regions coded as in the
+conditions, and leavers independently of training and burnout. Pay is in GBP with regions coded as in the
 shipped living-wage example (1 London, 2 the rest of the UK).
 """
 
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from fieldsurvey.synthetic.org_effects import OrgDesign
 
 #: The shipped example reference, hourly (GBP): region code -> rate.
 REFERENCE_HOURLY = {"1": 13.85, "2": 12.60}
@@ -42,7 +46,7 @@ def _z(x: np.ndarray) -> np.ndarray:
 
 def generate_profiles(orgs: pd.DataFrame, conditions: np.ndarray, wave_conditions: list[np.ndarray],
                       names: tuple[str, ...], burnout_effects: dict[str, float], *,
-                      strength: float, seed: int) -> pd.DataFrame:
+                      strength: float, seed: int, design: OrgDesign | None = None) -> pd.DataFrame:
     """One profile per organisation and wave, as the ``org-profile`` items (plus ``org``).
 
     Parameters
@@ -54,6 +58,8 @@ def generate_profiles(orgs: pd.DataFrame, conditions: np.ndarray, wave_condition
     burnout_effects : condition -> weight in staff burnout
     strength : 1 builds the effects in, 0 is the null variant
     seed : the stream's seed (kept apart from the staff data's stream)
+    design : the organisation-effects mode's traits (peer/survivor-led, pay below the living
+        wage, training) and leaver effects; they replace those drawn from the conditions
     """
     rng = np.random.default_rng([seed, 19])
     cond = {name: _z(conditions[:, j]) for j, name in enumerate(names)}
@@ -67,6 +73,9 @@ def generate_profiles(orgs: pd.DataFrame, conditions: np.ndarray, wave_condition
         "train": s * cond["training_timing"] + (1 - s) * noise["train"],
     }
     peer_led = rng.random(n) < _sigmoid(1.6 * lasting["good"] - 0.6)
+    if design is not None:
+        lasting.update(pay=design.pay_level(), train=design.train)
+        peer_led = design.led
     staff = orgs["staff"].to_numpy()
     fixed = pd.DataFrame({
         "org": orgs["org"].to_numpy(),
@@ -83,12 +92,19 @@ def generate_profiles(orgs: pd.DataFrame, conditions: np.ndarray, wave_condition
                                           + 0.2 * rng.normal(0.0, 1.0, n))),
         "op_reflective_sup": (cond["supervision"] * s + rng.normal(0, 1, n) > -0.3).astype(int),
     })
+    if design is not None:  # peer-led and survivor-led are the same trait in this mode
+        fixed["op_survivor_board"] = np.where(peer_led, fixed["op_survivor_board"], 0)
     fixed["op_survivor_leader"] = (fixed["op_survivor_board"].to_numpy() == 1) & (rng.random(n) < 0.5)
     fixed["op_survivor_leader"] = fixed["op_survivor_leader"].astype(int)
     fixed["op_lx_leadership"] = np.round(np.clip(
         np.where(peer_led, 30.0, 8.0) + rng.normal(0, 8, n), 0, 100))
     pay_rows = _pay(fixed, staff, lasting["pay"], peer_led, rng)
-    waves = [_wave(fixed, pay_rows, staff, w, lasting["train"], wc, names, s, rng)
+    # Leavers of a wave's profile (the last 12 months) follow the conditions staff met the wave
+    # before (the first wave: the lasting ones), through the burnout they drive.
+    driven = [_z(-sum(w * c[:, names.index(k)] for k, w in burnout_effects.items()))
+              for c in [conditions, *wave_conditions[:-1]]]
+    waves = [_wave(fixed, pay_rows, staff, w, lasting["train"], wc, names, s, rng,
+                   s * driven[w - 1] + (1 - s) * noise["good"], design)
              for w, wc in enumerate(wave_conditions, start=1)]
     return pd.concat(waves, ignore_index=True)
 
@@ -116,11 +132,18 @@ def _pay(fixed: pd.DataFrame, staff: np.ndarray, pay: np.ndarray, peer_led: np.n
 
 def _wave(fixed: pd.DataFrame, pay: pd.DataFrame, staff: np.ndarray, wave: int, train: np.ndarray,
           conditions: np.ndarray, names: tuple[str, ...], s: float,
-          rng: np.random.Generator) -> pd.DataFrame:
-    """The profile answers of one wave: the lasting ones, and leavers, vacancies, caseload."""
+          rng: np.random.Generator, burnout_before: np.ndarray,
+          design: OrgDesign | None = None) -> pd.DataFrame:
+    """The profile answers of one wave: the lasting ones, and leavers, vacancies, caseload.
+
+    ``burnout_before`` (z-scored over organisations) is what drove burnout in the year the
+    leavers are counted over.
+    """
     n = len(staff)
     cond = {name: conditions[:, j] for j, name in enumerate(names)}
-    leave_rate = _sigmoid(np.log(0.22 / 0.78) - 0.7 * s * train)
+    leave_rate = _sigmoid(np.log(0.22 / 0.78) - 0.7 * s * train + 0.5 * s * burnout_before)
+    if design is not None:
+        leave_rate = _sigmoid(np.log(0.22 / 0.78) + design.leave_shift(wave))
     leavers = rng.binomial(staff, leave_rate)
     frame = pd.concat([fixed, pay], axis=1)
     frame.insert(0, "response_id", [f"OP{wave}-{o}" for o in fixed["org"]])
