@@ -44,6 +44,12 @@ def test_field_row_sums_and_covers_the_organisations():
     assert field["handoffs_pi_low"] < field["handoffs_ci_low"]
     assert field["handoffs_pi_high"] > field["handoffs_ci_high"]
     assert field["basis"] == "mixed"
+    orgs_in = _orgs()
+    events = orgs_in["leavers"] + orgs_in["intending"].fillna(0)
+    exposure = orgs_in["staff"] + orgs_in["respondents"].fillna(0)
+    assert field["rate"] == pytest.approx(events.sum() / exposure.sum())
+    assert field["caseload"] == pytest.approx(
+        (orgs_in["caseload"] * orgs_in["case_managers"]).sum() / orgs_in["case_managers"].sum())
 
 
 def test_field_intervals_of_one_organisation_are_its_own():

@@ -91,9 +91,10 @@ def handoff_estimates(organisations: pd.DataFrame, *, realisation: float = 1.0,
     Returns
     -------
     DataFrame
-        One row per organisation, then the field (``org`` NA, sums of the inputs and of the
-        hand-offs, ``organisations`` counted): the inputs, ``basis`` ("leavers" or "leavers and
-        intention"), ``rate`` (departures per person-year) with its interval, ``handoffs``
+        One row per organisation, then the field (``org`` NA, sums of the counts and of the
+        hand-offs, ``organisations`` counted, the caseload averaged over case managers and
+        the rate pooled, :math:`\\sum x_o / \\sum N_o`): the inputs, ``basis`` ("leavers" or
+        "leavers and intention"), ``rate`` (departures per person-year) with its interval, ``handoffs``
         with ``handoffs_se``, its interval and the prediction interval of the coming year's
         count. An organisation missing a profile input keeps its row, estimates NA and
         ``basis`` naming what is missing; the field row sums the organisations with estimates.
@@ -106,7 +107,7 @@ def handoff_estimates(organisations: pd.DataFrame, *, realisation: float = 1.0,
     >>> out = handoff_estimates(orgs)
     >>> out[["org", "basis", "rate", "handoffs"]].round(3).values.tolist()
     [['A', 'leavers and intention', 0.233, 14.0], ['B', 'leavers and intention', 0.071, 2.143], \
-[nan, 'leavers and intention', nan, 16.143]]
+[nan, 'leavers and intention', 0.182, 16.143]]
     >>> out[["handoffs_ci_low", "handoffs_ci_high"]].iloc[0].round(2).tolist()
     [6.26, 27.49]
     >>> handoff_estimates(orgs, intention=False)["handoffs"].round(2).tolist()
@@ -183,16 +184,25 @@ def _field_row(out: pd.DataFrame, x: np.ndarray, exposure: np.ndarray, ok: np.nd
     """The field's total: sums, and Monte Carlo intervals of the summed distributions."""
     part = out[ok]
     row: dict[str, object] = {"org": np.nan, "organisations": int(ok.sum())}
-    for col in (*PROFILE_INPUTS, *SURVEY_INPUTS):
-        row[col] = float(part[col].sum(min_count=1)) if col != "caseload" else np.nan
+    for col in ("staff", "leavers", "case_managers", *SURVEY_INPUTS):
+        row[col] = float(part[col].sum(min_count=1))
+    managers = part["case_managers"].to_numpy(dtype=float)
+    caseload = part["caseload"].to_numpy(dtype=float)
+    # The field's caseload per case manager, and its rate pooled over organisations.
+    row["caseload"] = float((managers * caseload).sum() / managers.sum()) if managers.sum() > 0 \
+        else np.nan
+    if ok.any():
+        events, exposure_all = float(x[ok].sum()), float(exposure[ok].sum())
+        row["rate"] = events / exposure_all
+        row["rate_ci_low"] = stats.gamma.ppf(alpha, events + 0.5) / exposure_all if events > 0 \
+            else 0.0
+        row["rate_ci_high"] = stats.gamma.ppf(1 - alpha, events + 0.5) / exposure_all
     bases = set(part["basis"])
     row["basis"] = bases.pop() if len(bases) == 1 else ("mixed" if bases else "none")
     row["handoffs"] = float(part["handoffs"].sum())
     row["handoffs_se"] = float(np.sqrt((part["handoffs_se"] ** 2).sum()))
     if ok.any():
         rng = np.random.default_rng(seed)
-        managers = part["case_managers"].to_numpy(dtype=float)
-        caseload = part["caseload"].to_numpy(dtype=float)
         rates = rng.gamma(x[ok] + 0.5, 1.0 / exposure[ok], size=(n_draws, int(ok.sum())))
         expected = (rates * managers * caseload).sum(axis=1)
         counts = (rng.poisson(rates * managers) * caseload).sum(axis=1)
