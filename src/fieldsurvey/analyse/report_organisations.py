@@ -1,67 +1,66 @@
 """Organisations as units in the reports: living wage, peer-led models, continuity of care.
 
-The report sections of issue 19 rest on two kinds of unit, so they are one release of their own
-beside the report's (:func:`organisation_results`), judged by the same gate and the same ledger:
+The report sections of issue 19 rest on two populations, each released on its own beside the
+report's release and judged by the same gate against the same study ledger:
 
-``staff response``
-    every response of the reported wave, keyed as in the report (organisation, wave, response
-    id), so the ledger knows them for the people the report describes;
-``staff post``
-    every post of an organisation's profile (its head count ``op_staff``): the posts of roles
-    with an entry pay keyed as the ``living-wage`` command keys them, the rest as other roles.
+:func:`profile_results` (staff posts)
+    one unit per post of an organisation's profile (its head count ``op_staff``): posts of roles
+    with an entry pay keyed as the ``living-wage`` command keys them, the rest as other roles;
+    dimensions ``org`` and ``wave``. An organisation's posts are one cell: its living-wage
+    shares, its own model answers and its hand-offs from leavers rest on it, so nothing of an
+    organisation with fewer staff than the minimum cell size is shown.
+:func:`response_results` (staff responses)
+    every response of the reported wave, keyed as in the reports (organisation, wave, response
+    id); dimensions ``org``, ``wave`` and ``intends_to_leave`` (the answer to "I am thinking
+    about leaving this organisation in the next 12 months": agree or strongly agree is "yes",
+    "not answered" is a remainder, unprotected as "no score" is in the report).
 
-Dimensions: ``org``, ``wave``, ``unit`` and ``intends_to_leave`` (a response's answer to "I am
-thinking about leaving this organisation in the next 12 months": agree or strongly agree is
-"yes"; "not answered" and a post's "n/a" are remainders, unprotected as "no score" is in the
-report). An organisation's posts are one cell: its living-wage shares and its hand-offs from
-leavers rest on it (so a pay scale is described only for an organisation of at least the minimum
-cell size of staff).
+(One release over both populations let the gate and its audit disagree about cells of the
+reports' earlier release; apart, each is the shape the gate already handles: the reports' own,
+and the ``living-wage`` command's.)
 
-Sections (:data:`ORGANISATION_SECTIONS`, the shape of :data:`fieldsurvey.analyse.report.SECTIONS`):
+Sections (same shape as :data:`fieldsurvey.analyse.report.SECTIONS`):
 
-* living wage: share of roles (and of staff) below the reference, per organisation on its posts
-  and field-wide;
-* models: burnout of staff in organisations with and without peer-led programmes, and with and
-  without a survivor-led board, field-wide over the organisations whose responses the gate
+* living wage (posts): share of roles (and of staff) below the reference, per organisation and
+  field-wide;
+* models (responses): burnout of staff in organisations with and without peer-led programmes,
+  and with and without a survivor-led board, over the organisations whose responses the gate
   shows (computed after the gate, naming those organisations' cells as sources, as the report's
-  drivers do); in an organisation's report also its own answers (on its posts);
+  drivers do); in an organisation's report also its own answers (posts);
 * continuity of care: expected survivor hand-offs a year (:mod:`fieldsurvey.compare.continuity`)
-  from leavers alone (on the organisation's posts) and from leavers and intention (on its
-  responses, sourced on those who do and do not intend to leave, and on its posts), and the
-  field's totals over the organisations shown, computed after the gate.
+  from leavers alone (posts) and from leavers and intention (responses: sourced on the cells of
+  those who do and do not intend to leave, for organisations whose leavers estimate the posts
+  release showed), and the field's totals over the organisations shown (after the gate).
 
-A study with no profile for the reported wave gets no such release (None): each section of the
+A study with no profile for the reported wave gets neither release (None): each section of the
 report then says so in one sentence.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from fieldsurvey.analyse.report import cell_statistics
 from fieldsurvey.analyse.study import StudyData, items_of
-from fieldsurvey.results import ROW_VARIABLE, Results
+from fieldsurvey.results import Results
 
-__all__ = ["ORGANISATION_SECTIONS", "OrganisationInputs", "organisation_inputs",
-           "organisation_results"]
+__all__ = ["PROFILE_SECTIONS", "RESPONSE_SECTIONS", "OrganisationInputs", "organisation_inputs",
+           "profile_results", "response_results"]
 
-UNIT, RESPONSE, POST = "unit", "staff response", "staff post"
-INTENDS, YES, NO, NOT_ANSWERED, NOT_APPLICABLE = ("intends_to_leave", "yes", "no",
-                                                  "not answered", "n/a")
+INTENDS, YES, NO, NOT_ANSWERED = "intends_to_leave", "yes", "no", "not answered"
 PEER_LED, SURVIVOR_BOARD, NOT_REPORTED = "peer_led", "survivor_board", "not reported"
-#: The organisation-level models compared, their groups (first minus second) and labels.
+#: The organisation-level models compared, their groups (first minus second).
 MODELS: dict[str, tuple[str, str]] = {
     PEER_LED: ("peer-led programmes", "no peer-led programmes"),
     SURVIVOR_BOARD: ("survivor-led board", "other board"),
 }
 PEER_LED_ANSWERS = {1: "peer-led work is the main model", 2: "some peer-led programmes",
                     3: "no peer-led programmes"}
-DIMS = ("org", "wave", UNIT, INTENDS)
+DIMS = ("org", "wave", INTENDS)
 #: The intention item and the lowest answer that counts as intending (4 = agree).
 INTENTION_ITEM, INTENDS_FROM = "sc_leave1", 4
 #: Burnout scales compared between models, when the study scores them.
@@ -70,35 +69,33 @@ BURNOUT_SCALES = ("burnout", "cbi_personal", "cbi_work", "cbi_client")
 FIELD_STATS = ("organisations", "staff", "leavers", "case_managers", "caseload", "respondents",
                "rate", "rate_ci_low", "rate_ci_high", "handoffs", "handoffs_se",
                "handoffs_ci_low", "handoffs_ci_high", "handoffs_pi_low", "handoffs_pi_high")
-CONTINUITY_STATS = ("rate", "rate_ci_low", "rate_ci_high", "handoffs", "handoffs_se",
-                    "handoffs_ci_low", "handoffs_ci_high", "handoffs_pi_low", "handoffs_pi_high")
+CONTINUITY_STATS = FIELD_STATS[6:]
+LEAVERS, BOTH = "leavers", "leavers and intention"
 
 
 @dataclass
 class OrganisationInputs:
-    """What every report of a study shares: units, the pay comparison, continuity inputs."""
+    """What every report of a study shares: both populations, the pay comparison, the
+    continuity inputs (:func:`organisation_inputs`)."""
 
     latest: str
-    units: pd.DataFrame            # one row per unit: DIMS, model groups, burnout scores
-    keys: pd.Series
+    responses: pd.DataFrame        # one row per response: org, wave, intends, models, scores, key
+    posts: pd.DataFrame            # one row per staff post: org, wave, key
     profiles: pd.DataFrame         # the reported wave's profiles
     comparison: pd.DataFrame | None
-    continuity: pd.DataFrame       # org, staff, leavers, case_managers, caseload, respondents,
-    #                                intending (handoff_estimates' inputs)
+    continuity: pd.DataFrame       # handoff_estimates' inputs, one row per profiled organisation
     scales: list[str]
     notes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
 class OrganisationContext:
-    """What the sections of one report's organisation release share."""
+    """What the sections of one report's organisation releases share."""
 
     inputs: OrganisationInputs
     org: str | None
-
-    @property
-    def own(self) -> dict[str, Any]:
-        return {"org": self.org} if self.org is not None else {}
+    #: Organisations whose hand-offs from leavers the posts release showed (responses release).
+    profile_shown: Collection[str] = ()
 
     def orgs(self, table: pd.DataFrame) -> pd.DataFrame:
         """The rows of a per-organisation table this report shows (its own, or all)."""
@@ -123,16 +120,11 @@ def organisation_inputs(data: StudyData, reference: Any = None) -> OrganisationI
     ref = reference if reference is not None else load_wage_reference()
     comparison = _comparison(profiles, ref, notes)
     responses = _responses(data, profiles)
-    posts = _posts(profiles, comparison, data.latest)
-    units = pd.concat([responses, posts], ignore_index=True)
-    scales = [s for s in BURNOUT_SCALES if s in data.frame.columns]
-    for col in scales:
-        units[col] = units[col].astype(float)
     return OrganisationInputs(
-        latest=data.latest, units=units[[*DIMS, *MODELS, *scales]], keys=units["key"],
-        profiles=profiles,
-        comparison=comparison, continuity=_continuity_inputs(profiles, responses), scales=scales,
-        notes=notes)
+        latest=data.latest, responses=responses, posts=_posts(profiles, comparison, data.latest),
+        profiles=profiles, comparison=comparison,
+        continuity=_continuity_inputs(profiles, responses),
+        scales=[s for s in BURNOUT_SCALES if s in responses.columns], notes=notes)
 
 
 def _comparison(profiles: pd.DataFrame, ref: Any, notes: dict[str, str]) -> pd.DataFrame | None:
@@ -173,7 +165,7 @@ def _responses(data: StudyData, profiles: pd.DataFrame) -> pd.DataFrame:
     intends = np.select([values >= INTENDS_FROM, ~np.isnan(values)], [YES, NO], NOT_ANSWERED)
     models = _models(profiles).reindex(frame["org"].astype(str)).fillna(NOT_REPORTED)
     out = pd.DataFrame({"org": frame["org"].astype(str).to_numpy(), "wave": data.latest,
-                        UNIT: RESPONSE, INTENDS: intends,
+                        INTENDS: intends,
                         PEER_LED: models[PEER_LED].to_numpy(),
                         SURVIVOR_BOARD: models[SURVIVOR_BOARD].to_numpy(),
                         "key": data.keys.loc[now].to_numpy()})
@@ -199,10 +191,7 @@ def _posts(profiles: pd.DataFrame, comparison: pd.DataFrame | None, wave: str) -
                  for i in range(1, max(extra, 0) + 1)]
     posts = pd.concat([compared[["org", "key"]], pd.DataFrame(rest, columns=["org", "key"])],
                       ignore_index=True)
-    models = _models(profiles).reindex(posts["org"])
-    return posts.assign(wave=wave, **{UNIT: POST, INTENDS: NOT_APPLICABLE,
-                                      PEER_LED: models[PEER_LED].to_numpy(),
-                                      SURVIVOR_BOARD: models[SURVIVOR_BOARD].to_numpy()})
+    return posts.assign(wave=wave)[["org", "wave", "key"]]
 
 
 def _continuity_inputs(profiles: pd.DataFrame, responses: pd.DataFrame) -> pd.DataFrame:
@@ -244,7 +233,7 @@ def _living_wage(ctx: OrganisationContext, results: Results) -> None:
     shares = share_below_reference(comparison.assign(org=comparison["org"].astype(str)))
     field_row = shares[shares["org"].isna()]
     rows = pd.concat([ctx.orgs(shares[shares["org"].notna()]), field_row], ignore_index=True)
-    table = rows.drop(columns=["staff"]).assign(**{UNIT: POST})
+    table = rows.drop(columns=["staff"])
     for col in LIVING_WAGE_STATS:
         table[col] = pd.to_numeric(table[col], errors="coerce").astype(float)
     results.add_table("living_wage", _text_dims(table), dict(LIVING_WAGE_STATS))
@@ -259,7 +248,7 @@ def _organisation_model(ctx: OrganisationContext, results: Results) -> None:
         return
     peer = pd.to_numeric(mine["op_peer_led"], errors="coerce").iat[0]
     board = pd.to_numeric(mine["op_survivor_board"], errors="coerce").iat[0]
-    row = {"org": ctx.org, "wave": ctx.inputs.latest, UNIT: POST,
+    row = {"org": ctx.org, "wave": ctx.inputs.latest,
            "peer_led_model": PEER_LED_ANSWERS.get(int(peer), NOT_REPORTED)
            if pd.notna(peer) else NOT_REPORTED,
            "survivor_board_model": {1: "yes", 0: "no"}.get(int(board), NOT_REPORTED)
@@ -271,52 +260,49 @@ def _organisation_model(ctx: OrganisationContext, results: Results) -> None:
 def _model_burnout(ctx: OrganisationContext, results: Results) -> None:
     """Burnout of staff by model group and the difference between the groups, field-wide, on
     the organisations whose responses the gate shows (computed after the gate)."""
-    scales, units, wave = ctx.inputs.scales, ctx.inputs.units, ctx.inputs.latest
+    scales, units, wave = ctx.inputs.scales, ctx.inputs.responses, ctx.inputs.latest
     if not scales:
         return
-    orgs = sorted(units.loc[units[UNIT] == RESPONSE, "org"].unique())
-    cells = [{"org": o, "wave": wave, UNIT: RESPONSE} for o in orgs]
-    support = cell_statistics(units, cells, scales)[["org", "wave", UNIT,
-                                                     *(f"{s}_n" for s in scales)]]
-    results.add_table("_model_orgs", _text_dims(support),
-                      {f"{s}_n": "sum" for s in scales}, measures={f"{s}_n": s for s in scales})
+    orgs = sorted(units["org"].unique())
+    # Which organisations' responses the gate shows (their cells, not per-scale counts: the
+    # comparison is a description over whole organisations).
+    support = pd.DataFrame({"org": orgs, "wave": wave})
+    results.add_table("_model_orgs", _text_dims(support))
     groups = _group_stats(units, wave, scales)
     kinds = dict.fromkeys(["organisations", "respondents", *(f"{s}_{k}" for s in scales
                                                              for k in ("n", "mean", "sd"))],
                           "other")
-    results.add_derived("model_burnout", groups, kinds, labels=["model", "group"],
-                        source_measure={f"{s}_{k}": s for s in scales for k in ("n", "mean", "sd")})
+    results.add_derived("model_burnout", groups, kinds, labels=["model", "group"])
     tests = dict.fromkeys(("diff", "diff_ci_low", "diff_ci_high", "g", "p"), "other")
     results.add_derived("model_tests", _group_tests(units, wave, scales), tests,
-                        labels=["model"], variable="scale", source_measure=ROW_VARIABLE)
+                        labels=["model"], variable="scale")
 
 
-def _shown_orgs(view: Any, scale: str) -> set[str]:
+def _shown_orgs(view: Any) -> set[str]:
     table = view.table("_model_orgs")
-    return set(table.loc[table[f"{scale}_n"].notna(), "org"].astype(str))
+    return set(table.loc[table["n"].notna(), "org"].astype(str))
 
 
 def _group_stats(units: pd.DataFrame, wave: str, scales: list[str]
                  ) -> Callable[[Any], tuple[pd.DataFrame, list[list[Any]]]]:
-    responses = units[units[UNIT] == RESPONSE]
+    responses = units
 
     def compute(view: Any) -> tuple[pd.DataFrame, list[list[Any]]]:
-        shown = {s: _shown_orgs(view, s) for s in scales}
-        everywhere = set.intersection(*shown.values())
+        everywhere = _shown_orgs(view)
         rows, sources = [], []
         for dim, groups in MODELS.items():
             for group in groups:
                 members = responses[responses[dim] == group]
-                row = {"wave": wave, UNIT: RESPONSE, "model": dim, "group": group}
+                row = {"wave": wave, "model": dim, "group": group}
                 part = members[members["org"].isin(everywhere)]
                 row.update(organisations=float(part["org"].nunique()),
                            respondents=float(len(part)))
                 for s in scales:
-                    values = members.loc[members["org"].isin(shown[s]), s].dropna()
+                    values = part[s].dropna()
                     row.update({f"{s}_n": float(values.size), f"{s}_mean": _mean(values),
                                 f"{s}_sd": float(values.std()) if values.size > 1 else np.nan})
                 rows.append(row)
-                sources.append([{"org": o, "wave": wave, UNIT: RESPONSE}
+                sources.append([{"org": o, "wave": wave}
                                 for o in sorted(set(members["org"]) & everywhere)])
         return _text_dims(pd.DataFrame(rows)), sources
 
@@ -329,20 +315,19 @@ def _mean(values: pd.Series) -> float:
 
 def _group_tests(units: pd.DataFrame, wave: str, scales: list[str]
                  ) -> Callable[[Any], tuple[pd.DataFrame, list[list[Any]]]]:
-    responses = units[units[UNIT] == RESPONSE]
+    responses = units
 
     def compute(view: Any) -> tuple[pd.DataFrame, list[list[Any]]]:
         rows, sources = [], []
         for dim, (first, second) in MODELS.items():
+            shown = responses[responses["org"].isin(_shown_orgs(view))]
             for s in scales:
-                shown = responses[responses["org"].isin(_shown_orgs(view, s))]
                 a = shown.loc[shown[dim] == first, s].dropna().to_numpy(dtype=float)
                 b = shown.loc[shown[dim] == second, s].dropna().to_numpy(dtype=float)
-                rows.append({"wave": wave, UNIT: RESPONSE, "model": dim, "scale": s,
+                rows.append({"wave": wave, "model": dim, "scale": s,
                              **_difference(a, b)})
                 members = shown.loc[shown[dim].isin([first, second]), "org"]
-                sources.append([{"org": o, "wave": wave, UNIT: RESPONSE}
-                                for o in sorted(set(members))])
+                sources.append([{"org": o, "wave": wave} for o in sorted(set(members))])
         return _text_dims(pd.DataFrame(rows)), sources
 
     return compute
@@ -364,73 +349,92 @@ def _difference(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     return out
 
 
-def _continuity(ctx: OrganisationContext, results: Results) -> None:
-    """Expected hand-offs per organisation (leavers; leavers and intention) and field totals."""
+def _continuity_leavers(ctx: OrganisationContext, results: Results) -> None:
+    """Expected hand-offs from last year's leavers, per organisation (on its posts), and the
+    field's total over the organisations shown."""
     from fieldsurvey.compare.continuity import handoff_estimates
 
-    inputs, wave = ctx.inputs.continuity, ctx.inputs.latest
-    leavers = handoff_estimates(inputs, intention=False).iloc[:-1]
-    both = handoff_estimates(inputs).iloc[:-1]
-    both = both[both["basis"] == "leavers and intention"]
-    for name, part in (("continuity_leavers", leavers), ("continuity", both)):
-        for shown in (f"_{name}_all", name):
-            rows = part if shown.startswith("_") else ctx.orgs(part)
-            _continuity_table(results, shown, rows.reset_index(drop=True), wave,
-                              with_survey=name == "continuity")
-    results.add_derived("continuity_field", _field_totals(inputs, wave),
+    estimates = handoff_estimates(ctx.inputs.continuity, intention=False).iloc[:-1]
+    _continuity_tables(ctx, results, "continuity_leavers", estimates, sources=None)
+    results.add_derived("continuity_field", _field_totals(ctx.inputs, intention=False),
                         dict.fromkeys(FIELD_STATS, "other"), labels=["basis"])
 
 
-def _continuity_table(results: Results, name: str, rows: pd.DataFrame, wave: str, *,
-                      with_survey: bool) -> None:
-    cols = ["staff", "leavers", "case_managers", "caseload", *CONTINUITY_STATS]
-    table = rows[["org", *cols]].assign(wave=wave).astype({c: float for c in cols})
-    sources = None
-    if with_survey:
-        table["respondents"] = rows["respondents"].astype(float)
-        table["intending_share"] = (rows["intending"] / rows["respondents"]).astype(float)
-        cells = [{"org": o, "wave": wave, UNIT: RESPONSE} for o in rows["org"]]
-        sources = [[{**c, INTENDS: YES}, {**c, INTENDS: NO}, {**c, UNIT: POST}] for c in cells]
-    table[UNIT] = RESPONSE if with_survey else POST
-    stats = dict.fromkeys([c for c in table.columns if c not in ("org", "wave", UNIT)], "other")
-    results.add_table(name, _text_dims(table), stats, sources=sources)
-
-
-def _field_totals(inputs: pd.DataFrame, wave: str
-                  ) -> Callable[[Any], tuple[pd.DataFrame, list[list[Any]]]]:
-    """The field's totals over the organisations whose rows the gate shows."""
+def _continuity_intention(ctx: OrganisationContext, results: Results) -> None:
+    """Expected hand-offs from leavers and intention, per organisation (on its responses, and
+    those who do and do not intend to leave), and the field's total over those shown."""
     from fieldsurvey.compare.continuity import handoff_estimates
 
+    estimates = handoff_estimates(ctx.inputs.continuity).iloc[:-1]
+    estimates = estimates[estimates["basis"] == BOTH].reset_index(drop=True)
+    # An organisation whose leavers estimate was withheld shows none of it through this one.
+    hidden = ~estimates["org"].isin(list(ctx.profile_shown))
+    estimates.loc[hidden, [c for c in estimates.columns if c not in ("org", "basis")]] = np.nan
+    estimates["intending_share"] = estimates["intending"] / estimates["respondents"]
+    wave = ctx.inputs.latest
+    sources = [[{"org": o, "wave": wave, INTENDS: YES}, {"org": o, "wave": wave, INTENDS: NO}]
+               for o in estimates["org"]]
+    _continuity_tables(ctx, results, "continuity", estimates, sources=sources)
+    results.add_derived("continuity_field_intention", _field_totals(ctx.inputs, intention=True),
+                        dict.fromkeys(FIELD_STATS, "other"), labels=["basis"])
+
+
+def _continuity_tables(ctx: OrganisationContext, results: Results, name: str,
+                       estimates: pd.DataFrame, sources: list[list[Any]] | None) -> None:
+    """The table of every organisation (support, for the field's total) and the shown one."""
+    survey = name == "continuity"
+    cols = (["respondents", "intending_share", *CONTINUITY_STATS] if survey else
+            ["staff", "leavers", "case_managers", "caseload", *CONTINUITY_STATS])
+    table = estimates[["org", *cols]].astype({c: float for c in cols}).assign(
+        wave=ctx.inputs.latest)
+    mine = ctx.orgs(table).index
+    stats = dict.fromkeys(cols, "other")
+    results.add_table(f"_{name}_all", _text_dims(table), stats, sources=sources)
+    results.add_table(name, _text_dims(table.loc[mine].reset_index(drop=True)), stats,
+                      sources=None if sources is None else [sources[i] for i in mine])
+
+
+def _field_totals(inputs: OrganisationInputs, *, intention: bool
+                  ) -> Callable[[Any], tuple[pd.DataFrame, list[list[Any]]]]:
+    """The field's total over the organisations whose rows the gate shows."""
+    from fieldsurvey.compare.continuity import handoff_estimates
+
+    name = "_continuity_all" if intention else "_continuity_leavers_all"
+
     def compute(view: Any) -> tuple[pd.DataFrame, list[list[Any]]]:
-        rows, sources = [], []
-        for name, unit, intention in (("continuity_leavers", POST, False),
-                                      ("continuity", RESPONSE, True)):
-            support = view.table(f"_{name}_all")
-            shown = support["handoffs"].notna().to_numpy()
-            orgs = support.loc[shown, "org"].astype(str).tolist()
-            part = inputs[inputs["org"].isin(orgs)]
-            total = handoff_estimates(part, intention=intention).iloc[-1]
-            row = {"wave": wave, UNIT: unit, "basis": "leavers and intention" if intention
-                   else "leavers"}
-            row.update({c: float(total[c]) for c in FIELD_STATS})
-            rows.append(row)
-            sources.append([(f"_{name}_all", int(i)) for i in np.flatnonzero(shown)])
-        return _text_dims(pd.DataFrame(rows)), sources
+        support = view.table(name)
+        shown = support["handoffs"].notna().to_numpy()
+        orgs = support.loc[shown, "org"].astype(str).tolist()
+        part = inputs.continuity[inputs.continuity["org"].isin(orgs)]
+        total = handoff_estimates(part, intention=intention).iloc[-1]
+        row = {"wave": inputs.latest, "basis": BOTH if intention else LEAVERS,
+               **{c: float(total[c]) for c in FIELD_STATS}}
+        return _text_dims(pd.DataFrame([row])), [[(name, int(i)) for i in np.flatnonzero(shown)]]
 
     return compute
 
 
-#: The sections of the organisation release, in order (same shape as ``report.SECTIONS``).
-ORGANISATION_SECTIONS: tuple[Callable[[OrganisationContext, Results], None], ...] = (
+def _field_cell(results: Results, wave: str) -> None:
+    """The field's cell this wave: the cell field-wide figures computed after the gate describe
+    (as the report's ``_field``; never shown by itself)."""
+    results.add_table("_field", pd.DataFrame({"wave": [wave]}, dtype=object))
+
+
+#: Sections of the posts release and of the responses release, in order (same shape as
+#: ``report.SECTIONS``).
+PROFILE_SECTIONS: tuple[Callable[[OrganisationContext, Results], None], ...] = (
     _living_wage,
     _organisation_model,
+    _continuity_leavers,
+)
+RESPONSE_SECTIONS: tuple[Callable[[OrganisationContext, Results], None], ...] = (
     _model_burnout,
-    _continuity,
+    _continuity_intention,
 )
 
 
-def organisation_results(inputs: OrganisationInputs, org: str | None = None) -> Results:
-    """Every statistic of one report's organisation sections, for the gate.
+def profile_results(inputs: OrganisationInputs, org: str | None = None) -> Results:
+    """The statistics of one report's organisation sections that rest on staff posts.
 
     Parameters
     ----------
@@ -442,15 +446,33 @@ def organisation_results(inputs: OrganisationInputs, org: str | None = None) -> 
     Examples
     --------
     >>> inputs = organisation_inputs(load_study_data(open_study("s")))  # doctest: +SKIP
-    >>> sorted(organisation_results(inputs, "O01").tables)[:2]  # doctest: +SKIP
-    ['_continuity_all', '_continuity_leavers_all']
+    >>> sorted(profile_results(inputs, "O01").tables)[:2]  # doctest: +SKIP
+    ['_continuity_leavers_all', 'continuity_leavers']
     """
-    units = inputs.units
-    results = Results(units[list(DIMS)], list(DIMS), measures=units[inputs.scales],
-                      keys=inputs.keys, domains={INTENDS: [YES, NO, NOT_ANSWERED, NOT_APPLICABLE],
-                                                 UNIT: [RESPONSE, POST]},
-                      unprotected={INTENDS: [NOT_ANSWERED, NOT_APPLICABLE]})
+    posts = inputs.posts
+    results = Results(posts[["org", "wave"]], ["org", "wave"], keys=posts["key"])
+    _field_cell(results, inputs.latest)
     ctx = OrganisationContext(inputs, org)
-    for section in ORGANISATION_SECTIONS:
+    for section in PROFILE_SECTIONS:
+        section(ctx, results)
+    return results
+
+
+def response_results(inputs: OrganisationInputs, org: str | None = None, *,
+                     profile_shown: Collection[str] = ()) -> Results:
+    """The statistics of one report's organisation sections that rest on staff responses.
+
+    ``profile_shown``: the organisations whose hand-offs from leavers the gated posts release
+    shows (:func:`profile_results`); the others' estimate from leavers and intention is empty.
+    """
+    units = inputs.responses
+    # No measures, and "not answered" protected like any category: every table here rests on
+    # whole cells (organisations, those who do and do not intend to leave). Declaring the
+    # scales' validity as measures, or "not answered" as an unprotected remainder, made the gate
+    # and its audit disagree about cells of the reports' earlier release.
+    results = Results(units[list(DIMS)], list(DIMS), keys=units["key"])
+    _field_cell(results, inputs.latest)
+    ctx = OrganisationContext(inputs, org, profile_shown)
+    for section in RESPONSE_SECTIONS:
         section(ctx, results)
     return results

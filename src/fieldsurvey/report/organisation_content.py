@@ -97,20 +97,29 @@ def continuity_headline(tables: dict[str, pd.DataFrame], org: str | None) -> str
             f"{_interval(field['handoffs_ci_low'], field['handoffs_ci_high'])}).")
 
 
-def _continuity_rows(table: pd.DataFrame, label: Any) -> list[dict[str, Any]]:
+def _continuity_rows(table: pd.DataFrame, label: Any, survey: bool) -> list[dict[str, Any]]:
     rows = []
     for r in table.to_dict("records"):
-        rows.append({
-            "Organisation": label(r),
-            "Staff": r.get("staff"), "Leavers": r.get("leavers"),
-            "Case managers": r.get("case_managers"), "Caseload": r.get("caseload"),
+        row: dict[str, Any] = {"Organisation": label(r)}
+        if survey:
+            row.update({"Staff answering": r.get("respondents"),
+                        "Thinking of leaving": _percent(r.get("intending_share"))})
+        else:
+            row.update({"Staff": r.get("staff"), "Leavers": r.get("leavers"),
+                        "Case managers": r.get("case_managers"), "Caseload": r.get("caseload")})
+        row.update({
             "Departures per staff-year": r.get("rate"),
             "Hand-offs a year": r.get("handoffs"),
             "95% interval": _interval(r.get("handoffs_ci_low"), r.get("handoffs_ci_high")),
             "Next year's count (95%)": _interval(r.get("handoffs_pi_low"),
                                                   r.get("handoffs_pi_high")),
         })
+        rows.append(row)
     return rows
+
+
+_DECIMALS = {"Staff": 0, "Leavers": 0, "Case managers": 0, "Caseload": 1, "Staff answering": 0,
+             "Departures per staff-year": 2, "Hand-offs a year": 1}
 
 
 def _continuity(s: _Section, doc: ReportDocument) -> None:
@@ -123,27 +132,27 @@ def _continuity(s: _Section, doc: ReportDocument) -> None:
         "organisation's profile (leavers in the last 12 months, staff, case managers and their "
         "caseload) the expected number of such hand-offs in a year is the case managers times "
         "their caseload times the departure rate per member of staff; the rate is the last "
-        "year's, or, in the second table, pooled with the share of responding staff who are "
-        f"thinking of leaving in the next 12 months (model and assumptions: {_CONTINUITY_DOC}).")
-    field = s.tables["continuity_field"]
-    for name, basis, caption in (
-            ("continuity_leavers", "leavers", "from last year's leavers"),
-            ("continuity", "leavers and intention", "from leavers and staff's intention to leave")):
+        "year's, or, in the second table, pooled with the responding staff who are thinking of "
+        f"leaving in the next 12 months (model and assumptions: {_CONTINUITY_DOC}).")
+    for name, total, caption in (
+            ("continuity_leavers", "continuity_field", "from last year's leavers"),
+            ("continuity", "continuity_field_intention",
+             "from leavers and staff's intention to leave")):
         own = _own(s.tables[name], s.org)
-        total = field[field["basis"] == basis]
+        survey = name == "continuity"
         if own.empty and s.org is not None:
-            doc.paragraph(f"The estimate {caption} needs answers to the intention item from "
-                          f"{s.org}'s staff: there are none this wave.")
+            doc.paragraph(f"There is no estimate {caption} for {s.org}: none of its staff "
+                          "answered the intention item this wave.")
             continue
-        rows = _continuity_rows(own, lambda r: str(r["org"]))
-        rows += _continuity_rows(total, lambda r: f"Field ({_n(r.get('organisations'))} shown)")
+        rows = _continuity_rows(own, lambda r: str(r["org"]), survey)
+        rows += _continuity_rows(s.tables[total], lambda r: (
+            f"Field ({_n(r.get('organisations'))} shown)"), survey)
         table = pd.DataFrame(rows)
-        for col in ("Staff", "Leavers", "Case managers", "Caseload", "Departures per staff-year",
-                    "Hand-offs a year"):
-            table[col] = pd.to_numeric(table[col], errors="coerce")
+        for col in table.columns:
+            if col in _DECIMALS:
+                table[col] = pd.to_numeric(table[col], errors="coerce")
         doc.table(table, f"Expected survivor hand-offs a year {caption}, wave {s.wave}",
-                  decimals={"Staff": 0, "Leavers": 0, "Case managers": 0, "Caseload": 1,
-                            "Departures per staff-year": 2, "Hand-offs a year": 1},
+                  decimals={c: d for c, d in _DECIMALS.items() if c in table.columns},
                   missing=WITHHELD_MARK)
     if s.org is not None:
         mine = _own(s.tables["continuity"], s.org)
