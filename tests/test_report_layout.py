@@ -40,7 +40,8 @@ needs_chromium = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     root = tmp_path_factory.mktemp("layout")
-    study = make_study(root, n_orgs=25, seed=3)
+    # With organisation profiles: the organisation sections' tables are laid out too.
+    study = make_study(root, n_orgs=25, seed=3, profiles=True)
     largest = "O02"  # in this synthetic study, an organisation whose own means are shown
     old = os.environ.get("SOURCE_DATE_EPOCH")
     os.environ["SOURCE_DATE_EPOCH"] = EPOCH

@@ -171,6 +171,10 @@ def test_field_totals_add_up_the_shown_organisations_only(built):
             shown = rows[rows["handoffs"].notna()]
             assert total["organisations"] == len(shown)
             assert total["handoffs"] == pytest.approx(shown["handoffs"].sum())
+            if name == "continuity" and len(shown):
+                assert total["intending_share"] == pytest.approx(
+                    (shown["intending_share"] * shown["respondents"]).sum()
+                    / shown["respondents"].sum())
 
 
 def test_living_wage_shares_from_the_profiles(built):

@@ -10,14 +10,15 @@ report's release and judged by the same gate against the same study ledger:
     shares, its own model answers and its hand-offs from leavers rest on it, so nothing of an
     organisation with fewer staff than the minimum cell size is shown.
 :func:`response_results` (staff responses)
-    every response of the reported wave, keyed as in the reports (organisation, wave, response
-    id); dimensions ``org``, ``wave`` and ``intends_to_leave`` (the answer to "I am thinking
-    about leaving this organisation in the next 12 months": agree or strongly agree is "yes",
-    "not answered" is a remainder, unprotected as "no score" is in the report).
+    every response, every wave (the reports' own population, so that a cell such as the
+    reported wave means the same people here as in the reports), keyed as in the reports
+    (organisation, wave, response id); dimensions ``org``, ``wave`` and ``intends_to_leave``
+    (the answer to "I am thinking about leaving this organisation in the next 12 months": agree
+    or strongly agree is "yes"; "no"; "not answered").
 
-(One release over both populations let the gate and its audit disagree about cells of the
-reports' earlier release; apart, each is the shape the gate already handles: the reports' own,
-and the ``living-wage`` command's.)
+(One release over both populations, or responses of the reported wave only, let the gate and
+its audit disagree about cells of the reports' earlier release; as here, each release has the
+shape the gate already handles: the reports' own, and the ``living-wage`` command's.)
 
 Sections (same shape as :data:`fieldsurvey.analyse.report.SECTIONS`):
 
@@ -79,13 +80,19 @@ class OrganisationInputs:
     continuity inputs (:func:`organisation_inputs`)."""
 
     latest: str
-    responses: pd.DataFrame        # one row per response: org, wave, intends, models, scores, key
+    responses: pd.DataFrame        # one row per response (every wave): org, wave, intends,
+    #                                model groups, burnout scores, key
     posts: pd.DataFrame            # one row per staff post: org, wave, key
     profiles: pd.DataFrame         # the reported wave's profiles
     comparison: pd.DataFrame | None
     continuity: pd.DataFrame       # handoff_estimates' inputs, one row per profiled organisation
     scales: list[str]
     notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def current(self) -> pd.DataFrame:
+        """The responses of the reported wave."""
+        return self.responses[self.responses["wave"] == self.latest]
 
 
 @dataclass
@@ -123,7 +130,7 @@ def organisation_inputs(data: StudyData, reference: Any = None) -> OrganisationI
     return OrganisationInputs(
         latest=data.latest, responses=responses, posts=_posts(profiles, comparison, data.latest),
         profiles=profiles, comparison=comparison,
-        continuity=_continuity_inputs(profiles, responses),
+        continuity=_continuity_inputs(profiles, responses[responses["wave"] == data.latest]),
         scales=[s for s in BURNOUT_SCALES if s in responses.columns], notes=notes)
 
 
@@ -155,20 +162,21 @@ def _models(profiles: pd.DataFrame) -> pd.DataFrame:
 
 
 def _responses(data: StudyData, profiles: pd.DataFrame) -> pd.DataFrame:
-    """One unit per response of the reported wave."""
-    now = data.frame["wave"] == data.latest
-    frame = data.frame.loc[now]
+    """One unit per response, every wave (the reports' own population: cells of the reported
+    wave then mean the same people as the reports' cells)."""
+    frame = data.frame
     items = items_of(frame)
     answer = (pd.to_numeric(items[INTENTION_ITEM], errors="coerce") if INTENTION_ITEM in items
               else pd.Series(np.nan, index=frame.index))
     values = answer.to_numpy(dtype=float)
     intends = np.select([values >= INTENDS_FROM, ~np.isnan(values)], [YES, NO], NOT_ANSWERED)
     models = _models(profiles).reindex(frame["org"].astype(str)).fillna(NOT_REPORTED)
-    out = pd.DataFrame({"org": frame["org"].astype(str).to_numpy(), "wave": data.latest,
+    out = pd.DataFrame({"org": frame["org"].astype(str).to_numpy(),
+                        "wave": frame["wave"].astype(str).to_numpy(),
                         INTENDS: intends,
                         PEER_LED: models[PEER_LED].to_numpy(),
                         SURVIVOR_BOARD: models[SURVIVOR_BOARD].to_numpy(),
-                        "key": data.keys.loc[now].to_numpy()})
+                        "key": data.keys.to_numpy()})
     for scale in BURNOUT_SCALES:
         if scale in frame.columns:
             out[scale] = frame[scale].to_numpy(dtype=float)
@@ -260,7 +268,7 @@ def _organisation_model(ctx: OrganisationContext, results: Results) -> None:
 def _model_burnout(ctx: OrganisationContext, results: Results) -> None:
     """Burnout of staff by model group and the difference between the groups, field-wide, on
     the organisations whose responses the gate shows (computed after the gate)."""
-    scales, units, wave = ctx.inputs.scales, ctx.inputs.responses, ctx.inputs.latest
+    scales, units, wave = ctx.inputs.scales, ctx.inputs.current, ctx.inputs.latest
     if not scales:
         return
     orgs = sorted(units["org"].unique())
@@ -376,7 +384,8 @@ def _continuity_intention(ctx: OrganisationContext, results: Results) -> None:
                for o in estimates["org"]]
     _continuity_tables(ctx, results, "continuity", estimates, sources=sources)
     results.add_derived("continuity_field_intention", _field_totals(ctx.inputs, intention=True),
-                        dict.fromkeys(FIELD_STATS, "other"), labels=["basis"])
+                        dict.fromkeys([*FIELD_STATS, "intending_share"], "other"),
+                        labels=["basis"])
 
 
 def _continuity_tables(ctx: OrganisationContext, results: Results, name: str,
@@ -409,6 +418,9 @@ def _field_totals(inputs: OrganisationInputs, *, intention: bool
         total = handoff_estimates(part, intention=intention).iloc[-1]
         row = {"wave": inputs.latest, "basis": BOTH if intention else LEAVERS,
                **{c: float(total[c]) for c in FIELD_STATS}}
+        if intention:  # the share thinking of leaving among those who answered, pooled
+            row["intending_share"] = float(total["intending"] / total["respondents"]) \
+                if total["respondents"] > 0 else np.nan
         return _text_dims(pd.DataFrame([row])), [[(name, int(i)) for i in np.flatnonzero(shown)]]
 
     return compute

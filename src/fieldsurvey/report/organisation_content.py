@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from fieldsurvey.analyse.report_organisations import MODELS
 from fieldsurvey.report.document import ReportDocument, format_number
 from fieldsurvey.report.organisation_release import NO_PROFILES
 
@@ -19,7 +20,9 @@ __all__ = ["HEADING", "continuity_headline", "write_organisation_sections"]
 HEADING = "Organisations"
 WITHHELD, WITHHELD_MARK = "withheld", "*withheld*"
 _MODELS = {"peer_led": "Peer-led programmes", "survivor_board": "Survivor-led board"}
-_CONTINUITY_DOC = ("docs/continuity.md")
+_CONTINUITY_DOC = "docs/continuity.md"
+#: Below this many organisations the model comparison carries a caveat (as drivers do).
+FEW_ORGANISATIONS = 10
 
 
 def _missing(value: Any) -> bool:
@@ -207,9 +210,9 @@ def _models(s: _Section, doc: ReportDocument) -> None:
         mine = _own(s.tables["organisation_model"], s.org)
         if not mine.empty:
             r = mine.iloc[0]
-            doc.paragraph(f"{s.org}'s profile: peer-led programmes: "
-                          f"{_text(r.get('peer_led_model'))}; survivor-led board (at least half "
-                          f"with lived experience): {_text(r.get('survivor_board_model'))}.")
+            doc.paragraph(f"{s.org}'s profile: {_text(r.get('peer_led_model'))}; survivor-led "
+                          "board (at least half with lived experience): "
+                          f"{_text(r.get('survivor_board_model'))}.")
     if "model_burnout" not in s.tables:
         doc.paragraph("This study scores no burnout scale to compare.")
         return
@@ -217,8 +220,10 @@ def _models(s: _Section, doc: ReportDocument) -> None:
     scales = [c[:-5] for c in groups.columns if c.endswith("_mean")]
     rows = []
     for r in groups.to_dict("records"):
+        first = str(r["group"]) == MODELS[str(r["model"])][0]
         entry: dict[str, Any] = {"Model": _MODELS.get(str(r["model"]), str(r["model"])),
-                                 "Group": r["group"], "Organisations": r.get("organisations"),
+                                 "Organisation has it": "yes" if first else "no",
+                                 "Organisations": r.get("organisations"),
                                  "Staff": r.get("respondents")}
         for sc in scales:
             entry[f"{s.labels.get(sc, sc)}: mean"] = r.get(f"{sc}_mean")
@@ -226,8 +231,12 @@ def _models(s: _Section, doc: ReportDocument) -> None:
     table = pd.DataFrame(rows)
     for col in table.columns[2:]:
         table[col] = pd.to_numeric(table[col], errors="coerce")
+    counted = pd.to_numeric(groups["organisations"], errors="coerce")
+    total = counted[groups["model"] == "peer_led"].sum()
     doc.paragraph("Burnout of staff field-wide by their organisation's model, over the "
-                  "organisations whose results are shown (higher is more burnout).")
+                  f"{_n(total)} organisations whose results are shown (higher is more burnout)."
+                  + (" With so few organisations, any other difference between them can show "
+                     "up as a difference between models." if total < FEW_ORGANISATIONS else ""))
     doc.table(table, f"Burnout by organisation model, wave {s.wave}",
               decimals={"Organisations": 0, "Staff": 0, **{c: 1 for c in table.columns[4:]}},
               missing=WITHHELD_MARK)
