@@ -79,6 +79,17 @@ def test_organisation_pdf_shows_numbers_in_its_tables(rendered):
 
 
 @needs_pdftotext
+def test_organisation_sections_are_laid_out_with_their_values(rendered):
+    # The organisation sections' tables hold values too (the layout check covers them).
+    org = rendered["_org"]
+    text = pdf_text(rendered[org]["pdf"])
+    assert "Continuity of care" in text and "Living wage" in text
+    assert "Peer-led and survivor-led models" in text
+    assert re.search(rf"\n\s*{org}\s+\d+\s+\d+\s+\d+\s+\d+\.\d\s+\d\.\d\d\s+\d+\.\d\s+"
+                     r"\d+ to \d+\s+\d+ to \d+", text)
+
+
+@needs_pdftotext
 def test_pdf_check_finds_overlaps_merged_cells_hyphenation_and_overflow(tmp_path):
     import typst
 

@@ -18,6 +18,7 @@ from fieldsurvey.analyse.report import OTHER, THIS, ReportModels, report_results
 from fieldsurvey.analyse.report_findings import ReportFindings, report_findings
 from fieldsurvey.analyse.study import StudyData
 from fieldsurvey.disclosure import Except, GatedRelease, publish
+from fieldsurvey.report.organisation_release import gate_organisation_tables
 
 __all__ = ["GatedReport", "gate_reports", "gated_report", "shown_tables"]
 
@@ -101,9 +102,7 @@ def gate_reports(
             progress(org)
     what = "reports:" + ",".join(_key(o) for o in targets)
     gated = publish(combined, data.study, output=what, command=command, record=record)
-    from fieldsurvey.report.organisation_release import gate_organisation_tables
-
-    # The organisation sections rest on staff posts too: a release of their own, same ledger.
+    # The organisation sections rest on staff posts too: releases of their own, same ledger.
     extra, extra_notes = gate_organisation_tables(data, targets, command=command, record=record)
     notes = dict(models.errors)
     if data.weights_error:
