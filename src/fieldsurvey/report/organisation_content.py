@@ -33,9 +33,9 @@ def _n(value: Any, decimals: int = 0) -> str:
     return WITHHELD if _missing(value) else format_number(float(value), decimals)
 
 
-def _interval(low: Any, high: Any, decimals: int = 0) -> str:
+def _interval(low: Any, high: Any, decimals: int = 0, withheld: str = WITHHELD) -> str:
     if _missing(low) or _missing(high):
-        return WITHHELD
+        return withheld
     return f"{format_number(float(low), decimals)} to {format_number(float(high), decimals)}"
 
 
@@ -106,16 +106,18 @@ def _continuity_rows(table: pd.DataFrame, label: Any, survey: bool) -> list[dict
         row: dict[str, Any] = {"Organisation": label(r)}
         if survey:
             row.update({"Staff answering": r.get("respondents"),
-                        "Thinking of leaving": _percent(r.get("intending_share"))})
+                        "Thinking of leaving": _percent(r.get("intending_share"), WITHHELD_MARK)})
         else:
             row.update({"Staff": r.get("staff"), "Leavers": r.get("leavers"),
                         "Case managers": r.get("case_managers"), "Caseload": r.get("caseload")})
         row.update({
             "Departures per staff-year": r.get("rate"),
             "Hand-offs a year": r.get("handoffs"),
-            "95% interval": _interval(r.get("handoffs_ci_low"), r.get("handoffs_ci_high")),
+            "95% interval": _interval(r.get("handoffs_ci_low"), r.get("handoffs_ci_high"),
+                                      withheld=WITHHELD_MARK),
             "Next year's count (95%)": _interval(r.get("handoffs_pi_low"),
-                                                  r.get("handoffs_pi_high")),
+                                                  r.get("handoffs_pi_high"),
+                                                  withheld=WITHHELD_MARK),
         })
         rows.append(row)
     return rows
@@ -147,6 +149,10 @@ def _continuity(s: _Section, doc: ReportDocument) -> None:
             doc.paragraph(f"There is no estimate {caption} for {s.org}: none of its staff "
                           "answered the intention item this wave.")
             continue
+        hidden = 0
+        if survey and s.org is None:  # the field report lists the organisations shown
+            hidden = int(own["handoffs"].isna().sum())
+            own = own[own["handoffs"].notna()]
         rows = _continuity_rows(own, lambda r: str(r["org"]), survey)
         rows += _continuity_rows(s.tables[total], lambda r: (
             f"Field ({_n(r.get('organisations'))} shown)"), survey)
@@ -157,6 +163,9 @@ def _continuity(s: _Section, doc: ReportDocument) -> None:
         doc.table(table, f"Expected survivor hand-offs a year {caption}, wave {s.wave}",
                   decimals={c: d for c, d in _DECIMALS.items() if c in table.columns},
                   missing=WITHHELD_MARK)
+        if hidden:
+            doc.paragraph(f"The estimate {caption} is withheld for the other {hidden} "
+                          "organisations with survey answers.")
     if s.org is not None:
         mine = _own(s.tables["continuity"], s.org)
         if not mine.empty and _missing(mine["handoffs"].iloc[0]):
@@ -198,8 +207,8 @@ def _living_wage(s: _Section, doc: ReportDocument) -> None:
               decimals={"Roles compared": 0, "Roles below": 0}, missing=WITHHELD_MARK)
 
 
-def _percent(value: Any) -> str:
-    return WITHHELD if _missing(value) else f"{100 * float(value):.0f}%"
+def _percent(value: Any, withheld: str = WITHHELD_MARK) -> str:
+    return withheld if _missing(value) else f"{100 * float(value):.0f}%"
 
 
 def _models(s: _Section, doc: ReportDocument) -> None:
@@ -256,7 +265,8 @@ def _model_differences(s: _Section, doc: ReportDocument) -> None:
         rows.append({"Model": _MODELS.get(str(r["model"]), str(r["model"])),
                      "Scale": s.labels.get(str(r["scale"]), str(r["scale"])),
                      "Difference": r.get("diff"),
-                     "95% interval": _interval(r.get("diff_ci_low"), r.get("diff_ci_high"), 1),
+                     "95% interval": _interval(r.get("diff_ci_low"), r.get("diff_ci_high"), 1,
+                                               withheld=WITHHELD_MARK),
                      "Hedges' g": r.get("g"), "p": r.get("p")})
     table = pd.DataFrame(rows)
     for col in ("Difference", "Hedges' g", "p"):
