@@ -19,6 +19,7 @@ from scipy import stats
 from fieldsurvey.analyse import load_study_data
 from fieldsurvey.cli.report_cmd import report_cmd
 from fieldsurvey.ingest.pipeline import ingest_file
+from fieldsurvey.ingest.profiles import ingest_profiles
 from fieldsurvey.report.build import make_bundle
 from fieldsurvey.report.bundle import file_sha256, read_manifest
 from fieldsurvey.report.content import SECTION_HEADINGS
@@ -40,14 +41,19 @@ INSTRUMENTS = ["workforce-context", "proqol5", "cbi", "stss", "structural-condit
 EPOCH = "1772323200"  # 2026-03-01
 
 
-def make_study(root: Path, n_orgs: int = 8, seed: int = 3) -> Path:
+def make_study(root: Path, n_orgs: int = 8, seed: int = 3, profiles: bool = False) -> Path:
     study = init_study(root / "study", INSTRUMENTS, org_column="wf_org", waves=["1", "2"])
-    responses = generate_coalition(n_orgs=n_orgs, seed=seed, waves=2).responses
+    coalition = generate_coalition(n_orgs=n_orgs, seed=seed, waves=2)
+    responses = coalition.responses
     for wave in ("1", "2"):
         path = root / f"wave{wave}.csv"
         rows = responses[responses["wave"].astype(str) == wave]
         rows.drop(columns=["org", "wave"]).to_csv(path, index=False)
         ingest_file(study, path, wave=wave)
+        if profiles:  # organisation profiles too (the reports' organisation sections)
+            part = coalition.profiles[coalition.profiles["wave"].astype(str) == wave]
+            part.to_csv(root / f"profiles{wave}.csv", index=False)
+            ingest_profiles(study, root / f"profiles{wave}.csv", wave=wave)
     return study.root
 
 

@@ -40,7 +40,8 @@ needs_chromium = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     root = tmp_path_factory.mktemp("layout")
-    study = make_study(root, n_orgs=25, seed=3)
+    # With organisation profiles: the organisation sections' tables are laid out too.
+    study = make_study(root, n_orgs=25, seed=3, profiles=True)
     largest = "O02"  # in this synthetic study, an organisation whose own means are shown
     old = os.environ.get("SOURCE_DATE_EPOCH")
     os.environ["SOURCE_DATE_EPOCH"] = EPOCH
@@ -75,6 +76,17 @@ def test_organisation_pdf_shows_numbers_in_its_tables(rendered):
     text = pdf_text(rendered[rendered["_org"]]["pdf"])
     assert re.search(r"\n\s*Burnout\s+\d+\.\d\s+\d+\.\d\s+[-\u2212]?\d+\.\d", text)
     assert not re.search(r"(?<![\d.])-0\.0+(?![\d])", text.replace("\u2212", "-"))
+
+
+@needs_pdftotext
+def test_organisation_sections_are_laid_out_with_their_values(rendered):
+    # The organisation sections' tables hold values too (the layout check covers them).
+    org = rendered["_org"]
+    text = pdf_text(rendered[org]["pdf"])
+    assert "Continuity of care" in text and "Living wage" in text
+    assert "Peer-led and survivor-led models" in text
+    assert re.search(rf"\n\s*{org}\s+\d+\s+\d+\s+\d+\s+\d+\.\d\s+\d\.\d\d\s+\d+\.\d\s+"
+                     r"\d+ to \d+\s+\d+ to \d+", text)
 
 
 @needs_pdftotext

@@ -27,6 +27,10 @@ from fieldsurvey.report.figures import (
     funnel_plot,
     trend_lines,
 )
+from fieldsurvey.report.organisation_content import (
+    continuity_headline,
+    write_organisation_sections,
+)
 from fieldsurvey.report.release import GatedReport
 
 __all__ = ["SECTION_HEADINGS", "fmt", "write_report_content"]
@@ -38,6 +42,7 @@ SECTION_HEADINGS = (
     "Wellbeing scales",
     "Lived-experience staff",
     "Structural conditions",
+    "Organisations",
     "Methods",
     "Reproducibility",
 )
@@ -100,6 +105,7 @@ class _Report:
         self.findings = gated.findings
         self.tables = gated.tables
         self.notes = gated.notes
+        self.gated = gated
         for name, table in self.tables.items():
             bundle.add_table(name, _for_bundle(table))
         org = self.org
@@ -1087,6 +1093,13 @@ def _reproducibility(r: _Report, doc: ReportDocument, command: str) -> None:
     )
 
 
+def _organisations(r: _Report, doc: ReportDocument) -> None:
+    """Continuity of care, living wage, peer-led models (report.organisation_content)."""
+    labels = {info.id: info.label for info in r.data.wellbeing}
+    write_organisation_sections(r.tables, r.gated.organisation_notes, r.org,
+                                r.data.latest, labels, doc)
+
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -1144,6 +1157,7 @@ def write_report_content(
     _wellbeing(r, body)
     _lived_experience(r, body, findings)
     _conditions(r, body)
+    _organisations(r, body)
     if org is None:
         _trend(r, body)
     _methods(r, body)
@@ -1156,6 +1170,9 @@ def write_report_content(
     )
     # Each scale's section may add the same sentence (why own breakdowns are not shown): once.
     r.summary = list(dict.fromkeys(r.summary))
+    headline = continuity_headline(gated.tables, org)  # issue 19: a headline of every report
+    if headline:
+        r.summary.insert(0, headline)
     doc.bullets(r.summary or ["Every result of this report is withheld: too few responses."])
     doc._blocks.extend(body._blocks)
     bundle.add_record("summary", {"org": org, "sentences": r.summary})

@@ -18,6 +18,7 @@ from fieldsurvey.analyse.report import OTHER, THIS, ReportModels, report_results
 from fieldsurvey.analyse.report_findings import ReportFindings, report_findings
 from fieldsurvey.analyse.study import StudyData
 from fieldsurvey.disclosure import Except, GatedRelease, publish
+from fieldsurvey.report.organisation_release import gate_organisation_tables
 
 __all__ = ["GatedReport", "gate_reports", "gated_report", "shown_tables"]
 
@@ -29,12 +30,15 @@ class GatedReport:
     """One report's gated tables, ready to present (and nothing else)."""
 
     def __init__(self, org: str | None, tables: dict[str, pd.DataFrame], min_cell: int,
-                 notes: dict[str, str], findings: ReportFindings | None) -> None:
+                 notes: dict[str, str], findings: ReportFindings | None,
+                 organisation_notes: dict[str, str] | None = None) -> None:
         self.org = org
         self.tables = tables
         self.min_cell = min_cell
         self.notes = notes
         self.findings = findings
+        #: Notes of the organisation sections (reference used, why a section has no table).
+        self.organisation_notes = organisation_notes or {}
 
 
 def _label_org(table: pd.DataFrame, org: str | None) -> pd.DataFrame:
@@ -98,6 +102,8 @@ def gate_reports(
             progress(org)
     what = "reports:" + ",".join(_key(o) for o in targets)
     gated = publish(combined, data.study, output=what, command=command, record=record)
+    # The organisation sections rest on staff posts too: releases of their own, same ledger.
+    extra, extra_notes = gate_organisation_tables(data, targets, command=command, record=record)
     notes = dict(models.errors)
     if data.weights_error:
         notes["weights"] = data.weights_error
@@ -107,8 +113,8 @@ def gate_reports(
         tables = {name[len(prefix):]: table for name, table in gated.tables.items()
                   if name.startswith(prefix)}
         view = _Gated(tables)
-        out[org] = GatedReport(org, shown_tables(view, org), data.min_cell, notes,
-                               reproduced if org is None else None)
+        out[org] = GatedReport(org, {**shown_tables(view, org), **extra[org]}, data.min_cell,
+                               notes, reproduced if org is None else None, extra_notes)
     return out
 
 
