@@ -102,6 +102,23 @@ def _ingest(run: DemoRun) -> None:
             run.record(f"{platform} export, wave {wave} (ingested)", path)
     run.console.print(f"ingest: read {totals['read']}, stored {totals['stored']}, quarantined "
                       f"{totals['quarantined']} (platform previews); personal data dropped")
+    _ingest_profiles(run)
+
+
+def _ingest_profiles(run: DemoRun) -> None:
+    """One organisation profile per organisation and wave (size, service, region, staff)."""
+    from fieldsurvey.ingest.profiles import ingest_profiles
+
+    assert run.synthetic is not None and run.study is not None
+    profiles = run.synthetic.profiles
+    if profiles is None:
+        return
+    for wave in sorted(profiles["wave"].unique()):
+        path = run.study.root / "imports" / f"profiles-wave{wave}.csv"
+        rows = profiles[profiles["wave"] == wave].drop(columns=["org", "wave"])
+        rows.to_csv(path, index=False)
+        ingest_profiles(run.study, path, wave=str(wave))
+        run.record(f"organisation profiles, wave {wave} (ingested)", path)
 
 
 def _score(run: DemoRun) -> None:
