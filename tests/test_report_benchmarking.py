@@ -245,3 +245,21 @@ def test_a_withheld_organisation_shows_nothing_derivable(study):
         values = tables["comparator"].drop(columns=["org", "wave", "focus", "suppressed", "n",
                                                     "comparator_orgs"], errors="ignore")
         assert values.isna().all(axis=None)
+
+
+def test_a_chosen_wave_is_reported_and_benchmarked(study):
+    from fieldsurvey.outputs import benchmark
+
+    root = study["study"].root
+    data = load_study_data(open_study(root), wave="1")
+    assert data.latest == "1" and data.waves == ["1"]
+    assert set(data.frame["wave"]) == {"1"}
+    responses = study["synthetic"].responses
+    org = responses.loc[responses["wave"] == 1, "org"].value_counts().index[0]
+    out = benchmark(root, org=org, wave="1", scales=["burnout"], command="test")
+    row = out.tables["organisations"].iloc[0]
+    frame = load_study_data(open_study(root)).frame
+    expected = frame.loc[(frame["org"] == org) & (frame["wave"] == "1"), "burnout"].mean()
+    assert row["org"] == org and row["mean"] == pytest.approx(expected)
+    with pytest.raises(Exception, match="no responses in wave"):
+        benchmark(root, wave="9", command="test")
