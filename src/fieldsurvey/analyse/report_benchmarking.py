@@ -438,9 +438,12 @@ def priority_rows(gaps: pd.DataFrame, importance: pd.DataFrame, directions: dict
     behind = out["gap_ci_high"] < 0
     out["priority"] = np.select([behind & high, behind, high], PRIORITY_CLASSES[:3],
                                 PRIORITY_CLASSES[3])
-    out["gap_rank"] = out["gap"].rank(method="min").astype(float)
+    out["gap_rank"] = out["gap"].rank(method="first").astype(float)
     score = out["importance"].clip(lower=0) * (-out["gap"]).clip(lower=0)
-    out["priority_rank"] = (-score).rank(method="min").astype(float)
+    # Ties (no shortfall) are ordered by the gap, most behind first.
+    order = np.lexsort((out["gap"].to_numpy(), -score.to_numpy()))
+    out["priority_rank"] = np.empty(len(out))
+    out.loc[out.index[order], "priority_rank"] = np.arange(1.0, len(out) + 1)
     return out
 
 

@@ -426,7 +426,8 @@ def _priority_sentences(r: Any, shown: pd.DataFrame) -> list[str]:
             text = (f"Also behind the field, though these go less strongly with burnout and "
                     f"leaving: {names}.")
         elif cls == "keep up":
-            text = f"Keep up {names}: they matter a lot field-wide and {r.org} is not behind."
+            they = "they matter" if len(part) > 1 else "it matters"
+            text = f"Keep up {names}: {they} a lot field-wide and {r.org} is not behind."
         else:
             text = f"Lower priority: {names}."
         out.append(text)
