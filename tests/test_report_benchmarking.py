@@ -263,3 +263,22 @@ def test_a_chosen_wave_is_reported_and_benchmarked(study):
     assert row["org"] == org and row["mean"] == pytest.approx(expected)
     with pytest.raises(Exception, match="no responses in wave"):
         benchmark(root, wave="9", command="test")
+
+
+def test_lived_experience_pay_bands_and_coarser_view_recomputed(gated):
+    data, org = gated["data"], gated["org"]
+    frame = data.frame
+    now = frame["wave"] == data.latest
+    burden = gated["reports"][None].tables["burden"].set_index("lived_experience")
+    for group in ("yes", "no"):
+        staff = frame.loc[now & (frame["lived_experience"] == group)]
+        value = burden.at[group, "low_pay"]
+        assert pd.isna(value) or value == pytest.approx(staff["wf_payband"].isin([1, 2]).mean())
+        value = burden.at[group, "financial_strain_mean"]
+        assert pd.isna(value) or value == pytest.approx(staff["financial_strain"].mean())
+    assert burden["low_pay"].notna().all()
+    coarser = gated["reports"][org].tables["lived_experience_coarser"]
+    pooled = coarser[(coarser["focus"] == "this") & (coarser["lived_experience"] == "yes")]
+    expected = frame.loc[(frame["org"] == org) & (frame["lived_experience"] == "yes"), "burnout"]
+    value = pooled["burnout_mean"].iat[0]
+    assert pd.isna(value) or value == pytest.approx(expected.mean())

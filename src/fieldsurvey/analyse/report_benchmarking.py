@@ -524,3 +524,69 @@ BENCHMARK_SECTIONS = (
     _priorities,
     _heatmap,
 )
+
+
+# --------------------------------------------------------------------------------------------
+# Lived-experience staff: coarser results, and who carries the burden
+
+
+def _lived_coarser(ctx: Any, results: Results) -> None:
+    """An organisation's lived-experience comparison at coarser levels: its waves pooled, and
+    the field this wave (shown when the organisation's own wave figures must be withheld)."""
+    if ctx.org is None or not ctx.breakdown or "lived_experience" not in ctx.frame:
+        return
+    from fieldsurvey.analyse.report import _stat_spec, cell_statistics
+
+    cells = [{"org": ctx.org, "lived_experience": g} for g in ("yes", "no")]
+    cells += [{"wave": ctx.latest, "lived_experience": g} for g in ("yes", "no")]
+    kinds, stat_n, measures = _stat_spec(ctx.wellbeing)
+    table = _object(cell_statistics(ctx.frame, cells, ctx.wellbeing), ["org", "wave"])
+    results.add_table("lived_experience_coarser", table, kinds, stat_n=stat_n,
+                      measures=measures)
+
+
+#: Pay bands counted as low pay in the lived-experience comparison (codes of ``wf_payband``).
+LOW_PAY_BANDS = (1.0, 2.0)
+
+
+def _burden(ctx: Any, results: Results) -> None:
+    """Field report: low pay and financial strain of lived-experience and other staff.
+
+    One share per group (staff in the lowest two pay bands, of all the group's staff) and the
+    groups' mean financial strain and pay adequacy, all statistics of the two group cells, and
+    the Mann-Whitney test of the whole pay-band distribution naming both cells.
+    """
+    if ctx.org is not None or "wf_payband" not in ctx.frame:
+        return
+    from fieldsurvey.analyse.report import _stat_spec, cell_statistics
+
+    groups = [{"wave": ctx.latest, "lived_experience": g} for g in ("yes", "no")]
+    scales = [s for s in ("financial_strain", "pay_adequacy") if s in ctx.conditions]
+    kinds, stat_n, measures = _stat_spec(scales)
+    table = _object(cell_statistics(ctx.frame, groups, scales), ["wave"])
+    low = [float(ctx.frame.loc[_mask(ctx.frame, g), "wf_payband"].isin(LOW_PAY_BANDS).mean())
+           for g in groups]
+    table["low_pay"] = low
+    kinds["low_pay"] = "proportion"
+    results.add_table("burden", table, kinds, stat_n=stat_n, measures=measures)
+    yes, no = (ctx.frame.loc[_mask(ctx.frame, g), "wf_payband"].dropna().to_numpy(float)
+               for g in groups)
+    test = {"wave": ctx.latest, "p": np.nan, "rank_biserial": np.nan}
+    if yes.size and no.size:
+        u = stats.mannwhitneyu(yes, no, alternative="two-sided")
+        test.update(p=float(u.pvalue), rank_biserial=float(2 * u.statistic / (yes.size * no.size)
+                                                            - 1))
+    results.add_table("burden_test", _object(pd.DataFrame([test]), ["wave"]),
+                      {"p": "other", "rank_biserial": "other"}, sources=[groups])
+
+
+def payband_labels(data: StudyData) -> dict[float, str]:
+    """Pay band code -> label, from the study's workforce-context instrument."""
+    for inst in data.study.instruments():
+        if "wf_payband" in inst.item_ids:
+            scale = inst.item("wf_payband").scale
+            return {float(k): str(v) for k, v in inst.response_scales[scale].labels.items()}
+    return {}
+
+
+BENCHMARK_SECTIONS = (*BENCHMARK_SECTIONS, _lived_coarser, _burden)

@@ -1147,6 +1147,7 @@ def write_report_content(
         benchmarking.what_to_change_first(r, body)
     _wellbeing(r, body)
     _lived_experience(r, body, findings)
+    benchmarking.lived_experience_extra(r, body)
     _conditions(r, body)
     if org is None:
         _trend(r, body)

@@ -21,7 +21,7 @@ from fieldsurvey.analyse.report_benchmarking import (
     FavourableItem,
     favourable_items,
 )
-from fieldsurvey.report.document import ReportDocument, format_p
+from fieldsurvey.report.document import ReportDocument, format_number, format_p
 
 __all__ = [
     "LOW_RESPONSE_RATE",
@@ -83,9 +83,20 @@ def _points(diff: Any, low: Any, high: Any) -> str | None:
 
 
 def _interval(diff: Any, low: Any, high: Any, decimals: int = 2) -> str | None:
+    """"+0.12 [0.03, 0.21]": no negative zero, a sign on the estimate unless it is zero.
+
+    Examples
+    --------
+    >>> _interval(-0.001, -0.004, 0.12)
+    '0.00 [0.00, 0.12]'
+    """
     if _missing(diff) or _missing(low) or _missing(high):
         return None
-    return f"{diff:+.{decimals}f} [{low:.{decimals}f}, {high:.{decimals}f}]"
+    estimate = format_number(diff, decimals)
+    if not estimate.startswith("-") and float(estimate) != 0:
+        estimate = "+" + estimate
+    return (f"{estimate} [{format_number(low, decimals)}, "
+            f"{format_number(high, decimals)}]")
 
 
 def _group(r: Any) -> str | None:
@@ -497,3 +508,110 @@ def coalition_view(r: Any, doc: ReportDocument) -> None:
 
 def p_text(value: Any) -> str:
     return "withheld" if _missing(value) else format_p(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Lived-experience staff
+
+
+def lived_experience_extra(r: Any, doc: ReportDocument) -> None:
+    """The coarser lived-experience result where the organisation's own is withheld, and the
+    field's pay-band and financial-strain comparison."""
+    _lived_coarser(r, doc)
+    _burden(r, doc)
+
+
+def _lived_coarser(r: Any, doc: ReportDocument) -> None:
+    own = r.tables.get("lived_experience")
+    coarser = r.tables.get("lived_experience_coarser")
+    if r.org is None or own is None or coarser is None or "focus" not in own:
+        return
+    mine = own[(own["focus"] == THIS) & (own["lived_experience"] == "yes")]
+    scales = r.data.wellbeing
+    if mine.empty or any(_value(mine.iloc[0], f"{s.id}_mean") is not None for s in scales):
+        return  # the organisation's own figures are shown above
+    pooled = coarser[coarser["focus"] == THIS] if "focus" in coarser else coarser.iloc[0:0]
+    field = coarser[coarser["focus"].isna()] if "focus" in coarser else coarser
+    usable = [(f"{r.org}, all waves together", pooled), ("the whole field, this wave", field)]
+    level, rows = next(((name, t) for name, t in usable if _shown_pair(t, scales)),
+                       (None, None))
+    doc.heading("A coarser view", level=2)
+    sentence = (f"{r.org}'s own figures for staff with lived experience are not shown: in this "
+                "wave too few of its staff answered in one of the groups, and showing them "
+                "could identify people.")
+    if level is None:
+        doc.paragraph(sentence + " No coarser comparison can be shown safely either.")
+        return
+    doc.paragraph(sentence + f" The same comparison for {level} is shown instead.")
+    out = []
+    for info in scales:
+        yes = rows[rows["lived_experience"] == "yes"].iloc[0]
+        no = rows[rows["lived_experience"] == "no"].iloc[0]
+        out.append({"Scale": info.label, "LE n": _value(yes, f"{info.id}_n"),
+                    "LE mean": _value(yes, f"{info.id}_mean"),
+                    "Other n": _value(no, f"{info.id}_n"),
+                    "Other mean": _value(no, f"{info.id}_mean")})
+    table = pd.DataFrame(out)
+    for col in ("LE n", "Other n"):
+        table[col] = table[col].astype("Int64")
+    for col in ("LE mean", "Other mean"):
+        table[col] = pd.to_numeric(table[col], errors="coerce")
+    doc.table(table, f"Lived-experience and other staff: {level}", missing=WITHHELD_MARK)
+    r.summary.append(f"{r.org}'s own lived-experience figures are withheld (too few staff in a "
+                     f"group); the report shows {level} instead.")
+
+
+def _shown_pair(rows: pd.DataFrame, scales: list) -> bool:
+    if len(rows) != 2:
+        return False
+    return all(_value(row, f"{s.id}_mean") is not None for _, row in rows.iterrows()
+               for s in scales[:1])
+
+
+def _burden(r: Any, doc: ReportDocument) -> None:
+    from fieldsurvey.analyse.report_benchmarking import LOW_PAY_BANDS, payband_labels
+
+    burden = r.tables.get("burden")
+    if r.org is not None or burden is None:
+        return
+    doc.heading("Who carries the burden: pay and financial strain", level=2)
+    yes = burden[burden["lived_experience"] == "yes"].iloc[0]
+    no = burden[burden["lived_experience"] == "no"].iloc[0]
+    if _value(yes, "low_pay") is None or _value(no, "low_pay") is None:
+        doc.paragraph("The pay and financial-strain comparison of lived-experience staff is "
+                      "withheld: too few staff in one of the groups to show it safely.")
+        return
+    labels = payband_labels(r.data)
+    low = " or ".join(labels.get(c, str(c)) for c in LOW_PAY_BANDS)
+    rows = [{"": f"Paid {low} a year (share of all staff in the group)",
+             "Lived experience": _pct(_value(yes, "low_pay")),
+             "Other staff": _pct(_value(no, "low_pay"))}]
+    for scale in ("financial_strain", "pay_adequacy"):
+        if f"{scale}_mean" in burden:
+            rows.append({"": f"Mean {r.data.scale(scale).label.lower()} (1-5)",
+                         "Lived experience": _fmt(_value(yes, f"{scale}_mean")),
+                         "Other staff": _fmt(_value(no, f"{scale}_mean"))})
+    doc.paragraph(
+        f"Staff with lived experience and other staff in wave {r.data.latest}: the share in "
+        "the lowest pay bands and the mean financial strain and pay adequacy (higher strain is "
+        "worse). Pay is shown in two bands only, so that no band holding a handful of people "
+        "is described."
+    )
+    doc.table(pd.DataFrame(rows), f"Pay and financial strain by lived experience, wave "
+              f"{r.data.latest}", missing=WITHHELD_MARK)
+    test = r.tables.get("burden_test")
+    if test is not None and _value(test.iloc[0], "p") is not None:
+        rb, p = float(test.iloc[0]["rank_biserial"]), float(test.iloc[0]["p"])
+        lower = "lower" if rb < 0 else "higher"
+        doc.paragraph(
+            f"Pay bands of lived-experience staff against other staff (all six bands): "
+            f"Mann-Whitney test, rank-biserial correlation {format_number(rb, 2)} (negative: "
+            f"lived-experience staff sit in lower bands), "
+            f"p {format_p(p) if p < 0.001 else '= ' + format_p(p)}. Lived-experience staff "
+            f"are paid {lower} on the whole"
+            + (" beyond chance." if p < 0.05 else ", but the difference is within chance.")
+        )
+
+
+def _fmt(value: Any) -> str | None:
+    return None if value is None else f"{float(value):.2f}"
