@@ -531,14 +531,15 @@ BENCHMARK_SECTIONS = (
 
 
 def _lived_coarser(ctx: Any, results: Results) -> None:
-    """An organisation's lived-experience comparison at coarser levels: its waves pooled, and
-    the field this wave (shown when the organisation's own wave figures must be withheld)."""
+    """The field's lived-experience comparison this wave, for an organisation report whose own
+    figures may be withheld. (The organisation's waves pooled would be a new pair of cells
+    whose difference with the wave's cells the gate must then protect: in the demo it cost
+    other organisations their own counts, so the coarser level is the field's.)"""
     if ctx.org is None or not ctx.breakdown or "lived_experience" not in ctx.frame:
         return
     from fieldsurvey.analyse.report import _stat_spec, cell_statistics
 
-    cells = [{"org": ctx.org, "lived_experience": g} for g in ("yes", "no")]
-    cells += [{"wave": ctx.latest, "lived_experience": g} for g in ("yes", "no")]
+    cells = [{"wave": ctx.latest, "lived_experience": g} for g in ("yes", "no")]
     kinds, stat_n, measures = _stat_spec(ctx.wellbeing)
     table = _object(cell_statistics(ctx.frame, cells, ctx.wellbeing), ["org", "wave"])
     results.add_table("lived_experience_coarser", table, kinds, stat_n=stat_n,

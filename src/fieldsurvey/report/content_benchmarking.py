@@ -530,11 +530,9 @@ def _lived_coarser(r: Any, doc: ReportDocument) -> None:
     scales = r.data.wellbeing
     if mine.empty or any(_value(mine.iloc[0], f"{s.id}_mean") is not None for s in scales):
         return  # the organisation's own figures are shown above
-    pooled = coarser[coarser["focus"] == THIS] if "focus" in coarser else coarser.iloc[0:0]
-    field = coarser[coarser["focus"].isna()] if "focus" in coarser else coarser
-    usable = [(f"{r.org}, all waves together", pooled), ("the whole field, this wave", field)]
-    level, rows = next(((name, t) for name, t in usable if _shown_pair(t, scales)),
-                       (None, None))
+    level, rows = "the whole field, this wave", coarser
+    if not _shown_pair(coarser, scales):
+        level = None
     doc.heading("A coarser view", level=2)
     sentence = (f"{r.org}'s own figures for staff with lived experience are not shown: in this "
                 "wave too few of its staff answered in one of the groups, and showing them "
