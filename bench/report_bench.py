@@ -1,7 +1,7 @@
 """Benchmark: the field-wide report and one report per organisation of a 100-organisation study.
 
 Builds a synthetic study (``generate_coalition``, 100 organisations, two waves) through the
-real ingest pipeline, then times ``fieldsurvey.report.build_reports`` writing every report as
+real ingest pipeline (with their organisation profiles), then times ``fieldsurvey.report.build_reports`` writing every report as
 HTML + PDF with the pandoc + typst engine: load and analyse the study once, then per report
 gate its release, draw its figures, write the results bundle and the document, and render.
 Reports are built on a pool of worker processes (default 2, the CI machine's cores).
@@ -27,16 +27,23 @@ INSTRUMENTS = ["workforce-context", "proqol5", "cbi", "stss", "structural-condit
 
 def make_study(root: Path, n_orgs: int, seed: int) -> Path:
     from fieldsurvey.ingest.pipeline import ingest_file
+    from fieldsurvey.ingest.profiles import ingest_profiles
     from fieldsurvey.store import init_study
     from fieldsurvey.synthetic import generate_coalition
 
     study = init_study(root / "study", INSTRUMENTS, org_column="wf_org", waves=["1", "2"])
-    responses = generate_coalition(n_orgs=n_orgs, seed=seed, waves=2).responses
+    synthetic = generate_coalition(n_orgs=n_orgs, seed=seed, waves=2)
+    responses, profiles = synthetic.responses, synthetic.profiles
     for wave in ("1", "2"):
         path = root / f"wave{wave}.csv"
         rows = responses[responses["wave"].astype(str) == wave]
         rows.drop(columns=["org", "wave"]).to_csv(path, index=False)
         ingest_file(study, path, wave=wave)
+        # Organisation profiles: comparator groups and response rates, as in the demo.
+        path = root / f"profiles{wave}.csv"
+        rows = profiles[profiles["wave"].astype(str) == wave]
+        rows.drop(columns=["org", "wave"]).to_csv(path, index=False)
+        ingest_profiles(study, path, wave=wave)
     return study.root
 
 

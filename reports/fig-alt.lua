@@ -10,6 +10,34 @@ local function typst_string(text)
   return '"' .. text:gsub('\\', '\\\\'):gsub('"', '\\"') .. '"'
 end
 
+local function exists(path)
+  local f = io.open(path, "r")
+  if f then
+    f:close()
+    return true
+  end
+  return false
+end
+
+local function html_attribute(text)
+  return (text:gsub("&", "&amp;"):gsub('"', "&quot;"):gsub("<", "&lt;"):gsub(">", "&gt;"))
+end
+
+-- HTML shows the sharp SVG twin of a PNG figure (fieldsurvey writes both); PDF and DOCX keep
+-- the PNG. The img tag is written by hand so that it keeps a real alt attribute.
+local function svg_image(img, alt)
+  if not FORMAT:match("html") or not img.src:match("%.png$") then
+    return nil
+  end
+  local svg = img.src:gsub("%.png$", ".svg")
+  local dir = pandoc.path.directory(PANDOC_STATE.input_files[1] or ".")
+  if not exists(pandoc.path.join({dir, svg})) then
+    return nil
+  end
+  return pandoc.RawInline("html", '<img src="' .. html_attribute(svg) .. '" alt="'
+    .. html_attribute(alt) .. '" />')
+end
+
 function Image(img)
   local alt = img.attributes["fig-alt"]
   if alt == nil then
@@ -17,7 +45,7 @@ function Image(img)
   end
   img.attributes["fig-alt"] = nil
   img.caption = pandoc.Inlines(alt)
-  return img
+  return svg_image(img, alt) or img
 end
 
 function Figure(fig)

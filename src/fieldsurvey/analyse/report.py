@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fieldsurvey.analyse.report_benchmarking import BENCHMARK_SECTIONS
 from fieldsurvey.analyse.report_findings import FINDING_HIT, HIT_VALUES, ReportFindings
 from fieldsurvey.analyse.study import (
     LIVED_LABELS,
@@ -609,6 +610,7 @@ SECTIONS: tuple[Callable[[ReportContext, Results], None], ...] = (
     _position,
     _position_model,
     _trend,
+    *BENCHMARK_SECTIONS,
 )
 
 

@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from fieldsurvey.analyse.comparators import comparator_groups, org_attributes, staff_counts
 from fieldsurvey.instrument import Instrument
 from fieldsurvey.instrument.model import Scale
 from fieldsurvey.scoring import scored_responses
@@ -132,6 +133,11 @@ class StudyData:
     keys: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
     #: Every role the instrument offers, and "not stated": a role nobody chose is a cell too.
     roles: list[str] = field(default_factory=list)
+    #: Per organisation (index): size band, service type, region and comparator group
+    #: (:mod:`fieldsurvey.analyse.comparators`).
+    org_attributes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Paid staff per organisation and wave with its source (profiles, study staff counts).
+    staff: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def min_cell(self) -> int:
@@ -179,7 +185,7 @@ def _wave_order(study: Study, present: list[str]) -> list[str]:
     return ordered + sorted(w for w in present if w not in ordered)
 
 
-def load_study_data(study: Study, *, n_boot: int = 200) -> StudyData:
+def load_study_data(study: Study, *, n_boot: int = 200, wave: str | None = None) -> StudyData:
     """Load, score and analyse a study for its reports.
 
     Parameters
@@ -188,6 +194,9 @@ def load_study_data(study: Study, *, n_boot: int = 200) -> StudyData:
         An opened study (:func:`fieldsurvey.store.open_study`).
     n_boot : int
         Bootstrap resamples for the variance-share intervals (fixed seed: reproducible).
+    wave : str, optional
+        The wave to report (default the latest): later waves are left out, so "the last
+        wave" of every comparison is the one before it.
 
     Returns
     -------
@@ -204,6 +213,8 @@ def load_study_data(study: Study, *, n_boot: int = 200) -> StudyData:
     if responses.empty:
         raise ValueError(f"study {study.root} has no stored responses to report on")
     responses.attrs = {}
+    if wave is not None:
+        responses = _up_to_wave(study, responses, str(wave))
     instruments = {inst.id: inst for inst in study.instruments()}
     stored = set(META_COLUMNS) | set(item_columns(study))
     scores = responses[[c for c in responses.columns if c not in stored]]
@@ -271,6 +282,8 @@ def load_study_data(study: Study, *, n_boot: int = 200) -> StudyData:
     frame = pd.concat([frame, item_frame.add_prefix("item:")], axis=1)
 
     waves = _wave_order(study, sorted(frame["wave"].unique()))
+    attributes = org_attributes(study, sizes.map(lambda n: _size_band(int(n))), waves)
+    attributes["peer_group"] = comparator_groups(attributes)
     weights, weight_error = _survey_weights(study, responses, frame, waves[-1])
     keys = (responses["org"].astype(str) + "|" + responses["wave"].astype(str) + "|"
             + responses["response_id"].astype(str))
@@ -289,7 +302,19 @@ def load_study_data(study: Study, *, n_boot: int = 200) -> StudyData:
         keys=keys.reset_index(drop=True),
         n_boot=n_boot,
         roles=[*role_labels.values(), NOT_STATED],
+        org_attributes=attributes,
+        staff=staff_counts(study, waves, waves[-1]),
     )
+
+
+def _up_to_wave(study: Study, responses: pd.DataFrame, wave: str) -> pd.DataFrame:
+    """Responses of ``wave`` and the waves before it (in the study's order)."""
+    present = sorted(responses["wave"].astype(str).unique())
+    order = _wave_order(study, present)
+    if wave not in order:
+        raise ValueError(f"no responses in wave {wave!r}; the study has waves {', '.join(order)}")
+    keep = order[: order.index(wave) + 1]
+    return responses[responses["wave"].astype(str).isin(keep)]
 
 
 def _role_codes(values: pd.Series, numeric: bool) -> pd.Series:

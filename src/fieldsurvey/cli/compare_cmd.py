@@ -86,12 +86,15 @@ def _test_text(row) -> str:
 @click.option("--scale", "scales", multiple=True, help="Scales to benchmark (default: all).")
 @click.option("--min-cell", type=int, default=None,
               help="A larger minimum cell size for this output (never below the study's).")
+@click.option("--wave", default=None,
+              help="Benchmark this wave (default the latest); later waves are left out.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 def benchmark_cmd(study_dir: Path, org: str | None, wave_column: str, role: str | None,
-                  bands: bool, scales: tuple[str, ...], min_cell: int | None, fmt: str) -> None:
+                  bands: bool, scales: tuple[str, ...], min_cell: int | None, wave: str | None,
+                  fmt: str) -> None:
     """Each organisation against the field without it (shrunken means, funnel position)."""
     out = benchmark(study_dir, org=org, wave_column=wave_column, role=role, bands=bands,
-                    scales=scales, min_cell=min_cell, command=" ".join(sys.argv))
+                    scales=scales, min_cell=min_cell, command=" ".join(sys.argv), wave=wave)
     t = out.tables
     orgs = t["organisations"]
     if fmt == "json":

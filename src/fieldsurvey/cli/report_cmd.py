@@ -59,6 +59,11 @@ def _formats(value: str) -> tuple[str, ...]:
     help="Worker processes (useful with --all-orgs).",
 )
 @click.option(
+    "--wave",
+    default=None,
+    help="Report this wave (default the latest); later waves are left out.",
+)
+@click.option(
     "--findings",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
@@ -74,6 +79,7 @@ def report_cmd(
     output: Path | None,
     jobs: int,
     findings: Path | None,
+    wave: str | None,
 ) -> None:
     """Write the field-wide report of STUDY (and organisation reports with --org/--all-orgs).
 
@@ -118,6 +124,7 @@ def report_cmd(
                 on_start=start,
                 jobs=jobs,
                 findings_path=findings,
+                wave=wave,
             )
     else:
         results = build_reports(
@@ -129,6 +136,7 @@ def report_cmd(
             command=command,
             jobs=jobs,
             findings_path=findings,
+            wave=wave,
         )
     for name, outputs in results:
         label = name if name is not None else "field-wide"

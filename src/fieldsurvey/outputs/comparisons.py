@@ -75,16 +75,21 @@ def benchmark(
     scales: Sequence[str] = (),
     min_cell: int | None = None,
     command: str = "",
+    wave: str | None = None,
 ) -> Output:
     """Every organisation against the field without it, through the gate.
 
     With ``org`` the output shows only that organisation's rows (and the field's); the gate
     still judges the benchmark of every organisation, which the shrunken means and ranks rest
-    on.
+    on. With ``wave`` that wave is benchmarked (later waves are left out; earlier ones give
+    the trend), so an organisation that did not take part in the latest wave can be
+    benchmarked on a wave it did take part in.
     """
     frame = load_frame(study_dir)
     if frame.study is None:
         raise StudyError(f"{study_dir}: benchmark needs a study folder")
+    if wave is not None:
+        frame = _up_to_wave(frame, wave_column, str(wave))
     if role is not None and role not in frame.data:
         raise StudyError(f"no role column {role!r}")
     if org is not None and org not in set(frame.data["org"].astype(str)):
@@ -99,6 +104,23 @@ def benchmark(
     if org is not None:
         out.tables = {name: _only(table, org) for name, table in out.tables.items()}
     return out
+
+
+def _up_to_wave(frame: Any, column: str, wave: str) -> Any:
+    """The frame without the waves after ``wave`` (in the study's order of waves)."""
+    from dataclasses import replace
+
+    if column not in frame.data:
+        raise StudyError(f"--wave: the data have no wave column {column!r}")
+    present = frame.data[column].astype(str)
+    declared = [str(w) for w in frame.study.config.waves]
+    order = [w for w in declared if w in set(present)] + sorted(set(present) - set(declared))
+    if wave not in order:
+        raise StudyError(f"--wave: no responses in wave {wave!r}; the study has waves "
+                         f"{', '.join(order)}")
+    keep = present.isin(order[: order.index(wave) + 1]).to_numpy()
+    keys = frame.keys[keep].reset_index(drop=True) if frame.keys is not None else None
+    return replace(frame, data=frame.data[keep].reset_index(drop=True), keys=keys)
 
 
 def _only(table: pd.DataFrame, org: str) -> pd.DataFrame:

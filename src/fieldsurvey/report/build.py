@@ -148,6 +148,7 @@ def build_reports(
     field: bool = True,
     jobs: int = 1,
     on_start: Callable[[int], None] | None = None,
+    wave: str | None = None,
 ) -> list[tuple[str | None, dict[str, Path]]]:
     """The field-wide report and, with ``orgs``, one report per organisation.
 
@@ -172,6 +173,8 @@ def build_reports(
         Build the field-wide report (default True).
     on_start : callable, optional
         Called once with the number of reports, before the first is built (for progress bars).
+    wave : str, optional
+        The wave to report (default the latest); later waves are left out.
     jobs : int
         Worker processes (default 1). With more, reports are built in worker processes that
         share the loaded study; results are the same bytes in the same order.
@@ -187,7 +190,7 @@ def build_reports(
     """
     if not isinstance(study, Study):
         study = open_study(study)
-    data = load_study_data(study, n_boot=N_BOOT)
+    data = load_study_data(study, n_boot=N_BOOT, wave=wave)
     if orgs == "all":
         selected = data.organisations
     elif orgs is None:

@@ -19,6 +19,7 @@ from fieldsurvey.analyse.report import OTHER, THIS, WEIGHTED
 from fieldsurvey.analyse.study import PUBLISHED_RELIABILITY, ScaleInfo, StudyData
 from fieldsurvey.disclosure import gate_table, policy_for
 from fieldsurvey.instrument import resolve_instrument
+from fieldsurvey.report import content_benchmarking as benchmarking
 from fieldsurvey.report.bundle import ResultsBundle
 from fieldsurvey.report.document import ReportDocument, format_number
 from fieldsurvey.report.figures import (
@@ -1152,14 +1153,23 @@ def write_report_content(
     )
     body = ReportDocument("body")
     _who_responded(r, body)
+    benchmarking.response_rate(r, body)
     if org is not None:
         _against_field(r, body)
+        benchmarking.comparator_and_change(r, body)
+        benchmarking.what_to_change_first(r, body)
     _wellbeing(r, body)
     _lived_experience(r, body, findings)
+    benchmarking.lived_experience_extra(r, body)
     _conditions(r, body)
     _organisations(r, body)
     if org is None:
         _trend(r, body)
+        body.heading("Change since the last wave", level=2)
+        benchmarking.change_since_last_wave(r, body)
+        benchmarking.coalition_view(r, body)
+        benchmarking.what_to_change_first(r, body)
+    benchmarking.per_question(r, body)
     _methods(r, body)
     _reproducibility(r, body, command)
     doc.heading("Summary")

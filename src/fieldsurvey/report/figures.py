@@ -176,6 +176,10 @@ def _save(fig: _MplFigure, path: Path) -> Path:
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format=suffix[1:], metadata=metadata)
+    if suffix == ".png":
+        # The HTML report shows this sharp twin (reports/fig-alt.lua); PDF and DOCX the PNG.
+        fig.savefig(path.with_suffix(".svg"), format="svg", metadata={"Date": None,
+                                                                      "Creator": None})
     return path
 
 

@@ -123,7 +123,8 @@ def verify_report(report_dir: str | Path) -> VerifyResult:
     study = open_study(manifest["study"])
     settings = manifest.get("settings", {})
     findings = settings.get("findings")
-    data = load_study_data(study, n_boot=int(settings.get("n_boot", 200)))
+    data = load_study_data(study, n_boot=int(settings.get("n_boot", 200)),
+                           wave=settings.get("reported_wave"))
     recorded_inputs = [(i["wave"], i["sha256"]) for i in manifest.get("inputs", [])]
     current_inputs = [(str(i["wave"]), i["sha256"]) for i in data.inputs]
     if recorded_inputs != current_inputs:

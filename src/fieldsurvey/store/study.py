@@ -95,6 +95,8 @@ class StudyConfig:
     attention_checks: dict[str, int] = field(default_factory=dict)
     exclusions: Exclusions = field(default_factory=Exclusions)
     microdata: MicrodataSettings = field(default_factory=MicrodataSettings)
+    #: The field report's coalition view names organisations by their codes (else "Member 1"...).
+    name_organisations: bool = False
 
     def to_yaml_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -105,6 +107,8 @@ class StudyConfig:
             del out["microdata"]
         else:
             out["microdata"] = self.microdata.to_yaml_dict()
+        if not self.name_organisations:
+            del out["name_organisations"]
         return out
 
 
@@ -320,6 +324,9 @@ def _validate(raw: Any, path: Path) -> StudyConfig:
         bad("attention_checks", "must map item ids to the expected answer code")
         checks = {}
     microdata = _validate_microdata(raw.get("microdata"), instruments, bad)
+    named = raw.get("name_organisations", False)
+    if not isinstance(named, bool):
+        bad("name_organisations", "must be true or false")
     if problems:
         raise StudyError("\n".join(problems))
     return StudyConfig(
@@ -336,6 +343,7 @@ def _validate(raw: Any, path: Path) -> StudyConfig:
         role_column=role_column,
         weighting=weighting,
         microdata=microdata,
+        name_organisations=bool(named),
     )
 
 
