@@ -188,13 +188,16 @@ def _run_plan(run: DemoRun) -> None:
 
     assert run.study is not None
     plan = load_plan(data_dir("analysis") / "structural-burnout-plan.yaml")
-    results = run_plan(run.study.root, plan, command="fieldsurvey demo: run-plan")
+    # H7 compares pay in the organisation profiles with the bundled living-wage reference.
+    reference = data_dir("analysis") / "living-wage" / "uk-real-living-wage-2024.yaml"
+    results = run_plan(run.study.root, plan, command="fieldsurvey demo: run-plan",
+                       wage_reference=reference)
     path = run.out_dir / "results" / "structural-burnout-plan.csv"
     results.to_csv(path, index=False)
     decisions = results.drop_duplicates("hypothesis")[["hypothesis", "decision"]]
     run.console.print("analysis plan: " + ", ".join(
         f"{h} {'withheld' if pd.isna(d) else d}" for h, d in decisions.itertuples(index=False)))
-    run.record("pre-registered hypotheses H1-H5 with decisions (gated)", path)
+    run.record("pre-registered hypotheses H1-H9 with decisions (gated)", path)
 
 
 def _psychometrics(run: DemoRun) -> None:
