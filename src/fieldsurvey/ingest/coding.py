@@ -74,17 +74,18 @@ def code_item(
     missing_codes: Mapping[str, Sequence[Any]],
     value_labels: Mapping[str, Mapping[str, str]],
     open_coded: bool,
-) -> tuple[np.ndarray | pd.Series, np.ndarray, np.ndarray, list[tuple[int, str, str]]]:
+) -> tuple[np.ndarray | pd.Series, np.ndarray | None, np.ndarray | None,
+           list[tuple[int, str, str]]]:
     """Code one item from its column(s): ``(values, reasons, cells, declared)``.
 
     ``reasons`` has "" where the row is fine; ``cells`` has, where it is not, the offending
-    cells as ``{column: value shown}`` (None elsewhere); ``declared`` lists
+    cells as ``{column: value shown}`` (None elsewhere); both are None when every row is fine
+    (the usual case: no million-element arrays of Python objects per item). ``declared`` lists
     ``(position, code, label)`` of declared missing codes met (the first column holding one
     wins).
     """
     n = len(next(iter(columns.values())))
-    reasons = np.full(n, "", dtype=object)
-    cells = np.full(n, None, dtype=object)
+    reasons = cells = None
     declared: list[tuple[int, str, str]] = []
     coded: dict[str, np.ndarray | pd.Series] = {}
     for name, raw in columns.items():
@@ -104,12 +105,16 @@ def code_item(
         result = code_answers(raw, scale, extra_labels)
         coded[name] = result.values
         if result.invalid.any():
+            if reasons is None:
+                reasons, cells = np.full(n, "", dtype=object), np.full(n, None, dtype=object)
             shown = raw.map(shown_value).to_numpy(dtype=object)
             bad = result.invalid & (reasons == "")
             reasons[bad] = [f"column {name}: {r} (value {v!r})"
                             for r, v in zip(result.reasons[bad], shown[bad], strict=True)]
             cells[bad] = [{name: v} for v in shown[bad]]
     values, conflicts, pairs = _coalesce(coded, open_coded)
+    if pairs and reasons is None:
+        reasons, cells = np.full(n, "", dtype=object), np.full(n, None, dtype=object)
     for row, (a, b) in pairs.items():
         if reasons[row] == "":
             reasons[row] = conflicts[row]

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from fieldsurvey.ingest.files import Body, RawRecords, empty_quarantine
 from fieldsurvey.ingest.personal_data import (
@@ -147,6 +149,10 @@ def free_text_columns(frame: pd.DataFrame, exclude: Iterable[str] = ()) -> list[
         values = frame[column]
         if values.dtype.kind in "biufcmM":
             continue
+        if values.dtype == "str":  # Arrow-backed text: the longest value, measured in Arrow
+            longest = pc.max(pc.utf8_length(pa.array(values))).as_py()
+            if longest is None or longest < FREE_TEXT_MIN_CHARS:
+                continue
         text = values.dropna().astype("str")
         if text.empty:
             continue

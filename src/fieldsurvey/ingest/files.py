@@ -250,8 +250,12 @@ def _quarantine_frame(rows: list[tuple[int, str, str]]) -> pd.DataFrame:
     return frame.astype({"row": "int64", "raw": object, "reason": object})
 
 
-def _parse_with_arrow(data: bytes, delimiter: str, skip_rows: int = 0):
-    """Parse with Arrow's C++ reader; returns (Arrow table of text, invalid rows, n_columns)."""
+def _parse_with_arrow(data: bytes, delimiter: str, skip_rows: int = 0, threads: bool = False):
+    """Parse with Arrow's C++ reader; returns (Arrow table of text, invalid rows, n_columns).
+
+    With ``threads`` the file's blocks are parsed in parallel, but Arrow then cannot number
+    the rows it refuses (their ``number`` is None).
+    """
     invalid: list[Any] = []
 
     def on_invalid(row: Any) -> str:
@@ -259,7 +263,8 @@ def _parse_with_arrow(data: bytes, delimiter: str, skip_rows: int = 0):
         return "skip"
 
     read_options = pacsv.ReadOptions(
-        autogenerate_column_names=True, use_threads=False, skip_rows=skip_rows, block_size=1 << 24
+        autogenerate_column_names=True, use_threads=threads, skip_rows=skip_rows,
+        block_size=1 << 23,  # blocks of 8 MB: two or more for files worth threading
     )
     parse_options = pacsv.ParseOptions(
         delimiter=delimiter,
@@ -471,8 +476,12 @@ def _arrow_records(data: bytes, delimiter: str, notes: list[str]
                    ) -> tuple[pa.Table, np.ndarray, list[tuple[int, str, str]]]:
     """Records, their record numbers and the rows to quarantine, parsed by Arrow; raises
     ``ArrowInvalid`` when Arrow cannot number the rows it refused (the caller falls back)."""
-    table, invalid, width = _parse_with_arrow(data, delimiter)
-    bad_numbers = np.asarray([row.number for row in invalid], dtype=np.int64)
+    table, invalid, width = _parse_with_arrow(data, delimiter, threads=True)
+    if invalid:  # rare: parse again in one thread, which numbers the rows it refuses
+        del table
+        table, invalid, width = _parse_with_arrow(data, delimiter)
+    bad_numbers = np.asarray([-1 if row.number is None else row.number for row in invalid],
+                             dtype=np.int64)
     if (bad_numbers < 1).any():
         raise pa.ArrowInvalid("row numbers unknown")
     # The readable records are every record number but the refused ones (a mask, not a set

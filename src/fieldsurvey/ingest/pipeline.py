@@ -232,17 +232,26 @@ class _Reasons:
     def __init__(self, n: int) -> None:
         self.text = np.full(n, "", dtype=object)
         self.cells = np.full(n, None, dtype=object)
+        self._ok = np.ones(n, dtype=bool)  # kept beside text: comparing objects is slow
 
     def reject(self, mask: np.ndarray, reason: str | np.ndarray,
                offending: np.ndarray | None = None) -> None:
-        fresh = np.asarray(mask, dtype=bool) & (self.text == "")
+        fresh = np.asarray(mask, dtype=bool) & self._ok
+        if not fresh.any():
+            return
         self.text[fresh] = reason if isinstance(reason, str) else np.asarray(reason)[fresh]
         if offending is not None:
             self.cells[fresh] = offending[fresh]
+        self._ok[fresh] = False
+
+    def reject_cells(self, reasons: np.ndarray | None, offending: np.ndarray | None) -> None:
+        """Reject the rows :func:`~fieldsurvey.ingest.coding.code_item` found a reason for."""
+        if reasons is not None:
+            self.reject(reasons != "", reasons, offending)
 
     @property
     def ok(self) -> np.ndarray:
-        return self.text == ""
+        return self._ok.copy()
 
 
 def _prepare(
@@ -307,8 +316,9 @@ def _prepare(
             ).to_numpy()
         else:
             rows[flag_col] = pd.NA
-    answers = pd.DataFrame({item: np.asarray(values)[ok] for item, values in coded.items()},
-                           index=rows.index)
+    every = bool(ok.all())  # the usual case: no million-row copies to drop nothing
+    answers = pd.DataFrame({item: np.asarray(values) if every else np.asarray(values)[ok]
+                            for item, values in coded.items()}, index=rows.index)
     rows = pd.concat([rows, answers], axis=1)
     quarantine = _quarantine_rows(source_rows, keys.ids, reasons)
     flags = _quality_flags(answers, meta[ok], rows, instruments, study)
@@ -408,7 +418,7 @@ def _code_items(study: Study, export: PlatformExport, data: pd.DataFrame, mappin
             value_labels=export.value_labels,
             open_coded=scale.type == "categorical" and not scale.labels)
         coded[item_id] = values
-        reasons.reject(problems != "", problems, offending)
+        reasons.reject_cells(problems, offending)
         declared += [(p, item_id, code, label) for p, code, label in met]
     frame = pd.DataFrame(declared, columns=["position", "item", "code", "label"])
     return coded, text_items, frame.astype({"position": "int64"})
@@ -733,6 +743,9 @@ def _against_stored(con, rows: pd.DataFrame, quarantine: pd.DataFrame, file: str
     ).df()
     con.unregister("incoming_keys")
     item_cols = [c for c in rows.columns if c not in _NOT_ANSWERS]
+    if stored.empty:  # the usual case, new responses: nothing to compare row by row
+        rows, renamed = _renamed_ids(con, rows, item_cols)
+        return rows, pd.concat([quarantine, renamed], ignore_index=True)
     merged = rows.merge(stored, on=key, how="left", suffixes=("", "__stored"), indicator=True)
     seen = (merged["_merge"] == "both").to_numpy()
     compared = [c for c in item_cols if f"{c}__stored" in merged]
