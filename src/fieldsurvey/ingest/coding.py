@@ -90,8 +90,9 @@ def code_item(
     coded: dict[str, np.ndarray | pd.Series] = {}
     for name, raw in columns.items():
         raw = raw.reset_index(drop=True)
-        mask, code = declared_missing_mask(raw, missing_codes.get(name, ()))
-        if mask.any():
+        codes = missing_codes.get(name, ())
+        mask, code = declared_missing_mask(raw, codes) if codes else (None, None)
+        if mask is not None and mask.any():
             labels = value_labels.get(name, {})
             for position in np.flatnonzero(mask):
                 if not any(p == position for p, _, _ in declared):
@@ -129,10 +130,10 @@ def _coalesce(coded: Mapping[str, np.ndarray | pd.Series], open_coded: bool
     names = list(coded)
     first = coded[names[0]]
     n = len(first)
-    conflicts = np.full(n, "", dtype=object)
     pairs: dict[int, tuple[str, str]] = {}
     if len(names) == 1:
-        return first, conflicts, pairs
+        return first, np.empty(0, dtype=object), pairs  # no pairs: no conflict to look up
+    conflicts = np.full(n, "", dtype=object)
     if open_coded:
         frame = pd.DataFrame({name: pd.Series(coded[name]).reset_index(drop=True) for name in names})
         values = frame.bfill(axis=1).iloc[:, 0].astype("string")

@@ -216,8 +216,11 @@ def as_number(values: pd.Series | None, index: pd.Index) -> pd.Series:
     """Vectorised numbers (comma decimals accepted); unparsable -> NaN."""
     if values is None:
         return pd.Series(np.nan, index=index, dtype="float64")
-    text = values.astype("str").str.strip().str.replace(",", ".", regex=False)
-    return pd.to_numeric(text, errors="coerce").astype("float64")
+    # Parsed once per distinct value (a few per column: progress, duration) and spread back.
+    codes, distinct = pd.factorize(values.astype("str"), use_na_sentinel=True)
+    text = pd.Series(distinct, dtype="str").str.strip().str.replace(",", ".", regex=False)
+    numbers = np.append(pd.to_numeric(text, errors="coerce").to_numpy(dtype=float), np.nan)
+    return pd.Series(numbers[codes], index=values.index, dtype="float64")
 
 
 def as_text(values: pd.Series | None, index: pd.Index) -> pd.Series:
