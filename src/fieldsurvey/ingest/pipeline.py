@@ -449,6 +449,8 @@ def _row_orgs(study: Study, data: pd.DataFrame, mapping, coded: dict, org: str |
 
 
 def _reject_duplicates(keys: pd.DataFrame, source_rows: pd.Series, reasons: _Reasons) -> None:
+    if keys["response_id"].is_unique:  # the usual case, and one hash table instead of three
+        return
     dup = keys.duplicated(keep="first").to_numpy() & reasons.ok
     if not dup.any():
         return
