@@ -163,6 +163,8 @@ def ingest_file(
                   "structure": structure}
     export = _read(path, platform, companions, answer_columns)
     prepared = _prepare(study, export, instruments, map_file, wave, org, path.name)
+    # Every answer is coded in prepared.rows: the text cells need not be held while storing.
+    export.data = export.data.iloc[:0]
     if not store_existed:
         prepared.notes.append(f"the study store {study.store_path.name} was missing: a new, "
                               "empty one was created for this file")
@@ -289,8 +291,8 @@ def _prepare(
     reasons.reject(keys.waves.isna().to_numpy(), "no REDCap event (redcap_event_name is empty)")
     # Before coding: a personal-data cell is quarantined as such, its value never shown.
     reasons.reject(*_personal_answers(data, _answer_sources(study, data, mapping, org), export))
-    coded, text_items, declared = _code_items(study, export, data, mapping, instruments, map_file,
-                                              reasons)
+    coded, text_items, declared, numbers = _code_items(study, export, data, mapping, instruments,
+                                                       map_file, reasons)
     orgs = _row_orgs(study, data, mapping, coded, org, file, reasons)
     if keys.per_form_rows:
         answered = np.zeros(len(data), dtype=bool)
@@ -316,9 +318,7 @@ def _prepare(
             ).to_numpy()
         else:
             rows[flag_col] = pd.NA
-    every = bool(ok.all())  # the usual case: no million-row copies to drop nothing
-    answers = pd.DataFrame({item: np.asarray(values) if every else np.asarray(values)[ok]
-                            for item, values in coded.items()}, index=rows.index)
+    answers = _stored_answers(coded, numbers, ok, rows.index)
     rows = pd.concat([rows, answers], axis=1)
     quarantine = _quarantine_rows(source_rows, keys.ids, reasons)
     flags = _quality_flags(answers, meta[ok], rows, instruments, study)
@@ -391,9 +391,16 @@ def _nothing_mapped(export: PlatformExport, instruments: list, file: str) -> Ing
 
 def _code_items(study: Study, export: PlatformExport, data: pd.DataFrame, mapping,
                 instruments: list, map_file: MappingFile | None, reasons: _Reasons):
-    """Coded answers per storable item, text items, and the declared missing codes met."""
+    """Coded answers per storable item, text items, the declared missing codes met, and the
+    numeric items' codes as one block (item by respondent) with those items' ids.
+
+    Numeric codes are written straight into the block (``coded`` holds views of its rows),
+    which becomes the stored rows' answer columns without another copy of every answer.
+    """
     storable = item_columns(study)
     scale_of = {it.id: inst.response_scales[it.scale] for inst in instruments for it in inst.items}
+    block = np.empty((len(mapping.columns_for_item()), len(data)))  # pages used are the rows set
+    numeric: list[str] = []
     coded: dict[str, np.ndarray | pd.Series] = {}
     text_items: dict[str, pd.Series] = {}
     declared: list[tuple[int, str, str, str]] = []
@@ -417,11 +424,34 @@ def _code_items(study: Study, export: PlatformExport, data: pd.DataFrame, mappin
             answers, scale, extra_labels=extra, missing_codes=export.missing_codes,
             value_labels=export.value_labels,
             open_coded=scale.type == "categorical" and not scale.labels)
+        if isinstance(values, np.ndarray) and values.dtype == np.float64:
+            block[len(numeric)] = values
+            values = block[len(numeric)]
+            numeric.append(item_id)
         coded[item_id] = values
         reasons.reject_cells(problems, offending)
         declared += [(p, item_id, code, label) for p, code, label in met]
     frame = pd.DataFrame(declared, columns=["position", "item", "code", "label"])
-    return coded, text_items, frame.astype({"position": "int64"})
+    return coded, text_items, frame.astype({"position": "int64"}), (block[:len(numeric)], numeric)
+
+
+def _stored_answers(coded: dict, numbers: tuple[np.ndarray, list[str]], ok: np.ndarray,
+                    index: pd.Index) -> pd.DataFrame:
+    """The answer columns of the rows to store (``ok``), in the items' order.
+
+    The numeric block (item by respondent) is adopted by pandas as it is when every row is
+    stored (its transpose is a column-major respondent-by-item block), else cut once.
+    """
+    block, numeric = numbers
+    every = bool(ok.all())  # the usual case: no million-row copies to drop nothing
+    answers = pd.DataFrame((block if every else block[:, ok]).T, columns=numeric, index=index,
+                           copy=False)
+    in_block = set(numeric)
+    others = {item: np.asarray(values) if every else np.asarray(values)[ok]
+              for item, values in coded.items() if item not in in_block}
+    if not others:
+        return answers
+    return pd.concat([answers, pd.DataFrame(others, index=index)], axis=1)[list(coded)]
 
 
 def _row_orgs(study: Study, data: pd.DataFrame, mapping, coded: dict, org: str | None,
