@@ -1,7 +1,8 @@
 """Whole commands, as users run them: a fresh ``fieldsurvey`` process reading the file included.
 
-Prints, from one run on one machine, wall time and peak resident size of each whole process and
-its ratio to two peers timed in the same run: pandas' ``read_csv`` of the same file (in this
+Prints, from one run on one machine, wall time, CPU time (user + system, all threads) and peak
+resident size of each whole process, the peak as a multiple of the data (the answers as 8-byte
+numbers, and the file), and its ratio to two peers timed in the same run: pandas' ``read_csv`` of the same file (in this
 process) and R (``Rscript``: read.csv + psych::scoreItems / psych::alpha + write.csv) when R and
 psych are installed. Targets (issue 17): ``score`` 500,000 x 30 at most 0.2x R and at most 3x
 pandas' read; ``reliability`` 60 items x 200,000 at most 0.2x R; ``score`` 1,000,000 x 60 (here 66) under
@@ -44,15 +45,40 @@ write.csv(r$item.stats, a[2])
 """
 
 
-def whole(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak resident GB of one child process (its own rusage, via wait4)."""
+# Runs ``fieldsurvey`` and reports the peak resident size of this process alone. The kernel's
+# ru_maxrss of a child also counts its parent's size at fork (this script holds the data it
+# timed pandas on), so the peak is read from the child's own /proc/self/status at exit.
+_PEAK_OF_CHILD = """
+import atexit, runpy, sys
+def _peak():
+    try:
+        with open("/proc/self/status") as status:
+            kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+        sys.stderr.write(f"\\npeak-kb {kb}\\n")
+    except (OSError, StopIteration):
+        pass
+atexit.register(_peak)
+sys.argv = ["fieldsurvey", *sys.argv[1:]]
+runpy.run_module("fieldsurvey", run_name="__main__", alter_sys=True)
+"""
+
+
+def whole(cmd: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and peak resident GB of one child process (times from its own
+    rusage, via wait4). On a shared machine wall time varies with the load; CPU time much
+    less. A ``python -m fieldsurvey`` command reports its own peak (see ``_PEAK_OF_CHILD``)."""
+    if cmd[1:3] == ["-m", "fieldsurvey"]:
+        cmd = [cmd[0], "-c", _PEAK_OF_CHILD, *cmd[3:]]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
+    err = proc.stderr.read().decode()
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode()}")
-    return wall, usage.ru_maxrss / 2**20
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{err}")
+    peaks = [int(line.split()[1]) for line in err.splitlines() if line.startswith("peak-kb ")]
+    peak = peaks[-1] / 2**20 if peaks else usage.ru_maxrss / 2**20
+    return wall, usage.ru_utime + usage.ru_stime, peak
 
 
 def answers_csv(path: Path, rows: int, columns: list[str], seed: int = 1) -> None:
@@ -96,9 +122,20 @@ def r_time(script: str, data: Path, out: Path, folder: Path) -> float | None:
         return None
 
 
-def line(what: str, wall: float, rss: float, peers: dict[str, float | None]) -> None:
+#: Peak RSS of ``fieldsurvey --version`` (the interpreter and its libraries), set by main().
+BASE_RSS = [0.0]
+
+
+def line(what: str, run: tuple[float, float, float], peers: dict[str, float | None],
+         data: Path, cells: int) -> None:
+    """One command's figures: times, peak RSS as a multiple of its data, ratios to peers."""
+    wall, cpu, rss = run
+    numbers, file = cells * 8 / 2**30, data.stat().st_size / 2**30
     ratios = ", ".join(f"{wall / t:.2f}x {name} ({t:.2f} s)" for name, t in peers.items() if t)
-    print(f"{what}: {wall:.2f} s, peak RSS {rss:.2f} GB" + (f"; {ratios}" if ratios else ""))
+    print(f"{what}: {wall:.2f} s wall, {cpu:.2f} s CPU, peak RSS {rss:.2f} GB = "
+          f"{rss / numbers:.1f}x the answers as numbers ({numbers:.2f} GB; "
+          f"{(rss - BASE_RSS[0]) / numbers:.1f}x above start-up), {rss / file:.1f}x the file "
+          f"({file:.2f} GB)" + (f"; {ratios}" if ratios else ""))
 
 
 def main() -> None:
@@ -109,17 +146,18 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        wall, rss = whole([*fs, "--version"])
-        print(f"start-up (fieldsurvey --version): {wall:.2f} s, peak RSS {rss:.2f} GB "
-              "[target < 0.3 s]")
+        wall, cpu, rss = whole([*fs, "--version"])
+        BASE_RSS[0] = rss
+        print(f"start-up (fieldsurvey --version): {wall:.2f} s wall, {cpu:.2f} s CPU, "
+              f"peak RSS {rss:.2f} GB [target < 0.3 s]")
 
         data = folder / "score30.csv"
         answers_csv(data, 500_000 // scale, [f"pq{i:02d}" for i in range(1, 31)])
         peers = {"pandas read_csv": pandas_read(data),
                  "R": r_time(R_SCORE, data, folder / "r.csv", folder)}
-        wall, rss = whole([*fs, "score", str(data), "-i", "proqol5", "-o",
-                           str(folder / "s.csv")])
-        line(f"score {500_000 // scale:,} x 30 (whole process)", wall, rss, peers)
+        run = whole([*fs, "score", str(data), "-i", "proqol5", "-o", str(folder / "s.csv")])
+        line(f"score {500_000 // scale:,} x 30 (whole process)", run, peers, data,
+             500_000 // scale * 30)
         print("  [targets: <= 0.2x R, <= 3x pandas read_csv]")
 
         items = sixty_item_instrument(folder / "bench60.yaml")
@@ -127,8 +165,9 @@ def main() -> None:
         answers_csv(data, 200_000 // scale, items)
         peers = {"pandas read_csv": pandas_read(data),
                  "R": r_time(R_ALPHA, data, folder / "r.csv", folder)}
-        wall, rss = whole([*fs, "reliability", str(data), "-i", str(folder / "bench60.yaml")])
-        line(f"reliability 60 x {200_000 // scale:,} (whole process)", wall, rss, peers)
+        run = whole([*fs, "reliability", str(data), "-i", str(folder / "bench60.yaml")])
+        line(f"reliability 60 x {200_000 // scale:,} (whole process)", run, peers, data,
+             200_000 // scale * 60)
         print("  [target: <= 0.2x R]")
 
         data = folder / "score66.csv"
@@ -136,11 +175,10 @@ def main() -> None:
         columns = [item.id for ref in scored for item in resolve_instrument(ref).items]
         answers_csv(data, 1_000_000 // scale, columns)
         peers = {"pandas read_csv": pandas_read(data)}
-        size = data.stat().st_size / 2**30
         command = [*fs, "score", str(data), "-o", str(folder / "s.csv")]
-        wall, rss = whole(command + [arg for ref in scored for arg in ("-i", ref)])
-        line(f"score {1_000_000 // scale:,} x {len(columns)} (whole process, file {size:.2f} GB)",
-             wall, rss, peers)
+        run = whole(command + [arg for ref in scored for arg in ("-i", ref)])
+        line(f"score {1_000_000 // scale:,} x {len(columns)} (whole process)", run, peers, data,
+             1_000_000 // scale * len(columns))
         print("  [target: < 6 s, < 1.5 GB]")
 
         from ingest_bench import write_qualtrics_csv  # bench/ is on the path of its scripts
@@ -151,8 +189,9 @@ def main() -> None:
         whole([*fs, "init", str(study), "-i", "workforce-context", "-i", "proqol5", "-i",
                "structural-conditions", "--org-column", "wf_org"])
         peers = {"pandas read_csv": pandas_read(data)}
-        wall, rss = whole([*fs, "ingest", str(study), str(data)])
-        line(f"ingest {1_000_000 // scale:,} rows x 73 columns (whole process)", wall, rss, peers)
+        run = whole([*fs, "ingest", str(study), str(data)])
+        line(f"ingest {1_000_000 // scale:,} rows x 73 columns (whole process)", run, peers,
+             data, 1_000_000 // scale * 73)
         print("  [target: < 15 s]")
 
 

@@ -176,3 +176,16 @@ def test_text_columns_arrow_conversion_matches_pandas_rule(tmp_path):
         assert frame[column].tolist() == expected[column].tolist() or (
             frame[column].isna().all() and expected[column].isna().all())
         assert frame[column].dtype.kind == expected[column].dtype.kind
+
+
+def test_one_byte_answer_columns_read_from_arrow_buffers(tmp_path):
+    """Single-digit columns take the buffer fast path; anything else falls back to the rule."""
+    path = tmp_path / "items.csv"
+    path.write_text("d,gap,mixed,letter,dash,blank\n1,,1,a,-,\n0,5,10,b,1,\n9,7,3,c,2,\n")
+    frame = read_table(path)
+    assert frame["d"].tolist() == [1.0, 0.0, 9.0]
+    assert frame["gap"].tolist()[1:] == [5.0, 7.0] and np.isnan(frame["gap"].iloc[0])
+    assert frame["mixed"].tolist() == [1.0, 10.0, 3.0]
+    assert frame["letter"].tolist() == ["a", "b", "c"]
+    assert frame["dash"].tolist() == ["-", "1", "2"]  # "-" is not a number: the column is text
+    assert frame["blank"].isna().all() and frame["blank"].dtype.kind == "O"

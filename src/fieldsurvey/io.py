@@ -39,6 +39,7 @@ from fieldsurvey.ingest.files import (
     split_header,
 )
 from fieldsurvey.ingest.qualtrics import qualtrics_layout
+from fieldsurvey.instrument.answers import single_digit_codes
 
 STAT_SUFFIXES = (".sav", ".zsav", ".por", ".dta", ".sas7bdat", ".xpt")
 PARQUET_SUFFIXES = (".parquet",)
@@ -290,13 +291,10 @@ def _read_text(source: Path) -> DataTable:
     names = header_names(raw_names, str(source))
     check_header(text.file, text.quarantine, text.row_numbers, header_rows)
     _refuse_broken_rows(text.quarantine, source)
-    frame = _typed_frame(text.table.slice(header_rows), names)
+    columns = text.table.slice(header_rows).columns
     numbers, notes = text.row_numbers[header_rows:], list(text.notes)
-    del text
-    # Arrow's allocator keeps freed buffers for reuse; the text cells are done with, so hand
-    # their memory back before the caller allocates its own (scoring's answer matrix).
-    pa.default_memory_pool().release_unused()
-    return DataTable(frame, str(source), numbers, notes=notes)
+    del text  # the columns list is now the only reference to the text cells
+    return DataTable(_typed_frame(columns, names), str(source), numbers, notes=notes)
 
 
 def _header_rows(layout: str | None) -> int:
@@ -312,18 +310,26 @@ def _refuse_broken_rows(quarantine: pd.DataFrame, source: Path) -> None:
         raise IngestError(source, int(first["row"]), None, f"malformed row: {first['reason']}")
 
 
-def _typed_frame(body: pa.Table, names: list[str]) -> pd.DataFrame:
-    """The body's columns typed by :func:`_numbers_of`, under ``names``.
+def _typed_frame(columns: list[pa.ChunkedArray], names: list[str]) -> pd.DataFrame:
+    """The columns typed by :func:`_numbers_of`, under ``names``; ``columns`` is emptied.
 
     Numeric columns are written straight into one column-major float block, which pandas
-    takes without copying; text columns are inserted beside it.
+    takes without copying; text columns are inserted beside it. Each column's text is let go
+    as soon as it is converted, so the text and the numbers of the whole table are never held
+    at once (for a million rows of 66 answers: 0.35 GB of text, 0.5 GB of numbers).
     """
-    block = np.empty((body.num_rows, body.num_columns), dtype=np.float64, order="F")
+    rows = len(columns[0]) if columns else 0
+    block = np.empty((rows, len(columns)), dtype=np.float64, order="F")
     numeric: list[int] = []
     text: dict[int, pa.ChunkedArray] = {}
-    for i, column in enumerate(body.columns):
+    pool = pa.default_memory_pool()
+    for i in range(len(columns)):
+        column, columns[i] = columns[i], None
         if _numbers_of(column, block[:, len(numeric)]):
             numeric.append(i)
+            del column
+            # Arrow's allocator keeps freed buffers for reuse; hand them back to the system.
+            pool.release_unused()
         else:
             text[i] = column
     frame = pd.DataFrame(block[:, : len(numeric)], columns=[names[i] for i in numeric], copy=False)
@@ -337,14 +343,10 @@ def _numbers_of(column: pa.ChunkedArray, out: np.ndarray) -> bool:
     rule of :func:`numeric_where_lossless`), else return False. Checked and converted on the
     distinct values (a few per answer column) and spread to the rows with one ``take``, so no
     cell becomes a Python object."""
-    if pc.max(pc.binary_length(column)).as_py() == 1:
-        # One byte per cell (answer codes 1-5): the only one-byte strings Arrow reads as numbers
-        # are the digits, all plain, so a cast that succeeds is the whole check.
-        try:
-            out[:] = pc.cast(column, pa.float64()).to_numpy()
-        except pa.ArrowInvalid:
-            return False
+    if single_digit_codes(column, out):
         return True
+    if pc.max(pc.binary_length(column)).as_py() == 1:
+        return False  # one-byte cells that are not all digits: "a", "-", ...
     encoded = pc.dictionary_encode(column.combine_chunks())
     distinct = pc.utf8_trim_whitespace(encoded.dictionary)
     if not len(distinct) or not pc.all(pc.match_substring_regex(distinct, _PLAIN_NUMBER)).as_py():

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from fieldsurvey.cli.output import UserError, console, print_table, whole_numbers_as_integers
-from fieldsurvey.ingest.mapping import columns_as_items
 from fieldsurvey.instrument import resolve_instrument
 from fieldsurvey.scoring import score_scales
 
@@ -32,6 +31,8 @@ def score_cmd(data: Path, instruments: tuple[str, ...], id_column: str | None, i
     read = read_data(data)
     table = read.answers()  # declared missing codes are never scored
     if mapping:
+        from fieldsurvey.ingest.mapping import columns_as_items
+
         table = columns_as_items(table, [resolve_instrument(i) for i in instruments], mapping)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -14,21 +14,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fieldsurvey.ingest.detect import PLATFORMS, detect_platform
+from fieldsurvey._lazy import lazy_exports
 from fieldsurvey.ingest.errors import IngestError
-from fieldsurvey.ingest.export import META_FLAGS, PlatformExport, keep_as_answers
-from fieldsurvey.ingest.files import RawRecords, read_records
-from fieldsurvey.ingest.kobo import KoboForm, read_kobo, read_kobo_form
-from fieldsurvey.ingest.limesurvey import (
-    LimeSurveyStructure,
-    read_limesurvey,
-    read_limesurvey_structure,
-)
-from fieldsurvey.ingest.qualtrics import read_qualtrics
-from fieldsurvey.ingest.redcap import read_redcap, read_redcap_dictionary
-from fieldsurvey.ingest.surveymonkey import read_surveymonkey
+
+if TYPE_CHECKING:
+    from fieldsurvey.ingest.export import PlatformExport
+    from fieldsurvey.ingest.files import RawRecords
+
+# Loaded on first use: the analysis commands read tables through fieldsurvey.io, which needs
+# the file readers here but none of the platforms' readers or the personal-data rules.
+_MODULES = {
+    "fieldsurvey.ingest.detect": ("PLATFORMS", "detect_platform"),
+    "fieldsurvey.ingest.export": ("META_FLAGS", "PlatformExport", "keep_as_answers"),
+    "fieldsurvey.ingest.files": ("RawRecords", "read_records"),
+    "fieldsurvey.ingest.kobo": ("KoboForm", "read_kobo", "read_kobo_form"),
+    "fieldsurvey.ingest.limesurvey": ("LimeSurveyStructure", "read_limesurvey",
+                                      "read_limesurvey_structure"),
+    "fieldsurvey.ingest.qualtrics": ("read_qualtrics",),
+    "fieldsurvey.ingest.redcap": ("read_redcap", "read_redcap_dictionary"),
+    "fieldsurvey.ingest.surveymonkey": ("read_surveymonkey",),
+}
+_LAZY = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "META_FLAGS",
@@ -51,6 +59,8 @@ __all__ = [
     "read_redcap_dictionary",
     "read_surveymonkey",
 ]
+
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 def read_export(
@@ -102,6 +112,10 @@ def read_export(
     >>> e.platform, e.data["pq01"].tolist(), e.rows_read
     ('redcap', ['4'], 1)
     """
+    from fieldsurvey.ingest.detect import PLATFORMS, detect_platform
+    from fieldsurvey.ingest.export import keep_as_answers
+    from fieldsurvey.ingest.files import read_records
+
     if platform is not None and platform not in PLATFORMS:
         raise IngestError(
             path,
@@ -127,6 +141,12 @@ def _read(
     details: Any,
 ) -> PlatformExport:
     """Dispatch to the platform's reader (records already read once by ``read_export``)."""
+    from fieldsurvey.ingest.kobo import read_kobo
+    from fieldsurvey.ingest.limesurvey import read_limesurvey
+    from fieldsurvey.ingest.qualtrics import read_qualtrics
+    from fieldsurvey.ingest.redcap import read_redcap
+    from fieldsurvey.ingest.surveymonkey import read_surveymonkey
+
     if platform == "qualtrics":
         if is_json:
             raise IngestError(

@@ -74,23 +74,25 @@ def code_item(
     missing_codes: Mapping[str, Sequence[Any]],
     value_labels: Mapping[str, Mapping[str, str]],
     open_coded: bool,
-) -> tuple[np.ndarray | pd.Series, np.ndarray, np.ndarray, list[tuple[int, str, str]]]:
+) -> tuple[np.ndarray | pd.Series, np.ndarray | None, np.ndarray | None,
+           list[tuple[int, str, str]]]:
     """Code one item from its column(s): ``(values, reasons, cells, declared)``.
 
     ``reasons`` has "" where the row is fine; ``cells`` has, where it is not, the offending
-    cells as ``{column: value shown}`` (None elsewhere); ``declared`` lists
+    cells as ``{column: value shown}`` (None elsewhere); both are None when every row is fine
+    (the usual case: no million-element arrays of Python objects per item). ``declared`` lists
     ``(position, code, label)`` of declared missing codes met (the first column holding one
     wins).
     """
     n = len(next(iter(columns.values())))
-    reasons = np.full(n, "", dtype=object)
-    cells = np.full(n, None, dtype=object)
+    reasons = cells = None
     declared: list[tuple[int, str, str]] = []
     coded: dict[str, np.ndarray | pd.Series] = {}
     for name, raw in columns.items():
         raw = raw.reset_index(drop=True)
-        mask, code = declared_missing_mask(raw, missing_codes.get(name, ()))
-        if mask.any():
+        codes = missing_codes.get(name, ())
+        mask, code = declared_missing_mask(raw, codes) if codes else (None, None)
+        if mask is not None and mask.any():
             labels = value_labels.get(name, {})
             for position in np.flatnonzero(mask):
                 if not any(p == position for p, _, _ in declared):
@@ -104,12 +106,16 @@ def code_item(
         result = code_answers(raw, scale, extra_labels)
         coded[name] = result.values
         if result.invalid.any():
+            if reasons is None:
+                reasons, cells = np.full(n, "", dtype=object), np.full(n, None, dtype=object)
             shown = raw.map(shown_value).to_numpy(dtype=object)
             bad = result.invalid & (reasons == "")
             reasons[bad] = [f"column {name}: {r} (value {v!r})"
                             for r, v in zip(result.reasons[bad], shown[bad], strict=True)]
             cells[bad] = [{name: v} for v in shown[bad]]
     values, conflicts, pairs = _coalesce(coded, open_coded)
+    if pairs and reasons is None:
+        reasons, cells = np.full(n, "", dtype=object), np.full(n, None, dtype=object)
     for row, (a, b) in pairs.items():
         if reasons[row] == "":
             reasons[row] = conflicts[row]
@@ -124,10 +130,10 @@ def _coalesce(coded: Mapping[str, np.ndarray | pd.Series], open_coded: bool
     names = list(coded)
     first = coded[names[0]]
     n = len(first)
-    conflicts = np.full(n, "", dtype=object)
     pairs: dict[int, tuple[str, str]] = {}
     if len(names) == 1:
-        return first, conflicts, pairs
+        return first, np.empty(0, dtype=object), pairs  # no pairs: no conflict to look up
+    conflicts = np.full(n, "", dtype=object)
     if open_coded:
         frame = pd.DataFrame({name: pd.Series(coded[name]).reset_index(drop=True) for name in names})
         values = frame.bfill(axis=1).iloc[:, 0].astype("string")

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from fieldsurvey.ingest.files import Body, RawRecords, empty_quarantine
 from fieldsurvey.ingest.personal_data import (
@@ -147,6 +149,10 @@ def free_text_columns(frame: pd.DataFrame, exclude: Iterable[str] = ()) -> list[
         values = frame[column]
         if values.dtype.kind in "biufcmM":
             continue
+        if values.dtype == "str":  # Arrow-backed text: the longest value, measured in Arrow
+            longest = pc.max(pc.utf8_length(pa.array(values))).as_py()
+            if longest is None or longest < FREE_TEXT_MIN_CHARS:
+                continue
         text = values.dropna().astype("str")
         if text.empty:
             continue
@@ -210,8 +216,11 @@ def as_number(values: pd.Series | None, index: pd.Index) -> pd.Series:
     """Vectorised numbers (comma decimals accepted); unparsable -> NaN."""
     if values is None:
         return pd.Series(np.nan, index=index, dtype="float64")
-    text = values.astype("str").str.strip().str.replace(",", ".", regex=False)
-    return pd.to_numeric(text, errors="coerce").astype("float64")
+    # Parsed once per distinct value (a few per column: progress, duration) and spread back.
+    codes, distinct = pd.factorize(values.astype("str"), use_na_sentinel=True)
+    text = pd.Series(distinct, dtype="str").str.strip().str.replace(",", ".", regex=False)
+    numbers = np.append(pd.to_numeric(text, errors="coerce").to_numpy(dtype=float), np.nan)
+    return pd.Series(numbers[codes], index=values.index, dtype="float64")
 
 
 def as_text(values: pd.Series | None, index: pd.Index) -> pd.Series:

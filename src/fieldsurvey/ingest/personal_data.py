@@ -25,6 +25,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fieldsurvey.instrument.answers import single_digit_codes
+
 # (reason, pattern on the normalised last path segment). Order matters only for the reason text.
 GENERIC_RULES: list[tuple[str, re.Pattern[str]]] = [
     ("IP address", re.compile(r"^(ip|ipaddress|ipaddr|ipv4|ipv6|remoteaddr|direccionip|adresseip)$")),
@@ -265,6 +267,9 @@ def personal_hits(values: pd.Series) -> pd.Series:
     >>> personal_hits(pd.Series(["3", "a@b.org", None])).to_dict()
     {1: 'e-mail address'}
     """
+    if values.dtype == "str" and single_digit_codes(pa.array(values), np.empty(len(values))):
+        # Answer codes 0-9 are nobody's personal data: no need to look at each distinct value.
+        return pd.Series([], dtype=object, index=values.index[:0])
     codes, texts = _distinct(values)
     candidates = np.flatnonzero(_matching(texts, _CANDIDATE))
     kinds = {int(i): personal_kind(texts[i]) for i in candidates}

@@ -163,6 +163,8 @@ def ingest_file(
                   "structure": structure}
     export = _read(path, platform, companions, answer_columns)
     prepared = _prepare(study, export, instruments, map_file, wave, org, path.name)
+    # Every answer is coded in prepared.rows: the text cells need not be held while storing.
+    export.data = export.data.iloc[:0]
     if not store_existed:
         prepared.notes.append(f"the study store {study.store_path.name} was missing: a new, "
                               "empty one was created for this file")
@@ -232,17 +234,26 @@ class _Reasons:
     def __init__(self, n: int) -> None:
         self.text = np.full(n, "", dtype=object)
         self.cells = np.full(n, None, dtype=object)
+        self._ok = np.ones(n, dtype=bool)  # kept beside text: comparing objects is slow
 
     def reject(self, mask: np.ndarray, reason: str | np.ndarray,
                offending: np.ndarray | None = None) -> None:
-        fresh = np.asarray(mask, dtype=bool) & (self.text == "")
+        fresh = np.asarray(mask, dtype=bool) & self._ok
+        if not fresh.any():
+            return
         self.text[fresh] = reason if isinstance(reason, str) else np.asarray(reason)[fresh]
         if offending is not None:
             self.cells[fresh] = offending[fresh]
+        self._ok[fresh] = False
+
+    def reject_cells(self, reasons: np.ndarray | None, offending: np.ndarray | None) -> None:
+        """Reject the rows :func:`~fieldsurvey.ingest.coding.code_item` found a reason for."""
+        if reasons is not None:
+            self.reject(reasons != "", reasons, offending)
 
     @property
     def ok(self) -> np.ndarray:
-        return self.text == ""
+        return self._ok.copy()
 
 
 def _prepare(
@@ -280,8 +291,8 @@ def _prepare(
     reasons.reject(keys.waves.isna().to_numpy(), "no REDCap event (redcap_event_name is empty)")
     # Before coding: a personal-data cell is quarantined as such, its value never shown.
     reasons.reject(*_personal_answers(data, _answer_sources(study, data, mapping, org), export))
-    coded, text_items, declared = _code_items(study, export, data, mapping, instruments, map_file,
-                                              reasons)
+    coded, text_items, declared, numbers = _code_items(study, export, data, mapping, instruments,
+                                                       map_file, reasons)
     orgs = _row_orgs(study, data, mapping, coded, org, file, reasons)
     if keys.per_form_rows:
         answered = np.zeros(len(data), dtype=bool)
@@ -307,8 +318,7 @@ def _prepare(
             ).to_numpy()
         else:
             rows[flag_col] = pd.NA
-    answers = pd.DataFrame({item: np.asarray(values)[ok] for item, values in coded.items()},
-                           index=rows.index)
+    answers = _stored_answers(coded, numbers, ok, rows.index)
     rows = pd.concat([rows, answers], axis=1)
     quarantine = _quarantine_rows(source_rows, keys.ids, reasons)
     flags = _quality_flags(answers, meta[ok], rows, instruments, study)
@@ -381,9 +391,16 @@ def _nothing_mapped(export: PlatformExport, instruments: list, file: str) -> Ing
 
 def _code_items(study: Study, export: PlatformExport, data: pd.DataFrame, mapping,
                 instruments: list, map_file: MappingFile | None, reasons: _Reasons):
-    """Coded answers per storable item, text items, and the declared missing codes met."""
+    """Coded answers per storable item, text items, the declared missing codes met, and the
+    numeric items' codes as one block (item by respondent) with those items' ids.
+
+    Numeric codes are written straight into the block (``coded`` holds views of its rows),
+    which becomes the stored rows' answer columns without another copy of every answer.
+    """
     storable = item_columns(study)
     scale_of = {it.id: inst.response_scales[it.scale] for inst in instruments for it in inst.items}
+    block = np.empty((len(mapping.columns_for_item()), len(data)))  # pages used are the rows set
+    numeric: list[str] = []
     coded: dict[str, np.ndarray | pd.Series] = {}
     text_items: dict[str, pd.Series] = {}
     declared: list[tuple[int, str, str, str]] = []
@@ -407,11 +424,34 @@ def _code_items(study: Study, export: PlatformExport, data: pd.DataFrame, mappin
             answers, scale, extra_labels=extra, missing_codes=export.missing_codes,
             value_labels=export.value_labels,
             open_coded=scale.type == "categorical" and not scale.labels)
+        if isinstance(values, np.ndarray) and values.dtype == np.float64:
+            block[len(numeric)] = values
+            values = block[len(numeric)]
+            numeric.append(item_id)
         coded[item_id] = values
-        reasons.reject(problems != "", problems, offending)
+        reasons.reject_cells(problems, offending)
         declared += [(p, item_id, code, label) for p, code, label in met]
     frame = pd.DataFrame(declared, columns=["position", "item", "code", "label"])
-    return coded, text_items, frame.astype({"position": "int64"})
+    return coded, text_items, frame.astype({"position": "int64"}), (block[:len(numeric)], numeric)
+
+
+def _stored_answers(coded: dict, numbers: tuple[np.ndarray, list[str]], ok: np.ndarray,
+                    index: pd.Index) -> pd.DataFrame:
+    """The answer columns of the rows to store (``ok``), in the items' order.
+
+    The numeric block (item by respondent) is adopted by pandas as it is when every row is
+    stored (its transpose is a column-major respondent-by-item block), else cut once.
+    """
+    block, numeric = numbers
+    every = bool(ok.all())  # the usual case: no million-row copies to drop nothing
+    answers = pd.DataFrame((block if every else block[:, ok]).T, columns=numeric, index=index,
+                           copy=False)
+    in_block = set(numeric)
+    others = {item: np.asarray(values) if every else np.asarray(values)[ok]
+              for item, values in coded.items() if item not in in_block}
+    if not others:
+        return answers
+    return pd.concat([answers, pd.DataFrame(others, index=index)], axis=1)[list(coded)]
 
 
 def _row_orgs(study: Study, data: pd.DataFrame, mapping, coded: dict, org: str | None,
@@ -439,6 +479,8 @@ def _row_orgs(study: Study, data: pd.DataFrame, mapping, coded: dict, org: str |
 
 
 def _reject_duplicates(keys: pd.DataFrame, source_rows: pd.Series, reasons: _Reasons) -> None:
+    if keys["response_id"].is_unique:  # the usual case, and one hash table instead of three
+        return
     dup = keys.duplicated(keep="first").to_numpy() & reasons.ok
     if not dup.any():
         return
@@ -733,6 +775,9 @@ def _against_stored(con, rows: pd.DataFrame, quarantine: pd.DataFrame, file: str
     ).df()
     con.unregister("incoming_keys")
     item_cols = [c for c in rows.columns if c not in _NOT_ANSWERS]
+    if stored.empty:  # the usual case, new responses: nothing to compare row by row
+        rows, renamed = _renamed_ids(con, rows, item_cols)
+        return rows, pd.concat([quarantine, renamed], ignore_index=True)
     merged = rows.merge(stored, on=key, how="left", suffixes=("", "__stored"), indicator=True)
     seen = (merged["_merge"] == "both").to_numpy()
     compared = [c for c in item_cols if f"{c}__stored" in merged]

@@ -202,7 +202,7 @@ def _code(export: PlatformExport, data: pd.DataFrame, inst: Instrument, mapping,
             missing_codes=export.missing_codes, value_labels=export.value_labels,
             open_coded=scale.type == "categorical" and not scale.labels)
         coded[item_id] = values
-        reasons.reject(problems != "", problems, offending)
+        reasons.reject_cells(problems, offending)
     return coded
 
 

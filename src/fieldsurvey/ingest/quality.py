@@ -71,14 +71,18 @@ def quality_flags(
             or len(likert) < MIN_ITEMS_FOR_STRAIGHTLINING
         ):
             continue
-        block = answers[likert].to_numpy(dtype=float)
-        answered = (~np.isnan(block)).sum(axis=1)
-        with np.errstate(all="ignore"):
-            same = np.nanmax(np.where(answered[:, None] > 0, block, 0), axis=1) == np.nanmin(
-                np.where(answered[:, None] > 0, block, 0), axis=1
-            )
+        # Item by item (each a contiguous column): the highest and lowest answer so far,
+        # missing ones skipped, with no respondent-by-item temporaries.
+        answered = np.zeros(len(answers), dtype=np.int64)
+        high = np.full(len(answers), -np.inf)
+        low = np.full(len(answers), np.inf)
+        for item_id in likert:
+            values = answers[item_id].to_numpy(dtype=float)
+            answered += ~np.isnan(values)
+            np.fmax(high, values, out=high)
+            np.fmin(low, values, out=low)
         add(
-            same & (answered >= MIN_ITEMS_FOR_STRAIGHTLINING),
+            (high == low) & (answered >= MIN_ITEMS_FOR_STRAIGHTLINING),
             "straightlining",
             f"same answer to all {inst.id} items",
         )

@@ -18,18 +18,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from fieldsurvey.ingest.errors import IngestError
-from fieldsurvey.ingest.export import (
-    PlatformExport,
-    as_bool,
-    as_number,
-    as_text,
-    build_file_export,
-)
 from fieldsurvey.ingest.files import RawRecords, header_names, read_records, split_header
+
+if TYPE_CHECKING:
+    from fieldsurvey.ingest.export import PlatformExport
 
 _IMPORT_ID = re.compile(r"""^\{\s*["']ImportId["']\s*:\s*["']([^"']*)["']""")
 LEGACY_TAGS = [f"V{i}" for i in range(1, 11)]
@@ -112,6 +109,9 @@ def read_qualtrics(path: str | Path, records: RawRecords | None = None) -> Platf
     >>> e.data["Q1"].tolist(), bool(e.meta["preview"][0])
     (['4'], True)
     """
+    # Imported here: fieldsurvey.io needs qualtrics_layout, not the platform export's rules.
+    from fieldsurvey.ingest.export import as_bool, as_number, as_text, build_file_export
+
     records = records if records is not None else read_records(path)
     file = records.file
     layout = qualtrics_layout(records)

@@ -34,6 +34,57 @@ class InvalidAnswer:
         return f"row {self.row}{who}, column {self.column!r}: {self.reason} (value {self.value!r})"
 
 
+_OFFSET_TYPES = {pa.string(): np.dtype(np.int32), pa.large_string(): np.dtype(np.int64)}
+
+
+def single_digit_codes(column: pa.ChunkedArray | pa.Array, out: np.ndarray) -> bool:
+    """Write the usual answer column (codes 0-9, one byte a cell, empty = null) into ``out``
+    straight from Arrow's buffers; return False, ``out`` left for a general parser, unless every
+    present cell is one byte long and a digit. A tenth of the time of a cast, no temporary
+    column, and no Python object per cell. A column with no value at all returns False.
+
+    Examples
+    --------
+    >>> out = np.empty(3)
+    >>> single_digit_codes(pa.array(["3", None, "5"]), out), out.tolist()
+    (True, [3.0, nan, 5.0])
+    >>> single_digit_codes(pa.array(["3", "10", "5"]), out)
+    False
+    """
+    if isinstance(column, pa.Array):
+        column = pa.chunked_array([column])
+    if column.null_count == len(column):
+        return False  # no values at all: nothing says the column holds numbers
+    position = 0
+    for chunk in column.chunks:
+        n = len(chunk)
+        if not n:
+            continue
+        width = _OFFSET_TYPES.get(chunk.type)
+        if width is None:
+            return False
+        _, offsets_buffer, data_buffer = chunk.buffers()
+        offsets = np.frombuffer(offsets_buffer, width, n + 1, chunk.offset * width.itemsize)
+        present = (chunk.is_valid().to_numpy(zero_copy_only=False) if chunk.null_count
+                   else None)
+        lengths = np.diff(offsets)
+        if not np.array_equal(lengths, np.ones(n, width) if present is None else present):
+            return False  # some cell is longer than one byte (or an empty string)
+        start, stop = int(offsets[0]), int(offsets[-1])
+        digits = (np.frombuffer(data_buffer, np.uint8, stop - start, start) if stop > start
+                  else np.zeros(0, np.uint8)) - np.uint8(48)  # "0" -> 0; others wrap above 9
+        if (digits > 9).any():
+            return False
+        part = out[position:position + n]
+        if present is None:
+            part[:] = digits
+        else:
+            part[:] = np.nan
+            part[present] = digits
+        position += n
+    return True
+
+
 _NUMBER = r"^[+-]?([0-9]+[.,]?[0-9]*|[.,][0-9]+)([eE][+-]?[0-9]+)?$"
 
 
@@ -58,12 +109,16 @@ def parse_numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray
         return values, blank, np.zeros(values.shape, dtype=bool)
     # pandas' arrow-backed strings hand their buffer to Arrow without copying.
     cells = pa.array(column.astype("str"))
+    values = np.empty(len(column))
+    if single_digit_codes(cells, values):
+        blank = np.isnan(values)
+        return values, blank, np.zeros(values.shape, dtype=bool)
     if isinstance(cells, pa.ChunkedArray):
         cells = cells.combine_chunks()
     encoded = pc.dictionary_encode(cells)
     text = pc.utf8_trim_whitespace(encoded.dictionary)
     numeric = pc.match_substring_regex(text, _NUMBER)
-    as_number = pc.if_else(numeric, pc.replace_substring(text, ",", "."), pa.scalar(None, pa.string()))
+    as_number = pc.if_else(numeric, pc.replace_substring(text, ",", "."), pa.scalar(None, text.type))
     # Null indices (missing cells) give null: NaN, blank, not "non-numeric".
     values = pc.take(pc.cast(as_number, pa.float64()), encoded.indices)
     blank = pc.fill_null(pc.take(pc.equal(text, ""), encoded.indices), True)
@@ -81,15 +136,15 @@ def check_codes(values: np.ndarray, scale: ResponseScale, non_numeric: np.ndarra
         non_numeric = np.zeros(values.shape, dtype=bool)
     if scale.missing_codes:
         values = np.where(np.isin(values, scale.missing_codes), np.nan, values)
-    present = ~np.isnan(values)
+    # Comparisons with NaN are False, so missing answers need no mask of their own.
     out_of_range = np.zeros(values.shape, dtype=bool)
     if scale.min is not None:
-        out_of_range |= present & (values < scale.min)
+        out_of_range |= values < scale.min
     if scale.max is not None:
-        out_of_range |= present & (values > scale.max)
+        out_of_range |= values > scale.max
     not_whole = np.zeros(values.shape, dtype=bool)
     if scale.is_coded:
-        not_whole = present & ~out_of_range & (values != np.floor(values))
+        not_whole = ~out_of_range & (values > np.floor(values))
     invalid = non_numeric | out_of_range | not_whole
     if not invalid.any():  # the usual case: skip building a million-element reason array
         return values, invalid, _NO_REASONS

@@ -7,7 +7,6 @@ from typing import Any
 
 import pandas as pd
 
-from fieldsurvey.analyse.frame import load_frame, respondent_keys
 from fieldsurvey.analyse.reliability import analyse_reliability
 from fieldsurvey.disclosure import publish
 from fieldsurvey.ingest.mapping import columns_as_items
@@ -42,6 +41,8 @@ def reliability_of(
 
     source = Path(source)
     if source.is_dir() and (source / STUDY_FILE).is_file():
+        from fieldsurvey.analyse.frame import load_frame  # the store (DuckDB): studies only
+
         frame = load_frame(source)
         return reliability(frame.data, instrument, missing=missing, ci=ci, min_cell=min_cell,
                            source=source, study=frame.study, command=command)
@@ -82,7 +83,11 @@ def reliability(
     answers = answers.copy()
     checked = checked_answers(answers, inst, source=Path(source).name)
     answers[checked.columns] = checked
-    keys = respondent_keys(answers) if study is not None else None
+    keys = None
+    if study is not None:
+        from fieldsurvey.analyse.frame import respondent_keys
+
+        keys = respondent_keys(answers)
     results, notes = analyse_reliability(answers, inst, missing=missing, ci=ci, keys=keys)
     gated = publish(results, study, min_cell=min_cell,
                     output=f"reliability:{inst.id}:{Path(source).name}", command=command)

@@ -111,16 +111,15 @@ def score_scales(
         raise ScoringError(f"{prefix}no id column {id_column!r} in the data")
 
     ids = data[id_column].to_numpy() if id_column else None
-    matrix, counts = _answer_matrix(data, insts, needed, file_rows=file_rows, ids=ids,
-                                    invalid=invalid, prefix=prefix, advice=_ADVICE)
-    column_of = {item_id: j for j, item_id in enumerate(needed)}
+    columns, counts = _answer_columns(data, insts, needed, file_rows=file_rows, ids=ids,
+                                      invalid=invalid, prefix=prefix, advice=_ADVICE)
     out: dict[str, object] = {}
     if id_column:
         out[id_column] = data[id_column].to_numpy()
     else:
         out["row"] = np.asarray(file_rows, dtype=np.int64)
     for inst, sc in scales:
-        score, answered = _score_block(inst, sc, [matrix[:, column_of[i]] for i in sc.items])
+        score, answered = _score_block(inst, sc, [columns[i] for i in sc.items])
         out[sc.id] = score
         out[f"{sc.id}_answered"] = answered
         if sc.bands:
@@ -162,9 +161,9 @@ def checked_answers(
              if it.id in data.columns and inst.response_scales[it.scale].type != "text"]
     items = list(dict.fromkeys(items))
     prefix = f"{source}: " if source else ""
-    matrix, _ = _answer_matrix(data, insts, items, file_rows=file_rows, ids=None,
-                               invalid=invalid, prefix=prefix, advice=advice)
-    return pd.DataFrame(matrix, index=data.index, columns=items)
+    columns, _ = _answer_columns(data, insts, items, file_rows=file_rows, ids=None,
+                                 invalid=invalid, prefix=prefix, advice=advice)
+    return pd.DataFrame(columns, index=data.index, columns=items)
 
 
 def _file_rows(data: pd.DataFrame, row_numbers: Sequence[int] | None) -> Sequence[int]:
@@ -176,18 +175,21 @@ def _file_rows(data: pd.DataFrame, row_numbers: Sequence[int] | None) -> Sequenc
     return range(2, len(data) + 2)
 
 
-def _answer_matrix(data: pd.DataFrame, insts: list[Instrument], needed: list[str], *,
-                   file_rows, ids, invalid: str, prefix: str, advice: str
-                   ) -> tuple[np.ndarray, dict[str, int]]:
-    """Numeric answers (column-major), raising or counting the invalid ones."""
+def _answer_columns(data: pd.DataFrame, insts: list[Instrument], needed: list[str], *,
+                    file_rows, ids, invalid: str, prefix: str, advice: str
+                    ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Numeric answers, one array per item, raising or counting the invalid ones.
+
+    A column of valid numbers comes back as a read-only view of the frame's own column, so
+    scoring a million respondents holds their answers once, not twice.
+    """
     item_scale = {it.id: inst.response_scales[it.scale] for inst in insts for it in inst.items}
-    # Column-major: each item is written and each scale's block read as contiguous columns.
-    matrix = np.empty((len(data), len(needed)), dtype=float, order="F")
+    columns: dict[str, np.ndarray] = {}
     problems: list[InvalidAnswer] = []
     counts: dict[str, int] = {}
-    for j, item_id in enumerate(needed):
+    for item_id in needed:
         values, bad, reasons = numeric_answers(data[item_id], item_scale[item_id])
-        matrix[:, j] = values
+        columns[item_id] = values
         if bad.any():
             rows = np.flatnonzero(bad)
             counts[item_id] = int(rows.size)
@@ -212,7 +214,7 @@ def _answer_matrix(data: pd.DataFrame, insts: list[Instrument], needed: list[str
         )
     if total_bad:
         warnings.warn(f"{prefix}{total_bad} invalid answer(s) treated as missing", stacklevel=3)
-    return matrix, counts
+    return columns, counts
 
 
 def _plain(value: object) -> object:
