@@ -36,6 +36,7 @@ __all__ = [
     "docx_facts",
     "html_facts",
     "pdf_alt_texts",
+    "data_uri_svg",
     "pdf_text",
 ]
 
@@ -253,6 +254,18 @@ def data_uri_png(src: str) -> bytes | None:
     except (binascii.Error, ValueError):
         return None
     return payload if payload.startswith(PNG_SIGNATURE) else None
+
+
+def data_uri_svg(src: str) -> bytes | None:
+    """Decode a ``data:image/svg+xml;base64,`` URI; None if it is not one or holds no SVG."""
+    prefix = "data:image/svg+xml;base64,"
+    if not src.startswith(prefix):
+        return None
+    try:
+        payload = base64.b64decode(src[len(prefix) :], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return payload if b"<svg" in payload[:2000] else None
 
 
 def pdf_text(path: str | Path) -> str:

@@ -34,7 +34,7 @@ from fieldsurvey.report.render import read_front_matter, source_date_epoch
 from report_checks import (
     EXAMPLE_HEADINGS,
     build_example_report,
-    data_uri_png,
+    data_uri_svg,
     docx_facts,
     html_facts,
     image_spread,
@@ -270,7 +270,8 @@ def test_html_is_self_contained_with_real_alt_text(example):
     assert len(facts.images) == 5
     text = document.read_text(encoding="utf-8")
     for image in facts.images:
-        assert data_uri_png(image["src"]) is not None
+        # Sharp figures on screen: the SVG twin of each PNG, embedded (issue 18).
+        assert data_uri_svg(image["src"]) is not None
         alt = image["alt"].strip()
         # The alt attribute holds the fig-alt description, not a copy of the caption.
         assert alt and f'fig-alt="{alt}"' in text

@@ -72,4 +72,8 @@ def test_changed_store_is_named_by_table_and_cell(report):
     ).any()
     cli = CliRunner().invoke(verify_cmd, [str(report["folder"])])
     assert cli.exit_code == 1
-    assert "burnout_mean" in cli.output
+    # The CLI lists the first 50 differences (a changed burnout answer now also moves the
+    # per-question shares, which sort before scale_scores): it names them by file and column.
+    assert f"{len(diffs)} difference(s)" in cli.output
+    first = diffs.iloc[0]
+    assert str(first["column"]) in cli.output and str(first["file"]) in cli.output
