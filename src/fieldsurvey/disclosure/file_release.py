@@ -192,100 +192,107 @@ class FileJudgement:
     gated: GatedRelease = field(repr=False)
 
 
-def _organisations_of(gated: GatedRelease, units: Sequence[int], ledger: Ledger,
-                      real_orgs: set[str]) -> tuple[set[str], int]:
-    """The organisations each exposed unit is about (through any cell defining it)."""
-    names = ledger.dimension_names()
-    cells_of: dict[int, list[tuple]] = {}
-    for cell, u in gated.structure.unit_of.items():
-        cells_of.setdefault(int(u), []).append(cell)
-    orgs: set[str] = set()
-    field_level = 0
-    for u in units:
-        found: set[str] = set()
-        for cell in cells_of.get(int(u), []):
-            for dim, value in cell:
-                name = names.get(dim, dim)
-                if name not in ("org", f"{FILE_DIM_PREFIX}org"):
-                    continue
-                value = value.value if isinstance(value, Except) else value
-                if str(value) in real_orgs:
-                    found.add(str(value))
-        orgs |= found
-        field_level += not found
-    return orgs, field_level
+@dataclass
+class _Exposures:
+    """What judging a file's tallies needs about the gate's units, worked out once: the cells
+    defining each unit, and the name and link of each recorded dimension."""
 
+    gated: GatedRelease
+    cells: dict[int, list[tuple]]
+    names: dict[str, str]
+    links: dict[str, str]
 
-def _combination_exposures(gated: GatedRelease, ledger: Ledger) -> list[int]:
-    """Exposed units that the file gives only together with earlier outputs.
+    @classmethod
+    def of(cls, gated: GatedRelease, ledger: Ledger, results: Results) -> _Exposures:
+        cells: dict[int, list[tuple]] = {}
+        for cell, u in gated.structure.unit_of.items():
+            cells.setdefault(int(u), []).append(cell)
+        recorded = ledger.dimensions()
+        names = {dim_id: name for dim_id, (name, _) in recorded.items()}
+        links = {dim_id: link for dim_id, (_, link) in recorded.items() if link}
+        return cls(gated, cells, names, {**links, **results.linked})
 
-    A file's tallies show on their own counts that tables withhold as small (anyone holding
-    the items can count the three people of the field with high STS); the file's own
-    protection for those is k-anonymity and l-diversity of its keys. Cells earlier outputs
-    already gave away without the file are not the file's doing either (the ledger judged
-    them when they were released). What the ledger must prevent is combination: a withheld value the file gives away only with other outputs
-    (an "other" group minus the organisations a report showed).
-    """
-    exposed = gated.exposed_units
-    if not exposed:
-        return []
-    st, tr = gated.structure, gated.translate
-    file_only = np.zeros(st.n_units, dtype=bool)
-    for name, spec in gated.specs.items():
-        if spec.released:
-            for cell in gated.plans[name].count:
-                file_only[list(st.units_of(tr(cell)))] = True
-    hidden = np.zeros(st.n_units, dtype=bool)
-    hidden[exposed] = True
-    hidden &= ~file_only
-    alone = set()
-    # What the file gives on its own, and what earlier outputs gave without it.
-    for published in (file_only, gated.public & ~file_only):
-        alone |= {e.unit for e in find_exposures(st.rows, published, hidden & ~published,
-                                                 min_cell=gated.policy.min_cell,
-                                                 atom_values=st.atom_n.astype(float))}
-    # A cell that is itself one of the file's tallies is the file's own disclosure too.
-    alone |= {int(u) for u in np.flatnonzero(file_only)}
-    return [u for u in exposed if u not in alone and not _about_file_columns(gated, u, ledger)
-            and not _zero_in_file(gated, u)]
+    def organisations(self, units: Sequence[int], real_orgs: set[str]) -> tuple[set[str], int]:
+        """The organisations the units are about (through any cell defining them), and how
+        many units are about none."""
+        orgs: set[str] = set()
+        field_level = 0
+        for u in units:
+            found = {str(v.value if isinstance(v, Except) else v)
+                     for cell in self.cells.get(int(u), []) for dim, v in cell
+                     if self.names.get(dim, dim) in ("org", f"{FILE_DIM_PREFIX}org")}
+            found &= real_orgs
+            orgs |= found
+            field_level += not found
+        return orgs, field_level
 
+    def scales(self, units: Sequence[int]) -> set[str]:
+        """What the dimensions defining the units are linked to (a band's scale)."""
+        return {self.links[d] for u in units for cell in self.cells.get(int(u), [])
+                for d, _ in cell if d in self.links}
 
-def _zero_in_file(gated: GatedRelease, unit: int) -> bool:
-    """True for an empty cell inside a combination the file's tallies show empty (nobody of
-    the field has no burnout score: then nobody of any organisation has)."""
-    st = gated.structure
-    if st.unit_n[unit] != 0 or "file" not in gated.specs:
+    def combination_only(self) -> list[int]:
+        """Exposed units that the file gives only together with earlier outputs.
+
+        A file's tallies show on their own counts that tables withhold as small (anyone
+        holding the items can count the three people of the field with high STS); the file's
+        own protection for those is k-anonymity and l-diversity of its keys. Cells earlier
+        outputs already gave away without the file are not the file's doing either (the
+        ledger judged them when they were released). What the ledger must prevent is
+        combination: a withheld value the file gives away only with other outputs (an "other"
+        group minus the organisations a report showed).
+        """
+        gated = self.gated
+        exposed = gated.exposed_units
+        if not exposed:
+            return []
+        st, tr = gated.structure, gated.translate
+        file_only = np.zeros(st.n_units, dtype=bool)
+        for name, spec in gated.specs.items():
+            if spec.released:
+                for cell in gated.plans[name].count:
+                    file_only[list(st.units_of(tr(cell)))] = True
+        hidden = np.zeros(st.n_units, dtype=bool)
+        hidden[exposed] = True
+        hidden &= ~file_only
+        # A cell that is itself one of the file's tallies is the file's own disclosure too.
+        alone = {int(u) for u in np.flatnonzero(file_only)}
+        # What the file gives on its own, and what earlier outputs gave without it.
+        for published in (file_only, gated.public & ~file_only):
+            alone |= {e.unit for e in find_exposures(st.rows, published, hidden & ~published,
+                                                     min_cell=gated.policy.min_cell,
+                                                     atom_values=st.atom_n.astype(float))}
+        return [u for u in exposed if u not in alone and not self._about_file_columns(u)
+                and not self._zero_in_file(u)]
+
+    def _zero_in_file(self, unit: int) -> bool:
+        """True for an empty cell inside a combination the file's tallies show empty (nobody
+        of the field has no burnout score: then nobody of any organisation has)."""
+        if self.gated.structure.unit_n[unit] != 0 or "file" not in self.gated.specs:
+            return False
+        table = self.gated.specs["file"].cells
+        own = set(table.columns) - {"n"}
+        for cell in self.cells.get(int(unit), []):
+            items = [(d, v) for d, v in cell if d in own]
+            if not items:
+                continue
+            match = np.ones(len(table), dtype=bool)
+            for d, v in items:
+                match &= (table[d] == v).to_numpy()
+            if match.any() and int(table.loc[match, "n"].sum()) == 0:
+                return True
         return False
-    table = gated.specs["file"].cells
-    own = set(table.columns) - {"n"}
-    for cell, u in st.unit_of.items():
-        if u != unit:
-            continue
-        items = [(d, v) for d, v in cell if d in own]
-        if not items:
-            continue
-        match = np.ones(len(table), dtype=bool)
-        for d, v in items:
-            match &= (table[d] == v).to_numpy()
-        if match.any() and int(table.loc[match, "n"].sum()) == 0:
-            return True
-    return False
 
-
-def _about_file_columns(gated: GatedRelease, unit: int, ledger: Ledger) -> bool:
-    """True when a cell is defined by wave and the file's own columns alone (the field's
-    wave-2 count of high burnout, zero included): whoever holds the file counts it without
-    any other output."""
-    names = ledger.dimension_names()
-    own = set(gated.specs["file"].dims) if "file" in gated.specs else set()
-    revealed = {d.rsplit("@", 1)[-1] for d in own if "@" in d}
-    for cell, u in gated.structure.unit_of.items():
-        if u != unit:
-            continue
-        dims = [d for d, _ in cell if not d.startswith("@")]
-        if all(d in own or names.get(d) == "wave" or d[:12] in revealed for d in dims):
-            return True
-    return False
+    def _about_file_columns(self, unit: int) -> bool:
+        """True when a cell is defined by wave and the file's own columns alone (the field's
+        wave-2 count of high burnout, zero included): whoever holds the file counts it
+        without any other output."""
+        own = set(self.gated.specs["file"].dims) if "file" in self.gated.specs else set()
+        revealed = {d.rsplit("@", 1)[-1] for d in own if "@" in d}
+        return any(
+            all(d in own or self.names.get(d) == "wave" or d[:12] in revealed
+                for d, _ in cell if not d.startswith("@"))
+            for cell in self.cells.get(int(unit), []))
 
 
 def judge_file(results: Results, study: Any, ledger: Ledger | None = None, *,
@@ -305,27 +312,21 @@ def judge_file(results: Results, study: Any, ledger: Ledger | None = None, *,
     policy = policy_for(study)
     gated = gate(results, policy, ledger=ledger, output=OUTPUT, command=command, record=False)
     # A file released before (the same tallies) reuses that decision: nothing new is out.
-    units = [] if gated.reused else _combination_exposures(gated, ledger)
-    orgs, field_level = (_organisations_of(gated, units, ledger, set(map(str, real_orgs)))
-                         if units else (set(), 0))
+    if gated.reused or not gated.exposed_units:
+        units: list[int] = []
+        orgs, field_level, scales = set(), 0, set()
+    else:
+        found = _Exposures.of(gated, ledger, results)
+        units = found.combination_only()
+        orgs, field_level = found.organisations(units, set(map(str, real_orgs)))
+        scales = found.scales(units)
     if record and not units and not gated.reused:
         if not audit(gated).passed:  # never expected: nothing is exposed
             raise DisclosureError("disclosure audit of the file's tallies failed")
         gated.release_id = ledger.record(gated, results, output=OUTPUT, command=command,
                                          fingerprint=results_fingerprint(results, policy))
-    exposed = [gated.structure.unit_label[u] for u in units] if units else []
-    return FileJudgement(exposed, orgs, field_level, _scales_of(gated, units, ledger, results),
-                         gated)
-
-
-def _scales_of(gated: GatedRelease, units: Sequence[int], ledger: Ledger,
-               results: Results) -> set[str]:
-    if not units:
-        return set()
-    links = {**ledger.dimension_links(), **results.linked}
-    wanted = set(map(int, units))
-    return {links[d] for cell, u in gated.structure.unit_of.items() if int(u) in wanted
-            for d, _ in cell if d in links}
+    exposed = [gated.structure.unit_label[u] for u in units]
+    return FileJudgement(exposed, orgs, field_level, scales, gated)
 
 
 def revealed_dimensions(ledger: Ledger, keys: pd.Series, *, columns: Sequence[str],

@@ -255,13 +255,10 @@ class Ledger:
                             determined_by=dict(release.determined_by))
         return Joint(universe, translate, prior)
 
-    def dimension_names(self) -> dict[str, str]:
-        """Each recorded dimension's id -> the name it had in its release (``org``, ...)."""
-        return {dim_id: dim.name for dim_id, dim in self._load().dims.items()}
-
-    def dimension_links(self) -> dict[str, str]:
-        """Each linked recorded dimension's id -> its link (a band's scale)."""
-        return {dim_id: dim.link for dim_id, dim in self._load().dims.items() if dim.link}
+    def dimensions(self) -> dict[str, tuple[str, str | None]]:
+        """Each recorded dimension's id -> the name it had in its release (``org``, ...) and
+        its link (a band's scale; None when unlinked)."""
+        return {dim_id: (dim.name, dim.link) for dim_id, dim in self._load().dims.items()}
 
     def recorded_dimensions(self, keys: Sequence[str], *, names: Sequence[str] = (),
                             links: Sequence[str] = (), absent: object = ABSENT

@@ -1302,13 +1302,13 @@ def study_microdata(study: Study, *, identifiable: bool = False, seed: int | Non
                   "ledger": "not a release: neither judged against nor recorded in the ledger"}
         return StudyMicrodata(frame, variable_labels, value_labels, report, True)
     frame = frame.assign(**{_KEY: respondent_keys(frame).to_numpy()})
+    scale_ids = {sc.id for inst in study.instruments() for sc in inst.scales}
     coarsening: _Coarsening | None = _Coarsening()
     while coarsening is not None and coarsening.rounds < _MAX_ROUNDS:
         made = _protect_file(study, frame, keys, sensitive, strata, value_labels, coarsening)
         judged = _judge_against_ledger(study, made, frame, record=record, command=command)
         if not judged.exposed:
             break
-        scale_ids = {sc.id for inst in study.instruments() for sc in inst.scales}
         judged.scales &= scale_ids  # links also name organisations and answered-flags
         coarsening = coarsening.after(judged)
     else:

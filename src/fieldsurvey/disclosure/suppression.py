@@ -444,6 +444,12 @@ def _shown_candidates(plans: dict[str, TablePlan], st: Structure, tr: Any, small
     return list(shown), [c for c in unshown if c not in shown], source_only
 
 
+def _ordinary(release: Results, plans: dict[str, TablePlan]) -> dict[str, TablePlan]:
+    """The plans of tables the gate decides on (not released as they are, not withheld)."""
+    return {n: p for n, p in plans.items()
+            if not (release.tables[n].released or release.tables[n].withheld)}
+
+
 def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple], st: Structure,
             joint: Joint, policy: DisclosurePolicy) -> _Decision:
     tr = joint.translate
@@ -468,8 +474,7 @@ def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple],
         return (len(units) == 1 and st.unit_n[units[0]] < policy.min_cell
                 and st.rows.indptr[units[0] + 1] > st.rows.indptr[units[0]])
 
-    ordinary = {n: p for n, p in plans.items()
-                if not (release.tables[n].released or release.tables[n].withheld)}
+    ordinary = _ordinary(release, plans)
     for name in (n for n in plans if release.tables[n].withheld):
         for cell in plans[name].count:
             units = st.units_of(tr(cell))
@@ -574,9 +579,7 @@ def gate(
     tr = joint.translate
     # A file's tallies list every combination it holds: the ones it leaves out are empty, and
     # public as such; they imply nothing to protect.
-    implied = completion(release, {n: p for n, p in plans.items()
-                                   if not (release.tables[n].released
-                                           or release.tables[n].withheld)})
+    implied = completion(release, _ordinary(release, plans))
     new_since, gone = version_differences(plans, joint)
     protected_extra = [tr(c) for c in implied] + new_since + gone
     cells = [tr(c) for c in _all_cells(plans)] + protected_extra + [c for c, _ in joint.prior]

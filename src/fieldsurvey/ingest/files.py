@@ -411,13 +411,13 @@ class TextTable:
             column, columns[i] = columns[i], None
             converted[i] = column.to_pandas()
             del column
-        frame = pd.DataFrame(converted)
-        frame.columns = range(frame.shape[1])
-        return RawRecords(self.file, frame, self.row_numbers, self.quarantine, self.encoding,
-                          self.delimiter, list(self.notes))
+        return self._wrap(pd.DataFrame(converted), self.row_numbers)
 
     def _records(self, table: pa.Table, numbers: np.ndarray) -> RawRecords:
-        frame = table.to_pandas()
+        return self._wrap(table.to_pandas(), numbers)
+
+    def _wrap(self, frame: pd.DataFrame, numbers: np.ndarray) -> RawRecords:
+        """Cells numbered by column position, with this read's file, rows and notes."""
         frame.columns = range(frame.shape[1])
         return RawRecords(self.file, frame, numbers, self.quarantine, self.encoding,
                           self.delimiter, list(self.notes))

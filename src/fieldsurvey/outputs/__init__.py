@@ -17,6 +17,6 @@ from fieldsurvey._lazy import lazy_exports
 _LAZY = {name: "fieldsurvey.outputs.comparisons"
          for name in ("Output", "benchmark", "compare", "comparison_json", "untestable_tests")}
 
-__all__ = ["Output", "benchmark", "compare", "comparison_json", "untestable_tests"]
+__all__ = sorted(_LAZY)
 
 __getattr__ = lazy_exports(__name__, _LAZY)

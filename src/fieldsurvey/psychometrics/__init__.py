@@ -66,47 +66,6 @@ _MODULES = {
 }
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}
 
-__all__ = [
-    "DEFAULT_MIN_GROUP_SIZE",
-    "INVARIANCE_LEVELS",
-    "ORDINAL_LEVELS",
-    "CFAConvergenceError",
-    "CFAError",
-    "CFAResult",
-    "CFAWarning",
-    "ChenCriteria",
-    "EFAResult",
-    "ItemBankValidation",
-    "ParallelAnalysis",
-    "efa",
-    "loading_report",
-    "parallel_analysis",
-    "validate_item_bank",
-    "InvarianceResult",
-    "LavaanSyntaxError",
-    "PartialInvarianceResult",
-    "ScoreTests",
-    "partial_invariance",
-    "score_tests",
-    "fit_cfa",
-    "measurement_invariance",
-    "ordinal_invariance",
-    "parse_model",
-    "MiskeyedItemsWarning",
-    "ReliabilityResult",
-    "feldt_interval",
-    "instrument_reliability",
-    "minres_factors",
-    "minres_one_factor",
-    "oblimin",
-    "omega_hierarchical",
-    "omega_total",
-    "ordinal_alpha",
-    "PolychoricResult",
-    "polychoric",
-    "polychoric_matrix",
-    "scale_reliability",
-    "varimax",
-]
+__all__ = sorted(_LAZY)
 
 __getattr__ = lazy_exports(__name__, _LAZY)

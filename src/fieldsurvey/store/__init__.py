@@ -13,16 +13,6 @@ _MODULES = {
 }
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}
 
-__all__ = [
-    "Exclusions",
-    "Study",
-    "StudyConfig",
-    "StudyError",
-    "init_study",
-    "item_columns",
-    "load_responses",
-    "open_store",
-    "open_study",
-]
+__all__ = sorted(_LAZY)
 
 __getattr__ = lazy_exports(__name__, _LAZY)
