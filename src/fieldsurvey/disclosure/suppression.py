@@ -636,7 +636,7 @@ def results_fingerprint(release: Results, policy: DisclosurePolicy) -> dict[str,
     import hashlib
 
     base = hashlib.sha256(repr((policy.min_cell, policy.sensitive)).encode())
-    base.update(pd.util.hash_pandas_object(release.respondents.astype(str), index=False).values)
+    _digest_frame(base, release.respondents)
     if release.keys is not None:
         base.update(pd.util.hash_pandas_object(release.keys, index=False).values)
     parts: dict[str, Any] = {}
@@ -647,6 +647,19 @@ def results_fingerprint(release: Results, policy: DisclosurePolicy) -> dict[str,
     for name in release.derived:
         parts.setdefault(_part(name), base.copy()).update(f"derived|{name}".encode())
     return {part: h.hexdigest() for part, h in parts.items()}
+
+
+def _digest_frame(digest: Any, frame: pd.DataFrame) -> None:
+    """Feed a frame of categories to ``digest``: per column, its categories and their codes.
+
+    Respondent frames are a few categories repeated over many rows (200,000 x 60 for
+    ``reliability``): hashing each category once and the rows as integer codes is ~10x
+    cheaper than hashing every cell as text, and tells the same frames apart.
+    """
+    for column in frame.columns:
+        codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
+        digest.update(f"{column}|{[str(u) for u in uniques]}".encode())
+        digest.update(codes.astype(np.int64, copy=False).tobytes())
 
 
 def _reuse(release: Results, policy: DisclosurePolicy, ledger: Any, found: dict[str, str]
