@@ -39,6 +39,7 @@ import pandas as pd
 
 from fieldsurvey.analyse.frame import NOT_STATED, AnalysisFrame
 from fieldsurvey.analyse.report import cell_statistics
+from fieldsurvey.analyse.study import scale_info, score_ranges
 from fieldsurvey.results import ROW_VARIABLE, Except, Results
 
 __all__ = ["benchmark_results"]
@@ -109,7 +110,8 @@ def benchmark_results(
     linked = {b: b.removesuffix("_band") for b in band_dims}
     measures = data[scales]
     results = Results(respondents, dims, measures=measures, keys=frame.keys,
-                      linked=linked, unprotected={b: [NO_SCORE] for b in band_dims})
+                      linked=linked, unprotected={b: [NO_SCORE] for b in band_dims},
+                      score_ranges=_band_score_ranges(frame, band_dims))
     now = {wave: latest} if latest is not None else {}
     orgs = sorted(data["org"].unique())
     _add_long(results, "field", _long(data, [now], scales, dims))
@@ -130,6 +132,17 @@ def benchmark_results(
     for band in band_dims:
         _bands(results, band, orgs, now)
     return results
+
+
+def _band_score_ranges(frame: AnalysisFrame, band_dims: Sequence[str]
+                       ) -> dict[str, dict[str, tuple[float, float]]]:
+    """The scores each shown band can hold (the gate bounds band counts by means with them)."""
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for inst in frame.instruments:
+        for sc in inst.scales:
+            if f"{sc.id}_band" in band_dims:
+                out.update(score_ranges(scale_info(inst, sc), bins=False))
+    return out
 
 
 def _org_moments(table: pd.DataFrame) -> dict[str, Any]:

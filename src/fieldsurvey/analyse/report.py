@@ -39,6 +39,7 @@ from fieldsurvey.analyse.study import (
     SIZE_BANDS,
     StudyData,
     items_of,
+    score_ranges,
 )
 from fieldsurvey.results import ROW_VARIABLE, Except, Results
 
@@ -639,7 +640,9 @@ def _declarations(data: StudyData, findings: ReportFindings | None) -> dict[str,
     }
     linked = {"size_band": "org", "org": "org"}
     unprotected: dict[str, list[Any]] = {}
+    ranges: dict[str, dict[str, tuple[float, float]]] = {}
     for info in data.wellbeing:
+        ranges.update(score_ranges(info))
         if info.scale.bands:
             domains[f"{info.id}_band"] = [*info.band_labels, NO_SCORE]
             linked[f"{info.id}_band"] = info.id
@@ -655,6 +658,7 @@ def _declarations(data: StudyData, findings: ReportFindings | None) -> dict[str,
             unprotected[column] = [NO_SCORE, NOT_REPORTED] if hit else []
         linked.update(findings.linked)
     return {"dims": dims, "domains": domains, "linked": linked, "unprotected": unprotected,
+            "score_ranges": ranges,
             # Members know roughly how big the other members are.
             "determined_by": {"size_band": "org"}}
 
@@ -707,7 +711,7 @@ def report_results(
     results = Results(frame[spec["dims"]], spec["dims"], measures=measures, keys=data.keys,
                       linked=spec["linked"], determined_by=spec["determined_by"],
                       domains=spec["domains"],
-                      unprotected=spec["unprotected"])
+                      unprotected=spec["unprotected"], score_ranges=spec["score_ranges"])
     ctx = ReportContext(data, org, frame, models or ReportModels(data))
     for section in SECTIONS:
         section(ctx, results)

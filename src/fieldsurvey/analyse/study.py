@@ -96,6 +96,49 @@ def bin_edges(info: ScaleInfo) -> list[tuple[str, float, float]]:
     return out
 
 
+def band_ranges(scale: Scale, lowest: float, highest: float) -> dict[str, tuple[float, float]]:
+    """The scores each band of ``scale`` can hold, for the gate's check of means against bands.
+
+    Scores are rounded before they are banded, so a band's edge lies half-way between its
+    limit and the next band's (22.5 between "up to 22" and "23 or more"); open ends stop at
+    the scale's possible range.
+
+    Examples
+    --------
+    >>> from fieldsurvey.instrument.model import Band, Scale
+    >>> sc = Scale("bo", "Burnout", ("a",), "prorated_sum", 1,
+    ...            bands=(Band("Low", max=22), Band("Moderate", 23, 41), Band("High", min=42)))
+    >>> band_ranges(sc, 10.0, 50.0)
+    {'Low': (10.0, 22.5), 'Moderate': (22.5, 41.5), 'High': (41.5, 50.0)}
+    """
+    bands = scale.bands
+    out = {}
+    for i, band in enumerate(bands):
+        low, high = band.min, band.max
+        if low is not None and i and bands[i - 1].max is not None:
+            low = (low + bands[i - 1].max) / 2
+        if high is not None and i + 1 < len(bands) and bands[i + 1].min is not None:
+            high = (high + bands[i + 1].min) / 2
+        out[band.label] = (float(lowest if low is None else max(lowest, low)),
+                           float(highest if high is None else min(highest, high)))
+    return out
+
+
+def scale_info(inst: Instrument, sc: Scale) -> ScaleInfo:
+    """A scale with its possible score range."""
+    return ScaleInfo(inst, sc, *_possible_range(inst, sc))
+
+
+def score_ranges(info: ScaleInfo, *, bins: bool = True) -> dict[str, dict[str, tuple[float, float]]]:
+    """``Results(score_ranges=...)`` for a scale's band (and bin) dimensions."""
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    if info.scale.bands:
+        out[f"{info.id}_band"] = band_ranges(info.scale, info.lowest, info.highest)
+    if bins:
+        out[f"{info.id}_bin"] = {label: (lo, hi) for label, lo, hi in bin_edges(info)}
+    return out
+
+
 def _possible_range(inst: Instrument, sc: Scale) -> tuple[float, float]:
     rs = inst.response_scale_of(sc.items[0])
     lo, hi = float(rs.min), float(rs.max)

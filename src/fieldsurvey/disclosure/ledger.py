@@ -54,6 +54,8 @@ CREATE TABLE IF NOT EXISTS ledger_cells (
     release_id TEXT, cell TEXT, keyset_id TEXT, status TEXT, n INTEGER);
 CREATE TABLE IF NOT EXISTS ledger_values (
     release_id TEXT, table_name TEXT, row_no INTEGER, column_name TEXT, value TEXT, cell TEXT);
+CREATE TABLE IF NOT EXISTS ledger_moments (
+    release_id TEXT, cell TEXT, kind TEXT, value DOUBLE, n INTEGER);
 """
 
 
@@ -110,6 +112,7 @@ class _Store:
     dims: dict[str, _Dim] = field(default_factory=dict)
     cells: list[dict[str, Any]] = field(default_factory=list)
     values: list[pd.DataFrame] = field(default_factory=list)
+    moments: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Ledger:
@@ -153,9 +156,9 @@ class Ledger:
             con.execute(_SCHEMA)
         return con
 
-    def _has_tables(self, con: Any) -> bool:
+    def _has_tables(self, con: Any, table: str = "ledger_releases") -> bool:
         found = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'ledger_releases'"
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
         ).fetchone()[0]
         return bool(found)
 
@@ -171,6 +174,9 @@ class Ledger:
                 "SELECT * FROM ledger_releases ORDER BY seq").df().to_dict(orient="records")
             cells = con.execute("SELECT * FROM ledger_cells").df()
             store.cells = cells.to_dict(orient="records")
+            if self._has_tables(con, "ledger_moments"):  # ledgers from before 2026-12 lack it
+                store.moments = con.execute("SELECT * FROM ledger_moments").df().to_dict(
+                    orient="records")
             needed = _dims_of(store.cells)
             if needed:
                 dims = con.execute(
@@ -245,15 +251,21 @@ class Ledger:
         def translate(cell: tuple) -> tuple:
             return (*cell, (CURRENT, "in"))
 
-        prior = []
-        for c in store.cells:
-            items = [(name_of[d], _decode_value(v)) for d, v in json.loads(c["cell"])]
-            same = c["keyset_id"] == own_keyset
-            items.append((CURRENT, "in") if same else (f"@ks:{c['keyset_id']}", "in"))
-            prior.append((tuple(sorted(items, key=lambda i: rank[i[0]])), c["status"]))
+        def universe_cell(stored: str, keyset_id: str) -> tuple:
+            items = [(name_of[d], _decode_value(v)) for d, v in json.loads(stored)]
+            same = keyset_id == own_keyset
+            items.append((CURRENT, "in") if same else (f"@ks:{keyset_id}", "in"))
+            return tuple(sorted(items, key=lambda i: rank[i[0]]))
+
+        prior = [(universe_cell(c["cell"], c["keyset_id"]), c["status"]) for c in store.cells]
+        keyset_of = {r["release_id"]: r["keyset_id"] for r in store.releases}
+        moments = [(universe_cell(m["cell"], keyset_of[m["release_id"]]), m["kind"],
+                    float(m["value"]), int(m["n"]))
+                   for m in store.moments if m["release_id"] in keyset_of]
         universe = Universe(frame, domains, linked, absent=ABSENT,
                             determined_by=dict(release.determined_by))
-        return Joint(universe, translate, prior)
+        origin = {d.dim_id: d.name for d in store.dims.values() if d.dim_id in columns}
+        return Joint(universe, translate, prior, moments, origin)
 
     def dimensions(self) -> dict[str, tuple[str, str | None]]:
         """Each recorded dimension's id -> the name it had in its release (``org``, ...) and
@@ -335,6 +347,7 @@ class Ledger:
         release_id = f"{seq:06d}-{_digest(keyset_id, output, command, str(seq))[:8]}"
         cells = _cell_rows(gated, release, ids, keyset_id, release_id)
         values = _value_rows(gated, ids, release_id)
+        moments = _moment_rows(gated, ids, release_id)
         header = {
             "release_id": release_id, "seq": seq, "output": output, "command": command,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -355,8 +368,9 @@ class Ledger:
                 self._mem.dims.setdefault(dim_id, dim)
             self._mem.cells.extend(cells)
             self._mem.values.append(values)
+            self._mem.moments.extend(moments.to_dict(orient="records"))
             return release_id
-        self._write(header, own_keys[order], dims, cells, values)
+        self._write(header, own_keys[order], dims, cells, values, moments)
         return release_id
 
     def _next_seq(self) -> int:
@@ -368,7 +382,7 @@ class Ledger:
             con.close()
 
     def _write(self, header: dict, keys: np.ndarray, dims: dict[str, _Dim],
-               cells: list[dict], values: pd.DataFrame) -> None:
+               cells: list[dict], values: pd.DataFrame, moments: pd.DataFrame) -> None:
         con = self._connect()
         try:
             con.execute("BEGIN TRANSACTION")
@@ -390,6 +404,8 @@ class Ledger:
             con.execute("INSERT INTO ledger_cells SELECT * FROM new_cells")
             con.register("new_values", values)
             con.execute("INSERT INTO ledger_values SELECT * FROM new_values")
+            con.register("new_moments", moments)
+            con.execute("INSERT INTO ledger_moments SELECT * FROM new_moments")
             con.execute("COMMIT")
         finally:
             con.close()
@@ -499,6 +515,30 @@ def _cell_rows(gated: GatedRelease, release: Results, ids: dict[str, str], keyse
                               "status": status,
                               "n": st.count(tr(cell)) if status == "shown" else None})
     return list(rows.values())
+
+
+def _moment_rows(gated: GatedRelease, ids: dict[str, str], release_id: str) -> pd.DataFrame:
+    """Every mean and SD shown, once per cell, so later releases can check band counts
+    against them (:mod:`fieldsurvey.disclosure.moments`)."""
+    st, tr = gated.structure, gated.translate
+    found: dict[tuple[tuple, str], float] = {}
+    for name, df in gated.tables.items():
+        spec, plan = gated.specs[name], gated.plans[name]
+        for column, kind in spec.stats.items():
+            if kind not in ("mean", "sd") or column in spec.measures or column not in df:
+                continue
+            values = df[column].to_numpy()
+            for row in np.flatnonzero(pd.notna(values)):
+                found.setdefault((plan.stat[column][row], kind), float(values[row]))
+    for cell in gated.moments_withheld:  # withheld beside a shown count: kept underivable
+        found[(cell, "withheld")] = float("nan")
+    return pd.DataFrame({
+        "release_id": [release_id] * len(found),
+        "cell": [_stored_cell(cell, ids) for cell, _ in found],
+        "kind": [kind for _, kind in found],
+        "value": pd.Series(list(found.values()), dtype=float),
+        "n": pd.Series([st.count(tr(cell)) for cell, _ in found], dtype="int64"),
+    })
 
 
 def _value_rows(gated: GatedRelease, ids: dict[str, str], release_id: str) -> pd.DataFrame:

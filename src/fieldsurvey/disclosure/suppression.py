@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from fieldsurvey.disclosure.exposure import Exposure, find_exposures
+from fieldsurvey.disclosure.moments import withheld_moments
 from fieldsurvey.disclosure.policy import DisclosureError, DisclosurePolicy
 from fieldsurvey.disclosure.structure import Structure, Universe, build_structure
 from fieldsurvey.results.cells import Except, canonical, split_except, with_measure
@@ -61,6 +62,10 @@ class Joint:
     universe: Universe
     translate: Any  # callable: release cell -> universe cell
     prior: list[tuple[tuple, str]] = field(default_factory=list)
+    #: Means and SDs earlier releases showed: (universe cell with its measure, kind, value, n).
+    moments: list[tuple[tuple, str, float, int]] = field(default_factory=list)
+    #: Earlier releases' dimensions in the universe -> the name they had (``burnout_band``).
+    origin: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -96,6 +101,9 @@ class GatedRelease:
     release_id: str | None = None
     #: True when the same results were released before and their decisions were reused.
     reused: bool = False
+    #: Cells (with measure) whose means and SDs are withheld though their counts are shown
+    #: (:mod:`fieldsurvey.disclosure.moments`); the ledger keeps them underivable.
+    moments_withheld: set[tuple] = field(default_factory=set)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
@@ -451,7 +459,8 @@ def _ordinary(release: Results, plans: dict[str, TablePlan]) -> dict[str, TableP
 
 
 def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple], st: Structure,
-            joint: Joint, policy: DisclosurePolicy) -> _Decision:
+            joint: Joint, policy: DisclosurePolicy, forced: set[tuple] = frozenset()
+            ) -> _Decision:
     tr = joint.translate
     n = st.n_units
     hidden = np.zeros(n, dtype=bool)
@@ -512,6 +521,12 @@ def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple],
             if not hidden[u]:
                 hidden[u] = protect[u] = True
                 reasons[u] = SENSITIVE
+    for cell in forced:  # band counts an earlier mean would narrow (see withheld_moments)
+        known = tr(cell) in st.unit_of or tr(cell) in st.difference_of
+        for u in st.units_of(tr(cell)) if known else ():
+            if own[u] and not hidden[u] and not fixed[u]:
+                hidden[u] = protect[u] = True
+                reasons[u] = COMPLEMENTARY
     # A value released before is public: withholding it now protects nothing.
     protect &= ~fixed
     eligible = own & ~fixed
@@ -522,6 +537,26 @@ def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple],
     for u in exposed:
         reasons[u] = EXPOSED_BEFORE
     return _Decision(hidden, protect, fixed, reasons)
+
+
+def _decide_with_moments(release: Results, plans: dict[str, TablePlan], implied: list[tuple],
+                         st: Structure, joint: Joint, policy: DisclosurePolicy
+                         ) -> tuple[_Decision, set[tuple]]:
+    """The gate's decision on counts, then on the means and SDs that bound band counts.
+
+    Means and SDs that would narrow a withheld band count are withheld with what rests on
+    them. When a mean an earlier release showed does, the band counts shown beside it are
+    withheld instead and counts decided again (a few rounds at most: each adds cells).
+    """
+    forced: set[tuple] = set()
+    for _round in range(3):
+        decision = _decide(release, plans, implied, st, joint, policy, forced)
+        moments = withheld_moments(release, _ordinary(release, plans), st, joint,
+                                   decision.hidden, decision.protect, policy.min_cell)
+        if moments.forced <= forced:
+            break
+        forced |= moments.forced
+    return decision, moments.withheld
 
 
 def gate(
@@ -587,22 +622,34 @@ def gate(
     for plan in plans.values():
         plan.counts = [st.count(tr(c)) for c in plan.count]
     _check_counts(release, plans, st, tr)
-    decision = _decide(release, plans, protected_extra, st, joint, policy)
+    decision, moments_withheld = _decide_with_moments(release, plans, protected_extra, st, joint,
+                                                      policy)
     shown_units = ~decision.hidden
 
+    seen: dict[tuple, bool] = {}
+
     def shown(cell: tuple) -> bool:
-        return all(shown_units[u] for u in st.units_of(tr(cell)))
+        # Every statistic of a row asks about the same few cells: look each up once.
+        try:
+            return seen[cell]
+        except KeyError:
+            seen[cell] = answer = all(shown_units[u] for u in st.units_of(tr(cell)))
+            return answer
+
+    def value_shown(cell: tuple) -> bool:
+        return cell not in moments_withheld and shown(cell)
 
     def never(cell: tuple) -> bool:
         return False
 
-    tables = {name: _render(spec, plans[name], never if spec.withheld else shown)
+    tables = {name: _render(spec, plans[name], never if spec.withheld else shown,
+                            never if spec.withheld else value_shown)
               for name, spec in release.tables.items()}
     specs = dict(release.tables)
     for name, derived in release.derived.items():
         view = ShownView(tables, release, lambda c, m: _known_and_shown(st, tr, c, m, release,
-                                                                          shown))
-        spec, plan, table = _derived_table(release, derived, view, plans, st, tr, shown)
+                                                                          value_shown))
+        spec, plan, table = _derived_table(release, derived, view, plans, st, tr, value_shown)
         specs[name], plans[name], tables[name] = spec, plan, table
     gated = GatedRelease(
         tables=tables,
@@ -615,6 +662,7 @@ def gate(
         public=decision.fixed.copy(),
         reasons=decision.reasons,
         implied=implied,
+        moments_withheld=moments_withheld,
     )
     if ledger is not None and record:
         gated.release_id = ledger.record(gated, release, output=output, command=command,
@@ -643,7 +691,7 @@ def results_fingerprint(release: Results, policy: DisclosurePolicy) -> dict[str,
     for name, spec in release.tables.items():
         h = parts.setdefault(_part(name), base.copy())
         h.update(f"{name}|{sorted(spec.stats.items())}|{list(spec.cells.columns)}".encode())
-        h.update(pd.util.hash_pandas_object(spec.cells.astype(str), index=False).values)
+        _digest_frame(h, spec.cells)
     for name in release.derived:
         parts.setdefault(_part(name), base.copy()).update(f"derived|{name}".encode())
     return {part: h.hexdigest() for part, h in parts.items()}
@@ -657,8 +705,12 @@ def _digest_frame(digest: Any, frame: pd.DataFrame) -> None:
     cheaper than hashing every cell as text, and tells the same frames apart.
     """
     for column in frame.columns:
-        codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
-        digest.update(f"{column}|{[str(u) for u in uniques]}".encode())
+        values = frame[column]
+        try:
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        except TypeError:  # unhashable cells (lists): their text stands in for them
+            codes, uniques = pd.factorize(values.astype(str), use_na_sentinel=True)
+        digest.update(f"{column}|{[repr(u) for u in uniques]}".encode())
         digest.update(codes.astype(np.int64, copy=False).tobytes())
 
 
@@ -685,15 +737,28 @@ def _reuse(release: Results, policy: DisclosurePolicy, ledger: Any, found: dict[
 
 def _mask(cells: pd.DataFrame, name: str, stats: dict[str, str],
           shown: dict[tuple[str, int, str], str]) -> pd.DataFrame:
-    df = cells.reset_index(drop=True).copy()
+    df = cells.reset_index(drop=True)
     counts = [shown.get((name, pos, COUNT_COL)) for pos in range(len(df))]
     out = {col: df[col].where([(name, pos, col) in shown for pos in range(len(df))])
            for col in stats}
-    df = df.assign(**out) if out else df
-    df[COUNT_COL] = pd.array([int(float(c)) if c is not None else pd.NA for c in counts],
-                             dtype="Int64")
-    df["suppressed"] = [c is None for c in counts]
-    return df
+    return _with_columns(df, {
+        **out,
+        COUNT_COL: pd.array([int(float(c)) if c is not None else pd.NA for c in counts],
+                            dtype="Int64"),
+        "suppressed": [c is None for c in counts],
+    })
+
+
+def _with_columns(df: pd.DataFrame, columns: dict[str, Any]) -> pd.DataFrame:
+    """``df`` with ``columns`` replaced or added, built in one go.
+
+    Wide tables (a statistic per item) replaced column by column end up in hundreds of
+    blocks, which pandas warns about and every later operation pays for.
+    """
+    merged = {col: df[col] for col in df.columns}
+    merged.update({col: pd.Series(values, index=df.index) if not isinstance(values, pd.Series)
+                   else values for col, values in columns.items()})
+    return pd.DataFrame(merged, index=df.index)
 
 
 def alone(release: Results) -> Joint:
@@ -710,23 +775,31 @@ def _known_and_shown(st: Structure, tr: Any, cell: tuple, measure: str | None,
     return known and shown(cell)
 
 
-def _render(spec: TableSpec, plan: TablePlan, shown: Any) -> pd.DataFrame:
-    """The table with withheld values as NA, the gate's counts and ``suppressed``."""
-    df = spec.cells.copy()
+def _render(spec: TableSpec, plan: TablePlan, shown: Any, value_shown: Any = None
+            ) -> pd.DataFrame:
+    """The table with withheld values as NA, the gate's counts and ``suppressed``.
+
+    ``value_shown`` decides statistics other than counts (default ``shown``): a cell's count
+    can be shown while its mean is withheld (:mod:`fieldsurvey.disclosure.moments`).
+    """
+    value_shown = value_shown or shown
+    df = spec.cells
     own = np.array([shown(c) for c in plan.count], dtype=bool)
     out: dict[str, Any] = {}
     for col, cells in plan.stat.items():
-        ok = own & np.array([shown(c) for c in cells], dtype=bool)
+        judge = shown if col in spec.measures else value_shown
+        ok = own & np.array([judge(c) for c in cells], dtype=bool)
         if col in plan.sources:
-            ok &= np.array([all(shown(c) for c in refs) for refs in plan.sources[col]], dtype=bool)
-        out[col] = df[col].where(ok)
-    # Replacing statistic columns one by one fragments wide tables; assign them in one go.
-    df = df.assign(**out) if out else df
-    df[COUNT_COL] = pd.array(
-        [plan.counts[pos] if own[pos] else pd.NA for pos in range(len(df))], dtype="Int64"
-    )
-    df["suppressed"] = ~own
-    return df
+            ok &= np.array([all(value_shown(c) for c in refs) for refs in plan.sources[col]],
+                           dtype=bool)
+        if not ok.all():  # (most columns of a shown table are shown whole: no copy then)
+            out[col] = df[col].where(ok)
+    return _with_columns(df, {
+        **out,
+        COUNT_COL: pd.array([plan.counts[pos] if own[pos] else pd.NA for pos in range(len(df))],
+                            dtype="Int64"),
+        "suppressed": ~own,
+    })
 
 
 def _derived_table(release: Results, derived: Any, view: ShownView,
@@ -756,7 +829,13 @@ def revealed_units(gated: GatedRelease) -> np.ndarray:
     st, tr = gated.structure, gated.translate
     out = np.zeros(st.n_units, dtype=bool)
 
+    seen: set[tuple] = set()
+
     def mark(cell: tuple) -> None:
+        # Tables repeat cells (a row's statistics, sources shared by rows): look each up once.
+        if cell in seen:
+            return
+        seen.add(cell)
         for u in st.units_of(tr(cell)):
             out[u] = True
 

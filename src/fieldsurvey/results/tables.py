@@ -264,6 +264,12 @@ class Results:
         Categories that are a remainder, not a characteristic (``"no score"`` of a scale's band:
         who skipped the scale). A table that splits by the dimension does not make them
         protected cells; a cell that shows one is still withheld when small.
+    score_ranges : mapping of dimension to {category: (low, high)}, optional
+        For dimensions that cut a measure's score into ranges (a scale's bands, a histogram's
+        bins; the dimension must be ``linked`` to the measure): the lowest and highest score
+        each category can hold. A shown mean and SD bound how many people can be in each
+        range, and the gate checks that bound against the withheld counts
+        (:mod:`fieldsurvey.disclosure.moments`).
 
     Every table is *completed*: a row that splits a cell by a dimension makes every other
     category of that dimension a cell too (the groups a comparison leaves out, the
@@ -290,6 +296,7 @@ class Results:
         determined_by: Mapping[str, str] | None = None,
         domains: Mapping[str, Iterable[object]] | None = None,
         unprotected: Mapping[str, Iterable[object]] | None = None,
+        score_ranges: Mapping[str, Mapping[object, tuple[float, float]]] | None = None,
     ) -> None:
         if not isinstance(respondents, pd.DataFrame):
             raise ResultsError("respondents must be a pandas DataFrame, one row per respondent")
@@ -339,6 +346,12 @@ class Results:
             raise ResultsError(
                 f"unprotected names unknown dimension(s) {sorted(unknown_unprotected)}"
             )
+        self.score_ranges = {str(d): {c: (float(lo), float(hi)) for c, (lo, hi) in r.items()}
+                             for d, r in (score_ranges or {}).items()}
+        unranged = [d for d in self.score_ranges if d not in self.all_dims or d not in self.linked]
+        if unranged:
+            raise ResultsError(f"score_ranges name dimension(s) {sorted(unranged)} that are not "
+                               "dimensions linked to a measure")
         self.tables: dict[str, TableSpec] = {}
         self.derived: dict[str, DerivedSpec] = {}
 
