@@ -16,7 +16,10 @@ Every answer is an ordinal item drawn from ``loading * latent + noise`` cut at f
 reliabilities land near published values (ProQOL CS ~.88, BO ~.75, STS ~.81). Reverse-keyed items
 are answered on the reversed scale and carry a small method factor, as observed for the ProQOL.
 Every effect is a parameter, and ``structural_effect=0`` removes the structural story entirely so
-tests can check that analyses then find nothing.
+tests can check that analyses then find nothing. Organisation profiles (``profiles``) carry the
+organisation-level effects (H6-H9 of the bundled plan); ``led_burnout_effect`` and
+``below_wage_effect`` make them cross-level effects on the staff outcomes. The demo's two
+studies are :data:`STRUCTURAL_STUDY` (every effect built in) and :data:`NULL_STUDY` (none).
 """
 
 from __future__ import annotations

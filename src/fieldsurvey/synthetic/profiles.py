@@ -2,7 +2,8 @@
 
 Each organisation answers once per wave. The profile is drawn from the organisation's latent
 conditions (the same ones its staff perceive) with a random stream of its own, so the staff data
-of a seed is exactly what it was before profiles existed. With ``strength`` 1 the effects the
+of a seed is exactly what it was before profiles existed (unless the cross-level effects below
+are turned on). With ``strength`` 1 the effects the
 issue's hypotheses name are built in:
 
 * **peer-led -> less burnout**: organisations whose conditions drive burnout down (the
@@ -14,6 +15,12 @@ issue's hypotheses name are built in:
   condition, and the chance that a member of staff leaves in a year falls with training hours;
 * **burnout -> leavers in the next wave**: that chance also rises with what drove the
   organisation's burnout in the year before the profile (the previous wave's conditions).
+
+These are associations through the shared conditions, weak in a coalition of 25. The
+coalition's cross-level effects (``led_burnout_effect``, ``below_wage_effect``; 0 by default)
+add the profile's traits to the staff outcomes, so the lasting answers are drawn first
+(:func:`draw_lasting_profiles`) and each wave's after the staff data (:func:`generate_profiles`,
+whose leavers then also follow those shifts).
 
 With ``strength`` 0 (the null variant) every profile answer is drawn independently of the
 conditions, and leavers independently of training and burnout. Pay is in GBP with regions coded as in the
