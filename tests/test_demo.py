@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from click.testing import CliRunner
 
 from fieldsurvey.cli import main
-from fieldsurvey.demo import SCORED_INSTRUMENTS, run_demo
+from fieldsurvey.demo import SCORED_INSTRUMENTS, run_demo, side_by_side
 from fieldsurvey.scoring import score_scales
 
 
@@ -30,6 +31,19 @@ def test_demo_recovers_the_synthetic_truth_through_five_platforms(tmp_path):
     assert "codebook (every item, code, scale and licence)" in made
     for _, path in run.made:
         assert path.exists(), path
+    _check_structural_vs_null(run.out_dir)
+
+
+def _check_structural_vs_null(out):
+    """The side-by-side file is the two studies' gated run-plan decisions; at the demo's seed
+    the structural study supports H1-H9 and the null study none (tests/test_demo_null.py)."""
+    both = pd.read_csv(out / "results" / "structural-vs-null.csv")
+    structural = pd.read_csv(out / "results" / "structural-burnout-plan.csv")
+    null = pd.read_csv(out / "null-study" / "results" / "structural-burnout-plan.csv")
+    assert both.astype(str).equals(side_by_side(structural, null).astype(str))
+    assert both["hypothesis"].tolist() == [f"H{i}" for i in range(1, 10)]
+    assert (both["structural_study"] == "supported").all(), both
+    assert (both["null_study"] == "not supported").all(), both
 
 
 def test_demo_refuses_a_folder_it_did_not_make(tmp_path):

@@ -4,6 +4,12 @@
 organisations field the survey on different platforms (as real coalitions do), their exports are
 ingested into one study, and the study is scored, checked and compared. Each stage is one small
 step function; every file the demo writes is listed at the end.
+
+Two studies are made. The *structural study* (:data:`~fieldsurvey.synthetic.STRUCTURAL_STUDY`)
+has every effect of the bundled analysis plan's hypotheses H1-H9 built in and goes through every
+stage. Its *null study* (:data:`~fieldsurvey.synthetic.NULL_STUDY`: the same design and seed with
+no effect) is ingested into a study of its own and run through the plan only; the demo prints
+both studies' decisions side by side (``results/structural-vs-null.csv``).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from fieldsurvey.instrument import resolve_instrument
 from fieldsurvey.resources import data_dir
 from fieldsurvey.scoring import score_scales
 from fieldsurvey.store import Study, init_study, load_responses
-from fieldsurvey.synthetic import CoalitionParams, SyntheticStudy, generate_coalition
+from fieldsurvey.synthetic import NULL_STUDY, STRUCTURAL_STUDY, SyntheticStudy, generate_coalition
 
 INSTRUMENTS = ["workforce-context", "proqol5", "cbi", "stss", "structural-conditions"]
 SCORED_INSTRUMENTS = INSTRUMENTS[1:]
@@ -40,6 +46,7 @@ class DemoRun:
     synthetic: SyntheticStudy | None = None
     study: Study | None = None
     scores: pd.DataFrame | None = None
+    plan_results: pd.DataFrame | None = None
     made: list[tuple[str, Path]] = field(default_factory=list)
 
     def record(self, what: str, path: Path) -> None:
@@ -47,7 +54,7 @@ class DemoRun:
 
 
 def _generate(run: DemoRun) -> None:
-    run.synthetic = generate_coalition(CoalitionParams(waves=2))
+    run.synthetic = generate_coalition(STRUCTURAL_STUDY)
     truth = run.out_dir / "synthetic"
     truth.mkdir(parents=True, exist_ok=True)
     run.synthetic.responses.to_csv(truth / "answers.csv", index=False)
@@ -182,22 +189,93 @@ def _compare(run: DemoRun) -> None:
     run.record("change since the previous wave (gated)", out / "organisation-change.csv")
 
 
-def _run_plan(run: DemoRun) -> None:
+def _plan_on(study_root: Path, command: str) -> pd.DataFrame:
+    """The bundled plan on a study, as `fieldsurvey run-plan` runs it (gated)."""
     from fieldsurvey.outputs.findings import run_plan
     from fieldsurvey.reproduce import load_plan
 
-    assert run.study is not None
     plan = load_plan(data_dir("analysis") / "structural-burnout-plan.yaml")
     # H7 compares pay in the organisation profiles with the bundled living-wage reference.
     reference = data_dir("analysis") / "living-wage" / "uk-real-living-wage-2024.yaml"
-    results = run_plan(run.study.root, plan, command="fieldsurvey demo: run-plan",
-                       wage_reference=reference)
+    return run_plan(study_root, plan, command=command, wage_reference=reference)
+
+
+def _run_plan(run: DemoRun) -> None:
+    assert run.study is not None
+    results = _plan_on(run.study.root, "fieldsurvey demo: run-plan")
+    run.plan_results = results
     path = run.out_dir / "results" / "structural-burnout-plan.csv"
     results.to_csv(path, index=False)
     decisions = results.drop_duplicates("hypothesis")[["hypothesis", "decision"]]
     run.console.print("analysis plan: " + ", ".join(
         f"{h} {'withheld' if pd.isna(d) else d}" for h, d in decisions.itertuples(index=False)))
     run.record("pre-registered hypotheses H1-H9 with decisions (gated)", path)
+
+
+def _null_study(run: DemoRun) -> None:
+    """The null study: ingested into a study of its own and run through the plan only."""
+    from fieldsurvey.ingest.pipeline import ingest_file
+    from fieldsurvey.ingest.profiles import ingest_profiles
+
+    assert run.plan_results is not None
+    null = generate_coalition(NULL_STUDY)
+    root = run.out_dir / "null-study"
+    study = init_study(root / "study", INSTRUMENTS, title="Synthetic coalition, null variant",
+                       org_column="wf_org", group_columns=["wf_role", "wf_lived_exp"],
+                       waves=["1", "2"])
+    imports = study.root / "imports"
+    imports.mkdir(parents=True, exist_ok=True)
+    for wave, staff in null.responses.groupby("wave"):
+        path = imports / f"wave{wave}-answers.csv"
+        staff.drop(columns=["org", "wave"]).to_csv(path, index=False)
+        ingest_file(study, path, wave=str(wave))
+    assert null.profiles is not None
+    for wave, part in null.profiles.groupby("wave"):
+        path = imports / f"profiles-wave{wave}.csv"
+        part.to_csv(path, index=False)
+        ingest_profiles(study, path, wave=str(wave))
+    results = _plan_on(study.root, "fieldsurvey demo: run-plan (null study)")
+    (root / "results").mkdir(exist_ok=True)
+    results.to_csv(root / "results" / "structural-burnout-plan.csv", index=False)
+    run.record("null study (no effect built in)", study.root)
+    run.record("its hypotheses H1-H9 with decisions (gated)",
+               root / "results" / "structural-burnout-plan.csv")
+    both = side_by_side(run.plan_results, results)
+    path = run.out_dir / "results" / "structural-vs-null.csv"
+    both.to_csv(path, index=False)
+    run.record("decisions of the structural and the null study side by side", path)
+    _print_side_by_side(run.console, both)
+
+
+def side_by_side(structural: pd.DataFrame, null: pd.DataFrame) -> pd.DataFrame:
+    """Each hypothesis's decision in two run-plan results ("withheld" where the gate withheld
+    it): hypothesis, structural_study, null_study.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"hypothesis": ["H1", "H1", "H2"], "decision": ["supported"] * 2 + [None]})
+    >>> b = pd.DataFrame({"hypothesis": ["H1", "H2"], "decision": ["not supported"] * 2})
+    >>> side_by_side(a, b).values.tolist()
+    [['H1', 'supported', 'not supported'], ['H2', 'withheld', 'not supported']]
+    """
+    def decisions(results: pd.DataFrame) -> pd.Series:
+        first = results.drop_duplicates("hypothesis").set_index("hypothesis")["decision"]
+        return first.astype(object).where(first.notna(), "withheld")
+
+    out = pd.DataFrame({"structural_study": decisions(structural),
+                        "null_study": decisions(null)})
+    return out.rename_axis("hypothesis").reset_index()
+
+
+def _print_side_by_side(console: Console, both: pd.DataFrame) -> None:
+    from rich.table import Table
+
+    table = Table(title="Plan decisions: structural study vs null study")
+    for column in ("hypothesis", "structural study", "null study"):
+        table.add_column(column)
+    for row in both.itertuples(index=False):
+        table.add_row(row.hypothesis, row.structural_study, row.null_study)
+    console.print(table)
 
 
 def _psychometrics(run: DemoRun) -> None:
@@ -238,6 +316,7 @@ STEPS: list[tuple[str, Callable[[DemoRun], None]]] = [
     ("Checking published findings", _check_findings),
     ("Comparing groups and benchmarking organisations", _compare),
     ("Running the structural-burnout analysis plan", _run_plan),
+    ("The null study: same design, no effects, through the plan", _null_study),
     ("Reliability and measurement invariance", _psychometrics),
     ("Rendering the field-wide and organisation reports", _reports),
 ]

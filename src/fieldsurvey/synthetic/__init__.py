@@ -2,9 +2,11 @@
 
 from fieldsurvey.synthetic.coalition import (
     CONDITIONS,
+    NULL_STUDY,
+    STRUCTURAL_STUDY,
     CoalitionParams,
     SyntheticStudy,
     generate_coalition,
 )
 
-__all__ = ["CONDITIONS", "CoalitionParams", "SyntheticStudy", "generate_coalition"]
+__all__ = ["CONDITIONS", "NULL_STUDY", "STRUCTURAL_STUDY", "CoalitionParams", "SyntheticStudy", "generate_coalition"]

@@ -16,7 +16,10 @@ Every answer is an ordinal item drawn from ``loading * latent + noise`` cut at f
 reliabilities land near published values (ProQOL CS ~.88, BO ~.75, STS ~.81). Reverse-keyed items
 are answered on the reversed scale and carry a small method factor, as observed for the ProQOL.
 Every effect is a parameter, and ``structural_effect=0`` removes the structural story entirely so
-tests can check that analyses then find nothing.
+tests can check that analyses then find nothing. Organisation profiles (``profiles``) carry the
+organisation-level effects (H6-H9 of the bundled plan); ``led_burnout_effect`` and
+``below_wage_effect`` make them cross-level effects on the staff outcomes. The demo's two
+studies are :data:`STRUCTURAL_STUDY` (every effect built in) and :data:`NULL_STUDY` (none).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import pandas as pd
 
 from fieldsurvey.instrument import Instrument, resolve_instrument
 from fieldsurvey.synthetic.org_effects import OrgDesign
-from fieldsurvey.synthetic.profiles import generate_profiles
+from fieldsurvey.synthetic.profiles import LastingProfiles, draw_lasting_profiles, generate_profiles
 
 CONDITIONS = (
     "pay_adequacy", "workload", "caseload", "supervision", "training_timing", "leadership",
@@ -75,6 +78,28 @@ class CoalitionParams:
     # effects in org_effects (H6-H9); None keeps the coalition above.
     icc: float | None = None
     org_effects: dict[str, float] = field(default_factory=dict)
+    # Cross-level effects of what an organisation's profile says on its staff (SD units of the
+    # latent outcome; scaled by profile_effect, off when structural_effect is 0): staff of
+    # peer-led or survivor-led organisations report less burnout (H6); staff of organisations
+    # paying most of them below the living wage report more financial strain and intention to
+    # leave (H7). 0 by default so every seed's staff data stays as it was; STRUCTURAL_STUDY
+    # (the demo's) turns them on. Not used in the organisation-effects mode (icc set).
+    led_burnout_effect: float = 0.0
+    below_wage_effect: float = 0.0
+    # Log-odds of a member of staff leaving within the year per SD of what drove their
+    # organisation's burnout the year before (H9; in the profiles' leavers).
+    leaver_burnout_effect: float = 0.5
+
+
+#: The demo's structural study: two waves, every effect of H1-H9 built in, the cross-level ones
+#: (H6, H7) and leavers' response to burnout (H9) strong enough to be found in 25 organisations
+#: at most seeds (see docs/synthetic-data.md for the rates).
+STRUCTURAL_STUDY = CoalitionParams(waves=2, led_burnout_effect=0.5, below_wage_effect=0.4,
+                                   leaver_burnout_effect=1.0)
+#: Its null variant: the same design and seed with no structural, lived-experience or
+#: organisation effect, so no hypothesis of the bundled plan holds.
+NULL_STUDY = replace(STRUCTURAL_STUDY, structural_effect=0.0, profile_effect=0.0,
+                     lived_pay_gap=0.0, lived_strain=0.0)
 
 
 @dataclass(frozen=True)
@@ -122,18 +147,38 @@ def generate_coalition(params: CoalitionParams | None = None, **overrides: objec
     design = None
     if params.icc is not None:
         design = OrgDesign.draw(params.n_orgs, params.icc, params.org_effects, params.seed)
+    strength = params.profile_effect * (params.structural_effect != 0)
+    # Drawn from a stream of their own before the staff, whose data may depend on them.
+    lasting = draw_lasting_profiles(orgs, org_conditions, CONDITIONS, params.burnout_effects,
+                                    strength=strength, seed=params.seed, design=design)
+    shifts = _cross_level_shifts(params, lasting, strength, design)
     frames, wave_conditions = [], []
     for wave in range(1, params.waves + 1):
         drift = rng.normal(0.0, 0.15, org_conditions.shape) + params.wave_trend * (wave - 1)
         wave_conditions.append(org_conditions + drift)
-        frames.append(_wave(params, rng, orgs, org_conditions + drift, wave, design))
+        frames.append(_wave(params, rng, orgs, org_conditions + drift, wave, design, shifts))
     responses = pd.concat(frames, ignore_index=True)
     profiles = generate_profiles(
-        orgs, org_conditions, wave_conditions, CONDITIONS, params.burnout_effects,
-        strength=params.profile_effect * (params.structural_effect != 0), seed=params.seed,
-        design=design)
+        lasting, org_conditions, wave_conditions, CONDITIONS, params.burnout_effects,
+        strength=strength, design=design,
+        staff_shift=shifts["burnout"] + shifts["intention_to_leave"] if shifts else None,
+        leaver_burnout=params.leaver_burnout_effect)
     return SyntheticStudy(responses=responses, organisations=orgs, params=params,
                           profiles=profiles)
+
+
+def _cross_level_shifts(params: CoalitionParams, lasting: LastingProfiles, strength: float,
+                        design: OrgDesign | None) -> dict[str, np.ndarray]:
+    """Per organisation, what its profile's traits add to its staff's latent outcomes (none
+    when the effects are 0, so the staff data is then exactly as without them)."""
+    if design is not None or strength == 0 or not (params.led_burnout_effect
+                                                   or params.below_wage_effect):
+        return {}
+    led = lasting.led.astype(float)
+    below = lasting.below.astype(float)
+    return {"burnout": -strength * params.led_burnout_effect * led,
+            "financial_strain": strength * params.below_wage_effect * below,
+            "intention_to_leave": strength * params.below_wage_effect * below}
 
 
 def _organisations(params: CoalitionParams, rng: np.random.Generator) -> pd.DataFrame:
@@ -160,7 +205,8 @@ def _org_conditions(params: CoalitionParams, rng: np.random.Generator) -> np.nda
 
 
 def _wave(params: CoalitionParams, rng: np.random.Generator, orgs: pd.DataFrame,
-          org_conditions: np.ndarray, wave: int, design: OrgDesign | None = None) -> pd.DataFrame:
+          org_conditions: np.ndarray, wave: int, design: OrgDesign | None = None,
+          shifts: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     counts = rng.binomial(orgs["staff"].to_numpy(), params.response_rate)
     counts = np.maximum(counts, 1)
     org_index = np.repeat(np.arange(len(orgs)), counts)
@@ -191,7 +237,8 @@ def _wave(params: CoalitionParams, rng: np.random.Generator, orgs: pd.DataFrame,
     payband = np.clip(np.round(2.8 + 1.1 * pay_latent), 1, 6)
     strain = (-0.5 * (payband - 3) / 1.5 + params.lived_strain * is_lived
               + rng.normal(0.0, 0.8, n))
-    strain = _standardise(strain)
+    shift = {k: v[org_index] for k, v in (shifts or {}).items()}  # cross-level effects
+    strain = _standardise(strain + shift.get("financial_strain", 0.0))
     if design is not None:
         strain = design.apply("financial_strain", strain, org_index, wave)
     hours = np.clip(np.round(38 - 4 * cond["workload"] + rng.normal(0, 5, n)), 10, 80)
@@ -199,7 +246,7 @@ def _wave(params: CoalitionParams, rng: np.random.Generator, orgs: pd.DataFrame,
     s = params.structural_effect
     burnout = (-s * sum(w * cond[c] for c, w in params.burnout_effects.items())
                + s * params.financial_strain_effect * strain + rng.normal(0.0, 0.75, n))
-    burnout = _standardise(burnout)
+    burnout = _standardise(burnout + shift.get("burnout", 0.0))
     if design is not None:
         burnout = design.apply("burnout", burnout, org_index, wave)
     sts = _standardise(0.55 * burnout - s * params.sts_peer_support_effect * cond["peer_support"]
@@ -208,7 +255,7 @@ def _wave(params: CoalitionParams, rng: np.random.Generator, orgs: pd.DataFrame,
                               + rng.normal(0.0, 0.85, n))
     leave = (0.45 * burnout - s * 0.15 * (cond["pay_adequacy"] + cond["leadership"])
              + rng.normal(0.0, 0.8, n))
-    leave = _standardise(leave)
+    leave = _standardise(leave + shift.get("intention_to_leave", 0.0))
     if design is not None:
         leave = design.apply("intention_to_leave", leave, org_index, wave)
 

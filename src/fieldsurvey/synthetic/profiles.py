@@ -2,7 +2,8 @@
 
 Each organisation answers once per wave. The profile is drawn from the organisation's latent
 conditions (the same ones its staff perceive) with a random stream of its own, so the staff data
-of a seed is exactly what it was before profiles existed. With ``strength`` 1 the effects the
+of a seed is exactly what it was before profiles existed (unless the cross-level effects below
+are turned on). With ``strength`` 1 the effects the
 issue's hypotheses name are built in:
 
 * **peer-led -> less burnout**: organisations whose conditions drive burnout down (the
@@ -15,12 +16,20 @@ issue's hypotheses name are built in:
 * **burnout -> leavers in the next wave**: that chance also rises with what drove the
   organisation's burnout in the year before the profile (the previous wave's conditions).
 
+These are associations through the shared conditions, weak in a coalition of 25. The
+coalition's cross-level effects (``led_burnout_effect``, ``below_wage_effect``; 0 by default)
+add the profile's traits to the staff outcomes, so the lasting answers are drawn first
+(:func:`draw_lasting_profiles`) and each wave's after the staff data (:func:`generate_profiles`,
+whose leavers then also follow those shifts).
+
 With ``strength`` 0 (the null variant) every profile answer is drawn independently of the
 conditions, and leavers independently of training and burnout. Pay is in GBP with regions coded as in the
 shipped living-wage example (1 London, 2 the rest of the UK).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -44,22 +53,58 @@ def _z(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / sd if sd > 0 else x - x.mean()
 
 
-def generate_profiles(orgs: pd.DataFrame, conditions: np.ndarray, wave_conditions: list[np.ndarray],
-                      names: tuple[str, ...], burnout_effects: dict[str, float], *,
-                      strength: float, seed: int, design: OrgDesign | None = None) -> pd.DataFrame:
-    """One profile per organisation and wave, as the ``org-profile`` items (plus ``org``).
+@dataclass
+class LastingProfiles:
+    """What an organisation's profile says in every wave, drawn before the staff data.
+
+    The staff data may depend on it (the coalition's cross-level effects), so it is drawn
+    first; :func:`generate_profiles` then adds each wave's answers with the same stream.
+    """
+
+    fixed: pd.DataFrame
+    pay: pd.DataFrame
+    staff: np.ndarray
+    lasting: dict[str, np.ndarray]
+    noise_good: np.ndarray
+    rng: np.random.Generator
+
+    @property
+    def led(self) -> np.ndarray:
+        """Peer-led programmes or a survivor-led board (``org_peer_or_survivor_led``)."""
+        return ((self.fixed["op_peer_led"].to_numpy() < 3)
+                | (self.fixed["op_survivor_board"].to_numpy() == 1))
+
+    @property
+    def below(self) -> np.ndarray:
+        """Most staff of the compared roles paid below the shipped example reference
+        (``org_below_living_wage`` with that reference)."""
+        reference = self.fixed["op_region"].map(REFERENCE_HOURLY).to_numpy()
+        heads = below = 0
+        for key in _ROLE_PAY:
+            pay = self.pay[f"op_pay_{key}"].to_numpy(float)
+            hourly = np.where(self.pay[f"op_pay_{key}_per"].to_numpy(float) == 2,
+                              pay / HOURS_PER_YEAR, pay)
+            n = self.pay[f"op_n_{key}"].to_numpy()
+            heads = heads + n
+            below = below + np.where(hourly < reference, n, 0)
+        return below > 0.5 * heads
+
+
+def draw_lasting_profiles(orgs: pd.DataFrame, conditions: np.ndarray, names: tuple[str, ...],
+                          burnout_effects: dict[str, float], *, strength: float, seed: int,
+                          design: OrgDesign | None = None) -> LastingProfiles:
+    """The profile answers that last over waves: governance, peer-led programmes, pay, training.
 
     Parameters
     ----------
     orgs : the coalition's organisations (org, staff)
     conditions : organisations x conditions, the lasting latent conditions
-    wave_conditions : per wave, the conditions as they were that wave
     names : the condition names (columns of ``conditions``)
     burnout_effects : condition -> weight in staff burnout
     strength : 1 builds the effects in, 0 is the null variant
     seed : the stream's seed (kept apart from the staff data's stream)
     design : the organisation-effects mode's traits (peer/survivor-led, pay below the living
-        wage, training) and leaver effects; they replace those drawn from the conditions
+        wage, training); they replace those drawn from the conditions
     """
     rng = np.random.default_rng([seed, 19])
     cond = {name: _z(conditions[:, j]) for j, name in enumerate(names)}
@@ -99,12 +144,42 @@ def generate_profiles(orgs: pd.DataFrame, conditions: np.ndarray, wave_condition
     fixed["op_lx_leadership"] = np.round(np.clip(
         np.where(peer_led, 30.0, 8.0) + rng.normal(0, 8, n), 0, 100))
     pay_rows = _pay(fixed, staff, lasting["pay"], peer_led, rng)
+    return LastingProfiles(fixed, pay_rows, staff, lasting, noise["good"], rng)
+
+
+def generate_profiles(drawn: LastingProfiles, conditions: np.ndarray,
+                      wave_conditions: list[np.ndarray], names: tuple[str, ...],
+                      burnout_effects: dict[str, float], *, strength: float,
+                      design: OrgDesign | None = None,
+                      staff_shift: np.ndarray | None = None,
+                      leaver_burnout: float = 0.5) -> pd.DataFrame:
+    """One profile per organisation and wave, as the ``org-profile`` items (plus ``org``).
+
+    Parameters
+    ----------
+    drawn : the lasting answers (:func:`draw_lasting_profiles`), whose stream is continued
+    conditions : organisations x conditions, the lasting latent conditions
+    wave_conditions : per wave, the conditions as they were that wave
+    names : the condition names (columns of ``conditions``)
+    burnout_effects : condition -> weight in staff burnout
+    strength : 1 builds the effects in, 0 is the null variant
+    design : the organisation-effects mode's leaver effects
+    staff_shift : per organisation, what the coalition's cross-level effects add to its staff's
+        burnout and intention to leave (SD units); leavers follow it as they follow conditions
+    leaver_burnout : log-odds of leaving per SD of what drove the organisation's burnout in the
+        year before
+    """
+    s = float(strength)
+    staff = drawn.staff
+    shift = np.zeros(len(staff)) if staff_shift is None else staff_shift
     # Leavers of a wave's profile (the last 12 months) follow the conditions staff met the wave
-    # before (the first wave: the lasting ones), through the burnout they drive.
-    driven = [_z(-sum(w * c[:, names.index(k)] for k, w in burnout_effects.items()))
+    # before (the first wave: the lasting ones), through the burnout they drive, and what the
+    # cross-level effects add to their burnout and intention to leave.
+    driven = [_z(-sum(w * c[:, names.index(k)] for k, w in burnout_effects.items()) + shift)
               for c in [conditions, *wave_conditions[:-1]]]
-    waves = [_wave(fixed, pay_rows, staff, w, lasting["train"], wc, names, s, rng,
-                   s * driven[w - 1] + (1 - s) * noise["good"], design)
+    waves = [_wave(drawn.fixed, drawn.pay, staff, w, drawn.lasting["train"], wc, names, s,
+                   drawn.rng, s * driven[w - 1] + (1 - s) * drawn.noise_good, design,
+                   leaver_burnout)
              for w, wc in enumerate(wave_conditions, start=1)]
     return pd.concat(waves, ignore_index=True)
 
@@ -133,7 +208,7 @@ def _pay(fixed: pd.DataFrame, staff: np.ndarray, pay: np.ndarray, peer_led: np.n
 def _wave(fixed: pd.DataFrame, pay: pd.DataFrame, staff: np.ndarray, wave: int, train: np.ndarray,
           conditions: np.ndarray, names: tuple[str, ...], s: float,
           rng: np.random.Generator, burnout_before: np.ndarray,
-          design: OrgDesign | None = None) -> pd.DataFrame:
+          design: OrgDesign | None = None, leaver_burnout: float = 0.5) -> pd.DataFrame:
     """The profile answers of one wave: the lasting ones, and leavers, vacancies, caseload.
 
     ``burnout_before`` (z-scored over organisations) is what drove burnout in the year the
@@ -141,7 +216,8 @@ def _wave(fixed: pd.DataFrame, pay: pd.DataFrame, staff: np.ndarray, wave: int, 
     """
     n = len(staff)
     cond = {name: conditions[:, j] for j, name in enumerate(names)}
-    leave_rate = _sigmoid(np.log(0.22 / 0.78) - 0.7 * s * train + 0.5 * s * burnout_before)
+    leave_rate = _sigmoid(np.log(0.22 / 0.78) - 0.7 * s * train
+                         + leaver_burnout * s * burnout_before)
     if design is not None:
         leave_rate = _sigmoid(np.log(0.22 / 0.78) + design.leave_shift(wave))
     leavers = rng.binomial(staff, leave_rate)
