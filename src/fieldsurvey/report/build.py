@@ -24,6 +24,7 @@ from fieldsurvey.report.bundle import ResultsBundle, file_sha256
 from fieldsurvey.report.content import write_report_content
 from fieldsurvey.report.release import GatedReport, gate_reports
 from fieldsurvey.report.render import Engine, render_report
+from fieldsurvey.report.timing import merge_stage_times, reset_stage_times, stage, stage_times
 from fieldsurvey.resources import data_dir
 from fieldsurvey.store import Study, open_study
 
@@ -90,17 +91,19 @@ def make_bundle(
     bundle = ResultsBundle(bundle_dir)
     gated = _gated(data, gated, findings_path, command)
     org = gated.org
-    doc = write_report_content(
-        data, gated, bundle, command=command, findings=_findings(findings_path), date=date
-    )
-    bundle.write(
-        inputs=_inputs(data),
-        settings=report_settings(data, findings_path),
-        command=command,
-        study_path=study_path(data.study),
-        report={"org": org, "wave": data.latest},
-    )
-    return doc.write(folder / "report.qmd")
+    with stage("content"):
+        doc = write_report_content(
+            data, gated, bundle, command=command, findings=_findings(findings_path), date=date
+        )
+    with stage("bundle"):
+        bundle.write(
+            inputs=_inputs(data),
+            settings=report_settings(data, findings_path),
+            command=command,
+            study_path=study_path(data.study),
+            report={"org": org, "wave": data.latest},
+        )
+        return doc.write(folder / "report.qmd")
 
 
 def build_report(
@@ -190,7 +193,8 @@ def build_reports(
     """
     if not isinstance(study, Study):
         study = open_study(study)
-    data = load_study_data(study, n_boot=N_BOOT, wave=wave)
+    with stage("load"):
+        data = load_study_data(study, n_boot=N_BOOT, wave=wave)
     if orgs == "all":
         selected = data.organisations
     elif orgs is None:
@@ -240,9 +244,10 @@ def _init_worker(data: StudyData, out_dir: str | Path, options: dict[str, Any]) 
     _SHARED.update(data=data, out_dir=out_dir, options=options)
 
 
-def _build_one(gated: GatedReport) -> tuple[str | None, dict[str, Path]]:
-    return gated.org, build_report(_SHARED["data"], _SHARED["out_dir"], gated,
-                                   **_SHARED["options"])
+def _build_one(gated: GatedReport) -> tuple[str | None, dict[str, Path], dict[str, Any]]:
+    reset_stage_times()  # the worker's stage times travel back with each report
+    outputs = build_report(_SHARED["data"], _SHARED["out_dir"], gated, **_SHARED["options"])
+    return gated.org, outputs, stage_times()
 
 
 def _build_parallel(
@@ -265,7 +270,8 @@ def _build_parallel(
                              initargs=(data, out_dir, options)) as pool:
         futures = [pool.submit(_build_one, gated) for gated in targets]
         for future in as_completed(futures):
-            org, outputs = future.result()
+            org, outputs, times = future.result()
+            merge_stage_times(times)
             done[org] = outputs
             if progress is not None:
                 progress(org)
