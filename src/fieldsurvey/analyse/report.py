@@ -389,6 +389,12 @@ def _shown_orgs(view: Any, scales: Sequence[str]) -> list[str]:
     return table.loc[shown, "org"].astype(str).tolist()
 
 
+def _current_of(data: StudyData, orgs: Sequence[str]) -> pd.DataFrame:
+    """The latest wave's responses of ``orgs``."""
+    now = data.current
+    return now[now["org"].isin(orgs)]
+
+
 def _drivers(ctx: ReportContext, results: Results) -> None:
     """Variance shares and ICC(1) of burnout, STS and compassion satisfaction, field-wide."""
     outcomes = [s for s in ("burnout", "sts", "compassion_satisfaction") if s in ctx.wellbeing]
@@ -398,9 +404,11 @@ def _drivers(ctx: ReportContext, results: Results) -> None:
 
     def compute(view: Any) -> tuple[pd.DataFrame, list]:
         orgs = _shown_orgs(view, outcomes)
-        now = data.current[data.current["org"].isin(orgs)]
-        shares = models.get("variance_shares", orgs, lambda: _variance_shares(data, now, outcomes))
-        icc = models.get("icc", orgs, lambda: _organisation_icc(now, outcomes))
+        # The fits are shared by every report: select their rows only when one is made.
+        shares = models.get("variance_shares", orgs, lambda: _variance_shares(
+            data, _current_of(data, orgs), outcomes))
+        icc = models.get("icc", orgs, lambda: _organisation_icc(_current_of(data, orgs),
+                                                                 outcomes))
         row: dict[str, Any] = {"wave": data.latest, "organisations": len(orgs)}
         for r in shares.itertuples() if shares is not None else ():
             key = f"{r.outcome}_{r.component}"
@@ -484,13 +492,12 @@ def _position_model(ctx: ReportContext, results: Results) -> None:
         rows, sources = [], []
         for scale in scales:
             orgs = _shown_orgs(view, [scale])
-            now = data.current[data.current["org"].isin(orgs)]
             row: dict[str, Any] = {"org": org, "wave": data.latest, "scale": scale}
             if len(orgs) >= 3:
-                shrunk = models.get(f"shrinkage:{scale}", orgs,
-                                    lambda now=now, s=scale: shrink_organisation_means(now, [s]))
-                funnel = models.get(f"funnel:{scale}", orgs,
-                                    lambda now=now, s=scale: funnel_limits(now, [s]))
+                shrunk = models.get(f"shrinkage:{scale}", orgs, lambda o=orgs, s=scale:
+                                    shrink_organisation_means(_current_of(data, o), [s]))
+                funnel = models.get(f"funnel:{scale}", orgs, lambda o=orgs, s=scale:
+                                    funnel_limits(_current_of(data, o), [s]))
                 for r in _rows_of(shrunk, org):
                     row.update({k: float(getattr(r, k)) for k in SHRINKAGE})
                 for r in _rows_of(funnel, org):
@@ -697,7 +704,13 @@ def report_results(
         )
     if org is not None:
         findings = None  # an organisation's report recomputes no published findings
-    frame = _report_frame(data, findings)
+    models = models or ReportModels(data)
+    if findings is None:  # the same frame for every organisation's report: made once
+        frame = models.cache.get(("report_frame",))
+        if frame is None:
+            frame = models.cache[("report_frame",)] = _report_frame(data, None)
+    else:
+        frame = _report_frame(data, findings)
     spec = _declarations(data, findings)
     measures = frame[[s.id for s in [*data.wellbeing, *data.conditions]]
                      + [f"{ANSWERED}{s.id}" for s in data.wellbeing]]
@@ -708,7 +721,7 @@ def report_results(
                       linked=spec["linked"], determined_by=spec["determined_by"],
                       domains=spec["domains"],
                       unprotected=spec["unprotected"])
-    ctx = ReportContext(data, org, frame, models or ReportModels(data))
+    ctx = ReportContext(data, org, frame, models)
     for section in SECTIONS:
         section(ctx, results)
     _findings(ctx, results, findings)
