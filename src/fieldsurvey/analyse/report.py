@@ -374,9 +374,12 @@ def _reliability(ctx: ReportContext, results: Results) -> None:
 
 def _organisations(ctx: ReportContext, results: Results) -> None:
     """Every organisation's cell this wave: what models over organisations are computed from."""
-    orgs = ctx.data.organisations
-    cells = [{"org": o, "wave": ctx.latest} for o in orgs]
-    table = cell_statistics(ctx.frame, cells, ctx.wellbeing)
+    cached = ctx.models.cache.get(("organisations",))
+    if cached is None or cached[0] is not ctx.frame:  # the same table in every org's report
+        cells = [{"org": o, "wave": ctx.latest} for o in ctx.data.organisations]
+        cached = (ctx.frame, cell_statistics(ctx.frame, cells, ctx.wellbeing))
+        ctx.models.cache[("organisations",)] = cached
+    table = cached[1].copy()
     counts = [f"{s}_n" for s in ctx.wellbeing]
     results.add_table("_organisations", table[["org", "wave", *counts]],
                       dict.fromkeys(counts, "sum"), measures={c: c[:-2] for c in counts})
