@@ -138,7 +138,9 @@ class ReportModels:
     """Study-wide model results, computed once per set of organisations the gate shows.
 
     Every report of a study fits the same models (shrinkage, funnel limits, drivers) on the
-    organisations whose cells are shown; when the set is the same, the fit is reused.
+    organisations whose cells are shown; when the set is the same, the fit is reused. What
+    every organisation's report reads alike (its respondents' frame, the favourable answers
+    per question, every organisation's cell) is also made once, in ``cache``.
     """
 
     data: StudyData
