@@ -139,7 +139,9 @@ class ReportModels:
     """Study-wide model results, computed once per set of organisations the gate shows.
 
     Every report of a study fits the same models (shrinkage, funnel limits, drivers) on the
-    organisations whose cells are shown; when the set is the same, the fit is reused.
+    organisations whose cells are shown; when the set is the same, the fit is reused. What
+    every organisation's report reads alike (its respondents' frame, the favourable answers
+    per question, every organisation's cell) is also made once, in ``cache``.
     """
 
     data: StudyData
@@ -375,9 +377,12 @@ def _reliability(ctx: ReportContext, results: Results) -> None:
 
 def _organisations(ctx: ReportContext, results: Results) -> None:
     """Every organisation's cell this wave: what models over organisations are computed from."""
-    orgs = ctx.data.organisations
-    cells = [{"org": o, "wave": ctx.latest} for o in orgs]
-    table = cell_statistics(ctx.frame, cells, ctx.wellbeing)
+    cached = ctx.models.cache.get(("organisations",))
+    if cached is None or cached[0] is not ctx.frame:  # the same table in every org's report
+        cells = [{"org": o, "wave": ctx.latest} for o in ctx.data.organisations]
+        cached = (ctx.frame, cell_statistics(ctx.frame, cells, ctx.wellbeing))
+        ctx.models.cache[("organisations",)] = cached
+    table = cached[1].copy()
     counts = [f"{s}_n" for s in ctx.wellbeing]
     results.add_table("_organisations", table[["org", "wave", *counts]],
                       dict.fromkeys(counts, "sum"), measures={c: c[:-2] for c in counts})
@@ -390,6 +395,12 @@ def _shown_orgs(view: Any, scales: Sequence[str]) -> list[str]:
     return table.loc[shown, "org"].astype(str).tolist()
 
 
+def _current_of(data: StudyData, orgs: Sequence[str]) -> pd.DataFrame:
+    """The latest wave's responses of ``orgs``."""
+    now = data.current
+    return now[now["org"].isin(orgs)]
+
+
 def _drivers(ctx: ReportContext, results: Results) -> None:
     """Variance shares and ICC(1) of burnout, STS and compassion satisfaction, field-wide."""
     outcomes = [s for s in ("burnout", "sts", "compassion_satisfaction") if s in ctx.wellbeing]
@@ -399,9 +410,11 @@ def _drivers(ctx: ReportContext, results: Results) -> None:
 
     def compute(view: Any) -> tuple[pd.DataFrame, list]:
         orgs = _shown_orgs(view, outcomes)
-        now = data.current[data.current["org"].isin(orgs)]
-        shares = models.get("variance_shares", orgs, lambda: _variance_shares(data, now, outcomes))
-        icc = models.get("icc", orgs, lambda: _organisation_icc(now, outcomes))
+        # The fits are shared by every report: select their rows only when one is made.
+        shares = models.get("variance_shares", orgs, lambda: _variance_shares(
+            data, _current_of(data, orgs), outcomes))
+        icc = models.get("icc", orgs, lambda: _organisation_icc(_current_of(data, orgs),
+                                                                 outcomes))
         row: dict[str, Any] = {"wave": data.latest, "organisations": len(orgs)}
         for r in shares.itertuples() if shares is not None else ():
             key = f"{r.outcome}_{r.component}"
@@ -485,13 +498,12 @@ def _position_model(ctx: ReportContext, results: Results) -> None:
         rows, sources = [], []
         for scale in scales:
             orgs = _shown_orgs(view, [scale])
-            now = data.current[data.current["org"].isin(orgs)]
             row: dict[str, Any] = {"org": org, "wave": data.latest, "scale": scale}
             if len(orgs) >= 3:
-                shrunk = models.get(f"shrinkage:{scale}", orgs,
-                                    lambda now=now, s=scale: shrink_organisation_means(now, [s]))
-                funnel = models.get(f"funnel:{scale}", orgs,
-                                    lambda now=now, s=scale: funnel_limits(now, [s]))
+                shrunk = models.get(f"shrinkage:{scale}", orgs, lambda o=orgs, s=scale:
+                                    shrink_organisation_means(_current_of(data, o), [s]))
+                funnel = models.get(f"funnel:{scale}", orgs, lambda o=orgs, s=scale:
+                                    funnel_limits(_current_of(data, o), [s]))
                 for r in _rows_of(shrunk, org):
                     row.update({k: float(getattr(r, k)) for k in SHRINKAGE})
                 for r in _rows_of(funnel, org):
@@ -701,7 +713,13 @@ def report_results(
         )
     if org is not None:
         findings = None  # an organisation's report recomputes no published findings
-    frame = _report_frame(data, findings)
+    models = models or ReportModels(data)
+    if findings is None:  # the same frame for every organisation's report: made once
+        frame = models.cache.get(("report_frame",))
+        if frame is None:
+            frame = models.cache[("report_frame",)] = _report_frame(data, None)
+    else:
+        frame = _report_frame(data, findings)
     spec = _declarations(data, findings)
     measures = frame[[s.id for s in [*data.wellbeing, *data.conditions]]
                      + [f"{ANSWERED}{s.id}" for s in data.wellbeing]]
@@ -712,7 +730,7 @@ def report_results(
                       linked=spec["linked"], determined_by=spec["determined_by"],
                       domains=spec["domains"],
                       unprotected=spec["unprotected"], score_ranges=spec["score_ranges"])
-    ctx = ReportContext(data, org, frame, models or ReportModels(data))
+    ctx = ReportContext(data, org, frame, models)
     for section in SECTIONS:
         section(ctx, results)
     _findings(ctx, results, findings)

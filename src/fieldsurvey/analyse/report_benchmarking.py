@@ -126,6 +126,24 @@ def favourable_counts(frame: pd.DataFrame, mask: np.ndarray, scale: str,
     return int(scored.sum()), fav.sum(axis=0)
 
 
+def _favourable_answers(ctx: Any, scale: str,
+                        items: Sequence[FavourableItem]) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows of the report's frame have a score on ``scale``, and which answered each
+    item favourably (rows x items): :func:`favourable_counts` of every cell at once.
+
+    Organisation reports share one frame: these are made once per study, not per report.
+    """
+    key = ("favourable", scale)
+    cached = ctx.models.cache.get(key)
+    if cached is None or cached[0] is not ctx.frame:
+        scored = ctx.frame[scale].notna().to_numpy()
+        block = ctx.frame[[i.measure for i in items]].to_numpy(float)
+        favourable = np.column_stack([np.isin(block[:, j], i.codes)
+                                      for j, i in enumerate(items)]) & scored[:, None]
+        cached = ctx.models.cache[key] = (ctx.frame, scored, favourable)
+    return cached[1], cached[2]
+
+
 def _units(ctx: Any) -> dict[str, dict[str, Any]]:
     """The cells a report's per-question and scale results describe, by role."""
     latest = ctx.latest
@@ -169,11 +187,14 @@ def _item_results(ctx: Any, results: Results) -> None:
     if not by_scale:
         return
     rows, counts = [], {}
+    answers = {scale: _favourable_answers(ctx, scale, items) for scale, items in by_scale.items()}
     for role, cell in units.items():
         row: dict[str, Any] = dict(cell)
         mask = _mask(ctx.frame, cell)
         for scale, items in by_scale.items():
-            n, k = favourable_counts(ctx.frame, mask, scale, items)
+            scored, favourable = answers[scale]
+            in_cell = mask & scored
+            n, k = int(in_cell.sum()), favourable[in_cell].sum(axis=0)
             counts[role, scale] = (n, k)
             row[f"{scale}_n"] = n
             row.update({i.id: k[j] / n if n else np.nan for j, i in enumerate(items)})

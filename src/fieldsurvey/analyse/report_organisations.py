@@ -88,11 +88,34 @@ class OrganisationInputs:
     continuity: pd.DataFrame       # handoff_estimates' inputs, one row per profiled organisation
     scales: list[str]
     notes: dict[str, str] = field(default_factory=dict)
+    #: Results every report of a study asks for, made once (:meth:`memo`): hand-off estimates
+    #: (the field's Monte Carlo interval grows with the number of organisations) and the
+    #: model-group comparisons over the organisations the gate shows.
+    _handoffs: dict[tuple, pd.DataFrame] = field(default_factory=dict, init=False, repr=False,
+                                                  compare=False)
 
     @property
     def current(self) -> pd.DataFrame:
         """The responses of the reported wave."""
         return self.responses[self.responses["wave"] == self.latest]
+
+    def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """``compute()``, made once per key for every report of the study."""
+        if key not in self._handoffs:
+            self._handoffs[key] = compute()
+        return self._handoffs[key]
+
+    def handoffs(self, *, intention: bool, orgs: Collection[str] | None = None) -> pd.DataFrame:
+        """:func:`~fieldsurvey.compare.continuity.handoff_estimates` of ``orgs`` (default every
+        profiled organisation), made once; a copy, for the caller to change."""
+        from fieldsurvey.compare.continuity import handoff_estimates
+
+        key = (intention, None if orgs is None else tuple(sorted(orgs)))
+        if key not in self._handoffs:
+            part = self.continuity if orgs is None else self.continuity[
+                self.continuity["org"].isin(list(orgs))]
+            self._handoffs[key] = handoff_estimates(part, intention=intention)
+        return self._handoffs[key].copy()
 
 
 @dataclass
@@ -276,14 +299,17 @@ def _model_burnout(ctx: OrganisationContext, results: Results) -> None:
     # comparison is a description over whole organisations).
     support = pd.DataFrame({"org": orgs, "wave": wave})
     results.add_table("_model_orgs", _text_dims(support))
-    groups = _group_stats(units, wave, scales)
+    groups = _group_stats(units, wave, scales, ctx.inputs.memo)
     kinds = dict.fromkeys(["organisations", "respondents", *(f"{s}_{k}" for s in scales
                                                              for k in ("n", "mean", "sd"))],
                           "other")
     results.add_derived("model_burnout", groups, kinds, labels=["model", "group"])
     tests = dict.fromkeys(("diff", "diff_ci_low", "diff_ci_high", "g", "p"), "other")
-    results.add_derived("model_tests", _group_tests(units, wave, scales), tests,
+    results.add_derived("model_tests", _group_tests(units, wave, scales, ctx.inputs.memo), tests,
                         labels=["model"], variable="scale")
+
+
+Memo = Callable[[tuple, Callable[[], Any]], Any]
 
 
 def _shown_orgs(view: Any) -> set[str]:
@@ -291,12 +317,17 @@ def _shown_orgs(view: Any) -> set[str]:
     return set(table.loc[table["n"].notna(), "org"].astype(str))
 
 
-def _group_stats(units: pd.DataFrame, wave: str, scales: list[str]
+def _group_stats(units: pd.DataFrame, wave: str, scales: list[str], memo: Memo
                  ) -> Callable[[Any], tuple[pd.DataFrame, list[list[Any]]]]:
     responses = units
 
     def compute(view: Any) -> tuple[pd.DataFrame, list[list[Any]]]:
         everywhere = _shown_orgs(view)
+        table, sources = memo(("model_burnout", frozenset(everywhere)),
+                              lambda: stats(everywhere))
+        return table.copy(), [[dict(c) for c in s] for s in sources]
+
+    def stats(everywhere: set[str]) -> tuple[pd.DataFrame, list[list[Any]]]:
         rows, sources = [], []
         for dim, groups in MODELS.items():
             for group in groups:
@@ -321,14 +352,19 @@ def _mean(values: pd.Series) -> float:
     return float(values.mean()) if values.size else np.nan
 
 
-def _group_tests(units: pd.DataFrame, wave: str, scales: list[str]
+def _group_tests(units: pd.DataFrame, wave: str, scales: list[str], memo: Memo
                  ) -> Callable[[Any], tuple[pd.DataFrame, list[list[Any]]]]:
     responses = units
 
     def compute(view: Any) -> tuple[pd.DataFrame, list[list[Any]]]:
+        everywhere = _shown_orgs(view)
+        table, sources = memo(("model_tests", frozenset(everywhere)), lambda: tests(everywhere))
+        return table.copy(), [[dict(c) for c in s] for s in sources]
+
+    def tests(everywhere: set[str]) -> tuple[pd.DataFrame, list[list[Any]]]:
         rows, sources = [], []
         for dim, (first, second) in MODELS.items():
-            shown = responses[responses["org"].isin(_shown_orgs(view))]
+            shown = responses[responses["org"].isin(everywhere)]
             for s in scales:
                 a = shown.loc[shown[dim] == first, s].dropna().to_numpy(dtype=float)
                 b = shown.loc[shown[dim] == second, s].dropna().to_numpy(dtype=float)
@@ -360,9 +396,7 @@ def _difference(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 def _continuity_leavers(ctx: OrganisationContext, results: Results) -> None:
     """Expected hand-offs from last year's leavers, per organisation (on its posts), and the
     field's total over the organisations shown."""
-    from fieldsurvey.compare.continuity import handoff_estimates
-
-    estimates = handoff_estimates(ctx.inputs.continuity, intention=False).iloc[:-1]
+    estimates = ctx.inputs.handoffs(intention=False).iloc[:-1]
     _continuity_tables(ctx, results, "continuity_leavers", estimates, sources=None)
     results.add_derived("continuity_field", _field_totals(ctx.inputs, intention=False),
                         dict.fromkeys(FIELD_STATS, "other"), labels=["basis"])
@@ -371,9 +405,7 @@ def _continuity_leavers(ctx: OrganisationContext, results: Results) -> None:
 def _continuity_intention(ctx: OrganisationContext, results: Results) -> None:
     """Expected hand-offs from leavers and intention, per organisation (on its responses, and
     those who do and do not intend to leave), and the field's total over those shown."""
-    from fieldsurvey.compare.continuity import handoff_estimates
-
-    estimates = handoff_estimates(ctx.inputs.continuity).iloc[:-1]
+    estimates = ctx.inputs.handoffs(intention=True).iloc[:-1]
     estimates = estimates[estimates["basis"] == BOTH].reset_index(drop=True)
     # An organisation whose leavers estimate was withheld shows none of it through this one.
     hidden = ~estimates["org"].isin(list(ctx.profile_shown))
@@ -406,16 +438,13 @@ def _continuity_tables(ctx: OrganisationContext, results: Results, name: str,
 def _field_totals(inputs: OrganisationInputs, *, intention: bool
                   ) -> Callable[[Any], tuple[pd.DataFrame, list[list[Any]]]]:
     """The field's total over the organisations whose rows the gate shows."""
-    from fieldsurvey.compare.continuity import handoff_estimates
-
     name = "_continuity_all" if intention else "_continuity_leavers_all"
 
     def compute(view: Any) -> tuple[pd.DataFrame, list[list[Any]]]:
         support = view.table(name)
         shown = support["handoffs"].notna().to_numpy()
         orgs = support.loc[shown, "org"].astype(str).tolist()
-        part = inputs.continuity[inputs.continuity["org"].isin(orgs)]
-        total = handoff_estimates(part, intention=intention).iloc[-1]
+        total = inputs.handoffs(intention=intention, orgs=orgs).iloc[-1]
         row = {"wave": inputs.latest, "basis": BOTH if intention else LEAVERS,
                **{c: float(total[c]) for c in FIELD_STATS}}
         if intention:  # the share thinking of leaving among those who answered, pooled

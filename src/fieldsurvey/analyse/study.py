@@ -186,10 +186,18 @@ class StudyData:
     def min_cell(self) -> int:
         return int(self.study.config.min_cell)
 
+    #: The latest wave's rows, made once: every report section and model asks for them.
+    _current: tuple[pd.DataFrame, str, pd.DataFrame] | None = field(
+        default=None, init=False, repr=False, compare=False)
+
     @property
     def current(self) -> pd.DataFrame:
-        """Responses of the latest wave (the wave a report describes)."""
-        return self.frame[self.frame["wave"] == self.latest]
+        """Responses of the latest wave (the wave a report describes); do not modify."""
+        cached = self._current
+        if cached is None or cached[0] is not self.frame or cached[1] != self.latest:
+            cached = (self.frame, self.latest, self.frame[self.frame["wave"] == self.latest])
+            self._current = cached
+        return cached[2]
 
     @property
     def organisations(self) -> list[str]:

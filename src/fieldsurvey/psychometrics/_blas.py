@@ -9,14 +9,26 @@ of 60 items on 1,000,000 respondents 3.1 s vs 1.3 s under load).
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
+from functools import cache
+from typing import Any
 
 try:  # shipped with scikit-learn (a pingouin dependency) and listed in our dependencies
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import ThreadpoolController
 except ImportError:  # pragma: no cover - without it BLAS keeps its own thread count
-    threadpool_limits = None
+    ThreadpoolController = None
+
+
+@cache
+def _controller() -> Any:
+    """The BLAS libraries of this process, found once: finding them reads the process's
+    memory map (about 6 ms), which a report making hundreds of small fits paid on every one."""
+    import numpy  # noqa: F401  - load both BLAS libraries (numpy's, scipy's) before looking
+    import scipy.linalg  # noqa: F401
+
+    return ThreadpoolController()
 
 
 def single_threaded_blas() -> AbstractContextManager:
-    if threadpool_limits is None:
+    if ThreadpoolController is None:
         return nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return _controller().limit(limits=1, user_api="blas")

@@ -24,6 +24,7 @@ from fieldsurvey.report.bundle import ResultsBundle, file_sha256
 from fieldsurvey.report.content import write_report_content
 from fieldsurvey.report.release import GatedReport, gate_reports
 from fieldsurvey.report.render import Engine, render_report
+from fieldsurvey.report.timing import merge_stage_times, reset_stage_times, stage, stage_times
 from fieldsurvey.resources import data_dir
 from fieldsurvey.store import Study, open_study
 
@@ -90,17 +91,19 @@ def make_bundle(
     bundle = ResultsBundle(bundle_dir)
     gated = _gated(data, gated, findings_path, command)
     org = gated.org
-    doc = write_report_content(
-        data, gated, bundle, command=command, findings=_findings(findings_path), date=date
-    )
-    bundle.write(
-        inputs=_inputs(data),
-        settings=report_settings(data, findings_path),
-        command=command,
-        study_path=study_path(data.study),
-        report={"org": org, "wave": data.latest},
-    )
-    return doc.write(folder / "report.qmd")
+    with stage("content"):
+        doc = write_report_content(
+            data, gated, bundle, command=command, findings=_findings(findings_path), date=date
+        )
+    with stage("bundle"):
+        bundle.write(
+            inputs=_inputs(data),
+            settings=report_settings(data, findings_path),
+            command=command,
+            study_path=study_path(data.study),
+            report={"org": org, "wave": data.latest},
+        )
+        return doc.write(folder / "report.qmd")
 
 
 def build_report(
@@ -190,7 +193,8 @@ def build_reports(
     """
     if not isinstance(study, Study):
         study = open_study(study)
-    data = load_study_data(study, n_boot=N_BOOT, wave=wave)
+    with stage("load"):
+        data = load_study_data(study, n_boot=N_BOOT, wave=wave)
     if orgs == "all":
         selected = data.organisations
     elif orgs is None:
@@ -211,18 +215,23 @@ def build_reports(
     targets: list[str | None] = ([None] if field else []) + list(selected)
     if on_start is not None:
         on_start(len(targets))
-    # Gate every report first, one after the other through the study's ledger, so each is
-    # judged with all the others; only then render (in parallel if asked).
-    gated = gate_reports(data, targets, findings=_findings(findings_path), command=command)
     options = {
         "formats": tuple(formats),
         "engine": engine,
         "command": command,
         "findings_path": findings_path,
     }
-    if jobs > 1 and len(targets) > 1:
-        return _build_parallel(data, out_dir, [gated[o] for o in targets], options, jobs,
-                               progress)
+    # Render workers start now and load while the reports are gated.
+    pool = _start_pool(data, out_dir, options, jobs) if jobs > 1 and len(targets) > 1 else None
+    try:
+        # Gate every report first, one after the other through the study's ledger, so each is
+        # judged with all the others; only then render (in parallel if asked).
+        gated = gate_reports(data, targets, findings=_findings(findings_path), command=command)
+        if pool is not None:
+            return _build_parallel(pool, [gated[o] for o in targets], progress)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     results: list[tuple[str | None, dict[str, Path]]] = []
     for org in targets:
         results.append((org, build_report(data, out_dir, gated[org], **options)))
@@ -240,33 +249,50 @@ def _init_worker(data: StudyData, out_dir: str | Path, options: dict[str, Any]) 
     _SHARED.update(data=data, out_dir=out_dir, options=options)
 
 
-def _build_one(gated: GatedReport) -> tuple[str | None, dict[str, Path]]:
-    return gated.org, build_report(_SHARED["data"], _SHARED["out_dir"], gated,
-                                   **_SHARED["options"])
+def _build_one(gated: GatedReport) -> tuple[str | None, dict[str, Path], dict[str, Any]]:
+    reset_stage_times()  # the worker's stage times travel back with each report
+    outputs = build_report(_SHARED["data"], _SHARED["out_dir"], gated, **_SHARED["options"])
+    return gated.org, outputs, stage_times()
 
 
-def _build_parallel(
-    data: StudyData,
-    out_dir: str | Path,
-    targets: list[GatedReport],
-    options: dict[str, Any],
-    jobs: int,
-    progress: Callable[[str | None], None] | None,
-) -> list[tuple[str | None, dict[str, Path]]]:
+def _warm_up() -> None:
+    """Load what rendering needs (typst, the pandoc binary's path) before the first report."""
+    import typst  # noqa: F401
+
+    from fieldsurvey.report.render import _pandoc_path
+
+    _pandoc_path()
+
+
+def _start_pool(data: StudyData, out_dir: str | Path, options: dict[str, Any],
+                jobs: int) -> Any:
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import ProcessPoolExecutor
 
     # Workers come from a fresh fork server, not from this process: forking a process that runs
     # other threads (a progress bar, BLAS, DuckDB) can copy a held lock into the child and
     # hang it.
     context = multiprocessing.get_context("forkserver")
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
+                               initargs=(data, out_dir, options))
+    for _ in range(jobs):  # a task per worker starts them all
+        pool.submit(_warm_up)
+    return pool
+
+
+def _build_parallel(
+    pool: Any,
+    targets: list[GatedReport],
+    progress: Callable[[str | None], None] | None,
+) -> list[tuple[str | None, dict[str, Path]]]:
+    from concurrent.futures import as_completed
+
     done: dict[str | None, dict[str, Path]] = {}
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
-                             initargs=(data, out_dir, options)) as pool:
-        futures = [pool.submit(_build_one, gated) for gated in targets]
-        for future in as_completed(futures):
-            org, outputs = future.result()
-            done[org] = outputs
-            if progress is not None:
-                progress(org)
+    futures = [pool.submit(_build_one, gated) for gated in targets]
+    for future in as_completed(futures):
+        org, outputs, times = future.result()
+        merge_stage_times(times)
+        done[org] = outputs
+        if progress is not None:
+            progress(org)
     return [(g.org, done[g.org]) for g in targets]

@@ -28,6 +28,8 @@ import pandas as pd
 from matplotlib.figure import Figure as _MplFigure
 from matplotlib.patches import Patch
 
+from fieldsurvey.report.timing import timed
+
 __all__ = [
     "BAND_COLOURS",
     "HOUSE_STYLE",
@@ -241,6 +243,7 @@ def _band_boundaries(bands: list[tuple[str, float | None, float | None]]) -> lis
     return cuts
 
 
+@timed("figures")
 def scale_distribution(
     scores: Sequence[float] | pd.Series,
     path: str | Path,
@@ -364,6 +367,7 @@ def scale_distribution(
 # --------------------------------------------------------------------------------------------
 
 
+@timed("figures")
 def mean_bars(
     data: pd.DataFrame,
     path: str | Path,
@@ -465,6 +469,7 @@ def mean_bars(
 # --------------------------------------------------------------------------------------------
 
 
+@timed("figures")
 def band_stack_bars(
     data: pd.DataFrame,
     path: str | Path,
@@ -584,6 +589,7 @@ def band_stack_bars(
 # --------------------------------------------------------------------------------------------
 
 
+@timed("figures")
 def funnel_plot(
     data: pd.DataFrame,
     path: str | Path,
@@ -729,6 +735,7 @@ def funnel_plot(
 # --------------------------------------------------------------------------------------------
 
 
+@timed("figures")
 def trend_lines(
     data: pd.DataFrame,
     path: str | Path,
@@ -839,6 +846,7 @@ def trend_lines(
 # --------------------------------------------------------------------------------------------
 
 
+@timed("figures")
 def binned_distribution(
     data: pd.DataFrame,
     path: str | Path,

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from fieldsurvey.report.figures import HOUSE_STYLE, INK, Figure, _save
+from fieldsurvey.report.timing import timed
 
 __all__ = ["heat_map"]
 
@@ -21,6 +22,7 @@ __all__ = ["heat_map"]
 CLIP_SD = 1.5
 
 
+@timed("figures")
 def heat_map(
     data: pd.DataFrame,
     path: str | Path,

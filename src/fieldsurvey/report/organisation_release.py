@@ -20,6 +20,7 @@ from fieldsurvey.analyse.report_organisations import (
 )
 from fieldsurvey.analyse.study import StudyData
 from fieldsurvey.disclosure import publish
+from fieldsurvey.report.timing import stage
 from fieldsurvey.results import Results
 
 __all__ = ["NO_PROFILES", "gate_organisation_tables"]
@@ -36,15 +37,17 @@ def gate_organisation_tables(
     Returns empty tables and the note ``{"profiles": NO_PROFILES}`` when the study has no
     organisation profile for the reported wave.
     """
-    inputs = organisation_inputs(data)
-    if inputs is None:
-        return {org: {} for org in targets}, {"profiles": NO_PROFILES}
-    posts = _publish({org: profile_results(inputs, org) for org in targets}, data,
-                     "report-profiles:", command, record)
+    with stage("analysis"):
+        inputs = organisation_inputs(data)
+        if inputs is None:
+            return {org: {} for org in targets}, {"profiles": NO_PROFILES}
+        parts = {org: profile_results(inputs, org) for org in targets}
+    posts = _publish(parts, data, "report-profiles:", command, record)
     support = posts[targets[0]]["_continuity_leavers_all"]
     shown = support.loc[support["handoffs"].notna(), "org"].astype(str).tolist()
-    responses = _publish({org: response_results(inputs, org, profile_shown=shown)
-                          for org in targets}, data, "report-organisations:", command, record)
+    with stage("analysis"):
+        parts = {org: response_results(inputs, org, profile_shown=shown) for org in targets}
+    responses = _publish(parts, data, "report-organisations:", command, record)
     out = {org: {name: table for name, table in {**posts[org], **responses[org]}.items()
                  if not name.startswith("_")} for org in targets}
     return out, dict(inputs.notes)
@@ -53,11 +56,13 @@ def gate_organisation_tables(
 def _publish(parts: dict[str | None, Results], data: StudyData, output: str, command: str,
              record: bool) -> dict[str | None, dict[str, pd.DataFrame]]:
     """Every report's part as one release; each report's gated tables (support included)."""
-    combined = next(iter(parts.values())).without_tables()
-    for org, results in parts.items():
-        combined.include(results, _key(org))
+    with stage("analysis"):
+        combined = next(iter(parts.values())).without_tables()
+        for org, results in parts.items():
+            combined.include(results, _key(org))
     what = output + ",".join(_key(o) for o in parts)
-    gated = publish(combined, data.study, output=what, command=command, record=record)
+    with stage("gate"):
+        gated = publish(combined, data.study, output=what, command=command, record=record)
     return {org: {name[len(_key(org)) + 1:]: table for name, table in gated.tables.items()
                   if name.startswith(_key(org) + "/")} for org in parts}
 

@@ -19,6 +19,7 @@ from fieldsurvey.analyse.report_findings import ReportFindings, report_findings
 from fieldsurvey.analyse.study import StudyData
 from fieldsurvey.disclosure import Except, GatedRelease, publish
 from fieldsurvey.report.organisation_release import gate_organisation_tables
+from fieldsurvey.report.timing import stage
 
 __all__ = ["GatedReport", "gate_reports", "gated_report", "shown_tables"]
 
@@ -85,23 +86,25 @@ def gate_reports(
     from the field-wide report. With ``record=False`` nothing is added to the ledger
     (``verify`` recomputing a report).
     """
-    models = ReportModels(data)
-    reproduced = None
-    if findings is not None and getattr(findings, "findings", None) and None in targets:
-        reproduced = report_findings(data, findings)
-    parts = {org: report_results(data, org, reproduced if org is None else None, models=models)
-             for org in targets}
-    if not parts:
-        return {}
-    # The container has every dimension any of the reports uses (the findings' ones included).
-    container = parts[None] if None in parts else next(iter(parts.values()))
-    combined = container.without_tables()
-    for org, results in parts.items():
-        combined.include(results, _key(org))
-        if progress is not None:
-            progress(org)
+    with stage("analysis"):
+        models = ReportModels(data)
+        reproduced = None
+        if findings is not None and getattr(findings, "findings", None) and None in targets:
+            reproduced = report_findings(data, findings)
+        parts = {org: report_results(data, org, reproduced if org is None else None,
+                                     models=models) for org in targets}
+        if not parts:
+            return {}
+        # The container has every dimension any report uses (the findings' ones included).
+        container = parts[None] if None in parts else next(iter(parts.values()))
+        combined = container.without_tables()
+        for org, results in parts.items():
+            combined.include(results, _key(org))
+            if progress is not None:
+                progress(org)
     what = "reports:" + ",".join(_key(o) for o in targets)
-    gated = publish(combined, data.study, output=what, command=command, record=record)
+    with stage("gate"):
+        gated = publish(combined, data.study, output=what, command=command, record=record)
     # The organisation sections rest on staff posts too: releases of their own, same ledger.
     extra, extra_notes = gate_organisation_tables(data, targets, command=command, record=record)
     notes = dict(models.errors)

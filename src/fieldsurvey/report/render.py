@@ -33,6 +33,7 @@ from typing import Literal
 import yaml
 
 from fieldsurvey.errors import FieldsurveyError
+from fieldsurvey.report.timing import timed
 from fieldsurvey.resources import data_dir
 
 __all__ = [
@@ -264,6 +265,7 @@ def _metadata_for(fmt: str, folder: Path) -> Path | None:
     return path
 
 
+@timed("pandoc")
 def _render_pandoc(document: Path, formats: list[str], target: Path, epoch: int) -> dict[str, Path]:
     env = _environment(epoch)
     outputs: dict[str, Path] = {}
@@ -310,6 +312,7 @@ def _render_pandoc(document: Path, formats: list[str], target: Path, epoch: int)
     return outputs
 
 
+@timed("typst")
 def _compile_typst(source: Path, document: Path, epoch: int) -> bytes:
     import typst
 
