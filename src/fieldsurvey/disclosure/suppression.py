@@ -841,12 +841,13 @@ def revealed_units(gated: GatedRelease) -> np.ndarray:
 
     for name, df in gated.tables.items():
         plan = gated.plans[name]
-        counts = df[COUNT_COL].notna().to_numpy()
-        for pos in np.flatnonzero(counts):
+        # One missing-value mask per table: a call per column costs more than the marking.
+        present = df.notna().to_numpy()
+        where = {col: i for i, col in enumerate(df.columns)}
+        for pos in np.flatnonzero(present[:, where[COUNT_COL]]):
             mark(plan.count[pos])
         for col, cells in plan.stat.items():
-            values = df[col].notna().to_numpy()
-            for pos in np.flatnonzero(values):
+            for pos in np.flatnonzero(present[:, where[col]]):
                 mark(cells[pos])
                 for ref in plan.sources[col][pos] if col in plan.sources else ():
                     mark(ref)
