@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -45,7 +46,7 @@ class Except:
 
 def is_all(value: object) -> bool:
     """True for the "every value" marker: None or a missing value."""
-    if value is None or isinstance(value, Except):
+    if value is None or isinstance(value, (str, Except)):
         return value is None
     try:
         return bool(pd.isna(value))
@@ -64,6 +65,12 @@ def valid_dim(measure: str) -> str:
     return f"{VALID_PREFIX}{measure}"
 
 
+@lru_cache(maxsize=64)
+def _rank(order: tuple[str, ...]) -> dict[str, int]:
+    """Each dimension's place (built once per release: the gate makes cells by the thousand)."""
+    return {d: i for i, d in enumerate(order)}
+
+
 def canonical(definition: Mapping[str, object], order: Sequence[str]) -> tuple:
     """A cell as a sorted tuple of ``(dimension, value)`` pairs, "every value" left out.
 
@@ -74,7 +81,7 @@ def canonical(definition: Mapping[str, object], order: Sequence[str]) -> tuple:
     >>> canonical({"wave": "2", "org": "A", "role": None}, ["org", "role", "wave"])
     (('org', 'A'), ('wave', '2'))
     """
-    rank = {d: i for i, d in enumerate(order)}
+    rank = _rank(order) if isinstance(order, tuple) else {d: i for i, d in enumerate(order)}
     unknown = [d for d in definition if d not in rank]
     if unknown:
         raise KeyError(unknown[0])
@@ -86,7 +93,13 @@ def with_measure(cell: tuple, measure: str | None, order: Sequence[str]) -> tupl
     """The cell restricted to respondents with a valid value of ``measure`` (None: unchanged)."""
     if measure is None:
         return cell
-    return canonical({**dict(cell), valid_dim(measure): "yes"}, order)
+    dim = valid_dim(measure)
+    rank = _rank(order) if isinstance(order, tuple) else {}
+    if dim in rank and all(d != dim and d in rank and not is_all(v) for d, v in cell):
+        # The usual case, a canonical cell without the measure: one pair to put in its place
+        # (the gate asks this for every source of every statistic).
+        return tuple(sorted((*cell, (dim, "yes")), key=lambda item: rank[item[0]]))
+    return canonical({**dict(cell), dim: "yes"}, order)
 
 
 def split_except(cell: tuple) -> tuple[tuple, tuple] | None:
