@@ -437,8 +437,22 @@ def _code_items(study: Study, export: PlatformExport, data: pd.DataFrame, mappin
         coded[item_id] = values
         reasons.reject_cells(problems, offending)
         declared += [(p, item_id, code, label) for p, code, label in met]
+        del answers
+        _let_go(export, data, columns, keep=study.config.org_column)
     frame = pd.DataFrame(declared, columns=["position", "item", "code", "label"])
     return coded, text_items, frame.astype({"position": "int64"}), (block[:len(numeric)], numeric)
+
+
+def _let_go(export: PlatformExport, data: pd.DataFrame, columns: list[str], keep: str | None,
+            ) -> None:
+    """Drop an item's coded text columns from the export (the organisation column is read
+    again later), so the text of a big file and its codes are not held whole at once."""
+    for col in columns:
+        if col != keep and col in data.columns:
+            del data[col]
+        if col != keep and col in export.data.columns:
+            del export.data[col]
+    pa.default_memory_pool().release_unused()  # Arrow's allocator would keep it for reuse
 
 
 def _stored_answers(coded: dict, numbers: tuple[np.ndarray, list[str]], ok: np.ndarray,
