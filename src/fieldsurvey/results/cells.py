@@ -93,6 +93,21 @@ def with_measure(cell: tuple, measure: str | None, order: Sequence[str]) -> tupl
     """The cell restricted to respondents with a valid value of ``measure`` (None: unchanged)."""
     if measure is None:
         return cell
+    if isinstance(order, tuple) and all(type(v) is str or (type(v) is Except and type(
+            v.value) is str) for _, v in cell):
+        # Text values only, so equal keys are the same cell (1 and 1.0 would share an entry).
+        return _with_measure_of_text(cell, measure, order)
+    return _with_measure(cell, measure, order)
+
+
+@lru_cache(maxsize=1 << 16)
+def _with_measure_of_text(cell: tuple, measure: str, order: tuple[str, ...]) -> tuple:
+    """:func:`with_measure` remembered: the gate asks it again for every statistic and every
+    row whose sources share a cell (a rank rests on every organisation's cell)."""
+    return _with_measure(cell, measure, order)
+
+
+def _with_measure(cell: tuple, measure: str, order: Sequence[str]) -> tuple:
     dim = valid_dim(measure)
     rank = _rank(order) if isinstance(order, tuple) else {}
     if dim in rank and all(d != dim and d in rank and not is_all(v) for d, v in cell):
