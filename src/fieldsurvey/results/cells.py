@@ -65,10 +65,19 @@ def valid_dim(measure: str) -> str:
     return f"{VALID_PREFIX}{measure}"
 
 
-@lru_cache(maxsize=64)
+#: The last release's dimension order and each dimension's place in it.
+_LAST_RANK: tuple[object, dict[str, int]] = (None, {})
+
+
 def _rank(order: tuple[str, ...]) -> dict[str, int]:
-    """Each dimension's place (built once per release: the gate makes cells by the thousand)."""
-    return {d: i for i, d in enumerate(order)}
+    """Each dimension's place, built once per release: the gate makes cells by the million.
+    Kept for the last order seen, matched by identity (hashing a long tuple costs more than
+    the cell itself); the order is held, so its identity cannot pass to another tuple."""
+    global _LAST_RANK
+    last = _LAST_RANK  # read once: another thread may replace it meanwhile
+    if last[0] is not order:
+        last = _LAST_RANK = (order, {d: i for i, d in enumerate(order)})
+    return last[1]
 
 
 def canonical(definition: Mapping[str, object], order: Sequence[str]) -> tuple:
