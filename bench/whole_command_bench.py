@@ -104,19 +104,22 @@ def sixty_item_instrument(path: Path) -> list[str]:
     return items
 
 
-def pandas_read(path: Path) -> float:
-    start = time.perf_counter()
+def pandas_read(path: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of pandas' ``read_csv`` of ``path`` in this process (pandas
+    already imported)."""
+    start, cpu = time.perf_counter(), time.process_time()
     pd.read_csv(path, low_memory=False)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
-def r_time(script: str, data: Path, out: Path, folder: Path) -> float | None:
+def r_time(script: str, data: Path, out: Path, folder: Path) -> tuple[float, float] | None:
+    """Wall and CPU seconds of the whole R process, or None without R (or psych)."""
     if shutil.which("Rscript") is None:
         return None
     source = folder / "run.R"
     source.write_text(script)
     try:
-        return whole(["Rscript", str(source), str(data), str(out)])[0]
+        return whole(["Rscript", str(source), str(data), str(out)])[:2]
     except SystemExit as exc:  # psych missing: say so, keep the other figures
         print(f"  R run failed ({str(exc).splitlines()[-1][:80]})")
         return None
@@ -126,12 +129,15 @@ def r_time(script: str, data: Path, out: Path, folder: Path) -> float | None:
 BASE_RSS = [0.0]
 
 
-def line(what: str, run: tuple[float, float, float], peers: dict[str, float | None],
-         data: Path, cells: int) -> None:
-    """One command's figures: times, peak RSS as a multiple of its data, ratios to peers."""
+def line(what: str, run: tuple[float, float, float],
+         peers: dict[str, tuple[float, float] | None], data: Path, cells: int) -> None:
+    """One command's figures: times, peak RSS as a multiple of its data, ratios to peers (wall
+    to wall, then CPU to CPU, which varies less with the machine's load)."""
     wall, cpu, rss = run
     numbers, file = cells * 8 / 2**30, data.stat().st_size / 2**30
-    ratios = ", ".join(f"{wall / t:.2f}x {name} ({t:.2f} s)" for name, t in peers.items() if t)
+    ratios = ", ".join(
+        f"{wall / t[0]:.2f}x {name} ({t[0]:.2f} s wall; by CPU {cpu / t[1]:.2f}x of {t[1]:.2f} s)"
+        for name, t in peers.items() if t)
     print(f"{what}: {wall:.2f} s wall, {cpu:.2f} s CPU, peak RSS {rss:.2f} GB = "
           f"{rss / numbers:.1f}x the answers as numbers ({numbers:.2f} GB; "
           f"{(rss - BASE_RSS[0]) / numbers:.1f}x above start-up), {rss / file:.1f}x the file "

@@ -10,7 +10,8 @@ import pandas as pd
 from fieldsurvey.analyse.reliability import analyse_reliability
 from fieldsurvey.disclosure import publish
 from fieldsurvey.ingest.mapping import columns_as_items
-from fieldsurvey.instrument import resolve_instrument
+from fieldsurvey.instrument import Instrument, resolve_instrument
+from fieldsurvey.results import Results
 from fieldsurvey.scoring import checked_answers
 from fieldsurvey.store.study import STUDY_FILE
 
@@ -39,18 +40,26 @@ def reliability_of(
     """
     from fieldsurvey.io import read_data
 
+    inst = resolve_instrument(instrument)
     source = Path(source)
+    study = None
     if source.is_dir() and (source / STUDY_FILE).is_file():
         from fieldsurvey.analyse.frame import load_frame  # the store (DuckDB): studies only
 
         frame = load_frame(source)
-        return reliability(frame.data, instrument, missing=missing, ci=ci, min_cell=min_cell,
-                           source=source, study=frame.study, command=command)
-    read = read_data(source)
-    table = read.answers()
-    table.index = pd.Index(read.row_numbers, name="row")  # so errors name the row of the file
-    return reliability(table, instrument, missing=missing, ci=ci, min_cell=min_cell,
-                       mapping=mapping, source=source, command=command)
+        table, study = frame.data, frame.study
+        mapping = None  # stored responses are named by item id already
+        del frame
+    else:
+        read = read_data(source)
+        table = read.answers()
+        table.index = pd.Index(read.row_numbers, name="row")  # so errors name the row of the file
+        del read
+    results, notes = _analysed(table, inst, missing=missing, ci=ci, mapping=mapping,
+                               source=source, study=study)
+    del table  # the answers are let go before the gate, which needs memory of its own
+    return _gated_tables(results, notes, inst, study=study, min_cell=min_cell, source=source,
+                         command=command)
 
 
 def reliability(
@@ -78,17 +87,33 @@ def reliability(
     >>> summary, items, notes = reliability(answers, "proqol5")  # doctest: +SKIP
     """
     inst = resolve_instrument(instrument)
+    results, notes = _analysed(answers, inst, missing=missing, ci=ci, mapping=mapping,
+                               source=source, study=study)
+    return _gated_tables(results, notes, inst, study=study, min_cell=min_cell, source=source,
+                         command=command)
+
+
+def _analysed(answers: pd.DataFrame, inst: Instrument, *, missing: str, ci: float,
+              mapping: str | Path | None, source: str | Path, study: Any
+              ) -> tuple[Results, list[str]]:
+    """The analysis of :func:`reliability` (answers checked as ``score`` checks them)."""
     if mapping:
         answers = columns_as_items(answers, [inst], Path(mapping))
-    answers = answers.copy()
-    checked = checked_answers(answers, inst, source=Path(source).name)
-    answers[checked.columns] = checked
     keys = None
     if study is not None:
         from fieldsurvey.analyse.frame import respondent_keys
 
         keys = respondent_keys(answers)
-    results, notes = analyse_reliability(answers, inst, missing=missing, ci=ci, keys=keys)
+    # The analysis reads the instrument's items only: their checked numbers are its data (no
+    # copy of the whole table with them written in).
+    checked = checked_answers(answers, inst, source=Path(source).name)
+    return analyse_reliability(checked, inst, missing=missing, ci=ci, keys=keys)
+
+
+def _gated_tables(results: Results, notes: list[str], inst: Instrument, *, study: Any,
+                  min_cell: int | None, source: str | Path, command: str
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """The scale and item tables of ``results`` as the gate lets them be shown."""
     gated = publish(results, study, min_cell=min_cell,
                     output=f"reliability:{inst.id}:{Path(source).name}", command=command)
     out = []

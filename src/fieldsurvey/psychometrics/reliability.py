@@ -527,22 +527,42 @@ def _item_total_r(x: np.ndarray, missing: str) -> np.ndarray:
 
     The total is the mean of the items a respondent answered (psych: ``rowMeans(x, na.rm =
     TRUE)``), correlated with each item over the respondents who answered it. Listwise: on the
-    complete rows only.
+    complete rows only. Computed from sums gathered a block of respondents at a time (no
+    per-item copy of the rows), with items and totals shifted by a rough mean so the sums stay
+    small: for item i over its respondents, r = (S_xt - S_x S_t / n) / sqrt((S_xx - S_x^2 / n)
+    (S_tt - S_t^2 / n)).
     """
     if missing == "listwise":
         x = x[~np.isnan(x).any(axis=1)]
-    answered = ~np.isnan(x)
+    items_by_row = x.T  # a block of respondents is one stretch of memory (see _pairwise_moments)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # respondents with no answer
-        total = np.nanmean(x, axis=1)
-    out = np.full(x.shape[1], np.nan)
-    for j in range(x.shape[1]):
-        rows = answered[:, j]
-        if rows.sum() > 2:
-            item, tot = x[rows, j], total[rows]
-            item, tot = item - item.mean(), tot - tot.mean()
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[j] = (item @ tot) / np.sqrt((item @ item) * (tot @ tot))
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-missing column in the first block
+        shift = np.nanmean(x[:_BLOCK_ROWS], axis=0)
+    shift = np.where(np.isfinite(shift), shift, 0.0)
+    sums = np.zeros((6, x.shape[1]))  # n, S_x, S_xx, S_t, S_tt, S_xt per item
+    total_shift = None
+    for start in range(0, items_by_row.shape[1], _BLOCK_ROWS):
+        x0 = items_by_row[:, start : start + _BLOCK_ROWS] - shift[:, None]
+        mask = ~np.isnan(x0)
+        np.nan_to_num(x0, copy=False, nan=0.0)
+        answered = mask.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            total = (x0.sum(axis=0) / answered) + shift @ mask / answered
+        if total_shift is None:
+            total_shift = float(np.nanmean(total)) if (answered > 0).any() else 0.0
+        total = np.where(answered > 0, total - total_shift, 0.0)  # nobody: adds nothing
+        m = mask.astype(np.float64)
+        sums += np.stack([m.sum(axis=1), x0.sum(axis=1), (x0 * x0).sum(axis=1), m @ total,
+                          m @ (total * total), x0 @ total])
+    n, s_x, s_xx, s_t, s_tt, s_xt = sums
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ss_x = s_xx - s_x**2 / n
+        ss_t = s_tt - s_t**2 / n
+        # A constant item (or total) has no variance: rounding must not pass for some.
+        ss_x[ss_x <= 1e-12 * s_xx] = np.nan
+        ss_t[ss_t <= 1e-12 * s_tt] = np.nan
+        out = (s_xt - s_x * s_t / n) / np.sqrt(ss_x * ss_t)
+    out[n <= 2] = np.nan
     return out
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -45,7 +46,7 @@ class Except:
 
 def is_all(value: object) -> bool:
     """True for the "every value" marker: None or a missing value."""
-    if value is None or isinstance(value, Except):
+    if value is None or isinstance(value, (str, Except)):
         return value is None
     try:
         return bool(pd.isna(value))
@@ -64,6 +65,21 @@ def valid_dim(measure: str) -> str:
     return f"{VALID_PREFIX}{measure}"
 
 
+#: The last release's dimension order and each dimension's place in it.
+_LAST_RANK: tuple[object, dict[str, int]] = (None, {})
+
+
+def _rank(order: tuple[str, ...]) -> dict[str, int]:
+    """Each dimension's place, built once per release: the gate makes cells by the million.
+    Kept for the last order seen, matched by identity (hashing a long tuple costs more than
+    the cell itself); the order is held, so its identity cannot pass to another tuple."""
+    global _LAST_RANK
+    last = _LAST_RANK  # read once: another thread may replace it meanwhile
+    if last[0] is not order:
+        last = _LAST_RANK = (order, {d: i for i, d in enumerate(order)})
+    return last[1]
+
+
 def canonical(definition: Mapping[str, object], order: Sequence[str]) -> tuple:
     """A cell as a sorted tuple of ``(dimension, value)`` pairs, "every value" left out.
 
@@ -74,7 +90,7 @@ def canonical(definition: Mapping[str, object], order: Sequence[str]) -> tuple:
     >>> canonical({"wave": "2", "org": "A", "role": None}, ["org", "role", "wave"])
     (('org', 'A'), ('wave', '2'))
     """
-    rank = {d: i for i, d in enumerate(order)}
+    rank = _rank(order) if isinstance(order, tuple) else {d: i for i, d in enumerate(order)}
     unknown = [d for d in definition if d not in rank]
     if unknown:
         raise KeyError(unknown[0])
@@ -86,7 +102,28 @@ def with_measure(cell: tuple, measure: str | None, order: Sequence[str]) -> tupl
     """The cell restricted to respondents with a valid value of ``measure`` (None: unchanged)."""
     if measure is None:
         return cell
-    return canonical({**dict(cell), valid_dim(measure): "yes"}, order)
+    if isinstance(order, tuple) and all(type(v) is str or (type(v) is Except and type(
+            v.value) is str) for _, v in cell):
+        # Text values only, so equal keys are the same cell (1 and 1.0 would share an entry).
+        return _with_measure_of_text(cell, measure, order)
+    return _with_measure(cell, measure, order)
+
+
+@lru_cache(maxsize=1 << 16)
+def _with_measure_of_text(cell: tuple, measure: str, order: tuple[str, ...]) -> tuple:
+    """:func:`with_measure` remembered: the gate asks it again for every statistic and every
+    row whose sources share a cell (a rank rests on every organisation's cell)."""
+    return _with_measure(cell, measure, order)
+
+
+def _with_measure(cell: tuple, measure: str, order: Sequence[str]) -> tuple:
+    dim = valid_dim(measure)
+    rank = _rank(order) if isinstance(order, tuple) else {}
+    if dim in rank and all(d != dim and d in rank and not is_all(v) for d, v in cell):
+        # The usual case, a canonical cell without the measure: one pair to put in its place
+        # (the gate asks this for every source of every statistic).
+        return tuple(sorted((*cell, (dim, "yes")), key=lambda item: rank[item[0]]))
+    return canonical({**dict(cell), dim: "yes"}, order)
 
 
 def split_except(cell: tuple) -> tuple[tuple, tuple] | None:

@@ -67,6 +67,11 @@ class TableSpec:
     #: are protected like any small cell, none is shown.
     withheld: bool = False
 
+    #: (cells, each row's variable as text), so a row's measure is a list look-up: the gate
+    #: asks it for every source of every statistic (a rank rests on every organisation).
+    _variable_text: tuple[Any, list[str]] = field(default=(None, []), init=False, repr=False,
+                                                  compare=False)
+
     def source_measure_of(self, stat: str, pos: int) -> str | None:
         """The measure statistic ``stat`` of row ``pos`` takes its source cells on."""
         measure = self.source_measure
@@ -83,7 +88,11 @@ class TableSpec:
 
     def resolve_measure(self, measure: str | None, pos: int) -> str | None:
         if measure == ROW_VARIABLE:
-            return str(self.cells[self.variable].iat[pos])  # type: ignore[index]
+            cells, text = self._variable_text
+            if cells is not self.cells:
+                text = [str(v) for v in self.cells[self.variable].tolist()]  # type: ignore[index]
+                self._variable_text = (self.cells, text)
+            return text[pos]
         return measure
 
     def definition(self, pos: int) -> dict[str, object]:
