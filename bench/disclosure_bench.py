@@ -86,14 +86,23 @@ def main() -> None:
         data = load_study_data(open_study(root))
         targets = [None, *data.organisations]
         # CPU time as well as wall time: the development machine is shared.
+        from fieldsurvey.report.timing import reset_stage_times, stage_times
+
+        reset_stage_times()
         t0, c0 = time.perf_counter(), time.process_time()
         gate_reports(data, targets, findings=_findings(None), command="bench")
         t1, c1 = time.perf_counter(), time.process_time()
+        stages = stage_times()
         benchmark(root, command="bench")
         t2, c2 = time.perf_counter(), time.process_time()
         releases = Ledger.for_study(open_study(root)).releases()
         print(f"organisations={n_orgs} respondents={len(data.frame)} reports={len(targets)}")
         print(f"reports_gate_wall_s={t1 - t0:.1f} reports_gate_cpu_s={c1 - c0:.1f}")
+        # The same run split: the reports' statistics (analysis) and the gate with the ledger.
+        for name in ("analysis", "gate"):
+            if name in stages:
+                print(f"  of which {name}: wall_s={stages[name]['wall']:.1f} "
+                      f"cpu_s={stages[name]['cpu']:.1f}")
         print(f"benchmark_after_reports_wall_s={t2 - t1:.1f} cpu_s={c2 - c1:.1f}")
         print(f"ledger_releases={len(releases)} values_recorded={int(releases['values_shown'].sum())}")
         old = baseline(root, ref)

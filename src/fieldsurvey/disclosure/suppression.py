@@ -206,11 +206,22 @@ def plan_table(release: Results, spec: TableSpec, plans: dict[str, TablePlan]) -
         stat[col] = cells
     sources: dict[str, list[list[tuple]]] = {}
     if spec.sources is not None:
+        # Rows of a ranking rest on every organisation: the same few sources over and over.
+        memo: dict[tuple, tuple] = {}
+
+        def source(ref: Source, measure: str | None) -> tuple:
+            try:
+                key = (ref if isinstance(ref, tuple) else tuple(ref.items()), measure)
+                hash(key)
+            except TypeError:
+                return _source_cell(release, plans, ref, measure)
+            if key not in memo:
+                memo[key] = _source_cell(release, plans, ref, measure)
+            return memo[key]
+
         for col in spec.stats:
-            sources[col] = [
-                [_source_cell(release, plans, r, spec.source_measure_of(col, pos)) for r in refs]
-                for pos, refs in enumerate(spec.sources)
-            ]
+            sources[col] = [[source(r, spec.source_measure_of(col, pos)) for r in refs]
+                            for pos, refs in enumerate(spec.sources)]
     return TablePlan(count, stat, sources)
 
 
