@@ -294,8 +294,8 @@ class _Counts:
     ``shown`` takes the release's cells; ``status`` and ``parent_count`` the universe's.
     """
 
-    def __init__(self, st: Any, tr: Any, hidden: np.ndarray, protect: np.ndarray) -> None:
-        self.st, self.tr, self.hidden, self.protect = st, tr, hidden, protect
+    def __init__(self, st: Any, tr: Any, published: np.ndarray, protect: np.ndarray) -> None:
+        self.st, self.tr, self.published, self.protect = st, tr, published, protect
 
     def units(self, cell: tuple) -> tuple[int, ...] | None:
         try:
@@ -305,7 +305,7 @@ class _Counts:
 
     def shown(self, own: tuple) -> bool:
         units = self.units(self.tr(own))
-        return units is not None and not self.hidden[list(units)].any()
+        return units is not None and bool(self.published[list(units)].all())
 
     def status(self, cell: tuple) -> tuple[float | None, bool]:
         """(the count when shown, whether it is a protected withheld count)."""
@@ -314,9 +314,10 @@ class _Counts:
         if not units or any(u is None for u in units):
             return None, False  # a count no output defines: free
         flat = [x for u in units for x in u]  # type: ignore[union-attr]
-        if not self.hidden[flat].any():
+        if self.published[flat].all():
             counts = [self.st.count(part) for part in parts]
             return float(counts[0] - sum(counts[1:])), False
+        # Neither shown nor protected (a count no output gives): free, not a target.
         return None, bool(self.protect[flat].any())
 
     def parent_count(self, cell: tuple) -> float | None:
@@ -328,7 +329,8 @@ class _Counts:
 
 
 def withheld_moments(release: Results, plans: Mapping[str, Any], st: Any, joint: Any,
-                     hidden: np.ndarray, protect: np.ndarray, min_cell: int) -> MomentDecision:
+                     published: np.ndarray, protect: np.ndarray, min_cell: int
+                     ) -> MomentDecision:
     """The means and SDs to withhold, and band counts to withhold because of earlier means.
 
     First the cells whose shown moments narrow a withheld band count (:func:`narrowed`), then,
@@ -339,7 +341,7 @@ def withheld_moments(release: Results, plans: Mapping[str, Any], st: Any, joint:
     """
     if not release.score_ranges:
         return MomentDecision()
-    counts = _Counts(st, joint.translate, hidden, protect)
+    counts = _Counts(st, joint.translate, published, protect)
     dims_of = _RangeDims(release, joint)
 
     def check(entry: _Moments, n: int) -> bool:

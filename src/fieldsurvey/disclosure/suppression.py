@@ -437,6 +437,8 @@ class _Decision:
     protect: np.ndarray
     fixed: np.ndarray
     reasons: dict[int, str]
+    #: Units a reader holds: shown by this release or released before.
+    published: np.ndarray | None = None
 
 
 def _shown_candidates(plans: dict[str, TablePlan], st: Structure, tr: Any, small: Any
@@ -547,7 +549,7 @@ def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple],
         reasons[int(u)] = COMPLEMENTARY
     for u in exposed:
         reasons[u] = EXPOSED_BEFORE
-    return _Decision(hidden, protect, fixed, reasons)
+    return _Decision(hidden, protect, fixed, reasons, (own & ~hidden) | fixed)
 
 
 def _decide_with_moments(release: Results, plans: dict[str, TablePlan], implied: list[tuple],
@@ -563,7 +565,7 @@ def _decide_with_moments(release: Results, plans: dict[str, TablePlan], implied:
     for _round in range(3):
         decision = _decide(release, plans, implied, st, joint, policy, forced)
         moments = withheld_moments(release, _ordinary(release, plans), st, joint,
-                                   decision.hidden, decision.protect, policy.min_cell)
+                                   decision.published, decision.protect, policy.min_cell)
         if moments.forced <= forced:
             break
         forced |= moments.forced
