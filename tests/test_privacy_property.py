@@ -100,7 +100,6 @@ def test_no_output_of_a_random_small_study_gives_back_a_withheld_value(study, tm
                   group_columns={"wf_lived_exp": ("lived", {1: "yes", 2: "no"})},
                   orgs=study["orgs"])
     read_reports(att, reports(root, [None, *study["orgs"]], findings=load_findings(FINDINGS)))
-    # The gate bounds withheld band counts by the means and SDs of the same release (and of
-    # cells derived from earlier ones); a mean shown by an EARLIER output against a band
-    # count withheld now is the documented limit (docs/disclosure.md, "What is out of reach").
+    # Moments included: the attacker bounds band counts by every shown mean and SD, jointly;
+    # the gate checks them group by group and across releases (disclosure/moments.py).
     assert_nothing_recovered(att)
