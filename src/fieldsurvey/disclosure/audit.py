@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from fieldsurvey._blas import on_one_blas_thread
 from fieldsurvey.disclosure.exposure import find_exposures
 from fieldsurvey.disclosure.suppression import GatedRelease, revealed_units
 from fieldsurvey.results.tables import COUNT_COL
@@ -37,6 +38,7 @@ class AuditResult:
         return self.violations.empty
 
 
+@on_one_blas_thread  # small QR and LP work (see fieldsurvey._blas)
 def audit(gated: GatedRelease) -> AuditResult:
     """Check a gated release as its tables stand now (edits after gating included).
 

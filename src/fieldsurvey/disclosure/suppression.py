@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fieldsurvey._blas import on_one_blas_thread
 from fieldsurvey.disclosure.exposure import Exposure, find_exposures
 from fieldsurvey.disclosure.moments import withheld_moments
 from fieldsurvey.disclosure.policy import DisclosureError, DisclosurePolicy
@@ -572,6 +573,7 @@ def _decide_with_moments(release: Results, plans: dict[str, TablePlan], implied:
     return decision, moments.withheld
 
 
+@on_one_blas_thread  # its QR and LP work is on small matrices (see fieldsurvey._blas)
 def gate(
     release: Results,
     policy: DisclosurePolicy | None = None,
@@ -752,26 +754,42 @@ def _mask(cells: pd.DataFrame, name: str, stats: dict[str, str],
           shown: dict[tuple[str, int, str], str]) -> pd.DataFrame:
     df = cells.reset_index(drop=True)
     counts = [shown.get((name, pos, COUNT_COL)) for pos in range(len(df))]
-    out = {col: df[col].where([(name, pos, col) in shown for pos in range(len(df))])
-           for col in stats}
-    return _with_columns(df, {
-        **out,
+    hide = {col: np.array([(name, pos, col) not in shown for pos in range(len(df))], dtype=bool)
+            for col in stats if col in df.columns}
+    return _with_columns(df, _withheld_as_missing(df, hide), {
         COUNT_COL: pd.array([int(float(c)) if c is not None else pd.NA for c in counts],
                             dtype="Int64"),
-        "suppressed": [c is None for c in counts],
+        "suppressed": np.array([c is None for c in counts], dtype=bool),
     })
 
 
-def _with_columns(df: pd.DataFrame, columns: dict[str, Any]) -> pd.DataFrame:
-    """``df`` with ``columns`` replaced or added, built in one go.
+def _withheld_as_missing(df: pd.DataFrame, hide: dict[str, np.ndarray]) -> pd.DataFrame | None:
+    """The columns of ``df`` that have withheld values, with those values missing.
+
+    One ``DataFrame.where`` over all of them: per column ``Series.where`` cost ~0.3 ms each,
+    and a release of 26 reports has tens of thousands of such columns.
+    """
+    hide = {col: rows for col, rows in hide.items() if rows.any()}
+    if not hide:  # (most columns of a shown table are shown whole: no copy then)
+        return None
+    keep = pd.DataFrame({col: ~rows for col, rows in hide.items()}, index=df.index)
+    return df[list(hide)].where(keep)
+
+
+def _with_columns(df: pd.DataFrame, replaced: pd.DataFrame | None,
+                  columns: dict[str, Any]) -> pd.DataFrame:
+    """``df`` with the columns of ``replaced`` and then ``columns`` replaced or added, in one go.
 
     Wide tables (a statistic per item) replaced column by column end up in hundreds of
     blocks, which pandas warns about and every later operation pays for.
     """
-    merged = {col: df[col] for col in df.columns}
-    merged.update({col: pd.Series(values, index=df.index) if not isinstance(values, pd.Series)
-                   else values for col, values in columns.items()})
-    return pd.DataFrame(merged, index=df.index)
+    added = pd.DataFrame(columns, index=df.index)
+    parts = [p for p in (replaced, added) if p is not None]
+    new = {c for p in parts for c in p.columns}
+    kept = df[[c for c in df.columns if c not in new]]
+    order = [*df.columns, *[c for c in added.columns if c not in df.columns]]
+    out = pd.concat([kept, *parts], axis=1, copy=False)
+    return out if list(out.columns) == order else out[order]
 
 
 def alone(release: Results) -> Joint:
@@ -798,17 +816,15 @@ def _render(spec: TableSpec, plan: TablePlan, shown: Any, value_shown: Any = Non
     value_shown = value_shown or shown
     df = spec.cells
     own = np.array([shown(c) for c in plan.count], dtype=bool)
-    out: dict[str, Any] = {}
+    hide: dict[str, np.ndarray] = {}
     for col, cells in plan.stat.items():
         judge = shown if col in spec.measures else value_shown
         ok = own & np.array([judge(c) for c in cells], dtype=bool)
         if col in plan.sources:
             ok &= np.array([all(value_shown(c) for c in refs) for refs in plan.sources[col]],
                            dtype=bool)
-        if not ok.all():  # (most columns of a shown table are shown whole: no copy then)
-            out[col] = df[col].where(ok)
-    return _with_columns(df, {
-        **out,
+        hide[col] = ~ok
+    return _with_columns(df, _withheld_as_missing(df, hide), {
         COUNT_COL: pd.array([plan.counts[pos] if own[pos] else pd.NA for pos in range(len(df))],
                             dtype="Int64"),
         "suppressed": ~own,
