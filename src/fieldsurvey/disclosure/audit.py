@@ -69,7 +69,7 @@ def audit(gated: GatedRelease) -> AuditResult:
 
     where: dict[int, tuple[str, int]] = {}
     seen: set[tuple] = set()
-    for name, df in gated.tables.items():
+    for name, df in gated.own_tables().items():
         plan, spec = gated.plans[name], gated.specs[name]
         sup = df["suppressed"].to_numpy(dtype=bool)
         columns = [COUNT_COL, *spec.stats]

@@ -495,7 +495,7 @@ def _cell_rows(gated: GatedRelease, release: Results, ids: dict[str, str], keyse
     withheld[list(gated.reasons)] = True
     rows: dict[str, dict[str, Any]] = {}
     cells = list(gated.implied)
-    for plan in gated.plans.values():
+    for plan in {id(p): p for p in gated.plans.values()}.values():  # aliases share a plan
         cells.extend(plan.count)
         for stat_cells in plan.stat.values():
             cells.extend(stat_cells)
@@ -522,7 +522,7 @@ def _moment_rows(gated: GatedRelease, ids: dict[str, str], release_id: str) -> p
     against them (:mod:`fieldsurvey.disclosure.moments`)."""
     st, tr = gated.structure, gated.translate
     found: dict[tuple[tuple, str], float] = {}
-    for name, df in gated.tables.items():
+    for name, df in gated.own_tables().items():
         spec, plan = gated.specs[name], gated.plans[name]
         for column, kind in spec.stats.items():
             if kind not in ("mean", "sd") or column in spec.measures or column not in df:
@@ -556,21 +556,39 @@ def _value_rows(gated: GatedRelease, ids: dict[str, str], release_id: str) -> pd
 
     columns_out: dict[str, list] = {k: [] for k in ("table_name", "row_no", "column_name",
                                                      "value", "cell")}
+    # An alias (a table shown under several names) is recorded under each name, so that any
+    # of its outputs rebuilt alone shows what it showed; its rows are worked out once.
+    done: dict[int, tuple[list, list, list, list]] = {}
     for name, df in gated.tables.items():
-        plan = gated.plans[name]
-        for column, cells in {COUNT_COL: plan.count, **plan.stat}.items():
-            if column not in df:
-                continue
-            values = df[column].to_numpy()
-            rows = np.flatnonzero(pd.notna(values))
-            if rows.size == 0:
-                continue
-            # Plain lists, one frame at the end: a frame per column costs more than the values.
-            columns_out["table_name"] += [name] * rows.size
-            columns_out["row_no"] += rows.tolist()
-            columns_out["column_name"] += [column] * rows.size
-            columns_out["value"] += values[rows].astype(str).tolist()
-            columns_out["cell"] += [stored(cells[r]) for r in rows]
+        if id(df) not in done:
+            done[id(df)] = _shown_values(df, gated.plans[name], stored)
+        row_no, column_name, value, cell = done[id(df)]
+        # Plain lists, one frame at the end: a frame per column costs more than the values.
+        columns_out["table_name"] += [name] * len(row_no)
+        columns_out["row_no"] += row_no
+        columns_out["column_name"] += column_name
+        columns_out["value"] += value
+        columns_out["cell"] += cell
     frame = pd.DataFrame(columns_out)
     frame.insert(0, "release_id", release_id)
     return frame.astype({"row_no": np.int64})
+
+
+def _shown_values(df: pd.DataFrame, plan: Any, stored: Any) -> tuple[list, list, list, list]:
+    """Row numbers, column names, values (as text) and stored cells of a table's shown values."""
+    row_no: list = []
+    column_name: list = []
+    value: list = []
+    cell: list = []
+    for column, cells in {COUNT_COL: plan.count, **plan.stat}.items():
+        if column not in df:
+            continue
+        values = df[column].to_numpy()
+        rows = np.flatnonzero(pd.notna(values))
+        if rows.size == 0:
+            continue
+        row_no += rows.tolist()
+        column_name += [column] * rows.size
+        value += values[rows].astype(str).tolist()
+        cell += [stored(cells[r]) for r in rows]
+    return row_no, column_name, value, cell

@@ -105,6 +105,14 @@ class GatedRelease:
     #: Cells (with measure) whose means and SDs are withheld though their counts are shown
     #: (:mod:`fieldsurvey.disclosure.moments`); the ledger keeps them underivable.
     moments_withheld: set[tuple] = field(default_factory=set)
+    #: Names under which a table judged once is shown again (:attr:`Results.aliases`).
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def own_tables(self) -> dict[str, pd.DataFrame]:
+        """The tables, each judged table once (an alias left as it came from the gate is
+        skipped: it is the same frame)."""
+        return {name: df for name, df in self.tables.items()
+                if name not in self.aliases or df is not self.tables.get(self.aliases[name])}
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
@@ -661,6 +669,7 @@ def gate(
                             never if spec.withheld else value_shown)
               for name, spec in release.tables.items()}
     specs = dict(release.tables)
+    _add_aliases(release.aliases, tables, specs, plans)
     for name, derived in release.derived.items():
         view = ShownView(tables, release, lambda c, m: _known_and_shown(st, tr, c, m, release,
                                                                           value_shown))
@@ -678,6 +687,7 @@ def gate(
         reasons=decision.reasons,
         implied=implied,
         moments_withheld=moments_withheld,
+        aliases=dict(release.aliases),
     )
     if ledger is not None and record:
         gated.release_id = ledger.record(gated, release, output=output, command=command,
@@ -702,11 +712,24 @@ def results_fingerprint(release: Results, policy: DisclosurePolicy) -> dict[str,
     _digest_frame(base, release.respondents)
     if release.keys is not None:
         base.update(pd.util.hash_pandas_object(release.keys, index=False).values)
+    # Per part, its tables in name order, each table's content digested once: a part reads
+    # the same whether its tables were judged in it or are aliases of another part's copy
+    # (one report rebuilt alone is recognised in the release of every report).
+    named: dict[str, list[tuple[str, TableSpec]]] = {}
+    for name, spec in [*release.tables.items(),
+                       *((a, release.tables[t]) for a, t in release.aliases.items())]:
+        named.setdefault(_part(name), []).append((name, spec))
+    digests: dict[int, bytes] = {}
     parts: dict[str, Any] = {}
-    for name, spec in release.tables.items():
-        h = parts.setdefault(_part(name), base.copy())
-        h.update(f"{name}|{sorted(spec.stats.items())}|{list(spec.cells.columns)}".encode())
-        _digest_frame(h, spec.cells)
+    for part, specs in named.items():
+        h = parts.setdefault(part, base.copy())
+        for name, spec in sorted(specs, key=lambda item: item[0]):
+            if id(spec) not in digests:
+                content = hashlib.sha256()
+                _digest_frame(content, spec.cells)
+                digests[id(spec)] = content.digest()
+            h.update(f"{name}|{sorted(spec.stats.items())}|{list(spec.cells.columns)}".encode())
+            h.update(digests[id(spec)])
     for name in release.derived:
         parts.setdefault(_part(name), base.copy()).update(f"derived|{name}".encode())
     return {part: h.hexdigest() for part, h in parts.items()}
@@ -739,6 +762,7 @@ def _reuse(release: Results, policy: DisclosurePolicy, ledger: Any, found: dict[
     for name, spec in release.tables.items():
         tables[name] = _mask(spec.cells, name, spec.stats, shown)
     specs = dict(release.tables)
+    _add_aliases(release.aliases, tables, specs)
     for name, derived in release.derived.items():
         view = ShownView(tables, release, lambda c, m: True)
         cells, _ = derived.compute(view)
@@ -747,7 +771,15 @@ def _reuse(release: Results, policy: DisclosurePolicy, ledger: Any, found: dict[
         tables[name] = _mask(cells.reset_index(drop=True), name, derived.stats, shown)
     empty = np.zeros(0, dtype=bool)
     return GatedRelease(tables, policy, None, specs, {}, None, empty, empty,  # type: ignore[arg-type]
-                        release_id=next(iter(found.values())), reused=True)
+                        release_id=next(iter(found.values())), reused=True,
+                        aliases=dict(release.aliases))
+
+
+def _add_aliases(aliases: dict[str, str], *by_name: dict[str, Any]) -> None:
+    """Show a table judged once under each of its other names too (the same objects)."""
+    for alias, target in aliases.items():
+        for mapping in by_name:
+            mapping[alias] = mapping[target]
 
 
 def _mask(cells: pd.DataFrame, name: str, stats: dict[str, str],
@@ -788,7 +820,7 @@ def _with_columns(df: pd.DataFrame, replaced: pd.DataFrame | None,
     new = {c for p in parts for c in p.columns}
     kept = df[[c for c in df.columns if c not in new]]
     order = [*df.columns, *[c for c in added.columns if c not in df.columns]]
-    out = pd.concat([kept, *parts], axis=1, copy=False)
+    out = pd.concat([kept, *parts], axis=1)
     return out if list(out.columns) == order else out[order]
 
 
@@ -868,7 +900,7 @@ def revealed_units(gated: GatedRelease) -> np.ndarray:
         for u in st.units_of(tr(cell)):
             out[u] = True
 
-    for name, df in gated.tables.items():
+    for name, df in gated.own_tables().items():
         plan = gated.plans[name]
         # One missing-value mask per table: a call per column costs more than the marking.
         present = df.notna().to_numpy()

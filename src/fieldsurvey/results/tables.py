@@ -363,6 +363,9 @@ class Results:
                                "dimensions linked to a measure")
         self.tables: dict[str, TableSpec] = {}
         self.derived: dict[str, DerivedSpec] = {}
+        #: Names of included tables kept once (see :meth:`include`): alias -> table judged.
+        self.aliases: dict[str, str] = {}
+        self._included: dict[str, list[str]] = {}  # table name -> its included copies' names
 
     def add_table(
         self,
@@ -523,34 +526,69 @@ class Results:
         import copy
 
         out = copy.copy(self)
-        out.tables, out.derived = {}, {}
+        out.tables, out.derived, out.aliases, out._included = {}, {}, {}, {}
         return out
 
     def include(self, other: Results, prefix: str) -> Results:
         """Add another output's tables (on the same respondents) under ``prefix/`` names.
 
         Outputs released together (every report of a study) are judged as one release, so
-        the gate chooses what to withhold across all of them at once.
+        the gate chooses what to withhold across all of them at once. A table identical to one
+        already included under another prefix with the same name (every organisation's report
+        carries the same all-organisations support table) is kept once: its name goes to
+        :attr:`aliases`, and the gate judges the table once and shows it under both names
+        (the rows such tables add otherwise grow with the square of the number of reports).
+
+        Examples
+        --------
+        >>> people = pd.DataFrame({"org": ["A"] * 12 + ["B"] * 12})
+        >>> part = Results(people, ["org"]).add_table("orgs", pd.DataFrame({"org": ["A", "B"]}))
+        >>> both = part.without_tables().include(part, "r1").include(part, "r2")
+        >>> list(both.tables), both.aliases
+        (['r1/orgs'], {'r2/orgs': 'r1/orgs'})
         """
         if len(other.respondents) != len(self.respondents):
             raise ResultsError("included results rest on other respondents")
         missing = [d for d in other.all_dims if d not in self.all_dims]
         if missing:
             raise ResultsError(f"included results use dimension(s) {missing} not in these")
+        if other.aliases:
+            raise ResultsError("results that include others cannot be included again")
         renames = {name: f"{prefix}/{name}" for name in [*other.tables, *other.derived]}
         for name, spec in other.tables.items():
             sources = None
             if spec.sources is not None:
                 sources = [[(renames[r[0]], r[1]) if isinstance(r, tuple) else r for r in refs]
                            for refs in spec.sources]
+            same = self._same_table(name, spec, sources)
+            if same is not None:
+                self.aliases[renames[name]] = same
+                continue
             self.tables[renames[name]] = TableSpec(**{**spec.__dict__, "name": renames[name],
                                                       "sources": sources})
+            self._included.setdefault(name, []).append(renames[name])
         for name, spec in other.derived.items():
             compute = _renamed_view(spec.compute, {v: k for k, v in renames.items()}, prefix)
             self.derived[renames[name]] = DerivedSpec(**{**spec.__dict__,
                                                          "name": renames[name],
                                                          "compute": compute})
         return self
+
+    def _same_table(self, name: str, spec: TableSpec, sources: list[list[Source]] | None
+                    ) -> str | None:
+        """An included table named ``<other prefix>/name`` identical to ``spec``, if any."""
+        if sources is not None and any(isinstance(r, tuple) for refs in sources for r in refs):
+            return None  # rows of its own output's tables: never the same as another's
+        for full in self._included.get(name, []):
+            kept = self.tables[full]
+            if (kept.sources == sources and kept.stats == spec.stats
+                    and kept.stat_n == spec.stat_n and kept.measures == spec.measures
+                    and kept.variable == spec.variable and kept.labels == spec.labels
+                    and kept.source_measure == spec.source_measure and kept.dims == spec.dims
+                    and kept.released == spec.released and kept.withheld == spec.withheld
+                    and kept.cells.equals(spec.cells)):
+                return full
+        return None
 
     def _measure_map(
         self,
