@@ -504,9 +504,9 @@ def _position_model(ctx: ReportContext, results: Results) -> None:
                                     shrink_organisation_means(_current_of(data, o), [s]))
                 funnel = models.get(f"funnel:{scale}", orgs, lambda o=orgs, s=scale:
                                     funnel_limits(_current_of(data, o), [s]))
-                for r in _rows_of(shrunk, org):
+                for r in _rows_of(models, f"shrinkage:{scale}", orgs, shrunk, org):
                     row.update({k: float(getattr(r, k)) for k in SHRINKAGE})
-                for r in _rows_of(funnel, org):
+                for r in _rows_of(models, f"funnel:{scale}", orgs, funnel, org):
                     row.update({f"funnel_{k}": float(getattr(r, k)) for k in FUNNEL})
             rows.append(row)
             sources.append([{"org": o, "wave": data.latest} for o in orgs])
@@ -521,10 +521,21 @@ SHRINKAGE = ("shrunk_mean", "shrunk_ci_low", "shrunk_ci_high")
 FUNNEL = ("target", "lower95", "upper95", "lower998", "upper998", "sigma", "tau2")
 
 
-def _rows_of(table: pd.DataFrame | None, org: str) -> list[Any]:
+def _rows_of(models: ReportModels, name: str, orgs: Sequence[str], table: pd.DataFrame | None,
+             org: str) -> list[Any]:
+    """The rows of a model's table (``models.get(name, orgs)``) about ``org``: the table is
+    split by organisation once, not once per report."""
     if table is None:
         return []
-    return list(table[table["org"].astype(str) == org].itertuples())
+    by_org = models.get(f"{name}:rows", orgs, lambda: _split_by_org(table))
+    return by_org.get(org, []) if by_org is not None else []
+
+
+def _split_by_org(table: pd.DataFrame) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for row, org in zip(table.itertuples(), table["org"].astype(str), strict=True):
+        out.setdefault(org, []).append(row)
+    return out
 
 
 def _trend(ctx: ReportContext, results: Results) -> None:

@@ -311,13 +311,16 @@ def _comparator(ctx: Any, results: Results) -> None:
     for item in favourable_items(data):
         by_scale.setdefault(item.scale, []).append(item)
 
+    answers = {scale: _favourable_answers(ctx, scale, items) for scale, items in by_scale.items()}
+
     def compute(view: Any) -> tuple[pd.DataFrame, list]:
         table = view.table("_comparator_orgs")
         shown = table[columns].notna().all(axis=1) & table["n"].notna()
         peers = table.loc[shown, "org"].astype(str).tolist()
         row: dict[str, Any] = {**this, "comparator_orgs": len(peers)}
         if len(peers) >= 2:
-            row.update(comparator_values(frame, this, peers, data.latest, scales, by_scale))
+            row.update(comparator_values(frame, this, peers, data.latest, scales, by_scale,
+                                         answers))
         sources = [this, *({"org": o, "wave": data.latest} for o in peers)]
         return _object(pd.DataFrame([row]), ["org", "wave"]), [sources]
 
@@ -334,9 +337,14 @@ def _comparator(ctx: Any, results: Results) -> None:
 
 
 def comparator_values(frame: pd.DataFrame, this: dict, peers: list[str], wave: str,
-                      scales: list[str], by_scale: dict[str, list[FavourableItem]]
+                      scales: list[str], by_scale: dict[str, list[FavourableItem]],
+                      answers: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
                       ) -> dict[str, float]:
-    """The comparator group's means and favourable shares, and this cell's differences."""
+    """The comparator group's means and favourable shares, and this cell's differences.
+
+    ``answers`` (per scale, :func:`_favourable_answers`: who has a score, who answered each
+    item favourably) spares reading the items again for every report.
+    """
     mine = _mask(frame, this)
     theirs = (frame["org"].isin(peers) & (frame["wave"] == wave)).to_numpy()
     out: dict[str, float] = {}
@@ -346,8 +354,13 @@ def comparator_values(frame: pd.DataFrame, this: dict, peers: list[str], wave: s
         out[f"{s}_mean"] = float(np.nanmean(group)) if (~np.isnan(group)).any() else np.nan
         out.update({f"{s}_{k}": v for k, v in welch_difference(values[mine], group).items()})
     for scale, items in by_scale.items():
-        n1, k1 = favourable_counts(frame, mine, scale, items)
-        n2, k2 = favourable_counts(frame, theirs, scale, items)
+        if answers is not None and scale in answers:
+            scored, favourable = answers[scale]
+            n1, k1 = int((mine & scored).sum()), favourable[mine].sum(axis=0)
+            n2, k2 = int((theirs & scored).sum()), favourable[theirs].sum(axis=0)
+        else:
+            n1, k1 = favourable_counts(frame, mine, scale, items)
+            n2, k2 = favourable_counts(frame, theirs, scale, items)
         diff, low, high = newcombe_difference(k1, n1, k2, n2)
         p = two_proportion_test(k1, n1, k2, n2)
         for j, i in enumerate(items):
