@@ -736,13 +736,24 @@ def results_fingerprint(release: Results, policy: DisclosurePolicy) -> dict[str,
 
 
 def _digest_frame(digest: Any, frame: pd.DataFrame) -> None:
-    """Feed a frame of categories to ``digest``: per column, its categories and their codes.
+    """Feed a frame to ``digest``: its plain numeric columns as one block of float64 bytes,
+    every other column as its categories and their codes.
 
     Respondent frames are a few categories repeated over many rows (200,000 x 60 for
     ``reliability``): hashing each category once and the rows as integer codes is ~10x
-    cheaper than hashing every cell as text, and tells the same frames apart.
+    cheaper than hashing every cell as text, and tells the same frames apart. Tables are
+    mostly statistics: one block for them spares a factorisation per column (a release of
+    26 reports has 30,000 such columns).
     """
+    numeric = [c for c, t in frame.dtypes.items()
+               if isinstance(t, np.dtype) and t.kind in "fiub"]
+    if numeric:
+        digest.update(f"numeric|{numeric}".encode())
+        digest.update(np.ascontiguousarray(frame[numeric].to_numpy(dtype=np.float64)).tobytes())
+    plain = set(numeric)
     for column in frame.columns:
+        if column in plain:
+            continue
         values = frame[column]
         try:
             codes, uniques = pd.factorize(values, use_na_sentinel=True)
