@@ -580,13 +580,16 @@ def _shown_values(df: pd.DataFrame, plan: Any, stored: Any) -> tuple[list, list,
     column_name: list = []
     value: list = []
     cell: list = []
+    # One missing-value mask per table: most columns of a wide table are withheld whole, and
+    # reading each of them costs more than the values shown.
+    present = df.notna().to_numpy()
+    position = {column: i for i, column in enumerate(df.columns)}
     for column, cells in {COUNT_COL: plan.count, **plan.stat}.items():
-        if column not in df:
+        i = position.get(column)
+        if i is None or not present[:, i].any():
             continue
-        values = df[column].to_numpy()
-        rows = np.flatnonzero(pd.notna(values))
-        if rows.size == 0:
-            continue
+        rows = np.flatnonzero(present[:, i])
+        values = df.iloc[:, i].to_numpy()
         row_no += rows.tolist()
         column_name += [column] * rows.size
         value += values[rows].astype(str).tolist()
