@@ -203,13 +203,14 @@ def _normalise_stats(table: str, stats: Sequence[str] | Mapping[str, str]) -> di
     return kinds
 
 
-_YES_NO = np.array(["no", "yes"], dtype=object)
+_YES_NO = pd.Index(["no", "yes"], dtype=object)
 
 
 def _respondent_frame(
     respondents: pd.DataFrame, dims: list[str], measures: pd.DataFrame | None
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    """The dimension columns as text, plus one ``valid:<measure>`` yes/no column per measure."""
+    """The dimension columns as text, plus one ``valid:<measure>`` yes/no column per measure
+    (categorical)."""
     for d in dims:
         isna = respondents[d].isna().to_numpy()
         if isna.any():
@@ -232,10 +233,14 @@ def _respondent_frame(
             valid = column.fillna(False).astype(bool) if pd.api.types.is_bool_dtype(
                 column.dtype) else column.notna()
             names.append(str(m))
-            # Two shared string objects picked by index: np.where would build fixed-width text
-            # that pandas then turns into one Python string per respondent and measure.
-            extra[valid_dim(str(m))] = _YES_NO[valid.to_numpy(dtype=bool).astype(np.intp)]
-        frame = pd.concat([frame, pd.DataFrame(extra, dtype=object)], axis=1)
+            # Categorical: the gate codes, hashes and counts every respondent of every measure
+            # (61 measures x 200,000 for ``reliability``); on text each is a Python string
+            # hashed per row (70 ms a column to code), on a categorical a lookup of two
+            # categories (2 ms). Values read back are the same "yes"/"no" strings.
+            codes = valid.to_numpy(dtype=bool).astype(np.int8)
+            extra[valid_dim(str(m))] = pd.Categorical.from_codes(
+                codes, categories=_YES_NO).remove_unused_categories()
+        frame = pd.concat([frame, pd.DataFrame(extra, index=frame.index)], axis=1)
     return frame, tuple(names)
 
 
