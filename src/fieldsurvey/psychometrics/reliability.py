@@ -33,9 +33,18 @@ from fieldsurvey.psychometrics.omega import omega_total_from_corr
 Missing = Literal["pairwise", "listwise"]
 MISSING_POLICIES: tuple[str, ...] = ("pairwise", "listwise")
 
-# Rows per block when accumulating pairwise sums: bounds the temporary memory to a few tens of MB
-# whatever the number of respondents.
-_BLOCK_ROWS = 65_536
+# Rows the rough means that shift the data (so sums stay small) are taken from.
+_SHIFT_ROWS = 65_536
+# Bytes of one block of respondents when accumulating sums: a block (and its few temporaries)
+# stays in a core's L2 cache, and temporary memory is a few MB whatever the number of
+# respondents. On 60 items x 200,000 respondents 1 MB blocks (2,184 rows) took half the time of
+# 65,536-row blocks (0.27 against 0.55 s) and 11 MB of temporaries instead of 95 MB.
+_BLOCK_BYTES = 1 << 20
+
+
+def _block_rows(k: int) -> int:
+    """Respondents per block for ``k`` items (at least 1,024: few items, few Python steps)."""
+    return max(1024, _BLOCK_BYTES // (8 * max(k, 1)))
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "scale", "n", "k", "alpha", "alpha_std", "g6", "average_r", "median_r", "alpha_ci_low",
@@ -343,9 +352,13 @@ def reverse_keyed(
     """
     out = {}
     flipped: list[str] = []
+    # Float answers with no missing code and no reversed item are returned as they came (no
+    # copy of a scale's answers, which for 60 items x 200,000 respondents is 96 MB).
+    unchanged = True
     for col in items.columns:
         rs = instrument.response_scale_of(str(col))
         values = _numeric_column(items[col], str(col))
+        unchanged &= items[col].dtype == np.float64 and not rs.missing_codes
         if rs.missing_codes:
             values = values.mask(values.isin(list(rs.missing_codes)))
         if rs.min is not None and rs.max is not None:
@@ -364,6 +377,8 @@ def reverse_keyed(
             values = rs.min + rs.max - values
             flipped.append(str(col))
         out[col] = values
+    if unchanged and not flipped:
+        return items, ()
     return pd.DataFrame(out, index=items.index), tuple(flipped)
 
 
@@ -386,8 +401,9 @@ def _moments(x: np.ndarray, missing: str) -> _Moments:
 def _accumulate(items_by_row: np.ndarray, shift: np.ndarray, count: np.ndarray, sums: np.ndarray,
                 squares: np.ndarray, products: np.ndarray) -> None:
     """Add each block of respondents' masked cross-products to the running sums (in place)."""
-    for start in range(0, items_by_row.shape[1], _BLOCK_ROWS):
-        x0 = items_by_row[:, start : start + _BLOCK_ROWS] - shift[:, None]
+    rows = _block_rows(items_by_row.shape[0])
+    for start in range(0, items_by_row.shape[1], rows):
+        x0 = items_by_row[:, start : start + rows] - shift[:, None]
         mask = ~np.isnan(x0)
         np.nan_to_num(x0, copy=False, nan=0.0)
         m = mask.astype(np.float64)
@@ -410,7 +426,7 @@ def _pairwise_moments(x: np.ndarray) -> _Moments:
     k = x.shape[1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-missing column in the first block
-        shift = np.nanmean(x[:_BLOCK_ROWS], axis=0)
+        shift = np.nanmean(x[:_SHIFT_ROWS], axis=0)
     shift = np.where(np.isfinite(shift), shift, 0.0)
     count = np.zeros((k, k))
     sums = np.zeros((k, k))
@@ -537,12 +553,13 @@ def _item_total_r(x: np.ndarray, missing: str) -> np.ndarray:
     items_by_row = x.T  # a block of respondents is one stretch of memory (see _pairwise_moments)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-missing column in the first block
-        shift = np.nanmean(x[:_BLOCK_ROWS], axis=0)
+        shift = np.nanmean(x[:_SHIFT_ROWS], axis=0)
     shift = np.where(np.isfinite(shift), shift, 0.0)
     sums = np.zeros((6, x.shape[1]))  # n, S_x, S_xx, S_t, S_tt, S_xt per item
     total_shift = None
-    for start in range(0, items_by_row.shape[1], _BLOCK_ROWS):
-        x0 = items_by_row[:, start : start + _BLOCK_ROWS] - shift[:, None]
+    rows = _block_rows(x.shape[1])
+    for start in range(0, items_by_row.shape[1], rows):
+        x0 = items_by_row[:, start : start + rows] - shift[:, None]
         mask = ~np.isnan(x0)
         np.nan_to_num(x0, copy=False, nan=0.0)
         answered = mask.sum(axis=0)
