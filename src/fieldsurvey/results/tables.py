@@ -206,6 +206,14 @@ def _normalise_stats(table: str, stats: Sequence[str] | Mapping[str, str]) -> di
 _YES_NO = pd.Index(["no", "yes"], dtype=object)
 
 
+def _yes_no(flags: np.ndarray) -> pd.Categorical:
+    """"yes" where ``flags`` is True, else "no", as a categorical of the values that occur."""
+    if flags.all() or not flags.any():  # one value: no unused category (no sort to find it)
+        return pd.Categorical.from_codes(np.zeros(len(flags), dtype=np.int8),
+                                         categories=_YES_NO[[int(flags.all())]])
+    return pd.Categorical.from_codes(flags.astype(np.int8), categories=_YES_NO)
+
+
 def _respondent_frame(
     respondents: pd.DataFrame, dims: list[str], measures: pd.DataFrame | None
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
@@ -237,9 +245,7 @@ def _respondent_frame(
             # (61 measures x 200,000 for ``reliability``); on text each is a Python string
             # hashed per row (70 ms a column to code), on a categorical a lookup of two
             # categories (2 ms). Values read back are the same "yes"/"no" strings.
-            codes = valid.to_numpy(dtype=bool).astype(np.int8)
-            extra[valid_dim(str(m))] = pd.Categorical.from_codes(
-                codes, categories=_YES_NO).remove_unused_categories()
+            extra[valid_dim(str(m))] = _yes_no(valid.to_numpy(dtype=bool))
         frame = pd.concat([frame, pd.DataFrame(extra, index=frame.index)], axis=1)
     return frame, tuple(names)
 
