@@ -292,8 +292,9 @@ def _parse_with_arrow(data: bytes, delimiter: str, skip_rows: int = 0, threads: 
         invalid_row_handler=on_invalid,
     )
     # Peek at the width so every column can be typed as text (no type guessing at all).
+    # Arrow reads the bytes where they are (an io.BytesIO may copy them).
     probe = pacsv.open_csv(
-        io.BytesIO(data),
+        pa.BufferReader(data),
         read_options=pacsv.ReadOptions(
             autogenerate_column_names=True,
             use_threads=False,
@@ -316,7 +317,7 @@ def _parse_with_arrow(data: bytes, delimiter: str, skip_rows: int = 0, threads: 
         null_values=[""],
     )
     table = pacsv.read_csv(
-        io.BytesIO(data),
+        pa.BufferReader(data),
         read_options=read_options,
         parse_options=parse_options,
         convert_options=convert,
@@ -531,9 +532,18 @@ def read_text_table(path: str | Path, delimiter: str | None = None) -> TextTable
 
 def _empty_rows(table: pa.Table) -> np.ndarray:
     """True for each record with no value in any column (a blank line)."""
-    empty = np.ones(table.num_rows, dtype=bool)
-    for column in table.columns:
-        empty &= column.is_null().to_numpy(zero_copy_only=False)
+    empty = np.zeros(table.num_rows, dtype=bool)
+    columns = sorted(table.columns, key=lambda column: column.null_count)
+    if not columns or not table.num_rows or columns[0].null_count == 0:
+        return empty
+    # A blank record is null everywhere: only the sparsest column's nulls are candidates, and
+    # each further column is looked at on the candidates left (not on every row).
+    rows = np.flatnonzero(columns[0].is_null().to_numpy(zero_copy_only=False))
+    for column in columns[1:]:
+        if not len(rows):
+            break
+        rows = rows[column.take(pa.array(rows)).is_null().to_numpy(zero_copy_only=False)]
+    empty[rows] = True
     return empty
 
 
