@@ -238,15 +238,19 @@ def _respondent_frame(
         for m in measures.columns:
             column = measures[m]
             # Booleans say who has a valid value; values say it by not being missing.
-            valid = column.fillna(False).astype(bool) if pd.api.types.is_bool_dtype(
-                column.dtype) else column.notna()
+            if column.dtype == np.bool_:  # plain flags: no missing value to fill
+                valid = column
+            elif pd.api.types.is_bool_dtype(column.dtype):
+                valid = column.fillna(False).astype(bool)
+            else:
+                valid = column.notna()
             names.append(str(m))
             # Categorical: the gate codes, hashes and counts every respondent of every measure
             # (61 measures x 200,000 for ``reliability``); on text each is a Python string
             # hashed per row (70 ms a column to code), on a categorical a lookup of two
             # categories (2 ms). Values read back are the same "yes"/"no" strings.
             extra[valid_dim(str(m))] = _yes_no(valid.to_numpy(dtype=bool))
-        frame = pd.concat([frame, pd.DataFrame(extra, index=frame.index)], axis=1)
+        frame = pd.concat([frame, pd.DataFrame(extra, index=frame.index, copy=False)], axis=1)
     return frame, tuple(names)
 
 
