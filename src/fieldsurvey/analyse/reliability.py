@@ -8,6 +8,7 @@ minimum cell size is withheld even when its scale is shown.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from fieldsurvey.instrument import Instrument
@@ -36,20 +37,13 @@ def reliability_results(answers: pd.DataFrame, instrument: Instrument, summary: 
     --------
     >>> results = reliability_results(answers, inst, summary, items)  # doctest: +SKIP
     """
-    valid = {}
     listwise = missing == "listwise"
-    for sc in instrument.scales:
-        present = [i for i in sc.items if i in answers]
-        if present:
-            answered = answers[present].notna()
-            valid[f"answered:{sc.id}"] = (answered.all(axis=1) if listwise
-                                          else answered.any(axis=1)).to_numpy()
-    if not listwise:
-        for item in items["item"].unique() if len(items) else []:
-            if item in answers:
-                valid[str(item)] = answers[item].notna().to_numpy()
-    people = pd.DataFrame({SAMPLE: ["analysed"] * len(answers)})
-    results = Results(people, [SAMPLE], measures=pd.DataFrame(valid) if valid else None,
+    # One string object shared by every respondent (a list of them is inferred as Arrow text,
+    # and np.full makes a string object per respondent: 13 MB for 200,000).
+    sample = np.empty(len(answers), dtype=object)
+    sample.fill("analysed")
+    people = pd.DataFrame({SAMPLE: pd.Series(sample, dtype=object, copy=False)})
+    results = Results(people, [SAMPLE], measures=_validity(answers, instrument, items, listwise),
                       keys=keys)
     scale_stats = [c for c in SCALE_STATS if c in summary]
     item_stats = [c for c in ITEM_STATS if c in items]
@@ -76,6 +70,39 @@ def reliability_results(answers: pd.DataFrame, instrument: Instrument, summary: 
                       stat_n=dict.fromkeys(item_stats, "n_answered"), measures=ROW_VARIABLE,
                       variable="measure", labels=labels)
     return results
+
+
+def _validity(answers: pd.DataFrame, instrument: Instrument, items: pd.DataFrame,
+              listwise: bool) -> pd.DataFrame | None:
+    """Who has a valid value of each measure: ``answered:<scale>`` (any of its items answered;
+    listwise: all of them) and, pairwise, each item. Written into one boolean block, each
+    item's answers looked at once (frames of flags per scale and a copy to gather them took
+    40 MB for 60 items x 200,000 respondents; this takes the 12 MB of the flags)."""
+    scales = [(sc.id, [i for i in sc.items if i in answers]) for sc in instrument.scales]
+    scales = [(scale, present) for scale, present in scales if present]
+    own = [] if listwise else [str(i) for i in (items["item"].unique() if len(items) else [])
+                               if i in answers]
+    names = [f"answered:{scale}" for scale, _ in scales] + own
+    if not names:
+        return None
+    flags = np.empty((len(answers), len(names)), dtype=bool, order="F")
+    column_of = {item: len(scales) + j for j, item in enumerate(own)}
+    spare = np.empty(len(answers), dtype=bool)
+    for j, item in enumerate(own):
+        flags[:, len(scales) + j] = answers[item].notna().to_numpy()
+    combine = np.logical_and if listwise else np.logical_or
+    for j, (_, present) in enumerate(scales):
+        for k, item in enumerate(present):
+            if item in column_of:
+                answered = flags[:, column_of[item]]
+            else:
+                answered = spare
+                answered[:] = answers[item].notna().to_numpy()
+            if k == 0:
+                flags[:, j] = answered
+            else:
+                combine(flags[:, j], answered, out=flags[:, j])
+    return pd.DataFrame(flags, columns=names, copy=False)
 
 
 def analyse_reliability(answers: pd.DataFrame, instrument: Instrument, *, missing: str = "pairwise",

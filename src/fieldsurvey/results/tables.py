@@ -203,13 +203,22 @@ def _normalise_stats(table: str, stats: Sequence[str] | Mapping[str, str]) -> di
     return kinds
 
 
-_YES_NO = np.array(["no", "yes"], dtype=object)
+_YES_NO = pd.Index(["no", "yes"], dtype=object)
+
+
+def _yes_no(flags: np.ndarray) -> pd.Categorical:
+    """"yes" where ``flags`` is True, else "no", as a categorical of the values that occur."""
+    if flags.all() or not flags.any():  # one value: no unused category (no sort to find it)
+        return pd.Categorical.from_codes(np.zeros(len(flags), dtype=np.int8),
+                                         categories=_YES_NO[[int(flags.all())]])
+    return pd.Categorical.from_codes(flags.astype(np.int8), categories=_YES_NO)
 
 
 def _respondent_frame(
     respondents: pd.DataFrame, dims: list[str], measures: pd.DataFrame | None
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    """The dimension columns as text, plus one ``valid:<measure>`` yes/no column per measure."""
+    """The dimension columns as text, plus one ``valid:<measure>`` yes/no column per measure
+    (categorical)."""
     for d in dims:
         isna = respondents[d].isna().to_numpy()
         if isna.any():
@@ -229,13 +238,19 @@ def _respondent_frame(
         for m in measures.columns:
             column = measures[m]
             # Booleans say who has a valid value; values say it by not being missing.
-            valid = column.fillna(False).astype(bool) if pd.api.types.is_bool_dtype(
-                column.dtype) else column.notna()
+            if column.dtype == np.bool_:  # plain flags: no missing value to fill
+                valid = column
+            elif pd.api.types.is_bool_dtype(column.dtype):
+                valid = column.fillna(False).astype(bool)
+            else:
+                valid = column.notna()
             names.append(str(m))
-            # Two shared string objects picked by index: np.where would build fixed-width text
-            # that pandas then turns into one Python string per respondent and measure.
-            extra[valid_dim(str(m))] = _YES_NO[valid.to_numpy(dtype=bool).astype(np.intp)]
-        frame = pd.concat([frame, pd.DataFrame(extra, dtype=object)], axis=1)
+            # Categorical: the gate codes, hashes and counts every respondent of every measure
+            # (61 measures x 200,000 for ``reliability``); on text each is a Python string
+            # hashed per row (70 ms a column to code), on a categorical a lookup of two
+            # categories (2 ms). Values read back are the same "yes"/"no" strings.
+            extra[valid_dim(str(m))] = _yes_no(valid.to_numpy(dtype=bool))
+        frame = pd.concat([frame, pd.DataFrame(extra, index=frame.index, copy=False)], axis=1)
     return frame, tuple(names)
 
 
