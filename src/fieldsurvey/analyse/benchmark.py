@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fieldsurvey.analyse.cells import cell_statistics, rest_statistics
 from fieldsurvey.analyse.frame import NOT_STATED, AnalysisFrame
-from fieldsurvey.analyse.report import cell_statistics
 from fieldsurvey.analyse.study import scale_info, score_ranges
 from fieldsurvey.results import ROW_VARIABLE, Except, Results
 
@@ -47,10 +47,11 @@ __all__ = ["benchmark_results"]
 NO_SCORE = "no score"
 
 
-def _long(data: pd.DataFrame, cells: list[dict[str, Any]], scales: Sequence[str],
+def _long(data: pd.DataFrame, cells: list[dict[str, Any]] | pd.DataFrame, scales: Sequence[str],
           dims: list[str]) -> pd.DataFrame:
-    """n with a score, mean and SD of each scale in each cell, one row per cell x scale."""
-    wide = cell_statistics(data, cells, list(scales))
+    """n with a score, mean and SD of each scale in each cell, one row per cell x scale
+    (``cells``: the cells, or their statistics from :mod:`fieldsurvey.analyse.cells`)."""
+    wide = cells if isinstance(cells, pd.DataFrame) else cell_statistics(data, cells, list(scales))
     parts = []
     for s in scales:
         part = wide[[d for d in dims if d in wide.columns]].copy()
@@ -119,7 +120,8 @@ def benchmark_results(
     moments = _org_moments(org_table)
     _add_long(results, "organisations", org_table.assign(**moments),
               {"ci_low": "other", "ci_high": "other"})
-    rest = _long(data, [{"org": Except(o), **now} for o in orgs], scales, dims)
+    # The field less each organisation (one pass over the data, not one per organisation).
+    rest = _long(data, rest_statistics(data, "org", orgs, scales, now), scales, dims)
     _add_long(results, "rest", rest)
     _differences(results, data, scales, now, min_cell)
     _fairness(results, data, scales, now)
@@ -181,37 +183,45 @@ def _fairness(results: Results, data: pd.DataFrame, scales: list[str], now: dict
 
     def compute(view: Any) -> tuple[pd.DataFrame, list]:
         shown = view.table("organisations")
-        rows, sources = [], []
+        parts, sources = [], []
         for scale in scales:
             part = shown[(shown["scale"] == scale) & shown["mean"].notna()]
             orgs = part["org"].astype(str).tolist()
             if len(orgs) < 3:
                 continue
             sub = current[current["org"].isin(orgs)]
-            shrunk = shrink_organisation_means(sub, [scale]).set_index("org")
-            funnel = funnel_limits(sub, [scale]).set_index("org")
-            means = part.set_index("org")["mean"]
-            for org, mean in means.items():
-                rows.append({
-                    "org": org, **now, "scale": scale,
-                    "percentile_rank": 100.0 * (means < mean).mean() + 50.0 * (means == mean).mean(),
-                    "n_ranked": len(orgs),
-                    "shrunk_mean": float(shrunk.at[org, "shrunk_mean"]),
-                    "shrunk_ci_low": float(shrunk.at[org, "shrunk_ci_low"]),
-                    "shrunk_ci_high": float(shrunk.at[org, "shrunk_ci_high"]),
-                    "z_adjusted": float(funnel.at[org, "z_adjusted"]),
-                    "outside95": bool(funnel.at[org, "outside95"]),
-                    "outside998": bool(funnel.at[org, "outside998"]),
-                })
-                sources.append([{"org": o, **now} for o in orgs])
+            shrunk = shrink_organisation_means(sub, [scale]).set_index("org").reindex(orgs)
+            funnel = funnel_limits(sub, [scale]).set_index("org").reindex(orgs)
+            means = part["mean"].to_numpy(dtype=float)
+            parts.append(pd.DataFrame({
+                "org": orgs, **{k: [v] * len(orgs) for k, v in now.items()}, "scale": scale,
+                "percentile_rank": _percentile_ranks(means), "n_ranked": len(orgs),
+                **{c: shrunk[c].to_numpy(dtype=float)
+                   for c in ("shrunk_mean", "shrunk_ci_low", "shrunk_ci_high")},
+                "z_adjusted": funnel["z_adjusted"].to_numpy(dtype=float),
+                "outside95": funnel["outside95"].to_numpy(dtype=bool),
+                "outside998": funnel["outside998"].to_numpy(dtype=bool),
+            }))
+            # Every row of a scale rests on the same organisations: one list, shared.
+            cells = [{"org": o, **now} for o in orgs]
+            sources.extend([cells] * len(orgs))
         columns = ["org", *now, "scale", *FAIRNESS]
-        table = pd.DataFrame(rows, columns=columns)
+        table = (pd.concat(parts, ignore_index=True)[columns] if parts
+                 else pd.DataFrame(columns=columns))
         for flag in ("outside95", "outside998"):
             table[flag] = table[flag].astype("boolean")
         return table, sources
 
     results.add_derived("fairness", compute, dict.fromkeys(FAIRNESS, "other"), variable="scale",
                         source_measure=ROW_VARIABLE)
+
+
+def _percentile_ranks(means: np.ndarray) -> np.ndarray:
+    """100 x (share of means below + half the share equal, itself included)."""
+    ordered = np.sort(means)
+    below = np.searchsorted(ordered, means, side="left")
+    equal = np.searchsorted(ordered, means, side="right") - below
+    return 100.0 * (below / len(means)) + 50.0 * (equal / len(means))
 
 
 FAIRNESS = ("percentile_rank", "n_ranked", "shrunk_mean", "shrunk_ci_low", "shrunk_ci_high",

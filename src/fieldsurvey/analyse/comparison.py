@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from fieldsurvey.analyse.cells import cell_statistics
 from fieldsurvey.analyse.frame import NOT_STATED, AnalysisFrame, group_categories, group_labels
-from fieldsurvey.analyse.report import cell_statistics
 from fieldsurvey.results import ROW_VARIABLE, Results
 
 __all__ = ["TEST_LABELS", "TEST_STATISTICS", "chosen_groups", "group_comparison"]

@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fieldsurvey.analyse.cells import cell_mask, cell_statistics
+from fieldsurvey.analyse.cells import object_dims as _object_dims
 from fieldsurvey.analyse.report_benchmarking import BENCHMARK_SECTIONS
 from fieldsurvey.analyse.report_findings import FINDING_HIT, HIT_VALUES, ReportFindings
 from fieldsurvey.analyse.study import (
@@ -59,58 +61,6 @@ LIVED_GROUPS = [*LIVED_LABELS.values(), NOT_STATED]
 WEIGHTED = "_weighted_"
 ANSWERED = "answered:"
 NOT_REPORTED = "not reported"
-
-
-def cell_statistics(
-    frame: pd.DataFrame, cells: Sequence[dict[str, Any]], scales: Sequence[str]
-) -> pd.DataFrame:
-    """n, mean and SD of each scale in each cell (``None`` means "all", ``Except`` "all but").
-
-    Returns one row per cell: the cell's dimension columns, then ``<scale>_n``,
-    ``<scale>_mean``, ``<scale>_sd`` per scale.
-
-    Examples
-    --------
-    >>> f = pd.DataFrame({"wave": ["1", "1", "2"], "x": [1.0, 3.0, 5.0]})
-    >>> cell_statistics(f, [{"wave": "1"}, {"wave": Except("1")}], ["x"])["x_mean"].tolist()
-    [2.0, 5.0]
-    """
-    dims = list(dict.fromkeys(k for cell in cells for k in cell))
-    values = frame[list(scales)].to_numpy(dtype=float)
-    rows = []
-    for cell in cells:
-        block = values[cell_mask(frame, cell)]
-        valid = ~np.isnan(block)
-        n = valid.sum(axis=0)
-        total = np.where(valid, block, 0.0).sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
-            squares = np.where(valid, (block - mean) ** 2, 0.0).sum(axis=0)
-            sd = np.where(n > 1, np.sqrt(squares / np.maximum(n - 1, 1)), np.nan)
-        row: dict[str, Any] = {d: cell.get(d) for d in dims}
-        for j, scale in enumerate(scales):
-            row[f"{scale}_n"] = int(n[j])
-            row[f"{scale}_mean"] = float(mean[j])
-            row[f"{scale}_sd"] = float(sd[j])
-        rows.append(row)
-    return _object_dims(pd.DataFrame(rows), dims)
-
-
-def cell_mask(frame: pd.DataFrame, cell: dict[str, Any]) -> np.ndarray:
-    """Which rows of ``frame`` a cell covers."""
-    mask = np.ones(len(frame), dtype=bool)
-    for dim, value in cell.items():
-        if isinstance(value, Except):
-            mask &= (frame[dim] != value.value).to_numpy()
-        elif value is not None:
-            mask &= (frame[dim] == value).to_numpy()
-    return mask
-
-
-def _object_dims(out: pd.DataFrame, dims: Sequence[str]) -> pd.DataFrame:
-    for d in dims:
-        out[d] = out[d].astype(object).where(out[d].notna(), None)
-    return out
 
 
 def _count_cells(cells: Sequence[dict[str, Any]]) -> pd.DataFrame:

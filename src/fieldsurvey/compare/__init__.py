@@ -6,84 +6,50 @@ disclosure gate (:mod:`fieldsurvey.disclosure`) can withhold small cells before 
 shown. Statistics for small cells are computed, never hidden here: the gate decides.
 """
 
-from fieldsurvey.compare._common import ALL, CompareError
-from fieldsurvey.compare.benchmark import (
-    benchmark_bands,
-    benchmark_organisations,
-    organisation_trend,
-)
-from fieldsurvey.compare.categorical import (
-    category_distribution,
-    compare_categories,
-    independence_test,
-)
-from fieldsurvey.compare.drivers import (
-    CONDITIONS,
-    COVARIATES,
-    INDIVIDUAL,
-    WELLBEING,
-    block_tests,
-    cluster_ols,
-    organisation_icc,
-    random_intercept,
-    structural_drivers,
-    variance_shares,
-)
-from fieldsurvey.compare.funnel import funnel_curves, funnel_limits, overdispersion
-from fieldsurvey.compare.groups import (
-    compare_groups,
-    comparison_to_json,
-    group_descriptives,
-    omega_squared,
-    welch_two_groups,
-)
-from fieldsurvey.compare.lived_experience import LivedExperienceLens, lived_experience_lens
-from fieldsurvey.compare.shrinkage import (
-    between_variance,
-    empirical_bayes,
-    shrink_organisation_means,
-)
-from fieldsurvey.compare.standardise import (
-    standardise_role_mix,
-    survey_weights,
-    weighted_differences,
-    weighted_means,
-)
+from __future__ import annotations
 
-__all__ = [
-    "ALL",
-    "CONDITIONS",
-    "COVARIATES",
-    "INDIVIDUAL",
-    "WELLBEING",
-    "CompareError",
-    "LivedExperienceLens",
-    "benchmark_bands",
-    "benchmark_organisations",
-    "between_variance",
-    "block_tests",
-    "category_distribution",
-    "cluster_ols",
-    "compare_categories",
-    "compare_groups",
-    "comparison_to_json",
-    "empirical_bayes",
-    "funnel_curves",
-    "funnel_limits",
-    "group_descriptives",
-    "independence_test",
-    "lived_experience_lens",
-    "omega_squared",
-    "organisation_icc",
-    "overdispersion",
-    "organisation_trend",
-    "random_intercept",
-    "shrink_organisation_means",
-    "standardise_role_mix",
-    "structural_drivers",
-    "survey_weights",
-    "variance_shares",
-    "weighted_differences",
-    "weighted_means",
-    "welch_two_groups",
-]
+from fieldsurvey._lazy import lazy_exports
+
+# Loaded on first use: a benchmark needs the leave-one-out sums, not pingouin and matplotlib
+# (categorical tests), which cost seconds at start-up.
+_LAZY = {
+    "ALL": "fieldsurvey.compare._common",
+    "CONDITIONS": "fieldsurvey.compare.drivers",
+    "COVARIATES": "fieldsurvey.compare.drivers",
+    "CompareError": "fieldsurvey.compare._common",
+    "INDIVIDUAL": "fieldsurvey.compare.drivers",
+    "LivedExperienceLens": "fieldsurvey.compare.lived_experience",
+    "WELLBEING": "fieldsurvey.compare.drivers",
+    "benchmark_bands": "fieldsurvey.compare.benchmark",
+    "benchmark_organisations": "fieldsurvey.compare.benchmark",
+    "between_variance": "fieldsurvey.compare.shrinkage",
+    "block_tests": "fieldsurvey.compare.drivers",
+    "category_distribution": "fieldsurvey.compare.categorical",
+    "cluster_ols": "fieldsurvey.compare.drivers",
+    "compare_categories": "fieldsurvey.compare.categorical",
+    "compare_groups": "fieldsurvey.compare.groups",
+    "comparison_to_json": "fieldsurvey.compare.groups",
+    "empirical_bayes": "fieldsurvey.compare.shrinkage",
+    "funnel_curves": "fieldsurvey.compare.funnel",
+    "funnel_limits": "fieldsurvey.compare.funnel",
+    "group_descriptives": "fieldsurvey.compare.groups",
+    "independence_test": "fieldsurvey.compare.categorical",
+    "lived_experience_lens": "fieldsurvey.compare.lived_experience",
+    "omega_squared": "fieldsurvey.compare.groups",
+    "organisation_icc": "fieldsurvey.compare.drivers",
+    "organisation_trend": "fieldsurvey.compare.benchmark",
+    "overdispersion": "fieldsurvey.compare.funnel",
+    "random_intercept": "fieldsurvey.compare.drivers",
+    "shrink_organisation_means": "fieldsurvey.compare.shrinkage",
+    "standardise_role_mix": "fieldsurvey.compare.standardise",
+    "structural_drivers": "fieldsurvey.compare.drivers",
+    "survey_weights": "fieldsurvey.compare.standardise",
+    "variance_shares": "fieldsurvey.compare.drivers",
+    "weighted_differences": "fieldsurvey.compare.standardise",
+    "weighted_means": "fieldsurvey.compare.standardise",
+    "welch_two_groups": "fieldsurvey.compare.groups",
+}
+
+__all__ = sorted(_LAZY)
+
+__getattr__ = lazy_exports(__name__, _LAZY)

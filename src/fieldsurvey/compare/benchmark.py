@@ -27,16 +27,31 @@ from fieldsurvey.compare._common import (
 )
 
 
-def _moments(data: pd.DataFrame, scale: str, keys: list[str]) -> pd.DataFrame:
-    """Per group: n (rows), n_valid, mean and centred sum of squares M2 of ``scale``."""
+def _groups(data: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.Index]:
+    """Each row's group number (groups in sorted key order) and the groups' keys: found once
+    for every scale, as grouping by text keys costs more than the sums."""
+    g = data[keys].groupby(keys, sort=True, observed=True)
+    return g.ngroup().to_numpy(), g.size().index
+
+
+def _moments(data: pd.DataFrame, scale: str, keys: list[str],
+             groups: tuple[np.ndarray, pd.Index] | None = None) -> pd.DataFrame:
+    """Per group: n (rows), n_valid, mean and centred sum of squares M2 of ``scale``
+    (``groups``: from :func:`_groups`, when several scales share them)."""
     y = numeric_column(data, scale)
-    frame = data[keys].copy()
+    if groups is None:
+        frame = data[keys].copy()
+        by: list[str] | np.ndarray = keys
+    else:
+        frame, by = pd.DataFrame(index=data.index), groups[0]
     frame["_y"] = y
     frame["_y2"] = y * y
-    g = frame.groupby(keys, sort=True, observed=True)
+    g = frame.groupby(by, sort=True, observed=True)
     out = pd.DataFrame(
         {"n": g.size(), "n_valid": g["_y"].count(), "sum": g["_y"].sum(), "sumsq": g["_y2"].sum()}
     )
+    if groups is not None:
+        out.index = groups[1]
     out["mean"] = out["sum"] / out["n_valid"].where(out["n_valid"] > 0)
     # Centred within each group: sumsq - n mean^2 is exact enough per group (small groups).
     out["m2"] = (out["sumsq"] - out["n_valid"] * out["mean"] ** 2).clip(lower=0)
@@ -119,8 +134,9 @@ def benchmark_organisations(
         raise CompareError(f"ci must be between 0 and 1, got {ci}")
     frames = []
     wave_keys = [wave] if wave else []
+    groups = _groups(data, keys)
     for scale in scales:
-        per_org = _moments(data, scale, keys)
+        per_org = _moments(data, scale, keys, groups)
         field = _combine(per_org, wave_keys)
         field_cols = field.rename(columns={"n": "_N", "n_valid": "_Nv", "mean": "_M", "m2": "_M2"})
         d = (
@@ -236,8 +252,9 @@ def _wave_moments(
 ) -> Iterator[tuple[str, pd.DataFrame, pd.DataFrame]]:
     """Per scale (and wave): the organisations' moments with at least ``min_valid`` scores, and
     the start of their output rows (unit keys, ``scale``, ``n``, ``n_valid``)."""
+    groups = _groups(data, keys)
     for scale in scales:
-        mom = _moments(data, scale, keys)
+        mom = _moments(data, scale, keys, groups)
         mom = mom.loc[mom["n_valid"] >= min_valid]
         for _, part in mom.groupby(wave, sort=True) if wave else [(None, mom)]:
             out = part[keys + ["n", "n_valid"]].reset_index(drop=True)
@@ -391,8 +408,9 @@ def organisation_trend(
     require_columns(data, [org, wave, *scales])
     _check_units(data, [org, wave])
     frames = []
+    groups = _groups(data, [org, wave])
     for scale in scales:
-        per = _moments(data, scale, [org, wave])
+        per = _moments(data, scale, [org, wave], groups)
         field = _combine(per, [wave])
         field[org] = ALL
         both = pd.concat([per, field], ignore_index=True)
