@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from fieldsurvey.disclosure import Ledger, Results, publish
 from fieldsurvey.disclosure.file_release import (
@@ -20,6 +21,12 @@ from fieldsurvey.disclosure.file_release import (
     judge_file,
     revealed_dimensions,
 )
+from fieldsurvey.disclosure.microdata import export_microdata
+from fieldsurvey.disclosure.policy import DisclosureError
+from fieldsurvey.ingest.pipeline import ingest_file
+from fieldsurvey.store import init_study, load_responses, open_study
+from fieldsurvey.store.database import respondent_keys
+from fieldsurvey.synthetic import generate_coalition
 
 ROLE_LABELS = {1: "front-line", 2: "manager"}
 
@@ -123,3 +130,77 @@ def test_recorded_crossings_map_a_tables_dimensions_to_the_files_columns():
         assert got[(org, str(role), answer)] == value
     # The single crossings are all still there.
     assert len(crossed) == len(made.tables["file"].cells) + len(three)
+
+
+#: Each organisation's people of wave 1 by (role, answer to pq01), and its wave-2 people.
+WAVE1 = {"O01": [(1, 2, 3), (1, 4, 17), (2, 2, 10), (2, 4, 10)],
+         "O02": [(1, 2, 15), (1, 4, 15), (2, 2, 15), (2, 4, 15)],
+         "O03": [(1, 2, 12), (1, 4, 18), (2, 2, 14), (2, 4, 16)]}
+WAVE2 = {"O01": 5, "O02": 20, "O03": 20}
+
+
+def _two_wave_study(root):
+    """O01 has 5 people in wave 2, so k-anonymity (by wave, organisation the only key, no
+    local suppression) releases it only inside a group with O02; in wave 1 every organisation
+    x role and organisation x answer count is 10 or more, and O01's role 1 x answer 2 is 3."""
+    study = init_study(root / "study", ["workforce-context", "proqol5"], org_column="wf_org",
+                       waves=["1", "2"])
+    path = study.root / "study.yaml"
+    raw = yaml.safe_load(path.read_text())
+    raw["microdata"] = {"key_variables": ["org"], "sensitive": [], "max_suppression": 0.0}
+    path.write_text(yaml.safe_dump(raw))
+    data = generate_coalition(n_orgs=3, seed=7, waves=1, staff_per_org=150,
+                              instruments=("workforce-context", "proqol5")).responses
+    waves: dict[str, list[pd.DataFrame]] = {"1": [], "2": []}
+    for org, rows in data.groupby(data["wf_org"].astype(str)):
+        plan = [(r, a) for r, a, n in WAVE1[org] for _ in range(n)]
+        first = rows.iloc[:len(plan)].assign(wf_role=[r for r, _ in plan],
+                                             pq01=[a for _, a in plan])
+        waves["1"].append(first)
+        waves["2"].append(rows.iloc[len(plan):len(plan) + WAVE2[org]])
+    study = open_study(study.root)
+    for wave, parts in waves.items():
+        csv = root / f"wave{wave}.csv"
+        pd.concat(parts).drop(columns=["org", "wave"]).to_csv(csv, index=False)
+        ingest_file(study, csv, wave=wave)
+    return open_study(study.root)
+
+
+def test_an_export_after_the_table_gives_back_no_withheld_three_way_cell(tmp_path):
+    study = _two_wave_study(tmp_path)
+    frame = load_responses(study)
+    first = frame[frame["wave"].astype(str) == "1"].reset_index(drop=True)
+    assert first.groupby("org").size().to_dict() == {o: 40 if o == "O01" else 60 for o in WAVE1}
+    dims = pd.DataFrame({"org": first["org"].astype(str),
+                         "wf_role": pd.to_numeric(first["wf_role"]).astype(int).astype(str),
+                         "pq01": pd.to_numeric(first["pq01"]).astype(int).astype(str)})
+    results = Results(dims, list(dims.columns), keys=respondent_keys(first))
+    cells = [{"org": o, "wf_role": r, "pq01": a} for o in WAVE1
+             for r in [None, "1", "2"] for a in [None, "2", "4"]]
+    results.add_table("roles", pd.DataFrame(cells))
+    table = publish(results, study, output="roles-table", command="test").tables["roles"]
+    assert table.loc[(table["org"] == "O01") & (table["wf_role"] == "1")
+                     & (table["pq01"] == "2"), "n"].isna().all()
+    assert table.loc[table["org"] != "O01", "n"].notna().all()
+
+    try:
+        result = export_microdata(study, "csv", tmp_path / "file.csv", seed=1)
+    except DisclosureError as refused:
+        # No coarsening step leaves out a single item: with no organisation, the field's
+        # count minus the shown ones of O02 and O03 still gives O01's. Nothing is written.
+        assert "withheld" in str(refused)
+        assert Ledger.for_study(study).releases()["output"].tolist() == ["roles-table"]
+        assert not (tmp_path / "file.csv").exists()
+        return
+    released = pd.read_csv(result.path)
+    wave1 = released[released["wave"].astype(str) == "1"]
+    shown = {(r.org, r.wf_role, r.pq01): int(r.n) for r in table.itertuples() if pd.notna(r.n)}
+    named = set(wave1["org"].dropna()) & set(WAVE1)
+    groups = [g for g in wave1["org"].dropna().unique() if g not in WAVE1]
+    assert "O01" not in named, "k-anonymity releases O01 only inside a group"
+    assert len(groups) == 1
+    count = int(((wave1["org"] == groups[0]) & (wave1["wf_role"] == 1)
+                 & (wave1["pq01"] == 2)).sum())
+    others = set(WAVE1) - named - {"O01"}
+    assert not all((o, "1", "2") in shown for o in others) or \
+        count - sum(shown[(o, "1", "2")] for o in others) != 3

@@ -11,7 +11,11 @@ tallies are a release too:
   released, role, tenure, pay band, lived experience, ...; a blank is a value of its own),
   within each wave, crossed with every earlier release's dimensions that its other columns
   give exactly: the bands and score ranges of each scale whose items it holds unchanged, and
-  any released item an earlier output grouped by. These tallies go to the gate as cells
+  any released item an earlier output grouped by; and within each wave x organisation, over
+  every crossing an earlier release's tables used (organisation x lived experience x band
+  becomes the file's lived-experience key x that release's band), so that a three-way cell a
+  table withheld cannot come back from the file's three-way tally (an "other" group's count
+  minus the shown ones of its other members). These tallies go to the gate as cells
   released as they are (``Results.add_table(released=True)``): the gate cannot withhold them,
   it reports which protected cells of earlier outputs they expose.
 * **Coarsening until nothing is exposed.** An organisation that an exposed cell is about is
