@@ -131,6 +131,15 @@ def test_recorded_crossings_map_a_tables_dimensions_to_the_files_columns():
     # The single crossings are all still there.
     assert len(crossed) == len(made.tables["file"].cells) + len(three)
 
+    # Released as one group, each organisation's own cells of the crossing stay withheld.
+    grouped = file_results(data.assign(org="other"), keys, ["wave", "org", "wf_role",
+                                                          "wf_tenure"],
+                           revealed, domains, true_org=people["org"])
+    hidden = with_recorded_crossings(grouped, ledger).tables["withheld"].cells
+    own = hidden.dropna(subset=[f"{FILE_DIM_PREFIX}wf_role", pq01])
+    assert len(own) == 2 * 3 * 3 and set(own["org"]) == {"A", "B"}
+    assert own[f"{FILE_DIM_PREFIX}wf_tenure"].isna().all()
+
 
 #: Each organisation's people of wave 1 by (role, answer to pq01), and its wave-2 people.
 WAVE1 = {"O01": [(1, 2, 3), (1, 4, 17), (2, 2, 10), (2, 4, 10)],
