@@ -232,6 +232,8 @@ def _matched_columns(ledger: Ledger, results: Results, base: list[str], others: 
     unmatched: dict[str, str] = {}
     for dim_id in wanted:
         name = recorded.get(dim_id, (dim_id, None))[0]
+        if f"{FILE_DIM_PREFIX}{name}" in base:
+            continue  # wave and organisation: in every tally anyway
         if f"{name}@{dim_id[:12]}" in own:
             matched[dim_id] = [f"{name}@{dim_id[:12]}"]
         elif f"{FILE_DIM_PREFIX}{name}" in keyed:
