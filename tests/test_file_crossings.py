@@ -105,17 +105,21 @@ def test_recorded_crossings_map_a_tables_dimensions_to_the_files_columns():
         "role": pd.Series(role_code).map({1: "front-line", 2: "manager", 3: "admin"}),
         "pq01": rng.choice(["2", "4"], n),
         "tenure": rng.choice(["short", "long"], n),
+        "wave": "1",
     })
     keys = pd.Series([f"k{i}" for i in range(n)])
     ledger = Ledger.in_memory()
     release = Results(people, list(people.columns), keys=keys)
-    cells = people[["org", "role", "pq01"]].drop_duplicates()
+    cells = people[["wave", "org", "role", "pq01"]].drop_duplicates()
     release.add_table("t", cells)
     release.add_table("u", people[["org", "tenure"]].drop_duplicates())
     publish(release, None, output="t", ledger=ledger)
     data = pd.DataFrame({"wave": "1", "org": people["org"], "wf_role": role_code,
                          "wf_tenure": rng.integers(1, 4, n)})
-    revealed, domains, _ = revealed_dimensions(ledger, keys, columns=["pq01"], scales=[])
+    # The table's wave is revealed too (the file holds it as it is), and is no crossing.
+    revealed, domains, _ = revealed_dimensions(ledger, keys, columns=["pq01", "wave"],
+                                               scales=[])
+    assert len(revealed.columns) == 2
     made = file_results(data, keys, ["wave", "org", "wf_role", "wf_tenure"], revealed, domains)
     crossings = recorded_crossings(ledger, made)
     pq01 = next(c for c in revealed.columns if c.startswith("pq01@"))
