@@ -11,7 +11,11 @@ tallies are a release too:
   released, role, tenure, pay band, lived experience, ...; a blank is a value of its own),
   within each wave, crossed with every earlier release's dimensions that its other columns
   give exactly: the bands and score ranges of each scale whose items it holds unchanged, and
-  any released item an earlier output grouped by. These tallies go to the gate as cells
+  any released item an earlier output grouped by; and within each wave x organisation, over
+  every crossing an earlier release's tables used (organisation x lived experience x band
+  becomes the file's lived-experience key x that release's band), so that a three-way cell a
+  table withheld cannot come back from the file's three-way tally (an "other" group's count
+  minus the shown ones of its other members). These tallies go to the gate as cells
   released as they are (``Results.add_table(released=True)``): the gate cannot withhold them,
   it reports which protected cells of earlier outputs they expose.
 * **Coarsening until nothing is exposed.** An organisation that an exposed cell is about is
@@ -45,7 +49,7 @@ from fieldsurvey.results import Results
 from fieldsurvey.results.cells import Except
 
 __all__ = ["FILE_DIM_PREFIX", "FileJudgement", "file_results", "judge_file",
-           "revealed_dimensions"]
+           "recorded_crossings", "revealed_dimensions", "with_recorded_crossings"]
 
 #: Dimensions of a file's tallies are named ``file:<column>``.
 FILE_DIM_PREFIX = "file:"
@@ -65,7 +69,8 @@ def file_results(data: pd.DataFrame, keys: pd.Series, key_columns: Sequence[str]
                  revealed: pd.DataFrame | None = None,
                  domains: dict[str, list[object]] | None = None,
                  linked: dict[str, str] | None = None,
-                 true_org: pd.Series | None = None) -> Results:
+                 true_org: pd.Series | None = None,
+                 crossings: Sequence[Sequence[str]] = ()) -> Results:
     """The tallies a released file gives anyone who holds it, as a release for the gate.
 
     Parameters
@@ -86,18 +91,23 @@ def file_results(data: pd.DataFrame, keys: pd.Series, key_columns: Sequence[str]
         Links of ``revealed`` columns (a scale's bands move together with the scale).
     true_org : Series, optional
         Each row's organisation as stored. The cells of an organisation the file releases only
-        inside a group (by wave, and by wave and each other column) are added as a table
-        ``withheld`` (``add_table(withheld=True)``): what the grouping hides stays protected
-        against the file's own tallies, against earlier outputs and against later ones.
+        inside a group (by wave, and by wave and each other column or crossing) are added as a
+        table ``withheld`` (``add_table(withheld=True)``): what the grouping hides stays
+        protected against the file's own tallies, against earlier outputs and against later
+        ones.
+    crossings : sequence of sequences of str
+        Sets of two or more of the other dimensions (``file:<column>`` or revealed ones) to
+        tally together as well: the crossings earlier releases' tables used
+        (:func:`recorded_crossings`; :func:`judge_file` adds them from the ledger).
 
     Returns
     -------
     Results
         One table, ``file``, released as it is: the count of each combination of the first
-        two dimensions (wave and organisation as released), and of those crossed with each
-        other dimension in turn, zeros included (a file shows by absence that nobody has a
-        value). Higher crossings are left to the file's own k-anonymity (see
-        ``docs/disclosure.md``).
+        two dimensions (wave and organisation as released), of those crossed with each other
+        dimension in turn, and of those crossed with each of ``crossings``, zeros included (a
+        file shows by absence that nobody has a value). Crossings no earlier release used are
+        left to the file's own k-anonymity (see ``docs/microdata.md``).
 
     Examples
     --------
@@ -115,55 +125,144 @@ def file_results(data: pd.DataFrame, keys: pd.Series, key_columns: Sequence[str]
         for column in revealed.columns:
             people[column] = revealed[column].to_numpy()
             all_domains[column] = list((domains or {}).get(column) or pd.unique(people[column]))
-    names = list(people.columns)
-    base = names[:2]
-    cells = [_tally(people, base, [])]
-    for other in names[2:]:
-        cells.append(_tally(people, base, all_domains[other], other))
-    table = pd.concat(cells, ignore_index=True).reindex(columns=[*names, "n"])
-    hidden = None
     if true_org is not None:
         people["org"] = true_org.astype(str).to_numpy()
         all_domains["org"] = list(pd.unique(people["org"]))
-        hidden = _grouped_cells(people, base, names[2:], all_domains)
-    results = Results(people, list(people.columns), keys=keys.reset_index(drop=True),
-                      domains=all_domains, linked=dict(linked or {}))
+    return _tallies(people, keys.reset_index(drop=True), all_domains, dict(linked or {}),
+                    crossings)
+
+
+def _tallies(people: pd.DataFrame, keys: pd.Series, domains: dict[str, list[object]],
+             linked: dict[str, str], crossings: Sequence[Sequence[str]]) -> Results:
+    """The ``file`` table (and ``withheld`` cells of grouped organisations) over ``people``:
+    the file's dimensions, then the stored organisation as ``org`` when known."""
+    names = [c for c in people.columns if c != "org"]
+    base = names[:2]
+    groups = [[other] for other in names[2:]]
+    groups += [[d for d in crossing if d not in base] for crossing in crossings]
+    cells = [_tally(people, base, [], domains)]
+    cells += [_tally(people, base, group, domains) for group in groups]
+    table = pd.concat(cells, ignore_index=True).reindex(columns=[*names, "n"])
+    hidden = _grouped_cells(people, base, groups, domains) if "org" in people else None
+    results = Results(people, list(people.columns), keys=keys, domains=domains, linked=linked)
     results.add_table("file", table, released=True)
     if hidden is not None and not hidden.empty:
         results.add_table("withheld", hidden, withheld=True)
     return results
 
 
-def _grouped_cells(people: pd.DataFrame, base: list[str], others: list[str],
+def _grouped_cells(people: pd.DataFrame, base: list[str], groups: list[list[str]],
                    domains: dict[str, list[object]]) -> pd.DataFrame:
-    """The cells of organisations the file does not name on every row of theirs."""
+    """The cells of organisations the file does not name on every row of theirs: by wave,
+    and by wave and each group of other dimensions (every combination of their values)."""
     grouped = people.loc[people["org"] != people[base[-1]], "org"].unique()
     if len(grouped) == 0:
         return pd.DataFrame()
-    waves = list(pd.unique(people[base[0]])) if len(base) > 1 else [None]
-    rows = []
-    for org in grouped:
-        for wave in waves:
-            at = {"org": org, **({base[0]: wave} if wave is not None else {})}
-            rows.append(at)
-            rows.extend({**at, other: value} for other in others for value in domains[other])
-    return pd.DataFrame(rows).reindex(columns=[*(base[:1] if len(base) > 1 else []), "org",
-                                                *others])
+    wave = base[:1] if len(base) > 1 else []
+    at = pd.DataFrame({"org": pd.Series(list(grouped), dtype=object)})
+    if wave:
+        at = at.merge(pd.DataFrame({wave[0]: pd.Series(list(pd.unique(people[wave[0]])),
+                                                        dtype=object)}), how="cross")
+    parts = [at] + [at.merge(_combinations(group, domains), how="cross") for group in groups]
+    others = list(dict.fromkeys(d for group in groups for d in group))
+    return pd.concat(parts, ignore_index=True).reindex(columns=[*wave, "org", *others])
 
 
-def _tally(people: pd.DataFrame, base: list[str], categories: Sequence[object],
-           other: str | None = None) -> pd.DataFrame:
-    """Counts of ``base`` (crossed with ``other``), with a zero for every category of ``other``
-    that a ``base`` combination does not hold."""
-    if other is None:
+def _combinations(dims: Sequence[str], domains: dict[str, list[object]]) -> pd.DataFrame:
+    """Every combination of the categories of ``dims`` (a full cross)."""
+    out = pd.DataFrame(index=pd.RangeIndex(1))
+    for d in dims:
+        out = out.merge(pd.DataFrame({d: pd.Series(list(domains[d]), dtype=object)}),
+                        how="cross")
+    return out
+
+
+def _tally(people: pd.DataFrame, base: list[str], others: Sequence[str],
+           domains: dict[str, list[object]]) -> pd.DataFrame:
+    """Counts of ``base`` (crossed with ``others``), with a zero for every combination of the
+    categories of ``others`` that a ``base`` combination does not hold."""
+    if not others:
         return people.value_counts(base, dropna=False).rename("n").reset_index()
-    columns = [*base, other]
+    columns = [*base, *others]
     counts = people.value_counts(columns, dropna=False).rename("n").reset_index()
     counts = counts.astype({c: object for c in columns})
     combos = people[base].drop_duplicates().astype(object)
-    values = pd.DataFrame({other: pd.Series(list(categories), dtype=object)})
-    full = combos.merge(values, how="cross")
+    full = combos.merge(_combinations(others, domains), how="cross")
     return full.merge(counts, how="left", on=columns).fillna({"n": 0}).astype({"n": int})
+
+
+def recorded_crossings(ledger: Ledger, results: Results) -> list[tuple[str, ...]]:
+    """The crossings of a file's dimensions that earlier releases' tables used.
+
+    Each set of dimensions a recorded cell is defined on
+    (:meth:`~fieldsurvey.disclosure.Ledger.dimension_sets`) becomes the set of the file's
+    dimensions that give it: a revealed dimension (the same recorded dimension, given
+    exactly by the file's unchanged columns), else the released key column of the same name,
+    else every released key column that determines it or that it determines on the
+    respondents both hold (``lived_experience`` of a report is a labelling of the file's
+    ``wf_lived_exp``; a report's six roles determine the file's three role groups). Wave
+    and organisation are the file's tallies anyway. Sets with two or more other dimensions
+    are kept, each once, and only the largest (a smaller one is a sum of a larger one's
+    tallies).
+    """
+    names = [c for c in results.respondents.columns if c != "org"]
+    base, others = names[:2], names[2:]
+    sets = [s for s in ledger.dimension_sets() if len(s) >= 2]
+    if not sets or len(others) < 2:
+        return []
+    recorded = ledger.dimensions()
+    matched = _matched_columns(ledger, results, base, others, recorded,
+                               {d for s in sets for d in s})
+    found: set[tuple[str, ...]] = set()
+    for dims in sets:
+        mapped = tuple(sorted({c for d in dims for c in matched.get(d, ()) if c not in base}))
+        if len(mapped) >= 2:
+            found.add(mapped)
+    largest = [s for s in found if not any(set(s) < set(t) for t in found)]
+    return sorted(largest, key=lambda s: (len(s), s))
+
+
+def _matched_columns(ledger: Ledger, results: Results, base: list[str], others: list[str],
+                     recorded: dict[str, tuple[str, str | None]],
+                     wanted: set[str]) -> dict[str, list[str]]:
+    """For each recorded dimension in ``wanted``, the file's dimensions that give it."""
+    own = set(others)
+    keyed = [c for c in [*base, *others] if c.startswith(FILE_DIM_PREFIX)]
+    matched: dict[str, list[str]] = {}
+    unmatched: dict[str, str] = {}
+    for dim_id in wanted:
+        name = recorded.get(dim_id, (dim_id, None))[0]
+        if f"{FILE_DIM_PREFIX}{name}" in base:
+            continue  # wave and organisation: in every tally anyway
+        if f"{name}@{dim_id[:12]}" in own:
+            matched[dim_id] = [f"{name}@{dim_id[:12]}"]
+        elif f"{FILE_DIM_PREFIX}{name}" in keyed:
+            matched[dim_id] = [f"{FILE_DIM_PREFIX}{name}"]
+        else:
+            unmatched[f"{name}@{dim_id[:12]}"] = dim_id
+    if not unmatched or results.keys is None:
+        return matched
+    names = sorted({recorded.get(d, (d, None))[0] for d in unmatched.values()})
+    values, _, _ = ledger.recorded_dimensions(list(results.keys), names=names, absent=_NOT_IN)
+    people = results.respondents
+    for column in values.columns:
+        if column in unmatched:
+            given = values[column].to_numpy()
+            matched[unmatched[column]] = [c for c in keyed
+                                          if _dependent(people[c].to_numpy(), given)]
+    return matched
+
+
+def _dependent(released: np.ndarray, recorded: np.ndarray) -> bool:
+    """True when one of two labellings of the same respondents determines the other (each
+    with two or more values), over those who have both (a released value, not blank; a
+    recorded one, in that release)."""
+    both = (released != _BLANK) & (recorded != _NOT_IN)
+    pairs = pd.DataFrame({"a": released[both].astype(str), "b": recorded[both].astype(str)})
+    if pairs["a"].nunique() < 2 or pairs["b"].nunique() < 2:
+        return False
+    return bool((pairs.groupby("a")["b"].nunique() == 1).all()
+                or (pairs.groupby("b")["a"].nunique() == 1).all())
 
 
 @dataclass
@@ -309,6 +408,7 @@ def judge_file(results: Results, study: Any, ledger: Ledger | None = None, *,
     []
     """
     ledger = ledger or (Ledger.for_study(study) if study is not None else Ledger.in_memory())
+    results = with_recorded_crossings(results, ledger)
     policy = policy_for(study)
     gated = gate(results, policy, ledger=ledger, output=OUTPUT, command=command, record=False)
     # A file released before (the same tallies) reuses that decision: nothing new is out.
@@ -327,6 +427,28 @@ def judge_file(results: Results, study: Any, ledger: Ledger | None = None, *,
                                          fingerprint=results_fingerprint(results, policy))
     exposed = [gated.structure.unit_label[u] for u in units]
     return FileJudgement(exposed, orgs, field_level, scales, gated)
+
+
+def with_recorded_crossings(results: Results, ledger: Ledger) -> Results:
+    """A file's tallies (:func:`file_results`) with those over every crossing earlier
+    releases' tables used (:func:`recorded_crossings`) added; the same when there is none.
+
+    A report that withheld organisation X's count of lived-experience staff with high
+    burnout withheld a cell of organisation x lived experience x band: the file's tallies by
+    wave x organisation and by one other column at a time do not give it, its tally over all
+    three does, so that tally is judged too.
+    """
+    crossings = recorded_crossings(ledger, results)
+    table = results.tables["file"].cells
+    others = [c for c in table.columns if c != "n"][2:]
+    given = {tuple(sorted(c for c, set_ in zip(others, row, strict=True) if set_))
+             for row in table[others].notna().drop_duplicates().itertuples(index=False)}
+    new = [c for c in crossings if c not in given]
+    if not new:
+        return results
+    kept = sorted(c for c in given if len(c) >= 2)
+    return _tallies(results.respondents, results.keys, results.domains, results.linked,
+                    [*kept, *new])
 
 
 def revealed_dimensions(ledger: Ledger, keys: pd.Series, *, columns: Sequence[str],

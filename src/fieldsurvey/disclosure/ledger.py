@@ -457,6 +457,16 @@ class Ledger:
             frame = frame[frame["release_id"] == release_id]
         return frame.reset_index(drop=True)
 
+    def dimension_sets(self) -> list[tuple[str, ...]]:
+        """Every distinct set of recorded dimensions (their ids, sorted) that a recorded cell
+        is defined on, smallest first: the crossings earlier releases' tables used (a table of
+        organisation x lived experience x band gives the set of those three, its margins the
+        smaller ones). A respondent-level file is judged with its own tallies over the same
+        crossings (:mod:`~fieldsurvey.disclosure.file_release`)."""
+        cells = {c["cell"] for c in self._load().cells}
+        sets = {tuple(sorted({d for d, _ in json.loads(cell)})) for cell in cells}
+        return sorted(sets, key=lambda s: (len(s), s))
+
 
 def _dims_of(cells: list[dict[str, Any]]) -> list[str]:
     out: set[str] = set()
