@@ -510,7 +510,7 @@ def _cell_rows(gated: GatedRelease, release: Results, ids: dict[str, str], keyse
         for stat_cells in plan.stat.values():
             cells.extend(stat_cells)
         for per_row in plan.sources.values():
-            for refs in per_row:
+            for refs in {id(r): r for r in per_row}.values():  # rows share planned lists
                 cells.extend(refs)
     for cell in dict.fromkeys(cells):
         units = st.units_of(tr(cell))

@@ -228,10 +228,25 @@ def plan_table(release: Results, spec: TableSpec, plans: dict[str, TablePlan]) -
                 memo[key] = _source_cell(release, plans, ref, measure)
             return memo[key]
 
+        # Rows that share one list of sources (a ranking's rows, each on every organisation)
+        # share one planned list: it is worked out once, and the later passes over plans
+        # (rendering, what is revealed, the ledger) judge it once by its identity.
+        planned: dict[tuple[int, str | None], list[tuple]] = {}
         for col in spec.stats:
-            sources[col] = [[source(r, spec.source_measure_of(col, pos)) for r in refs]
-                            for pos, refs in enumerate(spec.sources)]
+            per_row = []
+            for pos, refs in enumerate(spec.sources):
+                measure = spec.source_measure_of(col, pos)
+                key = (id(refs), measure)  # spec.sources keeps every list alive meanwhile
+                if key not in planned:
+                    planned[key] = [source(r, measure) for r in refs]
+                per_row.append(planned[key])
+            sources[col] = per_row
     return TablePlan(count, stat, sources)
+
+
+def _distinct(lists: list[list[tuple]]) -> list[list[tuple]]:
+    """Each list once (rows sharing a planned list of sources share the object)."""
+    return list({id(refs): refs for refs in lists}.values())
 
 
 def _all_cells(plans: dict[str, TablePlan]) -> list[tuple]:
@@ -241,7 +256,7 @@ def _all_cells(plans: dict[str, TablePlan]) -> list[tuple]:
         for cells in plan.stat.values():
             out.extend(cells)
         for per_row in plan.sources.values():
-            for refs in per_row:
+            for refs in _distinct(per_row):
                 out.extend(refs)
     return list(dict.fromkeys(out))
 
@@ -864,8 +879,9 @@ def _render(spec: TableSpec, plan: TablePlan, shown: Any, value_shown: Any = Non
         judge = shown if col in spec.measures else value_shown
         ok = own & np.array([judge(c) for c in cells], dtype=bool)
         if col in plan.sources:
-            ok &= np.array([all(value_shown(c) for c in refs) for refs in plan.sources[col]],
-                           dtype=bool)
+            judged = {id(refs): all(value_shown(c) for c in refs)
+                      for refs in _distinct(plan.sources[col])}
+            ok &= np.array([judged[id(refs)] for refs in plan.sources[col]], dtype=bool)
         hide[col] = ~ok
     return _with_columns(df, _withheld_as_missing(df, hide), {
         COUNT_COL: pd.array([plan.counts[pos] if own[pos] else pd.NA for pos in range(len(df))],
@@ -918,11 +934,15 @@ def revealed_units(gated: GatedRelease) -> np.ndarray:
         where = {col: i for i, col in enumerate(df.columns)}
         for pos in np.flatnonzero(present[:, where[COUNT_COL]]):
             mark(plan.count[pos])
+        marked: set[int] = set()  # a list of sources shared by rows is marked once
         for col, cells in plan.stat.items():
             for pos in np.flatnonzero(present[:, where[col]]):
                 mark(cells[pos])
-                for ref in plan.sources[col][pos] if col in plan.sources else ():
-                    mark(ref)
+                refs = plan.sources[col][pos] if col in plan.sources else ()
+                if id(refs) not in marked:
+                    marked.add(id(refs))
+                    for ref in refs:
+                        mark(ref)
     return out
 
 
