@@ -201,7 +201,7 @@ def _source_cell(release: Results, plans: dict[str, TablePlan], ref: Source,
 def plan_table(release: Results, spec: TableSpec, plans: dict[str, TablePlan]) -> TablePlan:
     """The cells of a table's rows, statistics and sources (canonical over the release)."""
     order = release.all_dims
-    count = [canonical(spec.definition(pos), order) for pos in range(len(spec.cells))]
+    count = [canonical(definition, order) for definition in spec.definitions()]
     stat: dict[str, list[tuple]] = {}
     for col in spec.stats:
         cells = []
@@ -899,17 +899,37 @@ def _derived_table(release: Results, derived: Any, view: ShownView,
     spec = TableSpec(
         name=derived.name, cells=cells.reset_index(drop=True), stats=dict(derived.stats),
         dims=tuple(d for d in release.dims if d in cells.columns), variable=derived.variable,
-        labels=derived.labels, sources=[list(r) for r in refs],
+        labels=derived.labels, sources=_shared_lists(refs),
         source_measure=derived.source_measure,
     )
     plan = plan_table(release, spec, plans)
     known = set(st.unit_of) | set(st.difference_of)
+    seen: dict[tuple, bool] = {}
 
     def shown_known(cell: tuple) -> bool:
-        return tr(cell) in known and shown(cell)
+        try:
+            return seen[cell]
+        except KeyError:
+            seen[cell] = answer = tr(cell) in known and shown(cell)
+            return answer
 
     plan.counts = [st.count(tr(c)) if tr(c) in known else 0 for c in plan.count]
     return spec, plan, _render(spec, plan, shown_known)
+
+
+def _shared_lists(refs: list) -> list[list]:
+    """Each row's sources as a list, rows that shared one list still sharing one.
+
+    A ranking's rows all rest on the same organisations; kept as one object, that list is
+    planned and judged once (see :func:`plan_table`) instead of once per row.
+    """
+    copies: dict[int, list] = {}  # refs keeps every row's object alive, so ids are unique
+    out = []
+    for row in refs:
+        if id(row) not in copies:
+            copies[id(row)] = list(row)
+        out.append(copies[id(row)])
+    return out
 
 
 def revealed_units(gated: GatedRelease) -> np.ndarray:

@@ -97,11 +97,15 @@ class TableSpec:
 
     def definition(self, pos: int) -> dict[str, object]:
         """Row ``pos`` as a cell definition (dimension -> value, NA left out)."""
-        out: dict[str, object] = {}
+        return self.definitions()[pos] if len(self.cells) else {}
+
+    def definitions(self) -> list[dict[str, object]]:
+        """Every row as a cell definition, in row order (each column read once)."""
+        out: list[dict[str, object]] = [{} for _ in range(len(self.cells))]
         for d in self.dims:
-            value = self.cells[d].iat[pos]
-            if isinstance(value, Except) or not is_all(value):
-                out[d] = value
+            for row, value in zip(out, self.cells[d].tolist(), strict=True):
+                if isinstance(value, Except) or not is_all(value):
+                    row[d] = value
         return out
 
 
@@ -133,9 +137,12 @@ def _renamed_view(compute: Callable[[Any], Any], names: dict[str, str], prefix: 
 
     def wrapped(view: Any) -> Any:
         cells, refs = compute(_Prefixed(view))
-        refs = [[(f"{prefix}/{r[0]}", r[1]) if isinstance(r, tuple) else r for r in row]
-                for row in refs]
-        return cells, refs
+        renamed: dict[int, list] = {}  # rows sharing one list of sources keep sharing one
+        for row in refs:
+            if id(row) not in renamed:
+                renamed[id(row)] = [(f"{prefix}/{r[0]}", r[1]) if isinstance(r, tuple) else r
+                                    for r in row]
+        return cells, [renamed[id(row)] for row in refs]
 
     del names
     return wrapped
