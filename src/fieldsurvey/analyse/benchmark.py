@@ -149,11 +149,11 @@ def _band_score_ranges(frame: AnalysisFrame, band_dims: Sequence[str]
 
 def _org_moments(table: pd.DataFrame) -> dict[str, Any]:
     """The t interval of each organisation's mean."""
-    from scipy import stats
+    from fieldsurvey._distributions import t_ppf
 
     n = table["n_valid"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        half = stats.t.ppf(0.975, n - 1) * table["sd"].to_numpy() / np.sqrt(n)
+        half = t_ppf(0.975, n - 1) * table["sd"].to_numpy() / np.sqrt(n)
     return {"ci_low": table["mean"].to_numpy() - half, "ci_high": table["mean"].to_numpy() + half}
 
 

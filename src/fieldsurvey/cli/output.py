@@ -6,6 +6,7 @@ import functools
 import json
 import math
 from collections.abc import Callable
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, TypeVar
 
 import click
@@ -91,7 +92,91 @@ def whole_numbers_as_integers(values: pd.Series) -> pd.Series:
 
 
 def print_json(payload: Any) -> None:
-    click.echo(json.dumps(to_jsonable(payload), indent=2, ensure_ascii=False))
+    click.echo(json_text(payload))
+
+
+def json_text(payload: Any) -> str:
+    """``json.dumps(to_jsonable(payload), indent=2, ensure_ascii=False)``, about 4x faster.
+
+    With an indent, :mod:`json` uses its pure-Python encoder: 2.5 million values of a
+    500-organisation ``benchmark --format json`` took ~2 s. This writes the same text in
+    one pass (values converted as :func:`to_jsonable` does); anything it does not know
+    goes the standard way.
+
+    Examples
+    --------
+    >>> print(json_text({"n": np.int64(3), "rows": [{"mean": np.nan, "org": "Ö"}], "e": []}))
+    {
+      "n": 3,
+      "rows": [
+        {
+          "mean": null,
+          "org": "Ö"
+        }
+      ],
+      "e": []
+    }
+    """
+    parts: list[str] = []
+    try:
+        _json_parts(payload, "\n", parts)
+    except _NotPlain:
+        return json.dumps(to_jsonable(payload), indent=2, ensure_ascii=False)
+    return "".join(parts)
+
+
+class _NotPlain(Exception):
+    """A value :func:`json_text` leaves to :func:`json.dumps`."""
+
+
+def _json_scalar(value: Any) -> str | None:
+    """The JSON text of a scalar, or None when ``value`` is a container."""
+    kind = type(value)
+    if kind is str:
+        return encode_basestring(value)
+    if value is None or value is pd.NA or value is pd.NaT:
+        return "null"
+    if kind is bool or kind is np.bool_:
+        return "true" if value else "false"
+    if kind is float or isinstance(value, np.floating):
+        return "null" if math.isnan(value) or math.isinf(value) else float.__repr__(float(value))
+    if kind is int or isinstance(value, np.integer):
+        return int.__repr__(int(value))
+    if isinstance(value, dict | list | tuple | np.ndarray):
+        return None
+    raise _NotPlain
+
+
+def _json_parts(value: Any, newline: str, out: list[str]) -> None:
+    """Append ``value``'s indented JSON text to ``out`` (``newline``: its line break and
+    indent)."""
+    text = _json_scalar(value)
+    if text is not None:
+        out.append(text)
+        return
+    inner = newline + "  "
+    if isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        out.append("{")
+        first = True
+        for key, item in value.items():
+            out.append(inner if first else "," + inner)
+            first = False
+            out.append(encode_basestring(str(key)) + ": ")
+            _json_parts(item, inner, out)
+        out.append(newline + "}")
+        return
+    items = value.tolist() if isinstance(value, np.ndarray) else value
+    if not len(items):
+        out.append("[]")
+        return
+    out.append("[")
+    for i, item in enumerate(items):
+        out.append(inner if i == 0 else "," + inner)
+        _json_parts(item, inner, out)
+    out.append(newline + "]")
 
 
 def print_table(df: pd.DataFrame, title: str | None = None, digits: int = 3) -> None:

@@ -20,14 +20,14 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from fieldsurvey._distributions import norm_ppf
 from fieldsurvey.compare._common import CompareError, require_columns
 from fieldsurvey.compare.benchmark import _stack_org_rows, _unit_keys, _wave_moments
 
 OVERDISPERSION = ("additive", "multiplicative", "none")
-Z95 = float(stats.norm.ppf(0.975))
-Z998 = float(stats.norm.ppf(0.999))
+Z95 = float(norm_ppf(0.975))
+Z998 = float(norm_ppf(0.999))
 
 
 def overdispersion(z: np.ndarray, se: np.ndarray, winsor: float = 0.1) -> tuple[float, float]:

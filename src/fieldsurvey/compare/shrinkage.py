@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from fieldsurvey._distributions import chi2_sf, norm_ppf
 from fieldsurvey.compare._common import CompareError
 from fieldsurvey.compare.benchmark import _stack_org_rows, _unit_keys, _wave_moments
 
@@ -101,7 +101,7 @@ def empirical_bayes(
     b = tau2 / (tau2 + v)
     shrunk = mu + b * (y - mu)
     se = np.sqrt(b * v + (1 - b) ** 2 / w.sum())
-    z = stats.norm.ppf(0.5 + ci / 2)
+    z = norm_ppf(0.5 + ci / 2)
     return pd.DataFrame(
         {
             "mean": y,
@@ -161,7 +161,7 @@ def heterogeneity(
         "i2": float(100 * tau2 / (tau2 + typical)) if k > 1 else np.nan,
         "h2": float((tau2 + typical) / typical) if k > 1 else np.nan,
         "qe": qe,
-        "qe_p": float(stats.chi2.sf(qe, k - 1)) if k > 1 else np.nan,
+        "qe_p": float(chi2_sf(qe, k - 1)) if k > 1 else np.nan,
         "k": k,
     }
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from fieldsurvey._distributions import norm_ppf, t_ppf
 from fieldsurvey.compare._common import (
     ALL,
     CompareError,
@@ -83,7 +83,7 @@ def standardise_role_mix(
     roles = data[role].map(lambda v: collapse.get(v, v)) if collapse else data[role]
     base = pd.DataFrame({org: data[org], "_role": roles})
     counts = base.groupby(org, sort=True).size()
-    z = stats.norm.ppf(0.5 + ci / 2)
+    z = norm_ppf(0.5 + ci / 2)
     frames = []
     for scale in scales:
         frame = base.assign(_y=numeric_column(data, scale)).dropna(subset=["_role", "_y"])
@@ -418,7 +418,7 @@ class _CalibratedDesign:
             additive=self.additive,
         )  # fmt: skip
         se = float(np.sqrt(variance))
-        crit = stats.t.ppf(0.5 + ci / 2, clusters_used - 1) if clusters_used > 1 else np.nan
+        crit = t_ppf(0.5 + ci / 2, clusters_used - 1) if clusters_used > 1 else np.nan
         return {
             "calibrated_se": se,
             "calibrated_ci_low": mean - crit * se,
@@ -444,7 +444,7 @@ def _ratio_mean(y: np.ndarray, w: np.ndarray, clusters: np.ndarray | None, ci: f
     k = u.size
     var = k / (k - 1) * (u**2).sum() if k > 1 else np.nan
     se = np.sqrt(var)
-    crit = stats.t.ppf(0.5 + ci / 2, k - 1) if k > 1 else np.nan
+    crit = t_ppf(0.5 + ci / 2, k - 1) if k > 1 else np.nan
     return {
         "weighted_mean": mean,
         "se": se,
@@ -490,7 +490,7 @@ def weighted_differences(
     if w_all.size != len(data):
         raise CompareError("weights must have one value per row of data")
     orgs = data[org].to_numpy()
-    z = stats.norm.ppf(0.5 + ci / 2)
+    z = norm_ppf(0.5 + ci / 2)
     rows = []
     for scale in scales:
         y = numeric_column(data, scale)
