@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from fieldsurvey.cli.output import console, print_json, print_table
+from fieldsurvey.cli.output import console, print_json, print_table, records
 from fieldsurvey.outputs import benchmark, compare, comparison_json, untestable_tests
 
 
@@ -137,8 +137,7 @@ def benchmark_cmd(study_dir: Path, org: str | None, wave_column: str, role: str 
 
 
 def _records(table: pd.DataFrame) -> list[dict]:
-    out = table.drop(columns=["suppressed"], errors="ignore").astype(object)
-    return out.where(out.notna(), None).to_dict(orient="records")
+    return records(table.drop(columns=["suppressed"], errors="ignore"))
 
 
 def _interval(low: float, high: float) -> str:

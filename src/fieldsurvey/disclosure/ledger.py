@@ -604,9 +604,14 @@ def _value_rows(gated: GatedRelease, stored: _CellText, release_id: str) -> pd.D
         columns_out["column_name"] += column_name
         columns_out["value"] += value
         columns_out["cell"] += cell
-    frame = pd.DataFrame(columns_out)
-    frame.insert(0, "release_id", release_id)
-    return frame.astype({"row_no": np.int64})
+    import pyarrow as pa
+
+    # Through Arrow: pandas' own conversion of 400,000 cells of text took ~0.4 s.
+    table = pa.table({"release_id": pa.array([release_id] * len(columns_out["row_no"]),
+                                             pa.string()),
+                      **{k: pa.array(v, pa.int64() if k == "row_no" else pa.string())
+                         for k, v in columns_out.items()}})
+    return table.to_pandas()
 
 
 def _shown_values(df: pd.DataFrame, plan: Any, stored: Any) -> tuple[list, list, list, list]:
