@@ -134,15 +134,29 @@ def _coded(definition: tuple, codes: dict[str, dict[object, int]], where: str) -
 
 
 def _observed_atoms(universe: Universe, used: list[str], codes: dict) -> pd.DataFrame:
-    coded = pd.DataFrame(
-        {c: universe.frame[c].map(codes[c]).to_numpy(dtype=np.int64) for c in used},
-        index=universe.frame.index,
-    )
+    """The distinct combinations of the used columns' codes, in order of first appearance,
+    with how many respondents have each (``n``).
+
+    The codes are held in the narrowest integer type and the combinations found with one
+    ``np.unique`` over the rows: grouping 200,000 respondents by the 61 validity columns of
+    ``reliability`` with pandas held about 200 MB (int64 codes and the grouper's keys).
+    """
+    frame = universe.frame
     if not used:
-        return pd.DataFrame({"n": [len(coded)]})
-    atoms = coded.groupby(used, sort=False).size().rename("n").reset_index()
-    if len(atoms) > MAX_ATOMS:
+        return pd.DataFrame({"n": [len(frame)]})
+    widest = max(len(codes[c]) for c in used)
+    dtype = next(t for t in (np.int8, np.int16, np.int32, np.int64)
+                 if widest <= np.iinfo(t).max)
+    matrix = np.empty((len(frame), len(used)), dtype=dtype)
+    for j, c in enumerate(used):
+        matrix[:, j] = frame[c].map(codes[c]).to_numpy(dtype=np.int64)
+    rows = matrix.view(np.dtype((np.void, matrix.dtype.itemsize * len(used)))).ravel()
+    _, first, counts = np.unique(rows, return_index=True, return_counts=True)
+    order = np.argsort(first, kind="stable")
+    if len(order) > MAX_ATOMS:
         raise DisclosureError(f"the release has more than {MAX_ATOMS} distinct respondent groups")
+    atoms = pd.DataFrame(matrix[first[order]].astype(np.int64), columns=used)
+    atoms["n"] = counts[order].astype(np.int64)
     return atoms
 
 

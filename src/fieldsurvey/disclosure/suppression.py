@@ -273,13 +273,16 @@ def completion(release: Results, plans: dict[str, TablePlan]) -> list[tuple]:
     """
     order = release.all_dims
     rank = {d: i for i, d in enumerate(order)}
-    have: set[tuple] = set()
+    # Dicts, not sets, throughout: the implied cells' order fixes the order of the gate's
+    # units and so its tie-breaks; a set's order of text follows PYTHONHASHSEED, which made
+    # the same release gate differently from run to run.
+    have: dict[tuple, None] = {}
     out: dict[tuple, None] = {}
     for plan in plans.values():
-        groups: dict[tuple[str, tuple], set[object]] = {}
-        cells = set(plan.count)
+        groups: dict[tuple[str, tuple], dict[object, None]] = {}
+        cells = dict.fromkeys(plan.count)
         for stat_cells in plan.stat.values():
-            cells.update(stat_cells)
+            cells.update(dict.fromkeys(stat_cells))
         have.update(cells)
         for cell in cells:
             if any(isinstance(v, Except) for _, v in cell):
@@ -287,7 +290,7 @@ def completion(release: Results, plans: dict[str, TablePlan]) -> list[tuple]:
             for dim, value in cell:
                 if dim in release.dims:
                     rest = tuple(item for item in cell if item[0] != dim)
-                    groups.setdefault((dim, rest), set()).add(value)
+                    groups.setdefault((dim, rest), {})[value] = None
         for (dim, rest), values in groups.items():
             if len(values) == 1:
                 implied = [Except(next(iter(values)))]
