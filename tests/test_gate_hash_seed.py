@@ -17,8 +17,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 SCRIPT = textwrap.dedent(
@@ -62,9 +60,6 @@ def _run(seed: int) -> str:
     return done.stdout
 
 
-# The fix is in fieldsurvey.disclosure (the lead's package): completion() keeps its cells in
-# dicts (first-appearance order). Remove this marker when it is applied (strict: an XPASS fails).
-@pytest.mark.xfail(strict=True, reason="completion() lists implied cells in set order")
 def test_implied_cells_and_decisions_do_not_follow_the_hash_seed() -> None:
     outputs = {seed: _run(seed) for seed in (0, 1, 2, 3)}
     first = outputs[0]
