@@ -341,6 +341,7 @@ def _typed_frame(columns: list[pa.ChunkedArray], names: list[str]) -> pd.DataFra
                 freed = 0
         else:
             text[i] = column
+    pool.release_unused()  # the last columns' text too: the memory is the next step's
     frame = pd.DataFrame(block[:, : len(numeric)], columns=[names[i] for i in numeric], copy=False)
     for i, column in text.items():  # ascending: each lands at its place in the file's order
         frame.insert(i, names[i], column.to_pandas())
