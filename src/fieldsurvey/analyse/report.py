@@ -51,6 +51,7 @@ __all__ = [
     "THIS",
     "ReportModels",
     "cell_statistics",
+    "reliability_rows",
     "report_results",
 ]
 
@@ -296,16 +297,31 @@ def _invariance(ctx: ReportContext, results: Results) -> None:
 
 def _reliability(ctx: ReportContext, results: Results) -> None:
     """Alpha and omega total of each wellbeing scale on the report's own respondents."""
+    cell = {**ctx.own, "wave": ctx.latest}
+    # An organisation's row may have been computed ahead, in parallel with the other reports
+    # (see :func:`reliability_rows`): the same function of the same data.
+    row = ctx.models.cache.get(("reliability", ctx.org)) if ctx.org is not None else None
+    if row is None:
+        row = _reliability_row(ctx.data, ctx.frame, cell)
+    table = _object_dims(pd.DataFrame([row]), list(cell))
+    stats = {c: "other" for c in table.columns if c.endswith(("_alpha", "_omega"))}
+    results.add_table("reliability", table, stats,
+                      stat_n={c: f"{c.rsplit('_', 1)[0]}_rel_n" for c in stats},
+                      measures={f"{s}_rel_n": f"{ANSWERED}{s}" for s in ctx.wellbeing})
+
+
+def _reliability_row(data: StudyData, frame: pd.DataFrame, cell: dict[str, Any]
+                     ) -> dict[str, Any]:
+    """The reliability table's one row: per scale, respondents with an answer, alpha, omega."""
     from fieldsurvey.psychometrics import instrument_reliability
 
-    cell = {**ctx.own, "wave": ctx.latest}
-    answers = items_of(ctx.frame.loc[cell_mask(ctx.frame, cell)])
+    answers = items_of(frame.loc[cell_mask(frame, cell)])
     row: dict[str, Any] = dict(cell)
     by_instrument: dict[str, list[str]] = {}
-    for info in ctx.data.wellbeing:
+    for info in data.wellbeing:
         by_instrument.setdefault(info.instrument.id, []).append(info.id)
     for scale_ids in by_instrument.values():
-        inst = ctx.data.scale(scale_ids[0]).instrument
+        inst = data.scale(scale_ids[0]).instrument
         try:
             summary, _ = _quiet(instrument_reliability, answers, inst, scales=scale_ids,
                                 min_respondents=2)
@@ -313,16 +329,31 @@ def _reliability(ctx: ReportContext, results: Results) -> None:
         except Exception:  # too few answers to compute: withheld like any empty value
             summary = pd.DataFrame(index=scale_ids, columns=["n", "alpha", "omega_total"])
         for s in scale_ids:
-            answered = int(ctx.frame.loc[cell_mask(ctx.frame, cell), f"{ANSWERED}{s}"].sum())
+            answered = int(frame.loc[cell_mask(frame, cell), f"{ANSWERED}{s}"].sum())
             row[f"{s}_rel_n"] = answered
             row[f"{s}_alpha"] = float(summary.at[s, "alpha"]) if s in summary.index else np.nan
             row[f"{s}_omega"] = float(summary.at[s, "omega_total"]) if s in summary.index else (
                 np.nan)
-    table = _object_dims(pd.DataFrame([row]), list(cell))
-    stats = {c: "other" for c in table.columns if c.endswith(("_alpha", "_omega"))}
-    results.add_table("reliability", table, stats,
-                      stat_n={c: f"{c.rsplit('_', 1)[0]}_rel_n" for c in stats},
-                      measures={f"{s}_rel_n": f"{ANSWERED}{s}" for s in ctx.wellbeing})
+    return row
+
+
+def reliability_rows(data: StudyData, orgs: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The reliability rows of organisation reports, computed ahead of :func:`report_results`.
+
+    Alpha and omega on each organisation's own respondents are most of an organisation
+    report's analysis time and depend on nothing else, so a caller with spare processes can
+    compute them in parallel and put each row in the shared :class:`ReportModels` as
+    ``models.cache[("reliability", org)]``; :func:`report_results` then uses it as is.
+
+    Examples
+    --------
+    >>> rows = reliability_rows(load_study_data(open_study("s")), ["O01"])  # doctest: +SKIP
+    >>> sorted(rows["O01"])[:2]  # doctest: +SKIP
+    ['burnout_alpha', 'burnout_omega']
+    """
+    frame = _report_frame(data, None)
+    return {org: _reliability_row(data, frame, {"org": org, "wave": data.latest})
+            for org in orgs}
 
 
 def _organisations(ctx: ReportContext, results: Results) -> None:

@@ -13,6 +13,7 @@ One working folder per report::
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 from collections.abc import Callable, Sequence
@@ -224,9 +225,13 @@ def build_reports(
     # Render workers start now and load while the reports are gated.
     pool = _start_pool(data, out_dir, options, jobs) if jobs > 1 and len(targets) > 1 else None
     try:
+        # Meanwhile they compute each organisation's reliability (alpha and omega, most of an
+        # organisation report's analysis), which the analysis below then picks up.
+        ahead = _reliability_ahead(pool, selected, jobs) if pool is not None else None
         # Gate every report first, one after the other through the study's ledger, so each is
         # judged with all the others; only then render (in parallel if asked).
-        gated = gate_reports(data, targets, findings=_findings(findings_path), command=command)
+        gated = gate_reports(data, targets, findings=_findings(findings_path), command=command,
+                             reliability=ahead)
         if pool is not None:
             return _build_parallel(pool, [gated[o] for o in targets], progress)
     finally:
@@ -247,6 +252,45 @@ _SHARED: dict[str, Any] = {}
 
 def _init_worker(data: StudyData, out_dir: str | Path, options: dict[str, Any]) -> None:
     _SHARED.update(data=data, out_dir=out_dir, options=options)
+
+
+def _reliability_chunk(orgs: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    from fieldsurvey.analyse.report import reliability_rows
+
+    reset_stage_times()  # charged to "analysis" in the parent, like the rest of the analysis
+    with stage("analysis"):
+        rows = reliability_rows(_SHARED["data"], orgs)
+    return rows, stage_times()
+
+
+def _reliability_ahead(pool: Any, orgs: Sequence[str], jobs: int
+                       ) -> dict[str, Callable[[], Any]]:
+    """Each organisation's reliability row, computed in the pool: a callable waiting for it.
+
+    Organisations go in runs, in the order the analysis asks for them, a few per worker so
+    the first rows are ready early.
+    """
+    size = max(1, -(-len(orgs) // (4 * jobs)))
+    waiting: dict[str, Callable[[], Any]] = {}
+    for start in range(0, len(orgs), size):
+        chunk = list(orgs[start:start + size])
+        fetch = _Fetch(pool.submit(_reliability_chunk, chunk))
+        waiting.update({org: functools.partial(fetch.row, org) for org in chunk})
+    return waiting
+
+
+class _Fetch:
+    """One chunk's result, its worker's stage times merged here once."""
+
+    def __init__(self, future: Any) -> None:
+        self.future = future
+        self.rows: dict[str, Any] | None = None
+
+    def row(self, org: str) -> dict[str, Any]:
+        if self.rows is None:
+            self.rows, times = self.future.result()
+            merge_stage_times(times)
+        return self.rows[org]
 
 
 def _build_one(gated: GatedReport) -> tuple[str | None, dict[str, Path], dict[str, Any]]:
