@@ -13,7 +13,6 @@ One working folder per report::
 
 from __future__ import annotations
 
-import functools
 import re
 import shutil
 from collections.abc import Callable, Sequence
@@ -225,13 +224,13 @@ def build_reports(
     # Render workers start now and load while the reports are gated.
     pool = _start_pool(data, out_dir, options, jobs) if jobs > 1 and len(targets) > 1 else None
     try:
-        # Meanwhile they compute each organisation's reliability (alpha and omega, most of an
-        # organisation report's analysis), which the analysis below then picks up.
-        ahead = _reliability_ahead(pool, selected, jobs) if pool is not None else None
+        # Meanwhile they compute each organisation's reliability and lived-experience tests
+        # (most of an organisation report's analysis), which the analysis below picks up.
+        ahead = _compute_ahead(pool, selected, jobs) if pool is not None else None
         # Gate every report first, one after the other through the study's ledger, so each is
         # judged with all the others; only then render (in parallel if asked).
         gated = gate_reports(data, targets, findings=_findings(findings_path), command=command,
-                             reliability=ahead)
+                             ahead=ahead)
         if pool is not None:
             return _build_parallel(pool, [gated[o] for o in targets], progress)
     finally:
@@ -254,18 +253,19 @@ def _init_worker(data: StudyData, out_dir: str | Path, options: dict[str, Any]) 
     _SHARED.update(data=data, out_dir=out_dir, options=options)
 
 
-def _reliability_chunk(orgs: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    from fieldsurvey.analyse.report import reliability_rows
+def _entries_chunk(orgs: list[str]) -> tuple[dict[tuple, Any], dict[str, Any]]:
+    from fieldsurvey.analyse.report import organisation_entries
 
-    reset_stage_times()  # charged to "analysis" in the parent, like the rest of the analysis
-    with stage("analysis"):
-        rows = reliability_rows(_SHARED["data"], orgs)
-    return rows, stage_times()
+    reset_stage_times()  # the worker's times travel back with the entries
+    with stage("ahead"):
+        entries = organisation_entries(_SHARED["data"], orgs)
+    return entries, stage_times()
 
 
-def _reliability_ahead(pool: Any, orgs: Sequence[str], jobs: int
-                       ) -> dict[str, Callable[[], Any]]:
-    """Each organisation's reliability row, computed in the pool: a callable waiting for it.
+def _compute_ahead(pool: Any, orgs: Sequence[str], jobs: int
+                   ) -> dict[str, Callable[[], dict[tuple, Any]]]:
+    """Organisation reports' fits computed in the pool: a callable per organisation waiting
+    for its chunk's entries (see :func:`~fieldsurvey.analyse.report.organisation_entries`).
 
     Organisations go in runs, in the order the analysis asks for them, a few per worker so
     the first rows are ready early.
@@ -274,8 +274,8 @@ def _reliability_ahead(pool: Any, orgs: Sequence[str], jobs: int
     waiting: dict[str, Callable[[], Any]] = {}
     for start in range(0, len(orgs), size):
         chunk = list(orgs[start:start + size])
-        fetch = _Fetch(pool.submit(_reliability_chunk, chunk))
-        waiting.update({org: functools.partial(fetch.row, org) for org in chunk})
+        fetch = _Fetch(pool.submit(_entries_chunk, chunk))
+        waiting.update(dict.fromkeys(chunk, fetch.entries))
     return waiting
 
 
@@ -284,13 +284,13 @@ class _Fetch:
 
     def __init__(self, future: Any) -> None:
         self.future = future
-        self.rows: dict[str, Any] | None = None
+        self.done: dict[tuple, Any] | None = None
 
-    def row(self, org: str) -> dict[str, Any]:
-        if self.rows is None:
-            self.rows, times = self.future.result()
+    def entries(self) -> dict[tuple, Any]:
+        if self.done is None:
+            self.done, times = self.future.result()
             merge_stage_times(times)
-        return self.rows[org]
+        return self.done
 
 
 def _build_one(gated: GatedReport) -> tuple[str | None, dict[str, Path], dict[str, Any]]:

@@ -78,16 +78,16 @@ def gate_reports(
     command: str = "",
     progress: Callable[[str | None], None] | None = None,
     record: bool = True,
-    reliability: Mapping[str, Callable[[], dict[str, Any]]] | None = None,
+    ahead: Mapping[str, Callable[[], dict[tuple, Any]]] | None = None,
 ) -> dict[str | None, GatedReport]:
     """Gate the reports of ``targets`` (None: the field-wide report) as one release.
 
     Reports released together are judged together, and against everything the study's ledger
     holds: a value withheld in one organisation's report cannot come back from another's or
     from the field-wide report. With ``record=False`` nothing is added to the ledger
-    (``verify`` recomputing a report). ``reliability`` gives organisations' reliability rows
-    computed ahead (:func:`~fieldsurvey.analyse.report.reliability_rows`, e.g. in worker
-    processes): a callable per organisation returning its row when it is needed.
+    (``verify`` recomputing a report). ``ahead`` gives organisation reports' fits computed
+    ahead (:func:`~fieldsurvey.analyse.report.organisation_entries`, e.g. in worker
+    processes): a callable per organisation returning its entries when they are needed.
     """
     with stage("analysis"):
         models = ReportModels(data)
@@ -96,8 +96,8 @@ def gate_reports(
             reproduced = report_findings(data, findings)
         parts = {}
         for org in targets:
-            if org is not None and reliability is not None and org in reliability:
-                models.cache[("reliability", org)] = reliability[org]()
+            if org is not None and ahead is not None and org in ahead:
+                models.cache.update(ahead[org]())
             parts[org] = report_results(data, org, reproduced if org is None else None,
                                         models=models)
         if not parts:
