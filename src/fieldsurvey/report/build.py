@@ -300,12 +300,16 @@ def _build_one(gated: GatedReport) -> tuple[str | None, dict[str, Path], dict[st
 
 
 def _warm_up() -> None:
-    """Load what rendering needs (typst, the pandoc binary's path) before the first report."""
+    """Load what rendering needs (typst, the pandoc binary's path, the section writers and
+    matplotlib's fonts: about a second) while the main process is still analysing."""
     import typst  # noqa: F401
+    from matplotlib import font_manager
 
+    from fieldsurvey.report import content, figures  # noqa: F401
     from fieldsurvey.report.render import _pandoc_path
 
     _pandoc_path()
+    font_manager.findfont(figures.HOUSE_STYLE["font.family"])
 
 
 def _start_pool(data: StudyData, out_dir: str | Path, options: dict[str, Any],
