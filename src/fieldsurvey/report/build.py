@@ -180,7 +180,8 @@ def build_reports(
         The wave to report (default the latest); later waves are left out.
     jobs : int
         Worker processes (default 1). With more, reports are built in worker processes that
-        share the loaded study; results are the same bytes in the same order.
+        share the loaded study (and compute organisation reports' fits while the main process
+        analyses); results are the same bytes in the same order.
 
     Returns
     -------
