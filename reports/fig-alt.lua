@@ -30,8 +30,13 @@ local function svg_image(img, alt)
     return nil
   end
   local svg = img.src:gsub("%.png$", ".svg")
-  local dir = pandoc.path.directory(PANDOC_STATE.input_files[1] or ".")
-  if not exists(pandoc.path.join({dir, svg})) then
+  -- Look where pandoc looks for the PNG (--resource-path): the input may be the document's
+  -- syntax tree in a scratch folder rather than the document itself.
+  local found = false
+  for _, dir in ipairs(PANDOC_STATE.resource_path) do
+    found = found or exists(pandoc.path.join({dir, svg}))
+  end
+  if not found then
     return nil
   end
   return pandoc.RawInline("html", '<img src="' .. html_attribute(svg) .. '" alt="'

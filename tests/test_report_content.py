@@ -475,3 +475,26 @@ def test_invariance_in_the_field_report_is_the_ordinal_model_on_every_answer(stu
                 min_group_size=study_data.min_cell, ordered=True, missing="pairwise",
                 collapse_empty=True)
         assert row["highest_level"] == str(expected.highest_level) in ORDINAL_LEVELS
+
+
+def test_fits_computed_ahead_give_the_same_release(study_data):
+    """Reliability and lived-experience tests computed ahead (in the render workers, by
+    ``organisation_entries``) are the very tables the analysis would compute itself."""
+    import pandas as pd
+
+    from fieldsurvey.analyse.report import ReportModels, organisation_entries, report_results
+
+    orgs = study_data.organisations[:3]
+    entries = organisation_entries(study_data, orgs)
+    assert {("reliability", org) for org in orgs} <= set(entries)
+    assert any(key[0] == "lived_tests" for key in entries)
+    plain, ahead = ReportModels(study_data), ReportModels(study_data)
+    ahead.cache.update(entries)
+    for org in orgs:
+        mine = report_results(study_data, org, models=plain).tables
+        theirs = report_results(study_data, org, models=ahead).tables
+        for name in ("reliability", "lived_experience_tests"):
+            pd.testing.assert_frame_equal(theirs[name].cells, mine[name].cells, check_exact=True)
+            assert theirs[name].sources == mine[name].sources
+        # Not a comparison of empty tables: the organisations have reliability values.
+        assert mine["reliability"].cells.filter(like="_alpha").notna().any(axis=None)

@@ -51,6 +51,7 @@ __all__ = [
     "THIS",
     "ReportModels",
     "cell_statistics",
+    "organisation_entries",
     "report_results",
 ]
 
@@ -236,12 +237,30 @@ def _lived_experience(ctx: ReportContext, results: Results) -> None:
 
 def _lived_tests(ctx: ReportContext, results: Results) -> None:
     """Welch test and Hedges' g of lived-experience against other staff, one row per scale."""
+    unit = {**ctx.breakdown_own, "wave": ctx.latest}
+    # Organisations too small for their own breakdowns all test the field's unit: one fit,
+    # made once (or ahead, see :func:`organisation_entries`), on the shared frame.
+    shared = ctx.frame is ctx.models.cache.get(("report_frame",))
+    key = ("lived_tests", tuple(unit.items()))
+    rows = ctx.models.cache.get(key) if shared else None
+    if rows is None:
+        rows = _lived_test_rows(ctx.data, ctx.frame, unit)
+        if shared:
+            ctx.models.cache[key] = rows
+    table = _object_dims(pd.DataFrame(rows), list(unit))
+    sources = [[{**unit, "lived_experience": "yes"}, {**unit, "lived_experience": "no"}]] * len(rows)
+    results.add_table("lived_experience_tests", table,
+                      dict.fromkeys(("g", "g_ci_low", "g_ci_high", "p"), "other"),
+                      variable="scale", sources=sources, source_measure=ROW_VARIABLE)
+
+
+def _lived_test_rows(data: StudyData, frame: pd.DataFrame, unit: dict[str, Any]
+                     ) -> list[dict[str, Any]]:
     from fieldsurvey.compare import welch_two_groups
 
-    unit = {**ctx.breakdown_own, "wave": ctx.latest}
-    subset = ctx.frame.loc[cell_mask(ctx.frame, unit)]
+    subset = frame.loc[cell_mask(frame, unit)]
     rows = []
-    for s in ctx.wellbeing:
+    for s in [info.id for info in data.wellbeing]:
         a = subset.loc[subset["lived_experience"] == "yes", s].dropna().to_numpy(dtype=float)
         b = subset.loc[subset["lived_experience"] == "no", s].dropna().to_numpy(dtype=float)
         row = {**unit, "scale": s, "g": np.nan, "g_ci_low": np.nan, "g_ci_high": np.nan,
@@ -251,11 +270,7 @@ def _lived_tests(ctx: ReportContext, results: Results) -> None:
             row.update(g=float(res["effect"]), g_ci_low=float(res["effect_ci_low"]),
                        g_ci_high=float(res["effect_ci_high"]), p=float(res["p"]))
         rows.append(row)
-    table = _object_dims(pd.DataFrame(rows), list(unit))
-    sources = [[{**unit, "lived_experience": "yes"}, {**unit, "lived_experience": "no"}]] * len(rows)
-    results.add_table("lived_experience_tests", table,
-                      dict.fromkeys(("g", "g_ci_low", "g_ci_high", "p"), "other"),
-                      variable="scale", sources=sources, source_measure=ROW_VARIABLE)
+    return rows
 
 
 def _invariance_rows(data: StudyData, latest: object) -> list[dict[str, Any]]:
@@ -296,16 +311,31 @@ def _invariance(ctx: ReportContext, results: Results) -> None:
 
 def _reliability(ctx: ReportContext, results: Results) -> None:
     """Alpha and omega total of each wellbeing scale on the report's own respondents."""
+    cell = {**ctx.own, "wave": ctx.latest}
+    # An organisation's row may have been computed ahead, in parallel with the other reports
+    # (see :func:`organisation_entries`): the same function of the same data.
+    row = ctx.models.cache.get(("reliability", ctx.org)) if ctx.org is not None else None
+    if row is None:
+        row = _reliability_row(ctx.data, ctx.frame, cell)
+    table = _object_dims(pd.DataFrame([row]), list(cell))
+    stats = {c: "other" for c in table.columns if c.endswith(("_alpha", "_omega"))}
+    results.add_table("reliability", table, stats,
+                      stat_n={c: f"{c.rsplit('_', 1)[0]}_rel_n" for c in stats},
+                      measures={f"{s}_rel_n": f"{ANSWERED}{s}" for s in ctx.wellbeing})
+
+
+def _reliability_row(data: StudyData, frame: pd.DataFrame, cell: dict[str, Any]
+                     ) -> dict[str, Any]:
+    """The reliability table's one row: per scale, respondents with an answer, alpha, omega."""
     from fieldsurvey.psychometrics import instrument_reliability
 
-    cell = {**ctx.own, "wave": ctx.latest}
-    answers = items_of(ctx.frame.loc[cell_mask(ctx.frame, cell)])
+    answers = items_of(frame.loc[cell_mask(frame, cell)])
     row: dict[str, Any] = dict(cell)
     by_instrument: dict[str, list[str]] = {}
-    for info in ctx.data.wellbeing:
+    for info in data.wellbeing:
         by_instrument.setdefault(info.instrument.id, []).append(info.id)
     for scale_ids in by_instrument.values():
-        inst = ctx.data.scale(scale_ids[0]).instrument
+        inst = data.scale(scale_ids[0]).instrument
         try:
             summary, _ = _quiet(instrument_reliability, answers, inst, scales=scale_ids,
                                 min_respondents=2)
@@ -313,16 +343,41 @@ def _reliability(ctx: ReportContext, results: Results) -> None:
         except Exception:  # too few answers to compute: withheld like any empty value
             summary = pd.DataFrame(index=scale_ids, columns=["n", "alpha", "omega_total"])
         for s in scale_ids:
-            answered = int(ctx.frame.loc[cell_mask(ctx.frame, cell), f"{ANSWERED}{s}"].sum())
+            answered = int(frame.loc[cell_mask(frame, cell), f"{ANSWERED}{s}"].sum())
             row[f"{s}_rel_n"] = answered
             row[f"{s}_alpha"] = float(summary.at[s, "alpha"]) if s in summary.index else np.nan
             row[f"{s}_omega"] = float(summary.at[s, "omega_total"]) if s in summary.index else (
                 np.nan)
-    table = _object_dims(pd.DataFrame([row]), list(cell))
-    stats = {c: "other" for c in table.columns if c.endswith(("_alpha", "_omega"))}
-    results.add_table("reliability", table, stats,
-                      stat_n={c: f"{c.rsplit('_', 1)[0]}_rel_n" for c in stats},
-                      measures={f"{s}_rel_n": f"{ANSWERED}{s}" for s in ctx.wellbeing})
+    return row
+
+
+def organisation_entries(data: StudyData, orgs: Sequence[str]) -> dict[tuple, Any]:
+    """Fits of organisation reports that depend on nothing but the data, computed ahead.
+
+    Alpha and omega on each organisation's own respondents and its lived-experience tests
+    are most of an organisation report's analysis. A caller with spare processes can compute
+    them in parallel and put the entries in the shared :class:`ReportModels`
+    (``models.cache.update(entries)``); :func:`report_results` then uses them as they are:
+    the same functions of the same data.
+
+    Examples
+    --------
+    >>> entries = organisation_entries(load_study_data(open_study("s")), ["O01"])  # doctest: +SKIP
+    >>> ("reliability", "O01") in entries  # doctest: +SKIP
+    True
+    """
+    models = ReportModels(data)
+    frame = models.cache[("report_frame",)] = _report_frame(data, None)
+    entries: dict[tuple, Any] = {}
+    for org in orgs:
+        ctx = ReportContext(data, org, frame, models)
+        entries[("reliability", org)] = _reliability_row(data, frame, {**ctx.own,
+                                                                       "wave": ctx.latest})
+        unit = {**ctx.breakdown_own, "wave": ctx.latest}
+        key = ("lived_tests", tuple(unit.items()))
+        if key not in entries:
+            entries[key] = _lived_test_rows(data, frame, unit)
+    return entries
 
 
 def _organisations(ctx: ReportContext, results: Results) -> None:

@@ -180,7 +180,8 @@ def build_reports(
         The wave to report (default the latest); later waves are left out.
     jobs : int
         Worker processes (default 1). With more, reports are built in worker processes that
-        share the loaded study; results are the same bytes in the same order.
+        share the loaded study (and compute organisation reports' fits while the main process
+        analyses); results are the same bytes in the same order.
 
     Returns
     -------
@@ -224,9 +225,13 @@ def build_reports(
     # Render workers start now and load while the reports are gated.
     pool = _start_pool(data, out_dir, options, jobs) if jobs > 1 and len(targets) > 1 else None
     try:
+        # Meanwhile they compute each organisation's reliability and lived-experience tests
+        # (most of an organisation report's analysis), which the analysis below picks up.
+        ahead = _compute_ahead(pool, selected, jobs) if pool is not None else None
         # Gate every report first, one after the other through the study's ledger, so each is
         # judged with all the others; only then render (in parallel if asked).
-        gated = gate_reports(data, targets, findings=_findings(findings_path), command=command)
+        gated = gate_reports(data, targets, findings=_findings(findings_path), command=command,
+                             ahead=ahead)
         if pool is not None:
             return _build_parallel(pool, [gated[o] for o in targets], progress)
     finally:
@@ -249,6 +254,46 @@ def _init_worker(data: StudyData, out_dir: str | Path, options: dict[str, Any]) 
     _SHARED.update(data=data, out_dir=out_dir, options=options)
 
 
+def _entries_chunk(orgs: list[str]) -> tuple[dict[tuple, Any], dict[str, Any]]:
+    from fieldsurvey.analyse.report import organisation_entries
+
+    reset_stage_times()  # the worker's times travel back with the entries
+    with stage("ahead"):
+        entries = organisation_entries(_SHARED["data"], orgs)
+    return entries, stage_times()
+
+
+def _compute_ahead(pool: Any, orgs: Sequence[str], jobs: int
+                   ) -> dict[str, Callable[[], dict[tuple, Any]]]:
+    """Organisation reports' fits computed in the pool: a callable per organisation waiting
+    for its chunk's entries (see :func:`~fieldsurvey.analyse.report.organisation_entries`).
+
+    Organisations go in runs, in the order the analysis asks for them, a few per worker so
+    the first rows are ready early.
+    """
+    size = max(1, -(-len(orgs) // (4 * jobs)))
+    waiting: dict[str, Callable[[], Any]] = {}
+    for start in range(0, len(orgs), size):
+        chunk = list(orgs[start:start + size])
+        fetch = _Fetch(pool.submit(_entries_chunk, chunk))
+        waiting.update(dict.fromkeys(chunk, fetch.entries))
+    return waiting
+
+
+class _Fetch:
+    """One chunk's result, its worker's stage times merged here once."""
+
+    def __init__(self, future: Any) -> None:
+        self.future = future
+        self.done: dict[tuple, Any] | None = None
+
+    def entries(self) -> dict[tuple, Any]:
+        if self.done is None:
+            self.done, times = self.future.result()
+            merge_stage_times(times)
+        return self.done
+
+
 def _build_one(gated: GatedReport) -> tuple[str | None, dict[str, Path], dict[str, Any]]:
     reset_stage_times()  # the worker's stage times travel back with each report
     outputs = build_report(_SHARED["data"], _SHARED["out_dir"], gated, **_SHARED["options"])
@@ -256,12 +301,16 @@ def _build_one(gated: GatedReport) -> tuple[str | None, dict[str, Path], dict[st
 
 
 def _warm_up() -> None:
-    """Load what rendering needs (typst, the pandoc binary's path) before the first report."""
+    """Load what rendering needs (typst, the pandoc binary's path, the section writers and
+    matplotlib's fonts: about a second) while the main process is still analysing."""
     import typst  # noqa: F401
+    from matplotlib import font_manager
 
+    from fieldsurvey.report import content, figures  # noqa: F401
     from fieldsurvey.report.render import _pandoc_path
 
     _pandoc_path()
+    font_manager.findfont(figures.HOUSE_STYLE["font.family"])
 
 
 def _start_pool(data: StudyData, out_dir: str | Path, options: dict[str, Any],

@@ -20,6 +20,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -69,13 +70,20 @@ def file_sha256(path: str | Path) -> str:
 
 def package_versions() -> dict[str, str]:
     """Installed versions of :data:`PACKAGES` ("not installed" when absent)."""
-    out = {}
+    return dict(_installed_versions())
+
+
+@cache
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    # Looked up once per process: each lookup scans the environment's metadata (tens of ms),
+    # and every report's manifest records the same versions.
+    out = []
     for name in PACKAGES:
         try:
-            out[name] = metadata.version(name)
+            out.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+            out.append((name, "not installed"))
+    return tuple(out)
 
 
 def _jsonable(value: Any) -> Any:

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from fieldsurvey.analyse.report import OTHER, THIS, WEIGHTED
@@ -80,10 +81,14 @@ def _missing(value: Any) -> bool:
 
 
 def _row(table: pd.DataFrame, **where: Any) -> pd.Series:
-    mask = pd.Series(True, index=table.index)
+    # Plain Python comparisons over the column values: section writers look rows up hundreds
+    # of times per report, and a pandas mask per lookup was most of their time.
+    keep = [True] * len(table)
     for col, value in where.items():
-        mask &= table[col].astype(object).map(lambda v, value=value: v == value)
-    rows = table[mask]
+        for i, v in enumerate(table[col].astype(object).tolist()):
+            match = v == value
+            keep[i] = keep[i] and (match if isinstance(match, bool) else bool(match))
+    rows = table[np.array(keep, dtype=bool)] if len(table) else table
     if len(rows) != 1:
         raise KeyError(f"{where}: {len(rows)} rows")
     return rows.iloc[0]
@@ -146,9 +151,10 @@ class _Report:
 
 def _for_bundle(table: pd.DataFrame) -> pd.DataFrame:
     out = table.copy()
-    for col in out.columns:
-        if out[col].dtype == object:
-            out[col] = out[col].map(lambda v: "" if v is None else v)
+    objects = [col for col, dtype in zip(out.columns, out.dtypes, strict=True)
+               if dtype == np.dtype(object)]
+    for col in objects:
+        out[col] = out[col].map(lambda v: "" if v is None else v)
     return out
 
 

@@ -9,7 +9,7 @@ the tables a report displays: support tables dropped, the rest of the field labe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -78,21 +78,28 @@ def gate_reports(
     command: str = "",
     progress: Callable[[str | None], None] | None = None,
     record: bool = True,
+    ahead: Mapping[str, Callable[[], dict[tuple, Any]]] | None = None,
 ) -> dict[str | None, GatedReport]:
     """Gate the reports of ``targets`` (None: the field-wide report) as one release.
 
     Reports released together are judged together, and against everything the study's ledger
     holds: a value withheld in one organisation's report cannot come back from another's or
     from the field-wide report. With ``record=False`` nothing is added to the ledger
-    (``verify`` recomputing a report).
+    (``verify`` recomputing a report). ``ahead`` gives organisation reports' fits computed
+    ahead (:func:`~fieldsurvey.analyse.report.organisation_entries`, e.g. in worker
+    processes): a callable per organisation returning its entries when they are needed.
     """
     with stage("analysis"):
         models = ReportModels(data)
         reproduced = None
         if findings is not None and getattr(findings, "findings", None) and None in targets:
             reproduced = report_findings(data, findings)
-        parts = {org: report_results(data, org, reproduced if org is None else None,
-                                     models=models) for org in targets}
+        parts = {}
+        for org in targets:
+            if org is not None and ahead is not None and org in ahead:
+                models.cache.update(ahead[org]())
+            parts[org] = report_results(data, org, reproduced if org is None else None,
+                                        models=models)
         if not parts:
             return {}
         # The container has every dimension any report uses (the findings' ones included).

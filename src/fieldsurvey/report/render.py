@@ -224,14 +224,30 @@ def render_report(
 # --------------------------------------------------------------------------------------------
 
 
-def _pandoc_command(document: Path, fmt: str, output: str, metadata_file: Path | None) -> list[str]:
-    reports = data_dir("reports")
-    command = [
+def _pandoc_read_command(document: Path, output: Path) -> list[str]:
+    """Markdown -> pandoc's JSON syntax tree, read once and written to every format."""
+    return [
         _pandoc_path(),
         str(document),
         "--from=markdown",
         "--fail-if-warnings",
         _READER_COLUMNS,
+        "--to=json",
+        f"--output={output}",
+    ]
+
+
+def _pandoc_command(
+    source: Path, document: Path, fmt: str, output: str, metadata_file: Path | None
+) -> list[str]:
+    """One writer run: the syntax tree ``source`` (JSON) of ``document`` to ``fmt``."""
+    reports = data_dir("reports")
+    command = [
+        _pandoc_path(),
+        str(source),
+        "--from=json",
+        "--fail-if-warnings",
+        _READER_COLUMNS,  # also the writer's line width: the same text as one markdown run
         f"--resource-path={document.parent}",
         f"--lua-filter={reports / 'fig-alt.lua'}",
     ]
@@ -265,44 +281,43 @@ def _metadata_for(fmt: str, folder: Path) -> Path | None:
     return path
 
 
+def _run_pandoc(commands: list[list[str]], document: Path, env: dict[str, str]) -> None:
+    """Run independent pandoc commands together; raise the first failure's RenderError."""
+    processes = [
+        subprocess.Popen(command, cwd=document.parent, env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+        for command in commands
+    ]
+    failure: RenderError | None = None
+    for command, process in zip(commands, processes, strict=True):
+        _, stderr = process.communicate()
+        if process.returncode != 0 and failure is None:
+            failure = RenderError("pandoc", command, stderr.decode("utf-8", "replace"),
+                                  process.returncode, document)
+    if failure is not None:
+        raise failure
+
+
 @timed("pandoc")
 def _render_pandoc(document: Path, formats: list[str], target: Path, epoch: int) -> dict[str, Path]:
     env = _environment(epoch)
     outputs: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="fieldsurvey-report-") as tmp:
         work = Path(tmp)
-        jobs: list[tuple[str, list[str], subprocess.Popen]] = []
+        # Reading the markdown (its pipe tables above all) is most of pandoc's time: read it
+        # once into pandoc's JSON syntax tree and write every format from that.
+        tree = work / f"{document.stem}.json"
+        _run_pandoc([_pandoc_read_command(document, tree)], document, env)
+        commands = []
         for fmt in formats:
             pandoc_fmt = "typst" if fmt == "pdf" else fmt
             # Write into the private folder first so a failed run never leaves half a file;
             # the PDF goes via typst source.
             staged = work / f"{document.stem}.{'typ' if fmt == 'pdf' else fmt}"
-            command = _pandoc_command(
-                document, pandoc_fmt, str(staged), _metadata_for(pandoc_fmt, work)
-            )
-            # The pandoc runs are independent: start them together.
-            process = subprocess.Popen(
-                command,
-                cwd=document.parent,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
-            jobs.append((fmt, command, process))
-        failure: RenderError | None = None
-        for _, command, process in jobs:
-            _, stderr = process.communicate()
-            if process.returncode != 0 and failure is None:
-                failure = RenderError(
-                    "pandoc",
-                    command,
-                    stderr.decode("utf-8", "replace"),
-                    process.returncode,
-                    document,
-                )
-        if failure is not None:
-            raise failure
-        for fmt, _, _ in jobs:
+            commands.append(_pandoc_command(tree, document, pandoc_fmt, str(staged),
+                                            _metadata_for(pandoc_fmt, work)))
+        _run_pandoc(commands, document, env)  # the writers are independent: run together
+        for fmt in formats:
             final = target / f"{document.stem}.{fmt}"
             if fmt == "pdf":
                 final.write_bytes(_compile_typst(work / f"{document.stem}.typ", document, epoch))

@@ -10,6 +10,8 @@ Stages of :func:`~fieldsurvey.report.build.build_reports`:
 ``load``      reading and scoring the study
 ``analysis``  every report's results (:func:`~fieldsurvey.analyse.report_results`) and the
               organisation sections' inputs
+``ahead``     organisation reports' fits computed in the worker processes while the main
+              process analyses (:func:`~fieldsurvey.analyse.report.organisation_entries`)
 ``gate``      :func:`fieldsurvey.disclosure.publish` (suppression, audit, ledger; statistics
               computed after the gate run inside it)
 ``content``   writing the document and the bundle's tables from gated tables
