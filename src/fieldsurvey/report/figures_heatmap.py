@@ -76,8 +76,7 @@ def heat_map(
         height = 1.2 + 0.28 * len(row_order)
         fig = MplFigure(figsize=(7.0, height), layout="constrained")
         ax = fig.subplots()
-        cmap = matplotlib.colormaps["Greys"].copy()
-        cmap.set_bad("white")
+        cmap = matplotlib.colormaps["Greys"].with_extremes(bad="white")
         ax.imshow(np.ma.masked_invalid(shade), cmap=cmap, aspect="auto",
                   norm=Normalize(-CLIP_SD - 0.6, CLIP_SD + 0.6))
         for i in range(len(row_order)):
