@@ -54,7 +54,7 @@ def reliability_parts(answers: pd.DataFrame, instrument: Instrument, *,
     Examples
     --------
     >>> parts = reliability_parts(answers, inst)  # doctest: +SKIP
-    >>> del answers  # the results need only the parts
+    >>> del answers  # the results need only the parts  # doctest: +SKIP
     >>> results = results_of_parts(parts, inst)  # doctest: +SKIP
     """
     import warnings
