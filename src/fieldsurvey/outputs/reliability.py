@@ -7,7 +7,11 @@ from typing import Any
 
 import pandas as pd
 
-from fieldsurvey.analyse.reliability import analyse_reliability
+from fieldsurvey.analyse.reliability import (
+    analyse_reliability,
+    reliability_parts,
+    results_of_parts,
+)
 from fieldsurvey.disclosure import publish
 from fieldsurvey.ingest.mapping import columns_as_items
 from fieldsurvey.instrument import Instrument, resolve_instrument
@@ -59,8 +63,12 @@ def reliability_of(
     # The read table is let go before the analysis: only the checked item answers (a view of
     # its numbers when they needed no change) are held from here on.
     del table
-    results, notes = analyse_reliability(checked, inst, missing=missing, ci=ci, keys=keys)
-    del checked  # the answers are let go before the gate, which needs memory of its own
+    parts = reliability_parts(checked, inst, missing=missing, ci=ci)
+    # The answers are let go before the results and the gate, which need memory of their own:
+    # from here on only the tables and who each statistic rests on are held.
+    del checked
+    results, notes = results_of_parts(parts, inst, missing=missing, keys=keys), parts.notes
+    del parts  # its flags of who answered: the results hold them coded (12 MB at 60 x 200,000)
     return _gated_tables(results, notes, inst, study=study, min_cell=min_cell, source=source,
                          command=command)
 
