@@ -257,26 +257,37 @@ def _new_highs() -> object:
     return h
 
 
-class _LP:
-    """``min c.a  s.t.  a_eq a = b_eq, a >= 0`` on one system, re-solved for many objectives.
+class LinearProgramme:
+    """``min c.x  s.t.  low <= a x <= high, x >= col_lower`` on one system, for many objectives.
 
-    The system is built once per component; each new objective starts from the previous
-    basis (HiGHS warm start), which makes the many small interval problems of an audit cheap.
-    The system is always feasible (the true counts solve it) and bounded (every atom sits in a
-    published row), so a failure is numerical; callers then assume the worst.
+    The system is built once; each new objective starts from the previous basis (HiGHS warm
+    start), which makes the many small interval problems of a gate cheap. With ``high``
+    omitted the rows are equations ``a x = low``; ``col_lower`` defaults to 0 (use ``-inf``
+    for a free column). The gate's systems are always feasible (the true values solve them),
+    so a failure is numerical; callers then assume the worst.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import sparse
+    >>> lp = LinearProgramme(sparse.csr_matrix([[1.0, 1.0]]), np.array([5.0]))  # x + y = 5
+    >>> round(lp.minimise(np.array([1.0, 0.0]))[0], 6), round(lp.minimise(np.array([-1.0, 0.0]))[0], 6)
+    (0.0, -5.0)
     """
 
-    def __init__(self, a_eq: sparse.spmatrix, b_eq: np.ndarray) -> None:
+    def __init__(self, a: sparse.spmatrix, low: np.ndarray, high: np.ndarray | None = None,
+                 col_lower: np.ndarray | None = None) -> None:
         import highspy
 
-        a = sparse.csc_matrix(a_eq, dtype=float)
+        a = sparse.csc_matrix(a, dtype=float)
         self.n = a.shape[1]
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = a.shape[1], a.shape[0]
         lp.col_cost_ = np.zeros(self.n)
-        lp.col_lower_ = np.zeros(self.n)
+        lp.col_lower_ = np.zeros(self.n) if col_lower is None else np.asarray(col_lower, float)
         lp.col_upper_ = np.full(self.n, highspy.kHighsInf)
-        lp.row_lower_ = lp.row_upper_ = np.asarray(b_eq, dtype=float)
+        lp.row_lower_ = np.asarray(low, dtype=float)
+        lp.row_upper_ = lp.row_lower_ if high is None else np.asarray(high, dtype=float)
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = a.indptr
         lp.a_matrix_.index_ = a.indices
@@ -290,6 +301,7 @@ class _LP:
         self.optimal = highspy.HighsModelStatus.kOptimal
 
     def minimise(self, c: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
+        """Optimal value, solution and row duals of ``min c.x`` (None when not solved)."""
         self.highs.changeColsCost(self.n, np.arange(self.n, dtype=np.int32),
                                   np.asarray(c, dtype=float))
         self.highs.run()
@@ -482,12 +494,12 @@ def find_exposures(
         hi_w = math.inf if has_free else base + sum(wit_hi.get(k, {}).values())
         return base, lo_w, hi_w, has_free
 
-    solvers: dict[int, _LP] = {}
+    solvers: dict[int, LinearProgramme] = {}
 
-    def solver(comp: int) -> _LP:
+    def solver(comp: int) -> LinearProgramme:
         if comp not in solvers:
             info = comp_cache[comp]
-            solvers[comp] = _LP(info["mat"], rhs[info["rows"]].astype(float))
+            solvers[comp] = LinearProgramme(info["mat"], rhs[info["rows"]].astype(float))
         return solvers[comp]
 
     unresolved = [k for k in check_interval if not is_protected(*witness_range(k)[1:3], min_cell)]

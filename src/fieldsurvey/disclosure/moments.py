@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from fieldsurvey.disclosure.exposure import find_exposures, is_protected
+from fieldsurvey.disclosure.exposure import LinearProgramme, find_exposures, is_protected
 from fieldsurvey.results.cells import VALID_PREFIX, canonical, split_except
 from fieldsurvey.results.tables import Results
 
@@ -198,32 +198,27 @@ def _moment_system(entry: _Moments, n: int, ranges: np.ndarray
     return rows, 3 * k
 
 
-def _count_range(rows: list, n_cols: int, is_count: np.ndarray, members: list[int]
-                 ) -> tuple[float, float]:
-    """Smallest and largest total of the counts ``members`` under ``rows``."""
-    from scipy.optimize import linprog
+def _programme(rows: list, n_cols: int, is_count: np.ndarray) -> LinearProgramme:
+    """The attacker's programme over counts, sums and squares: ``low <= a x <= high``."""
+    cols = [j for coefs, _, _ in rows for j in coefs]
+    vals = [v for coefs, _, _ in rows for v in coefs.values()]
+    row_of = np.repeat(np.arange(len(rows)), [len(coefs) for coefs, _, _ in rows])
+    a = sparse.csr_matrix((vals, (row_of, cols)), shape=(len(rows), n_cols))
+    low = np.array([lo for _, lo, _ in rows], dtype=float)
+    high = np.array([hi for _, _, hi in rows], dtype=float)
+    return LinearProgramme(a, low, high, col_lower=np.where(is_count, 0.0, -np.inf))
 
-    a = sparse.lil_matrix((len(rows), n_cols))
-    lo_b, hi_b = np.empty(len(rows)), np.empty(len(rows))
-    for i, (coefs, lo, hi) in enumerate(rows):
-        for j, v in coefs.items():
-            a[i, j] = v
-        lo_b[i], hi_b[i] = lo, hi
-    a = a.tocsr()
-    # linprog takes A_ub x <= b_ub and A_eq x = b_eq; ranges become two inequalities.
-    upper = np.isfinite(hi_b)
-    lower = np.isfinite(lo_b)
-    a_ub = sparse.vstack([a[upper], -a[lower]]).tocsr()
-    b_ub = np.concatenate([hi_b[upper], -lo_b[lower]])
-    bounds = [(0, None) if c else (None, None) for c in is_count]
-    c = np.zeros(n_cols)
+
+def _count_range(lp: LinearProgramme, members: list[int]) -> tuple[float, float]:
+    """Smallest and largest total of the counts ``members`` under the programme ``lp``."""
+    c = np.zeros(lp.n)
     c[members] = 1.0
     out = []
     for sign in (1.0, -1.0):
-        res = linprog(sign * c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
-        if res.status != 0:
+        solved = lp.minimise(sign * c)
+        if solved is None:
             return math.nan, math.nan  # no certificate either way: assume the worst
-        out.append(sign * res.fun)
+        out.append(sign * solved[0])
     return out[0], out[1]
 
 
@@ -265,10 +260,12 @@ def narrowed(dims_of: _RangeDims, groups: list[tuple[_Moments, int]], counts: _C
     n_cols, is_count = 3 * k * len(groups), np.zeros(3 * k * len(groups), dtype=bool)
     for offset in offsets:
         is_count[offset:offset + k] = True
+    lp = None
     for band, which in tagged:
         if not band.target:
             continue
-        lo, hi = _count_range(rows, n_cols, is_count, columns(band, which))
+        lp = lp or _programme(rows, n_cols, is_count)
+        lo, hi = _count_range(lp, columns(band, which))
         if math.isnan(lo) or not is_protected(lo, hi, min_cell):
             return True
         total = counts.parent_count(band.cell)  # "all but X": X's range moves with it

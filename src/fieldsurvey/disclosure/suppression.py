@@ -817,40 +817,33 @@ def _mask(cells: pd.DataFrame, name: str, stats: dict[str, str],
     counts = [shown.get((name, pos, COUNT_COL)) for pos in range(len(df))]
     hide = {col: np.array([(name, pos, col) not in shown for pos in range(len(df))], dtype=bool)
             for col in stats if col in df.columns}
-    return _with_columns(df, _withheld_as_missing(df, hide), {
+    return _masked(df, hide, {
         COUNT_COL: pd.array([int(float(c)) if c is not None else pd.NA for c in counts],
                             dtype="Int64"),
         "suppressed": np.array([c is None for c in counts], dtype=bool),
     })
 
 
-def _withheld_as_missing(df: pd.DataFrame, hide: dict[str, np.ndarray]) -> pd.DataFrame | None:
-    """The columns of ``df`` that have withheld values, with those values missing.
+def _masked(df: pd.DataFrame, hide: dict[str, np.ndarray], columns: dict[str, Any]
+            ) -> pd.DataFrame:
+    """``df`` with the ``hide`` rows of each column missing, then ``columns`` set or added.
 
-    One ``DataFrame.where`` over all of them: per column ``Series.where`` cost ~0.3 ms each,
-    and a release of 26 reports has tens of thousands of such columns.
+    One ``DataFrame.where`` over the whole frame with a single-block condition: wide tables
+    (a statistic per item, hundreds of columns) are masked block by block, not column by
+    column; selecting and re-joining the masked columns cost twice as much (measured on the
+    releases of 26 reports). Columns whose values are all shown are left as they are.
     """
     hide = {col: rows for col, rows in hide.items() if rows.any()}
-    if not hide:  # (most columns of a shown table are shown whole: no copy then)
-        return None
-    keep = pd.DataFrame({col: ~rows for col, rows in hide.items()}, index=df.index)
-    return df[list(hide)].where(keep)
-
-
-def _with_columns(df: pd.DataFrame, replaced: pd.DataFrame | None,
-                  columns: dict[str, Any]) -> pd.DataFrame:
-    """``df`` with the columns of ``replaced`` and then ``columns`` replaced or added, in one go.
-
-    Wide tables (a statistic per item) replaced column by column end up in hundreds of
-    blocks, which pandas warns about and every later operation pays for.
-    """
-    added = pd.DataFrame(columns, index=df.index)
-    parts = [p for p in (replaced, added) if p is not None]
-    new = {c for p in parts for c in p.columns}
-    kept = df[[c for c in df.columns if c not in new]]
-    order = [*df.columns, *[c for c in added.columns if c not in df.columns]]
-    out = pd.concat([kept, *parts], axis=1)
-    return out if list(out.columns) == order else out[order]
+    if hide:
+        keep = np.ones(df.shape, dtype=bool)
+        for pos, rows in zip(df.columns.get_indexer(list(hide)), hide.values(), strict=True):
+            keep[:, pos] = ~rows
+        out = df.where(pd.DataFrame(keep, index=df.index, columns=df.columns))
+    else:
+        out = df.copy(deep=False)
+    for name, values in columns.items():
+        out[name] = values
+    return out
 
 
 def alone(release: Results) -> Joint:
@@ -886,7 +879,7 @@ def _render(spec: TableSpec, plan: TablePlan, shown: Any, value_shown: Any = Non
                       for refs in _distinct(plan.sources[col])}
             ok &= np.array([judged[id(refs)] for refs in plan.sources[col]], dtype=bool)
         hide[col] = ~ok
-    return _with_columns(df, _withheld_as_missing(df, hide), {
+    return _masked(df, hide, {
         COUNT_COL: pd.array([plan.counts[pos] if own[pos] else pd.NA for pos in range(len(df))],
                             dtype="Int64"),
         "suppressed": ~own,
