@@ -597,7 +597,8 @@ def _value_rows(gated: GatedRelease, stored: _CellText, release_id: str) -> Any:
     done: dict[int, tuple[list, list, list, list]] = {}
     for name, df in gated.tables.items():
         if id(df) not in done:
-            done[id(df)] = _shown_values(df, gated.plans[name], stored)
+            done[id(df)] = _shown_values(df, *gated.values_present(name), gated.plans[name],
+                                         stored)
         row_no, column_name, value, cell = done[id(df)]
         # Plain lists, one frame at the end: a frame per column costs more than the values.
         columns_out["table_name"] += [name] * len(row_no)
@@ -615,24 +616,33 @@ def _value_rows(gated: GatedRelease, stored: _CellText, release_id: str) -> Any:
     return table
 
 
-def _shown_values(df: pd.DataFrame, plan: Any, stored: Any) -> tuple[list, list, list, list]:
-    """Row numbers, column names, values (as text) and stored cells of a table's shown values."""
+def _shown_values(df: pd.DataFrame, values: np.ndarray, present: np.ndarray, plan: Any,
+                  stored: Any) -> tuple[list, list, list, list]:
+    """Row numbers, column names, values (as text) and stored cells of a table's shown values.
+
+    ``values`` and ``present`` are the table as one object array and its mask of values
+    present (:meth:`GatedRelease.values_present`).
+    """
     row_no: list = []
     column_name: list = []
     value: list = []
     cell: list = []
-    # One missing-value mask per table: most columns of a wide table are withheld whole, and
-    # reading each of them costs more than the values shown.
-    present = df.notna().to_numpy()
     position = {column: i for i, column in enumerate(df.columns)}
+    # Nullable integer columns with a missing value were read as floats ("83.0"): the text
+    # stays as earlier releases recorded it.
+    as_float = {i for i, dtype in enumerate(df.dtypes)
+                if not isinstance(dtype, np.dtype) and dtype.kind in "iu"
+                and not present[:, i].all()}
     for column, cells in {COUNT_COL: plan.count, **plan.stat}.items():
         i = position.get(column)
         if i is None or not present[:, i].any():
             continue
         rows = np.flatnonzero(present[:, i])
-        values = df.iloc[:, i].to_numpy()
         row_no += rows.tolist()
         column_name += [column] * rows.size
-        value += values[rows].astype(str).tolist()
+        if i in as_float:
+            value += [str(float(v)) for v in values[rows, i]]
+        else:
+            value += [str(v) for v in values[rows, i]]
         cell += [stored(cells[r]) for r in rows]
     return row_no, column_name, value, cell

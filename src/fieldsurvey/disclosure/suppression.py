@@ -107,6 +107,7 @@ class GatedRelease:
     moments_withheld: set[tuple] = field(default_factory=set)
     #: Names under which a table judged once is shown again (:attr:`Results.aliases`).
     aliases: dict[str, str] = field(default_factory=dict)
+    _arrays: dict[int, tuple] = field(default_factory=dict, repr=False, compare=False)
 
     def own_tables(self) -> dict[str, pd.DataFrame]:
         """The tables, each judged table once (an alias left as it came from the gate is
@@ -116,6 +117,19 @@ class GatedRelease:
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
+
+    def values_present(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Table ``name`` as one object array, and where it holds a value (not withheld).
+
+        Worked out once per table: the audit's marking and the ledger both read every shown
+        value, and reading wide tables column by column costs more than the values.
+        """
+        df = self.tables[name]
+        cached = self._arrays.get(id(df))
+        if cached is None or cached[0] is not df:
+            values = df.to_numpy(dtype=object)
+            cached = self._arrays[id(df)] = (df, values, ~pd.isna(values))
+        return cached[1], cached[2]
 
     def public_tables(self) -> dict[str, pd.DataFrame]:
         """The tables as they may be shown (copies)."""
@@ -945,8 +959,7 @@ def revealed_units(gated: GatedRelease) -> np.ndarray:
 
     for name, df in gated.own_tables().items():
         plan = gated.plans[name]
-        # One missing-value mask per table: a call per column costs more than the marking.
-        present = df.notna().to_numpy()
+        present = gated.values_present(name)[1]
         where = {col: i for i, col in enumerate(df.columns)}
         for pos in np.flatnonzero(present[:, where[COUNT_COL]]):
             mark(plan.count[pos])
