@@ -616,12 +616,12 @@ def _value_rows(gated: GatedRelease, stored: _CellText, release_id: str) -> Any:
     return table
 
 
-def _shown_values(df: pd.DataFrame, values: np.ndarray, present: np.ndarray, plan: Any,
+def _shown_values(df: pd.DataFrame, values: np.ndarray, present: list[np.ndarray], plan: Any,
                   stored: Any) -> tuple[list, list, list, list]:
     """Row numbers, column names, values (as text) and stored cells of a table's shown values.
 
-    ``values`` and ``present`` are the table as one object array and its mask of values
-    present (:meth:`GatedRelease.values_present`).
+    ``values`` and ``present`` are the table as one object array and, per column, the rows
+    holding a value (:meth:`GatedRelease.values_present`).
     """
     row_no: list = []
     column_name: list = []
@@ -632,12 +632,12 @@ def _shown_values(df: pd.DataFrame, values: np.ndarray, present: np.ndarray, pla
     # stays as earlier releases recorded it.
     as_float = {i for i, dtype in enumerate(df.dtypes)
                 if not isinstance(dtype, np.dtype) and dtype.kind in "iu"
-                and not present[:, i].all()}
+                and present[i].size < len(df)}
     for column, cells in {COUNT_COL: plan.count, **plan.stat}.items():
         i = position.get(column)
-        if i is None or not present[:, i].any():
+        if i is None or not present[i].size:
             continue
-        rows = np.flatnonzero(present[:, i])
+        rows = present[i]
         row_no += rows.tolist()
         column_name += [column] * rows.size
         if i in as_float:

@@ -118,8 +118,8 @@ class GatedRelease:
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
 
-    def values_present(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """Table ``name`` as one object array, and where it holds a value (not withheld).
+    def values_present(self, name: str) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Table ``name`` as one object array, and per column the rows holding a value.
 
         Worked out once per table: the audit's marking and the ledger both read every shown
         value, and reading wide tables column by column costs more than the values.
@@ -128,7 +128,10 @@ class GatedRelease:
         cached = self._arrays.get(id(df))
         if cached is None or cached[0] is not df:
             values = df.to_numpy(dtype=object)
-            cached = self._arrays[id(df)] = (df, values, ~pd.isna(values))
+            cols, rows = np.nonzero(~pd.isna(values).T)
+            cuts = np.searchsorted(cols, np.arange(values.shape[1] + 1))
+            by_column = [rows[cuts[i]:cuts[i + 1]] for i in range(values.shape[1])]
+            cached = self._arrays[id(df)] = (df, values, by_column)
         return cached[1], cached[2]
 
     def public_tables(self) -> dict[str, pd.DataFrame]:
@@ -961,11 +964,11 @@ def revealed_units(gated: GatedRelease) -> np.ndarray:
         plan = gated.plans[name]
         present = gated.values_present(name)[1]
         where = {col: i for i, col in enumerate(df.columns)}
-        for pos in np.flatnonzero(present[:, where[COUNT_COL]]):
+        for pos in present[where[COUNT_COL]]:
             mark(plan.count[pos])
         marked: set[int] = set()  # a list of sources shared by rows is marked once
         for col, cells in plan.stat.items():
-            for pos in np.flatnonzero(present[:, where[col]]):
+            for pos in present[where[col]]:
                 mark(cells[pos])
                 refs = plan.sources[col][pos] if col in plan.sources else ()
                 if id(refs) not in marked:
