@@ -916,17 +916,19 @@ def _derived_table(release: Results, derived: Any, view: ShownView,
         source_measure=derived.source_measure,
     )
     plan = plan_table(release, spec, plans)
-    known = set(st.unit_of) | set(st.difference_of)
     seen: dict[tuple, bool] = {}
+
+    def known(cell: tuple) -> bool:
+        return cell in st.unit_of or cell in st.difference_of
 
     def shown_known(cell: tuple) -> bool:
         try:
             return seen[cell]
         except KeyError:
-            seen[cell] = answer = tr(cell) in known and shown(cell)
+            seen[cell] = answer = known(tr(cell)) and shown(cell)
             return answer
 
-    plan.counts = [st.count(tr(c)) if tr(c) in known else 0 for c in plan.count]
+    plan.counts = [st.count(tr(c)) if known(tr(c)) else 0 for c in plan.count]
     return spec, plan, _render(spec, plan, shown_known)
 
 
