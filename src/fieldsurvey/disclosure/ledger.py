@@ -35,7 +35,13 @@ import numpy as np
 import pandas as pd
 
 from fieldsurvey.disclosure.structure import Universe
-from fieldsurvey.disclosure.suppression import GatedRelease, Joint, alone, revealed_units
+from fieldsurvey.disclosure.suppression import (
+    GatedRelease,
+    Joint,
+    alone,
+    revealed_units,
+    values_present,
+)
 from fieldsurvey.results.cells import Except
 from fieldsurvey.results.tables import COUNT_COL, Results
 
@@ -346,8 +352,10 @@ class Ledger:
         seq = len(store.releases) + 1 if store is not None else self._next_seq()
         release_id = f"{seq:06d}-{_digest(keyset_id, output, command, str(seq))[:8]}"
         text = _CellText(ids)
-        cells = _cell_rows(gated, release, text, keyset_id, release_id)
-        values = _value_rows(gated, text, release_id)
+        # Every shown table read once, for both what it reveals and the values it shows.
+        arrays = {id(df): values_present(df) for df in gated.tables.values()}
+        cells = _cell_rows(gated, release, text, keyset_id, release_id, arrays)
+        values = _value_rows(gated, text, release_id, arrays)
         moments = _moment_rows(gated, text, release_id)
         header = {
             "release_id": release_id, "seq": seq, "output": output, "command": command,
@@ -533,10 +541,10 @@ class _CellText:
 
 
 def _cell_rows(gated: GatedRelease, release: Results, stored: _CellText, keyset_id: str,
-               release_id: str) -> list[dict[str, Any]]:
+               release_id: str, arrays: dict[int, tuple]) -> list[dict[str, Any]]:
     """Every own cell with its status: shown (its value can be read) or withheld."""
     st, tr = gated.structure, gated.translate
-    shown = revealed_units(gated)
+    shown = revealed_units(gated, arrays)
     withheld = np.zeros(st.n_units, dtype=bool)
     withheld[list(gated.reasons)] = True
     rows: dict[str, dict[str, Any]] = {}
@@ -587,7 +595,8 @@ def _moment_rows(gated: GatedRelease, stored: _CellText, release_id: str) -> pd.
     })
 
 
-def _value_rows(gated: GatedRelease, stored: _CellText, release_id: str) -> Any:
+def _value_rows(gated: GatedRelease, stored: _CellText, release_id: str,
+                arrays: dict[int, tuple]) -> Any:
     """Every number shown, one row each, with the cell it rests on (an Arrow table: the store
     takes it as it is)."""
     columns_out: dict[str, list] = {k: [] for k in ("table_name", "row_no", "column_name",
@@ -597,8 +606,7 @@ def _value_rows(gated: GatedRelease, stored: _CellText, release_id: str) -> Any:
     done: dict[int, tuple[list, list, list, list]] = {}
     for name, df in gated.tables.items():
         if id(df) not in done:
-            done[id(df)] = _shown_values(df, *gated.values_present(name), gated.plans[name],
-                                         stored)
+            done[id(df)] = _shown_values(df, *arrays[id(df)], gated.plans[name], stored)
         row_no, column_name, value, cell = done[id(df)]
         # Plain lists, one frame at the end: a frame per column costs more than the values.
         columns_out["table_name"] += [name] * len(row_no)
@@ -621,7 +629,7 @@ def _shown_values(df: pd.DataFrame, values: np.ndarray, present: list[np.ndarray
     """Row numbers, column names, values (as text) and stored cells of a table's shown values.
 
     ``values`` and ``present`` are the table as one object array and, per column, the rows
-    holding a value (:meth:`GatedRelease.values_present`).
+    holding a value (:func:`~fieldsurvey.disclosure.suppression.values_present`).
     """
     row_no: list = []
     column_name: list = []

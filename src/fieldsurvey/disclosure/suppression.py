@@ -107,7 +107,6 @@ class GatedRelease:
     moments_withheld: set[tuple] = field(default_factory=set)
     #: Names under which a table judged once is shown again (:attr:`Results.aliases`).
     aliases: dict[str, str] = field(default_factory=dict)
-    _arrays: dict[int, tuple] = field(default_factory=dict, repr=False, compare=False)
 
     def own_tables(self) -> dict[str, pd.DataFrame]:
         """The tables, each judged table once (an alias left as it came from the gate is
@@ -117,22 +116,6 @@ class GatedRelease:
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
-
-    def values_present(self, name: str) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Table ``name`` as one object array, and per column the rows holding a value.
-
-        Worked out once per table: the audit's marking and the ledger both read every shown
-        value, and reading wide tables column by column costs more than the values.
-        """
-        df = self.tables[name]
-        cached = self._arrays.get(id(df))
-        if cached is None or cached[0] is not df:
-            values = df.to_numpy(dtype=object)
-            cols, rows = np.nonzero(~pd.isna(values).T)
-            cuts = np.searchsorted(cols, np.arange(values.shape[1] + 1))
-            by_column = [rows[cuts[i]:cuts[i + 1]] for i in range(values.shape[1])]
-            cached = self._arrays[id(df)] = (df, values, by_column)
-        return cached[1], cached[2]
 
     def public_tables(self) -> dict[str, pd.DataFrame]:
         """The tables as they may be shown (copies)."""
@@ -947,8 +930,25 @@ def _shared_lists(refs: list) -> list[list]:
     return out
 
 
-def revealed_units(gated: GatedRelease) -> np.ndarray:
-    """Units whose values the gated tables (as they stand now) let a reader work out."""
+def values_present(df: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]]:
+    """``df`` as one object array, and per column the rows holding a value (not withheld).
+
+    Reading a wide table column by column costs more than its values: the audit's marking
+    and the ledger read every shown value from this instead.
+    """
+    values = df.to_numpy(dtype=object)
+    cols, rows = np.nonzero(~pd.isna(values).T)
+    cuts = np.searchsorted(cols, np.arange(values.shape[1] + 1))
+    return values, [rows[cuts[i]:cuts[i + 1]] for i in range(values.shape[1])]
+
+
+def revealed_units(gated: GatedRelease, arrays: Mapping[int, tuple] | None = None
+                   ) -> np.ndarray:
+    """Units whose values the gated tables (as they stand now) let a reader work out.
+
+    ``arrays`` may hold :func:`values_present` of the tables by ``id`` (worked out once by
+    a caller that reads them again).
+    """
     st, tr = gated.structure, gated.translate
     out = np.zeros(st.n_units, dtype=bool)
 
@@ -964,7 +964,7 @@ def revealed_units(gated: GatedRelease) -> np.ndarray:
 
     for name, df in gated.own_tables().items():
         plan = gated.plans[name]
-        present = gated.values_present(name)[1]
+        present = (arrays[id(df)] if arrays is not None else values_present(df))[1]
         where = {col: i for i, col in enumerate(df.columns)}
         for pos in present[where[COUNT_COL]]:
             mark(plan.count[pos])
