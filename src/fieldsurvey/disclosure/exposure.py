@@ -115,6 +115,11 @@ def swap_protected(hidden_rows: sparse.csr_matrix, pub: sparse.csr_matrix,
 WITNESS_ROUNDS = 12
 #: Neighbourhoods of more atoms than this are left to the check on the whole system.
 LOCAL_LIMIT = 600
+#: Systems of fewer atoms skip the neighbourhood check: their whole-system programmes
+#: (warm-started primal simplex) cost less than a small programme per cell. Measured on
+#: every report of a study gated as one release: 25 organisations (1,100 atoms) 7.8 -> 1.8 s,
+#: 100 organisations (4,115 atoms) 11.5 -> 5.0 s of complementary suppression.
+LOCAL_FROM = 5000
 
 
 def _small_lp(a: sparse.csr_matrix, b: np.ndarray, c: np.ndarray) -> float | None:
@@ -370,7 +375,8 @@ def find_exposures(
         # protected even against an attacker who knows everyone outside their neighbourhood,
         # need no check on the whole system.
         hid_idx = hid_idx[~swap_protected(rows[hid_idx], pub, atom_values, min_cell)]
-        hid_idx = hid_idx[~local_protected(rows[hid_idx], pub, atom_values, min_cell)]
+        if rows.shape[1] >= LOCAL_FROM:
+            hid_idx = hid_idx[~local_protected(rows[hid_idx], pub, atom_values, min_cell)]
         if hid_idx.size == 0:
             return []
     known, fixer = _peel(pub, atom_values)
