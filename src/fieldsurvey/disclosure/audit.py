@@ -9,7 +9,7 @@ import pandas as pd
 
 from fieldsurvey._blas import on_one_blas_thread
 from fieldsurvey.disclosure.exposure import find_exposures
-from fieldsurvey.disclosure.suppression import GatedRelease, revealed_units
+from fieldsurvey.disclosure.suppression import GatedRelease, revealed_units, values_present
 from fieldsurvey.results.tables import COUNT_COL
 
 _COLUMNS = ["table", "row", "cell", "quantity", "problem", "lo", "hi"]
@@ -69,11 +69,17 @@ def audit(gated: GatedRelease) -> AuditResult:
 
     where: dict[int, tuple[str, int]] = {}
     seen: set[tuple] = set()
+    # Each table read once (one array, rows holding values per column), here and for what
+    # the tables reveal: selecting columns per table cost more than the checks.
+    arrays = {id(df): values_present(df) for df in gated.own_tables().values()}
     for name, df in gated.own_tables().items():
         plan, spec = gated.plans[name], gated.specs[name]
         sup = df["suppressed"].to_numpy(dtype=bool)
         columns = [COUNT_COL, *spec.stats]
-        present = df[columns].notna().to_numpy()  # one mask per table, not a call per value
+        position = {column: i for i, column in enumerate(df.columns)}
+        present = np.zeros((len(df), len(columns)), dtype=bool)
+        for j, column in enumerate(columns):
+            present[arrays[id(df)][1][position[column]], j] = True
         for pos in np.flatnonzero(sup & present.any(axis=1)):
             leaked = [c for c, here in zip(columns, present[pos], strict=True) if here]
             u = st.units_of(tr(plan.count[pos]))[0]
@@ -84,7 +90,7 @@ def audit(gated: GatedRelease) -> AuditResult:
             seen.add(cell)
             for u in st.units_of(tr(cell)):
                 where.setdefault(int(u), (name, pos))
-    shown_now = revealed_units(gated)
+    shown_now = revealed_units(gated, arrays)
     public = shown_now | gated.public
     for u in np.flatnonzero(shown_now & gated.protected):
         table, row = where.get(int(u), ("", -1))

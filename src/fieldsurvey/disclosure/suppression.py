@@ -198,8 +198,13 @@ def _source_cell(release: Results, plans: dict[str, TablePlan], ref: Source,
     return with_measure(cell, measure, order)
 
 
-def plan_table(release: Results, spec: TableSpec, plans: dict[str, TablePlan]) -> TablePlan:
-    """The cells of a table's rows, statistics and sources (canonical over the release)."""
+def plan_table(release: Results, spec: TableSpec, plans: dict[str, TablePlan],
+               memo: dict[tuple, tuple] | None = None) -> TablePlan:
+    """The cells of a table's rows, statistics and sources (canonical over the release).
+
+    ``memo`` keeps the cells of sources already planned, shared by the tables of one gate
+    (every organisation's report rests on the same organisations' cells).
+    """
     order = release.all_dims
     count = [canonical(definition, order) for definition in spec.definitions()]
     stat: dict[str, list[tuple]] = {}
@@ -216,7 +221,7 @@ def plan_table(release: Results, spec: TableSpec, plans: dict[str, TablePlan]) -
     sources: dict[str, list[list[tuple]]] = {}
     if spec.sources is not None:
         # Rows of a ranking rest on every organisation: the same few sources over and over.
-        memo: dict[tuple, tuple] = {}
+        memo = {} if memo is None else memo
 
         def source(ref: Source, measure: str | None) -> tuple:
             try:
@@ -649,8 +654,9 @@ def gate(
     if ledger is not None and (found := ledger.find_parts(fingerprint)) is not None:
         return _reuse(release, policy, ledger, found)
     plans: dict[str, TablePlan] = {}
+    sources: dict[tuple, tuple] = {}
     for name, spec in release.tables.items():
-        plans[name] = plan_table(release, spec, plans)
+        plans[name] = plan_table(release, spec, plans, sources)
     joint = ledger.joint(release) if ledger is not None else alone(release)
     tr = joint.translate
     # A file's tallies list every combination it holds: the ones it leaves out are empty, and
@@ -691,7 +697,8 @@ def gate(
     for name, derived in release.derived.items():
         view = ShownView(tables, release, lambda c, m: _known_and_shown(st, tr, c, m, release,
                                                                           value_shown))
-        spec, plan, table = _derived_table(release, derived, view, plans, st, tr, value_shown)
+        spec, plan, table = _derived_table(release, derived, view, plans, st, tr, value_shown,
+                                           sources)
         specs[name], plans[name], tables[name] = spec, plan, table
     gated = GatedRelease(
         tables=tables,
@@ -887,7 +894,8 @@ def _render(spec: TableSpec, plan: TablePlan, shown: Any, value_shown: Any = Non
 
 
 def _derived_table(release: Results, derived: Any, view: ShownView,
-                   plans: dict[str, TablePlan], st: Structure, tr: Any, shown: Any
+                   plans: dict[str, TablePlan], st: Structure, tr: Any, shown: Any,
+                   memo: dict[tuple, tuple] | None = None
                    ) -> tuple[TableSpec, TablePlan, pd.DataFrame]:
     cells, refs = derived.compute(view)
     # A model that could not describe a row leaves its statistics missing (withheld).
@@ -898,7 +906,7 @@ def _derived_table(release: Results, derived: Any, view: ShownView,
         labels=derived.labels, sources=_shared_lists(refs),
         source_measure=derived.source_measure,
     )
-    plan = plan_table(release, spec, plans)
+    plan = plan_table(release, spec, plans, memo)
     seen: dict[tuple, bool] = {}
 
     def known(cell: tuple) -> bool:
