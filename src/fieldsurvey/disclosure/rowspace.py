@@ -126,6 +126,12 @@ class RowSpace:
         rows_order = np.argsort(row_block, kind="stable")
         sorted_rows = row_block[rows_order]
         a_perm = a[:, self.perm].tocsr()
+        # Rows in block order: a block's rows are then one run of the CSR arrays, and their
+        # entries all fall in the block's columns. Its dense matrix is filled straight from
+        # them (slicing a sparse matrix per block cost more than the factorisations).
+        by_block = a_perm[rows_order].tocsr()
+        by_block.sum_duplicates()
+        indptr, indices, data = by_block.indptr, by_block.indices, by_block.data
         self.blocks = []
         for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
             if stop <= start:
@@ -133,7 +139,11 @@ class RowSpace:
             lab = sorted_labels[start]
             lo, hi = np.searchsorted(sorted_rows, [lab, lab + 1])
             rows = rows_order[lo:hi]
-            u, s, vt = _svd(a_perm[rows][:, start:stop].toarray())
+            dense = np.zeros((hi - lo, stop - start))
+            run = slice(indptr[lo], indptr[hi])
+            dense[np.repeat(np.arange(hi - lo), np.diff(indptr[lo:hi + 1])),
+                  indices[run] - start] = data[run]
+            u, s, vt = _svd(dense)
             if s.size:
                 self.blocks.append((rows, slice(start, stop), u, s, vt))
         self.g = a_perm[glob].toarray().T  # (k, g), atoms in block order
