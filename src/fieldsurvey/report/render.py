@@ -10,7 +10,8 @@ Two engines read the same document:
   ``--standalone --embed-resources``, DOCX, and typst source compiled to PDF by the ``typst``
   wheel. The typst/HTML options of ``reports/_quarto.yml`` are passed as pandoc metadata, and
   ``reports/fig-alt.lua`` gives images the ``fig-alt`` text as their alt attribute, so both
-  engines lay reports out alike.
+  engines lay reports out alike. One pandoc run reads the markdown once and writes every
+  format (the Lua filter writes those besides the run's own output).
 
 Outputs carry no wall-clock time: ``SOURCE_DATE_EPOCH`` (from the environment, else the
 document's ``date``, else 0) is set for every subprocess and used as the PDF timestamp, and
@@ -20,6 +21,7 @@ typst sees only the fonts bundled with typst and matplotlib, never system fonts.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shlex
 import shutil
@@ -54,6 +56,8 @@ _QUARTO_ONLY = {"embed-resources", "css", "reference-doc", "toc", "toc-title", "
 # in the PDF. With a width no table reaches, every table gets automatic column widths: typst
 # sizes columns to their content and wraps only text cells.
 _READER_COLUMNS = "--columns=100000"
+# Environment variable naming the formats reports/fig-alt.lua writes besides pandoc's output.
+SIDE_OUTPUTS = "FIELDSURVEY_SIDE_OUTPUTS"
 
 Engine = Literal["auto", "quarto", "pandoc"]
 
@@ -224,30 +228,17 @@ def render_report(
 # --------------------------------------------------------------------------------------------
 
 
-def _pandoc_read_command(document: Path, output: Path) -> list[str]:
-    """Markdown -> pandoc's JSON syntax tree, read once and written to every format."""
-    return [
+def _pandoc_command(document: Path, fmt: str, output: Path, metadata_file: Path | None
+                    ) -> list[str]:
+    """One pandoc run: the markdown ``document`` to ``fmt`` (the formats named in
+    ``FIELDSURVEY_SIDE_OUTPUTS`` are written by ``reports/fig-alt.lua`` in the same run)."""
+    reports = data_dir("reports")
+    command = [
         _pandoc_path(),
         str(document),
         "--from=markdown",
         "--fail-if-warnings",
-        _READER_COLUMNS,
-        "--to=json",
-        f"--output={output}",
-    ]
-
-
-def _pandoc_command(
-    source: Path, document: Path, fmt: str, output: str, metadata_file: Path | None
-) -> list[str]:
-    """One writer run: the syntax tree ``source`` (JSON) of ``document`` to ``fmt``."""
-    reports = data_dir("reports")
-    command = [
-        _pandoc_path(),
-        str(source),
-        "--from=json",
-        "--fail-if-warnings",
-        _READER_COLUMNS,  # also the writer's line width: the same text as one markdown run
+        _READER_COLUMNS,  # also the writers' line width
         f"--resource-path={document.parent}",
         f"--lua-filter={reports / 'fig-alt.lua'}",
     ]
@@ -259,8 +250,10 @@ def _pandoc_command(
         if html.get("css"):
             command.append(f"--css={reports / html['css']}")
         if html.get("toc"):
+            # The title as a template variable, not metadata: the formats written alongside
+            # from the same syntax tree must not see it.
             command += ["--toc", f"--toc-depth={html.get('toc-depth', 2)}",
-                        f"--metadata=toc-title:{html.get('toc-title', 'Contents')}"]
+                        f"--variable=toc-title:{html.get('toc-title', 'Contents')}"]
     elif fmt == "docx":
         command += ["--to=docx"]
     elif fmt == "typst":
@@ -281,21 +274,13 @@ def _metadata_for(fmt: str, folder: Path) -> Path | None:
     return path
 
 
-def _run_pandoc(commands: list[list[str]], document: Path, env: dict[str, str]) -> None:
-    """Run independent pandoc commands together; raise the first failure's RenderError."""
-    processes = [
-        subprocess.Popen(command, cwd=document.parent, env=env, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE)
-        for command in commands
-    ]
-    failure: RenderError | None = None
-    for command, process in zip(commands, processes, strict=True):
-        _, stderr = process.communicate()
-        if process.returncode != 0 and failure is None:
-            failure = RenderError("pandoc", command, stderr.decode("utf-8", "replace"),
-                                  process.returncode, document)
-    if failure is not None:
-        raise failure
+def _run_pandoc(command: list[str], document: Path, env: dict[str, str]) -> None:
+    """Run pandoc; a failure (or, with --fail-if-warnings, a warning) raises RenderError."""
+    result = subprocess.run(command, cwd=document.parent, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, check=False)
+    if result.returncode != 0:
+        raise RenderError("pandoc", command, result.stderr.decode("utf-8", "replace"),
+                          result.returncode, document)
 
 
 @timed("pandoc")
@@ -304,25 +289,33 @@ def _render_pandoc(document: Path, formats: list[str], target: Path, epoch: int)
     outputs: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="fieldsurvey-report-") as tmp:
         work = Path(tmp)
-        # Reading the markdown (its pipe tables above all) is most of pandoc's time: read it
-        # once into pandoc's JSON syntax tree and write every format from that.
-        tree = work / f"{document.stem}.json"
-        _run_pandoc([_pandoc_read_command(document, tree)], document, env)
-        commands = []
-        for fmt in formats:
-            pandoc_fmt = "typst" if fmt == "pdf" else fmt
-            # Write into the private folder first so a failed run never leaves half a file;
-            # the PDF goes via typst source.
-            staged = work / f"{document.stem}.{'typ' if fmt == 'pdf' else fmt}"
-            commands.append(_pandoc_command(tree, document, pandoc_fmt, str(staged),
-                                            _metadata_for(pandoc_fmt, work)))
-        _run_pandoc(commands, document, env)  # the writers are independent: run together
+        # Write into the private folder first so a failed run never leaves half a file; the
+        # PDF goes via typst source.
+        writer = {fmt: "typst" if fmt == "pdf" else fmt for fmt in formats}
+        staged = {fmt: work / f"{document.stem}.{'typ' if fmt == 'pdf' else fmt}"
+                  for fmt in formats}
+        # Reading the markdown is most of pandoc's time: one run reads it once and writes
+        # every format. The run's own output is HTML when asked for (it needs options only
+        # the command line has: --embed-resources, --css, --toc), else DOCX, else typst (a
+        # metadata file on the command line would reach every format); the Lua filter writes
+        # the others from the same syntax tree.
+        main, *others = sorted(formats, key=("html", "docx", "pdf").index)
+        sides = []
+        for fmt in others:
+            side = {"format": writer[fmt], "output": str(staged[fmt])}
+            metadata = _metadata_for(writer[fmt], work)
+            if metadata is not None:
+                side["metadata"] = str(metadata)
+            sides.append(side)
+        env[SIDE_OUTPUTS] = json.dumps(sides)
+        _run_pandoc(_pandoc_command(document, writer[main], staged[main],
+                                    _metadata_for(writer[main], work)), document, env)
         for fmt in formats:
             final = target / f"{document.stem}.{fmt}"
             if fmt == "pdf":
-                final.write_bytes(_compile_typst(work / f"{document.stem}.typ", document, epoch))
+                final.write_bytes(_compile_typst(staged[fmt], document, epoch))
             else:
-                shutil.move(work / final.name, final)
+                shutil.move(staged[fmt], final)
             outputs[fmt] = final
     return outputs
 
