@@ -7,6 +7,8 @@
 -- DOCX writer as the picture description. Pandoc's typst writer drops image descriptions, so
 -- for typst the whole figure is written as raw typst with image(..., alt: "...").
 --
+-- HTML images are embedded as data URIs (see src/fieldsurvey/report/html_embed.py).
+--
 -- Reading the markdown (its pipe tables above all) is most of pandoc's time, so one pandoc
 -- run writes every format: the run's own output (HTML, which needs the command line's
 -- --embed-resources, --css and --toc) and, from the same syntax tree before any
@@ -32,6 +34,28 @@ local function html_attribute(text)
   return (text:gsub("&", "&amp;"):gsub('"', "&quot;"):gsub("<", "&lt;"):gsub(">", "&gt;"))
 end
 
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+local function base64(data)
+  local out = {}
+  for i = 1, #data, 3 do
+    local a, b, c = data:byte(i, i + 2)
+    local n = a * 65536 + (b or 0) * 256 + (c or 0)
+    local d1, d2 = n // 262144 % 64 + 1, n // 4096 % 64 + 1
+    local d3, d4 = n // 64 % 64 + 1, n % 64 + 1
+    out[#out + 1] = B64:sub(d1, d1) .. B64:sub(d2, d2)
+      .. (b and B64:sub(d3, d3) or "=") .. (c and B64:sub(d4, d4) or "=")
+  end
+  return table.concat(out)
+end
+
+-- HTML is self-contained: images are embedded as data URIs here, as pandoc's
+-- --embed-resources writes them, which saves pandoc parsing its whole HTML output again.
+local function data_uri(src)
+  local mime, contents = pandoc.mediabag.fetch(src)
+  return "data:" .. mime .. ";base64," .. base64(contents)
+end
+
 -- HTML shows the sharp SVG twin of a PNG figure (fieldsurvey writes both); PDF and DOCX keep
 -- the PNG. The img tag is written by hand so that it keeps a real alt attribute.
 local function svg_image(img, alt)
@@ -47,8 +71,9 @@ local function svg_image(img, alt)
   if not found then
     return nil
   end
-  return pandoc.RawInline("html", '<img src="' .. html_attribute(svg) .. '" alt="'
-    .. html_attribute(alt) .. '" />')
+  local label = html_attribute(alt)
+  return pandoc.RawInline("html", '<img role="img" aria-label="' .. label .. '" src="'
+    .. data_uri(svg) .. '" alt="' .. label .. '" />')
 end
 
 local function typst_figure(fig)
@@ -72,16 +97,22 @@ end
 -- The filter for one output format: images take their fig-alt text (inlines are visited
 -- before blocks, so a typst figure sees its image's alt text).
 local function filter_for(format)
+  local html = format:match("html")
   local filter = {}
   function filter.Image(img)
     local alt = img.attributes["fig-alt"]
-    if alt == nil then
+    if alt ~= nil then
+      img.attributes["fig-alt"] = nil
+      img.caption = pandoc.Inlines(alt)
+      local svg = html and svg_image(img, alt)
+      if svg then
+        return svg
+      end
+    elseif not html then
       return nil
     end
-    img.attributes["fig-alt"] = nil
-    img.caption = pandoc.Inlines(alt)
-    if format:match("html") then
-      return svg_image(img, alt) or img
+    if html and not img.src:match("^data:") then
+      img.src = data_uri(img.src)
     end
     return img
   end

@@ -6,9 +6,9 @@ Two engines read the same document:
   figures into a private working folder (Quarto writes intermediate ``*_files`` folders next to
   the input, which collide when reports share a folder) and rendered with ``quarto render
   --to html|typst|docx``; options come from ``reports/_quarto.yml``.
-* ``pandoc`` - the pandoc binary from the pypandoc-binary wheel: HTML with
-  ``--standalone --embed-resources``, DOCX, and typst source compiled to PDF by the ``typst``
-  wheel. The typst/HTML options of ``reports/_quarto.yml`` are passed as pandoc metadata, and
+* ``pandoc`` - the pandoc binary from the pypandoc-binary wheel: self-contained HTML (figures
+  and stylesheet embedded as ``--embed-resources`` embeds them, see :mod:`.html_embed`), DOCX,
+  and typst source compiled to PDF by the ``typst`` wheel. The typst/HTML options of ``reports/_quarto.yml`` are passed as pandoc metadata, and
   ``reports/fig-alt.lua`` gives images the ``fig-alt`` text as their alt attribute, so both
   engines lay reports out alike. One pandoc run reads the markdown once and writes every
   format (the Lua filter writes those besides the run's own output).
@@ -35,6 +35,7 @@ from typing import Literal
 import yaml
 
 from fieldsurvey.errors import FieldsurveyError
+from fieldsurvey.report.html_embed import embed_stylesheet, links_local_files
 from fieldsurvey.report.timing import timed
 from fieldsurvey.resources import data_dir
 
@@ -228,10 +229,11 @@ def render_report(
 # --------------------------------------------------------------------------------------------
 
 
-def _pandoc_command(document: Path, fmt: str, output: Path, metadata_file: Path | None
-                    ) -> list[str]:
+def _pandoc_command(document: Path, fmt: str, output: Path, metadata_file: Path | None,
+                    *, embed: bool = True) -> list[str]:
     """One pandoc run: the markdown ``document`` to ``fmt`` (the formats named in
-    ``FIELDSURVEY_SIDE_OUTPUTS`` are written by ``reports/fig-alt.lua`` in the same run)."""
+    ``FIELDSURVEY_SIDE_OUTPUTS`` are written by ``reports/fig-alt.lua`` in the same run).
+    ``embed=False``: HTML without pandoc's embedding pass (see :mod:`.html_embed`)."""
     reports = data_dir("reports")
     command = [
         _pandoc_path(),
@@ -245,10 +247,13 @@ def _pandoc_command(document: Path, fmt: str, output: Path, metadata_file: Path 
     if metadata_file is not None:
         command.append(f"--metadata-file={metadata_file}")
     if fmt == "html":
-        command += ["--to=html5", "--standalone", "--embed-resources"]
+        command += ["--to=html5", "--standalone"]
+        stylesheet = _stylesheet()
+        if embed:
+            command.append("--embed-resources")
+            if stylesheet is not None:
+                command.append(f"--css={stylesheet}")
         html = _quarto_options().get("html", {})
-        if html.get("css"):
-            command.append(f"--css={reports / html['css']}")
         if html.get("toc"):
             # The title as a template variable, not metadata: the formats written alongside
             # from the same syntax tree must not see it.
@@ -260,6 +265,26 @@ def _pandoc_command(document: Path, fmt: str, output: Path, metadata_file: Path 
         command += ["--to=typst", "--standalone"]
     command.append(f"--output={output}")
     return command
+
+
+def _stylesheet() -> Path | None:
+    css = _quarto_options().get("html", {}).get("css")
+    return data_dir("reports") / css if css else None
+
+
+def _write_html(document: Path, output: Path, metadata_file: Path | None,
+                env: dict[str, str]) -> None:
+    """The HTML (and the formats written alongside): figures embedded by the Lua filter, the
+    stylesheet here; pandoc's own embedding pass only for a page that needs it."""
+    _run_pandoc(_pandoc_command(document, "html", output, metadata_file, embed=False),
+                document, env)
+    stylesheet = _stylesheet()
+    html = embed_stylesheet(output.read_text(encoding="utf-8"), _pandoc_path(), stylesheet)
+    if html is None or links_local_files(html):
+        env = {**env, SIDE_OUTPUTS: "[]"}  # the other formats are written already
+        _run_pandoc(_pandoc_command(document, "html", output, metadata_file), document, env)
+    else:
+        output.write_text(html, encoding="utf-8")
 
 
 def _metadata_for(fmt: str, folder: Path) -> Path | None:
@@ -308,8 +333,12 @@ def _render_pandoc(document: Path, formats: list[str], target: Path, epoch: int)
                 side["metadata"] = str(metadata)
             sides.append(side)
         env[SIDE_OUTPUTS] = json.dumps(sides)
-        _run_pandoc(_pandoc_command(document, writer[main], staged[main],
-                                    _metadata_for(writer[main], work)), document, env)
+        metadata = _metadata_for(writer[main], work)
+        if main == "html":
+            _write_html(document, staged[main], metadata, env)
+        else:
+            _run_pandoc(_pandoc_command(document, writer[main], staged[main], metadata),
+                        document, env)
         for fmt in formats:
             final = target / f"{document.stem}.{fmt}"
             if fmt == "pdf":
