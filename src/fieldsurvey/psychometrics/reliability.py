@@ -359,7 +359,8 @@ def reverse_keyed(
     ValueError
         When a value is not a number or lies outside the declared bounds; names column and row.
     """
-    if all(isinstance(t, np.dtype) and t.kind in "fiu" for t in items.dtypes):
+    if all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)
+           for t in items.dtypes):
         return _reverse_keyed_array(items, instrument)
     out = {}
     flipped: list[str] = []
@@ -395,12 +396,12 @@ def reverse_keyed(
 
 def _reverse_keyed_array(items: pd.DataFrame, instrument: Instrument
                          ) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    """:func:`reverse_keyed` of numpy-typed numeric answers, keyed as one array.
+    """:func:`reverse_keyed` of numeric answers (numpy or nullable dtypes), keyed as one array.
 
     A report keys every organisation's answers to every scale: per-column pandas operations
     were most of its reliability time. Same checks in the same order, same result.
     """
-    x = items.to_numpy(dtype=np.float64)
+    x = items.to_numpy(dtype=np.float64, na_value=np.nan)
     scales = [instrument.response_scale_of(str(c)) for c in items.columns]
     flipped = [str(c) for c in items.columns if instrument.item(str(c)).reverse]
     unchanged = all(t == np.float64 for t in items.dtypes) and not any(
