@@ -475,16 +475,29 @@ def _position(ctx: ReportContext, results: Results) -> None:
     row: dict[str, Any] = dict(unit)
     stats: dict[str, str] = {}
     measure: dict[str, str] = {}
-    mine = bench[bench["org"].astype(str) == ctx.org] if bench is not None else pd.DataFrame()
+    # The study's benchmark split by organisation and scale once, not filtered per report.
+    by_org = ctx.models.get("benchmark:rows", (), lambda: _benchmark_rows(bench))
+    mine = by_org.get(ctx.org, {}) if by_org is not None else {}
     for s in ctx.wellbeing:
-        values = mine[mine["scale"] == s]
+        values = mine.get(s)
         for k in ("diff", "diff_ci_low", "diff_ci_high", "p", "ci_low", "ci_high"):
-            row[f"{s}_{k}"] = float(values[k].iat[0]) if len(values) else np.nan
+            row[f"{s}_{k}"] = float(values[k]) if values is not None else np.nan
             stats[f"{s}_{k}"] = "other"
             measure[f"{s}_{k}"] = s
     sources = [[unit, {"org": Except(ctx.org), "wave": ctx.latest}]]
     results.add_table("position", _object_dims(pd.DataFrame([row]), list(unit)), stats,
                       sources=sources, source_measure=measure)
+
+
+def _benchmark_rows(bench: pd.DataFrame | None) -> dict[str, dict[str, dict[str, Any]]]:
+    """Organisation -> scale -> the benchmark's first row for them (column -> value)."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    if bench is None:
+        return out
+    for org, scale, record in zip(bench["org"].astype(str), bench["scale"],
+                                  bench.to_dict("records"), strict=True):
+        out.setdefault(org, {}).setdefault(scale, record)
+    return out
 
 
 def _position_model(ctx: ReportContext, results: Results) -> None:
