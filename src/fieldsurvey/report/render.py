@@ -8,10 +8,11 @@ Two engines read the same document:
   --to html|typst|docx``; options come from ``reports/_quarto.yml``.
 * ``pandoc`` - the pandoc binary from the pypandoc-binary wheel: self-contained HTML (figures
   and stylesheet embedded as ``--embed-resources`` embeds them, see :mod:`.html_embed`), DOCX,
-  and typst source compiled to PDF by the ``typst`` wheel. The typst/HTML options of ``reports/_quarto.yml`` are passed as pandoc metadata, and
-  ``reports/fig-alt.lua`` gives images the ``fig-alt`` text as their alt attribute, so both
-  engines lay reports out alike. One pandoc run reads the markdown once and writes every
-  format (the Lua filter writes those besides the run's own output).
+  and typst source compiled to PDF by the ``typst`` wheel. The typst/HTML options of
+  ``reports/_quarto.yml`` are passed as pandoc metadata, and ``reports/fig-alt.lua`` gives
+  images the ``fig-alt`` text as their alt attribute, so both engines lay reports out alike.
+  One pandoc run reads the markdown once and writes every format (the Lua filter writes those
+  besides the run's own output).
 
 Outputs carry no wall-clock time: ``SOURCE_DATE_EPOCH`` (from the environment, else the
 document's ``date``, else 0) is set for every subprocess and used as the PDF timestamp, and
