@@ -359,6 +359,29 @@ def test_html_linking_other_files_is_embedded_by_pandoc(tmp_path):
     assert 'src="figures/' not in text and text.count('src="data:image/') == 2
 
 
+READER_TEXTS = [
+    # every trigger: its extensions stay on
+    "H~2~O and ~~gone~~", "x^2^ and a note^[here]", "costs $12 and $x$", "\\emph{a}",
+    "see @doe2020 and (@) one", "hi :smile:", "<span>a</span> [b]{.c} `d`{=html}",
+    "*[HTML]: Hyper Text",
+    # near misses: read alike with the extensions off
+    "Ratio: 3:1, p < .001 [a] {b} { = } * [x] 5% of 12 | not a table",
+    "Burnout: *withheld*; wave 2 minus wave 1, in points (+3*).",
+]
+
+
+@pytest.mark.parametrize("text", READER_TEXTS)
+def test_reader_without_untriggered_extensions_reads_alike(text):
+    """Extensions switched off for a text that cannot trigger them change nothing."""
+    from fieldsurvey.report.render import _pandoc_path, reader_format
+
+    def tree(fmt):
+        return subprocess.run([_pandoc_path(), f"--from={fmt}", "--to=json"], input=text,
+                              capture_output=True, text=True, check=True).stdout
+
+    assert tree(reader_format(text)) == tree("markdown")
+
+
 def test_pandoc_failure_names_engine_command_and_stderr(tmp_path):
     document = tmp_path / "broken.qmd"
     document.write_text(
