@@ -332,6 +332,56 @@ def test_rendering_is_byte_identical(example, tmp_path):
         assert again[fmt].read_bytes() == outputs[fmt].read_bytes(), fmt
 
 
+def test_html_is_the_page_pandoc_embeds_itself(example, tmp_path):
+    """The stylesheet is embedded without pandoc's second pass over the page: the same bytes
+    as pandoc's own --embed-resources --css (figures are embedded by the Lua filter)."""
+    from fieldsurvey.report.render import SIDE_OUTPUTS, _pandoc_command
+
+    document, outputs = example
+    html = outputs["html"].read_text(encoding="utf-8")
+    assert "<link" not in html and 'src="data:image/svg+xml;base64,' in html
+    command = _pandoc_command(document, "html", tmp_path / "embedded.html", None, embed=True)
+    env = {**os.environ, SIDE_OUTPUTS: "[]", "SOURCE_DATE_EPOCH": "1772323200"}
+    subprocess.run(command, cwd=document.parent, env=env, check=True)
+    assert (tmp_path / "embedded.html").read_text(encoding="utf-8") == html
+
+
+def test_html_linking_other_files_is_embedded_by_pandoc(tmp_path):
+    """A page that still links a local file (raw HTML here) gets pandoc's embedding pass."""
+    doc = ReportDocument("R", date="2026-01-01").figure(
+        band_stack_bars(BAND_SHARES, tmp_path / "figures" / "bands.png")
+    )
+    document = doc.write(tmp_path / "acme.qmd")
+    with document.open("a", encoding="utf-8") as out:
+        out.write('\n<img src="figures/bands.png" alt="raw" />\n')
+    html = render_report(document, formats=("html",), engine="pandoc")["html"]
+    text = html.read_text(encoding="utf-8")
+    assert 'src="figures/' not in text and text.count('src="data:image/') == 2
+
+
+READER_TEXTS = [
+    # every trigger: its extensions stay on
+    "H~2~O and ~~gone~~", "x^2^ and a note^[here]", "costs $12 and $x$", "\\emph{a}",
+    "see @doe2020 and (@) one", "hi :smile:", "<span>a</span> [b]{.c} `d`{=html}",
+    "*[HTML]: Hyper Text",
+    # near misses: read alike with the extensions off
+    "Ratio: 3:1, p < .001 [a] {b} { = } * [x] 5% of 12 | not a table",
+    "Burnout: *withheld*; wave 2 minus wave 1, in points (+3*).",
+]
+
+
+@pytest.mark.parametrize("text", READER_TEXTS)
+def test_reader_without_untriggered_extensions_reads_alike(text):
+    """Extensions switched off for a text that cannot trigger them change nothing."""
+    from fieldsurvey.report.render import _pandoc_path, reader_format
+
+    def tree(fmt):
+        return subprocess.run([_pandoc_path(), f"--from={fmt}", "--to=json"], input=text,
+                              capture_output=True, text=True, check=True).stdout
+
+    assert tree(reader_format(text)) == tree("markdown")
+
+
 def test_pandoc_failure_names_engine_command_and_stderr(tmp_path):
     document = tmp_path / "broken.qmd"
     document.write_text(
@@ -342,7 +392,7 @@ def test_pandoc_failure_names_engine_command_and_stderr(tmp_path):
         render_report(document, formats=("html",), engine="pandoc")
     message = str(caught.value)
     assert message.startswith("pandoc failed rendering")
-    assert "--embed-resources" in message and "missing.png" in message
+    assert "--to=html5" in message and "missing.png" in message  # the command, the stderr
     assert not (tmp_path / "broken.html").exists()
 
 

@@ -261,7 +261,9 @@ def _living_wage(ctx: OrganisationContext, results: Results) -> None:
     comparison = ctx.inputs.comparison
     if comparison is None:
         return
-    shares = share_below_reference(comparison.assign(org=comparison["org"].astype(str)))
+    # The study's shares, the same in every report: made once, each report takes its rows.
+    shares = ctx.inputs.memo(("living_wage",), lambda: share_below_reference(
+        comparison.assign(org=comparison["org"].astype(str))))
     field_row = shares[shares["org"].isna()]
     rows = pd.concat([ctx.orgs(shares[shares["org"].notna()]), field_row], ignore_index=True)
     table = rows.drop(columns=["staff"])

@@ -79,12 +79,15 @@ def minres_one_factor(corr: np.ndarray | pd.DataFrame) -> np.ndarray:
 
     start = _start_loadings(r)
     bound = np.sqrt(1.0 - _MIN_UNIQUENESS)
+    # The exact trust-region solver (an SVD of the small k(k-1)/2 x k Jacobian per step): on
+    # scales of 6-17 items about 6x faster than lsmr (3 vs 21 ms), and its solutions reach an
+    # equal or lower criterion (lsmr stopped up to 1e-6 short in the loadings, 3e-8 in omega).
     fit = optimize.least_squares(
         residuals,
         np.clip(start, -bound + 1e-9, bound - 1e-9),
         jac=jacobian,
         bounds=(-bound, bound),
-        tr_solver="lsmr",
+        tr_solver="exact",
         xtol=1e-14,
         ftol=1e-14,
         gtol=1e-14,

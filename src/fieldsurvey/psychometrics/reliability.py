@@ -359,6 +359,9 @@ def reverse_keyed(
     ValueError
         When a value is not a number or lies outside the declared bounds; names column and row.
     """
+    if all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)
+           for t in items.dtypes):
+        return _reverse_keyed_array(items, instrument)
     out = {}
     flipped: list[str] = []
     # Float answers with no missing code and no reversed item are returned as they came (no
@@ -389,6 +392,44 @@ def reverse_keyed(
     if unchanged and not flipped:
         return items, ()
     return pd.DataFrame(out, index=items.index), tuple(flipped)
+
+
+def _reverse_keyed_array(items: pd.DataFrame, instrument: Instrument
+                         ) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """:func:`reverse_keyed` of numeric answers (numpy or nullable dtypes), keyed as one array.
+
+    A report keys every organisation's answers to every scale: per-column pandas operations
+    were most of its reliability time. Same checks in the same order, same result.
+    """
+    x = items.to_numpy(dtype=np.float64, na_value=np.nan)
+    scales = [instrument.response_scale_of(str(c)) for c in items.columns]
+    flipped = [str(c) for c in items.columns if instrument.item(str(c)).reverse]
+    unchanged = all(t == np.float64 for t in items.dtypes) and not any(
+        rs.missing_codes for rs in scales)
+    if not (unchanged and not flipped):
+        x = np.array(x, copy=True)  # never write into the caller's frame
+    for j, (col, rs) in enumerate(zip(items.columns, scales, strict=True)):
+        values = x[:, j]
+        if rs.missing_codes:
+            values[np.isin(values, list(rs.missing_codes))] = np.nan
+        if rs.min is not None and rs.max is not None:
+            with np.errstate(invalid="ignore"):
+                outside = (values < rs.min) | (values > rs.max)
+            if outside.any():
+                at = int(np.argmax(outside))
+                raise ValueError(
+                    f"column {col!r}, row {_label(items.index[at])!r}: value {values[at]:g} "
+                    f"lies outside the declared response range {rs.min:g}..{rs.max:g}"
+                )
+        if str(col) in flipped:
+            if rs.min is None or rs.max is None:
+                raise ValueError(
+                    f"item {col!r} is reverse-keyed but its response scale has no bounds"
+                )
+            x[:, j] = rs.min + rs.max - values
+    if unchanged and not flipped:
+        return items, ()
+    return pd.DataFrame(x, index=items.index, columns=items.columns), tuple(flipped)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ One working folder per report::
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 from collections.abc import Callable, Sequence
@@ -41,10 +42,20 @@ def report_folder(out_dir: str | Path, org: str | None) -> Path:
 
 
 def _findings(path: str | Path | None) -> Any:
+    source = Path(path) if path is not None else data_dir("analysis") / "field-findings.yaml"
+    if not source.is_file():
+        return None
+    stat = source.stat()
+    return _load_findings(source, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_findings(source: Path, mtime_ns: int, size: int) -> Any:
+    """The findings file, read once per process while it is unchanged (every report of a
+    run reads it; parsing its YAML took about 30 ms)."""
     from fieldsurvey.reproduce import load_findings
 
-    source = Path(path) if path is not None else data_dir("analysis") / "field-findings.yaml"
-    return load_findings(source) if source.is_file() else None
+    return load_findings(source)
 
 
 def report_settings(data: StudyData, findings_path: str | Path | None) -> dict[str, Any]:

@@ -10,6 +10,7 @@ cannot reach the report.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,17 +82,21 @@ def _missing(value: Any) -> bool:
 
 
 def _row(table: pd.DataFrame, **where: Any) -> pd.Series:
-    # Plain Python comparisons over the column values: section writers look rows up hundreds
-    # of times per report, and a pandas mask per lookup was most of their time.
-    keep = [True] * len(table)
+    # Plain Python comparisons over the column values, then one positional lookup: section
+    # writers look rows up hundreds of times per report, and a pandas mask (or a filtered
+    # frame) per lookup was most of their time.
+    positions: Sequence[int] = range(len(table))
     for col, value in where.items():
-        for i, v in enumerate(table[col].astype(object).tolist()):
-            match = v == value
-            keep[i] = keep[i] and (match if isinstance(match, bool) else bool(match))
-    rows = table[np.array(keep, dtype=bool)] if len(table) else table
-    if len(rows) != 1:
-        raise KeyError(f"{where}: {len(rows)} rows")
-    return rows.iloc[0]
+        values = table[col].tolist()
+        positions = [i for i in positions if _equal(values[i], value)]
+    if len(positions) != 1:
+        raise KeyError(f"{where}: {len(positions)} rows")
+    return table.iloc[positions[0]]
+
+
+def _equal(a: Any, b: Any) -> bool:
+    match = a == b
+    return match if isinstance(match, bool) else bool(match)
 
 
 def _get(row: pd.Series, column: str) -> Any:

@@ -84,8 +84,10 @@ def heat_map(
                 if np.isnan(values[i, j]):
                     continue
                 dark = not np.isnan(shade[i, j]) and shade[i, j] > 0.5
+                # Inside its cell, so outside the layout: constrained layout would otherwise
+                # measure every cell's text on every save (most of the chart's time).
                 ax.text(j, i, f"{values[i, j]:.1f}", ha="center", va="center", fontsize=6,
-                        color="white" if dark else INK)
+                        color="white" if dark else INK, in_layout=False)
         ax.set_xticks(range(len(column_order)), column_order, rotation=60, ha="right",
                       fontsize=7)
         ax.set_yticks(range(len(row_order)), row_order, fontsize=7)

@@ -6,11 +6,13 @@ Two engines read the same document:
   figures into a private working folder (Quarto writes intermediate ``*_files`` folders next to
   the input, which collide when reports share a folder) and rendered with ``quarto render
   --to html|typst|docx``; options come from ``reports/_quarto.yml``.
-* ``pandoc`` - the pandoc binary from the pypandoc-binary wheel: HTML with
-  ``--standalone --embed-resources``, DOCX, and typst source compiled to PDF by the ``typst``
-  wheel. The typst/HTML options of ``reports/_quarto.yml`` are passed as pandoc metadata, and
-  ``reports/fig-alt.lua`` gives images the ``fig-alt`` text as their alt attribute, so both
-  engines lay reports out alike.
+* ``pandoc`` - the pandoc binary from the pypandoc-binary wheel: self-contained HTML (figures
+  and stylesheet embedded as ``--embed-resources`` embeds them, see :mod:`.html_embed`), DOCX,
+  and typst source compiled to PDF by the ``typst`` wheel. The typst/HTML options of
+  ``reports/_quarto.yml`` are passed as pandoc metadata, and ``reports/fig-alt.lua`` gives
+  images the ``fig-alt`` text as their alt attribute, so both engines lay reports out alike.
+  One pandoc run reads the markdown once and writes every format (the Lua filter writes those
+  besides the run's own output).
 
 Outputs carry no wall-clock time: ``SOURCE_DATE_EPOCH`` (from the environment, else the
 document's ``date``, else 0) is set for every subprocess and used as the PDF timestamp, and
@@ -20,7 +22,9 @@ typst sees only the fonts bundled with typst and matplotlib, never system fonts.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -33,6 +37,7 @@ from typing import Literal
 import yaml
 
 from fieldsurvey.errors import FieldsurveyError
+from fieldsurvey.report.html_embed import embed_stylesheet, links_local_files
 from fieldsurvey.report.timing import timed
 from fieldsurvey.resources import data_dir
 
@@ -54,6 +59,24 @@ _QUARTO_ONLY = {"embed-resources", "css", "reference-doc", "toc", "toc-title", "
 # in the PDF. With a width no table reaches, every table gets automatic column widths: typst
 # sizes columns to their content and wraps only text cells.
 _READER_COLUMNS = "--columns=100000"
+# Environment variable naming the formats reports/fig-alt.lua writes besides pandoc's output.
+SIDE_OUTPUTS = "FIELDSURVEY_SIDE_OUTPUTS"
+# Markdown reader extensions that act only where their trigger text occurs, which report
+# documents seldom hold. pandoc's reader tries each of them at every character: a document
+# without a trigger is read with those extensions off, to the same syntax tree, in about a
+# third less time. Any occurrence of a trigger keeps its extensions on.
+_UNTRIGGERED: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    (re.compile(r"~"), ("subscript", "strikeout")),
+    (re.compile(r"\^"), ("superscript", "inline_notes")),
+    (re.compile(r"\$"), ("tex_math_dollars",)),
+    (re.compile(r"\\[A-Za-z]"), ("raw_tex", "latex_macros")),
+    (re.compile(r"@"), ("citations", "example_lists")),
+    (re.compile(r":[\w+-]+:"), ("emoji",)),
+    (re.compile(r"<span", re.IGNORECASE), ("native_spans",)),
+    (re.compile(r"\]\{"), ("bracketed_spans",)),
+    (re.compile(r"\{="), ("raw_attribute",)),
+    (re.compile(r"\*\["), ("abbreviations",)),
+)
 
 Engine = Literal["auto", "quarto", "pandoc"]
 
@@ -224,49 +247,80 @@ def render_report(
 # --------------------------------------------------------------------------------------------
 
 
-def _pandoc_read_command(document: Path, output: Path) -> list[str]:
-    """Markdown -> pandoc's JSON syntax tree, read once and written to every format."""
-    return [
-        _pandoc_path(),
-        str(document),
-        "--from=markdown",
-        "--fail-if-warnings",
-        _READER_COLUMNS,
-        "--to=json",
-        f"--output={output}",
-    ]
-
-
-def _pandoc_command(
-    source: Path, document: Path, fmt: str, output: str, metadata_file: Path | None
-) -> list[str]:
-    """One writer run: the syntax tree ``source`` (JSON) of ``document`` to ``fmt``."""
+def _pandoc_command(document: Path, fmt: str, output: Path, metadata_file: Path | None,
+                    *, embed: bool = True) -> list[str]:
+    """One pandoc run: the markdown ``document`` to ``fmt`` (the formats named in
+    ``FIELDSURVEY_SIDE_OUTPUTS`` are written by ``reports/fig-alt.lua`` in the same run).
+    ``embed=False``: HTML without pandoc's embedding pass (see :mod:`.html_embed`)."""
     reports = data_dir("reports")
+    texts = [document.read_text(encoding="utf-8")]
+    if metadata_file is not None:  # its values are read as markdown too
+        texts.append(metadata_file.read_text(encoding="utf-8"))
     command = [
         _pandoc_path(),
-        str(source),
-        "--from=json",
+        str(document),
+        f"--from={reader_format(*texts)}",
         "--fail-if-warnings",
-        _READER_COLUMNS,  # also the writer's line width: the same text as one markdown run
+        _READER_COLUMNS,  # also the writers' line width
         f"--resource-path={document.parent}",
         f"--lua-filter={reports / 'fig-alt.lua'}",
     ]
     if metadata_file is not None:
         command.append(f"--metadata-file={metadata_file}")
     if fmt == "html":
-        command += ["--to=html5", "--standalone", "--embed-resources"]
+        command += ["--to=html5", "--standalone"]
+        stylesheet = _stylesheet()
+        if embed:
+            command.append("--embed-resources")
+            if stylesheet is not None:
+                command.append(f"--css={stylesheet}")
         html = _quarto_options().get("html", {})
-        if html.get("css"):
-            command.append(f"--css={reports / html['css']}")
         if html.get("toc"):
+            # The title as a template variable, not metadata: the formats written alongside
+            # from the same syntax tree must not see it.
             command += ["--toc", f"--toc-depth={html.get('toc-depth', 2)}",
-                        f"--metadata=toc-title:{html.get('toc-title', 'Contents')}"]
+                        f"--variable=toc-title:{html.get('toc-title', 'Contents')}"]
     elif fmt == "docx":
         command += ["--to=docx"]
     elif fmt == "typst":
         command += ["--to=typst", "--standalone"]
     command.append(f"--output={output}")
     return command
+
+
+def reader_format(*texts: str) -> str:
+    """pandoc's markdown reader without the extensions none of ``texts`` can trigger.
+
+    Examples
+    --------
+    >>> reader_format("Burnout: *withheld* for 12 staff.")[:40]
+    'markdown-subscript-strikeout-superscript'
+    >>> "tex_math_dollars" in reader_format("costs $12")
+    False
+    """
+    off = [ext for pattern, extensions in _UNTRIGGERED
+           if not any(pattern.search(text) for text in texts) for ext in extensions]
+    return "markdown" + "".join(f"-{ext}" for ext in off)
+
+
+def _stylesheet() -> Path | None:
+    css = _quarto_options().get("html", {}).get("css")
+    return data_dir("reports") / css if css else None
+
+
+def _write_html(document: Path, output: Path, metadata_file: Path | None,
+                env: dict[str, str]) -> None:
+    """The HTML (and the formats written alongside): figures embedded by the Lua filter, the
+    stylesheet here; pandoc's own embedding pass only for a page that needs it."""
+    _run_pandoc(_pandoc_command(document, "html", output, metadata_file, embed=False),
+                document, env)
+    stylesheet = _stylesheet()
+    html = embed_stylesheet(output.read_text(encoding="utf-8"), _pandoc_path(), stylesheet)
+    if html is None or links_local_files(html):
+        env = {**env, SIDE_OUTPUTS: "[]"}  # the other formats are written already
+        _run_pandoc(_pandoc_command(document, "html", output, metadata_file), document, env)
+    else:
+        output.write_text(html, encoding="utf-8")
 
 
 def _metadata_for(fmt: str, folder: Path) -> Path | None:
@@ -281,21 +335,13 @@ def _metadata_for(fmt: str, folder: Path) -> Path | None:
     return path
 
 
-def _run_pandoc(commands: list[list[str]], document: Path, env: dict[str, str]) -> None:
-    """Run independent pandoc commands together; raise the first failure's RenderError."""
-    processes = [
-        subprocess.Popen(command, cwd=document.parent, env=env, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE)
-        for command in commands
-    ]
-    failure: RenderError | None = None
-    for command, process in zip(commands, processes, strict=True):
-        _, stderr = process.communicate()
-        if process.returncode != 0 and failure is None:
-            failure = RenderError("pandoc", command, stderr.decode("utf-8", "replace"),
-                                  process.returncode, document)
-    if failure is not None:
-        raise failure
+def _run_pandoc(command: list[str], document: Path, env: dict[str, str]) -> None:
+    """Run pandoc; a failure (or, with --fail-if-warnings, a warning) raises RenderError."""
+    result = subprocess.run(command, cwd=document.parent, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, check=False)
+    if result.returncode != 0:
+        raise RenderError("pandoc", command, result.stderr.decode("utf-8", "replace"),
+                          result.returncode, document)
 
 
 @timed("pandoc")
@@ -304,25 +350,37 @@ def _render_pandoc(document: Path, formats: list[str], target: Path, epoch: int)
     outputs: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="fieldsurvey-report-") as tmp:
         work = Path(tmp)
-        # Reading the markdown (its pipe tables above all) is most of pandoc's time: read it
-        # once into pandoc's JSON syntax tree and write every format from that.
-        tree = work / f"{document.stem}.json"
-        _run_pandoc([_pandoc_read_command(document, tree)], document, env)
-        commands = []
-        for fmt in formats:
-            pandoc_fmt = "typst" if fmt == "pdf" else fmt
-            # Write into the private folder first so a failed run never leaves half a file;
-            # the PDF goes via typst source.
-            staged = work / f"{document.stem}.{'typ' if fmt == 'pdf' else fmt}"
-            commands.append(_pandoc_command(tree, document, pandoc_fmt, str(staged),
-                                            _metadata_for(pandoc_fmt, work)))
-        _run_pandoc(commands, document, env)  # the writers are independent: run together
+        # Write into the private folder first so a failed run never leaves half a file; the
+        # PDF goes via typst source.
+        writer = {fmt: "typst" if fmt == "pdf" else fmt for fmt in formats}
+        staged = {fmt: work / f"{document.stem}.{'typ' if fmt == 'pdf' else fmt}"
+                  for fmt in formats}
+        # Reading the markdown is most of pandoc's time: one run reads it once and writes
+        # every format. The run's own output is HTML when asked for (it needs options only
+        # the command line has: --embed-resources, --css, --toc), else DOCX, else typst (a
+        # metadata file on the command line would reach every format); the Lua filter writes
+        # the others from the same syntax tree.
+        main, *others = sorted(formats, key=("html", "docx", "pdf").index)
+        sides = []
+        for fmt in others:
+            side = {"format": writer[fmt], "output": str(staged[fmt])}
+            metadata = _metadata_for(writer[fmt], work)
+            if metadata is not None:
+                side["metadata"] = str(metadata)
+            sides.append(side)
+        env[SIDE_OUTPUTS] = json.dumps(sides)
+        metadata = _metadata_for(writer[main], work)
+        if main == "html":
+            _write_html(document, staged[main], metadata, env)
+        else:
+            _run_pandoc(_pandoc_command(document, writer[main], staged[main], metadata),
+                        document, env)
         for fmt in formats:
             final = target / f"{document.stem}.{fmt}"
             if fmt == "pdf":
-                final.write_bytes(_compile_typst(work / f"{document.stem}.typ", document, epoch))
+                final.write_bytes(_compile_typst(staged[fmt], document, epoch))
             else:
-                shutil.move(work / final.name, final)
+                shutil.move(staged[fmt], final)
             outputs[fmt] = final
     return outputs
 
