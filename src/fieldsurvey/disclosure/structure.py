@@ -165,18 +165,20 @@ def _observed_atoms(universe: Universe, used: list[str], codes: dict) -> pd.Data
 
 
 def _membership(frame: pd.DataFrame, definitions: Sequence[tuple]) -> sparse.csr_matrix:
-    """0/1 matrix of which atoms each (coded, equality-only) definition covers."""
+    """0/1 matrix of which atoms each (coded, equality-only) definition covers.
+
+    Built as CSR arrays directly, row by row: the coordinate form and its conversion held
+    three more copies of the entries (60 validity cells x 100,000 atoms for ``reliability``).
+    """
     n_atoms = len(frame)
-    rows_idx: list[np.ndarray] = []
-    cols_idx: list[np.ndarray] = []
+    covered: list[np.ndarray | None] = [None] * len(definitions)
     by_level: dict[tuple[str, ...], list[int]] = {}
     for i, items in enumerate(definitions):
         by_level.setdefault(tuple(d for d, _ in items), []).append(i)
     for level, members in by_level.items():
         if not level:
             for i in members:
-                rows_idx.append(np.full(n_atoms, i, dtype=np.int32))
-                cols_idx.append(np.arange(n_atoms, dtype=np.int32))
+                covered[i] = np.arange(n_atoms, dtype=np.int32)
             continue
         groups = (
             pd.Series(np.arange(n_atoms))
@@ -186,15 +188,28 @@ def _membership(frame: pd.DataFrame, definitions: Sequence[tuple]) -> sparse.csr
         for i in members:
             key = tuple(c for _, c in definitions[i])
             atoms = groups.get(key[0] if len(key) == 1 else key)
-            if atoms is None:
-                continue
-            rows_idx.append(np.full(len(atoms), i, dtype=np.int32))
-            cols_idx.append(np.asarray(atoms, dtype=np.int32))
-    r = np.concatenate(rows_idx) if rows_idx else np.zeros(0, dtype=np.int64)
-    c = np.concatenate(cols_idx) if cols_idx else np.zeros(0, dtype=np.int64)
-    return sparse.csr_matrix(
-        (np.ones(len(r), dtype=np.int8), (r, c)), shape=(len(definitions), n_atoms)
-    )
+            if atoms is not None:
+                covered[i] = np.sort(np.asarray(atoms, dtype=np.int32))
+    sizes = np.array([0 if a is None else a.size for a in covered], dtype=np.int64)
+    indptr = np.concatenate([[0], np.cumsum(sizes)])
+    found = [a for a in covered if a is not None]
+    indices = np.concatenate(found) if found else np.zeros(0, dtype=np.int32)
+    return sparse.csr_matrix((np.ones(indices.size, dtype=np.int8), indices, indptr),
+                             shape=(len(definitions), n_atoms))
+
+
+def _row_sums(matrix: sparse.csr_matrix, values: np.ndarray, chunk: int = 1 << 20
+              ) -> np.ndarray:
+    """``matrix @ values`` for a CSR matrix, a block of rows at a time (the product would
+    first copy every entry of a small-integer matrix as a 64-bit number)."""
+    out = np.zeros(matrix.shape[0], dtype=np.asarray(values).dtype)
+    start = 0
+    while start < matrix.shape[0]:
+        stop = int(np.searchsorted(matrix.indptr, matrix.indptr[start] + chunk, side="right"))
+        stop = min(max(stop - 1, start + 1), matrix.shape[0])
+        out[start:stop] = matrix[start:stop] @ values
+        start = stop
+    return out
 
 
 def _functions(atoms: pd.DataFrame, used: list[str], determined_by: dict[str, str]
@@ -320,7 +335,7 @@ def _atoms_with_phantoms(
     """Observed atoms plus a phantom for every empty cell (and empty difference)."""
     atoms = _observed_atoms(universe, used, codes)
     member = _membership(atoms, atomic)
-    counts = member @ atoms["n"].to_numpy()
+    counts = _row_sums(member, atoms["n"].to_numpy())
     targets = [atomic[i] for i in np.flatnonzero(counts == 0) if i not in known_empty]
     for parent, child, dim, code in differences:
         if counts[parent] == counts[child]:  # "everyone but X" is empty: imagine someone
@@ -405,7 +420,7 @@ def build_structure(
     return Structure(
         rows=rows,
         atom_n=atom_n,
-        unit_n=np.asarray(rows @ atom_n).ravel().astype(np.int64),
+        unit_n=_row_sums(rows, atom_n).astype(np.int64),
         unit_label=labels,
         unit_of=unit_of,
         difference_of=difference_of,
@@ -446,7 +461,7 @@ def _unit_rows(
     difference_of: dict[tuple, tuple[int, int]] = {}
     # The difference's size is the parent's minus the child's: no atoms need comparing
     # unless the difference is small enough to become a unit of its own (rare).
-    row_n = np.asarray(compressed @ atom_n).ravel()
+    row_n = _row_sums(compressed, atom_n)
     for cell, (parent, child) in splits.items():
         if int(row_n[index[parent]] - row_n[index[child]]) < min_cell:
             p_atoms, c_atoms = atoms_of(index[parent]), atoms_of(index[child])
