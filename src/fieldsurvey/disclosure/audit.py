@@ -103,7 +103,7 @@ def audit(gated: GatedRelease) -> AuditResult:
         report(table, row, int(u), COUNT_COL, f"shown with n={st.unit_n[u]}<{min_cell}")
     hidden = gated.protected & ~public
     for exp in find_exposures(st.rows, public, hidden, min_cell=min_cell,
-                              atom_values=st.atom_n.astype(float)):
+                              atom_values=st.atom_n.astype(float), primal=True):
         table, row = where.get(exp.unit, ("", -1))
         problem = ("count derivable from shown values" if exp.kind == "determined"
                    else "count range too narrow")
