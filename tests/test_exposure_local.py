@@ -1,8 +1,9 @@
 """The neighbourhood check only ever clears cells the whole-system check also clears.
 
-Large releases (``LOCAL_FROM`` atoms and more) skip the whole-system interval programmes for
-cells that :func:`~fieldsurvey.disclosure.exposure.local_protected` clears; smaller ones go
-straight to the whole system. Both routes must find the same exposures.
+The audit (``primal=True``) skips the whole-system interval programmes for cells that
+:func:`~fieldsurvey.disclosure.exposure.local_protected` clears only in systems of
+``LOCAL_FROM`` atoms and more; smaller ones go straight to the whole system. Both routes must
+find the same exposures.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def test_both_routes_find_the_same_exposures(seed, monkeypatch):
 
     def found() -> list[tuple[int, str]]:
         return [(e.unit, e.kind) for e in find_exposures(
-            rows, ~hidden, hidden, min_cell=10, atom_values=counts)]
+            rows, ~hidden, hidden, min_cell=10, atom_values=counts, primal=True)]
 
     whole = found()
     monkeypatch.setattr(exposure, "LOCAL_FROM", 0)  # every system checked locally first
@@ -76,5 +77,7 @@ def test_an_org_total_beside_its_shown_bands_is_exposed_either_way(monkeypatch):
     hidden[12] = True  # the first organisation's total; its bands stay shown
     for local_from in (10**9, 0):
         monkeypatch.setattr(exposure, "LOCAL_FROM", local_from)
-        found = find_exposures(rows, ~hidden, hidden, min_cell=10, atom_values=counts)
-        assert [(e.unit, e.kind) for e in found] == [(12, "determined")]
+        for primal in (True, False):
+            found = find_exposures(rows, ~hidden, hidden, min_cell=10, atom_values=counts,
+                                   primal=primal)
+            assert [(e.unit, e.kind) for e in found] == [(12, "determined")]

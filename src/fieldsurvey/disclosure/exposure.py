@@ -115,10 +115,10 @@ def swap_protected(hidden_rows: sparse.csr_matrix, pub: sparse.csr_matrix,
 WITNESS_ROUNDS = 12
 #: Neighbourhoods of more atoms than this are left to the check on the whole system.
 LOCAL_LIMIT = 600
-#: Systems of fewer atoms skip the neighbourhood check: their whole-system programmes
-#: (warm-started primal simplex) cost less than a small programme per cell. Measured on
-#: every report of a study gated as one release: 25 organisations (1,100 atoms) 7.8 -> 1.8 s,
-#: 100 organisations (4,115 atoms) 11.5 -> 5.0 s of complementary suppression.
+#: In the audit (``primal=True``), systems of fewer atoms skip the neighbourhood check:
+#: their whole-system programmes cost less than a small programme per cell. The gate keeps
+#: it whatever the size: which cells reach the whole-system programmes changes the duals it
+#: chooses complements from (without it a test study's continuity table lost every value).
 LOCAL_FROM = 5000
 
 
@@ -359,7 +359,8 @@ def find_exposures(
         the same, but each exposure's ``candidates`` come from the programmes' duals, which
         then differ: the gate, which chooses what else to withhold from them, keeps dual
         simplex (its decisions stay as they were); the audit, which only needs the ranges,
-        uses primal (10x faster at 100 organisations).
+        uses primal (10x faster at 100 organisations), and in systems under ``LOCAL_FROM``
+        atoms also skips the neighbourhood check.
 
     Returns
     -------
@@ -386,7 +387,7 @@ def find_exposures(
         # protected even against an attacker who knows everyone outside their neighbourhood,
         # need no check on the whole system.
         hid_idx = hid_idx[~swap_protected(rows[hid_idx], pub, atom_values, min_cell)]
-        if rows.shape[1] >= LOCAL_FROM:
+        if not primal or rows.shape[1] >= LOCAL_FROM:
             hid_idx = hid_idx[~local_protected(rows[hid_idx], pub, atom_values, min_cell)]
         if hid_idx.size == 0:
             return []
