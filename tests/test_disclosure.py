@@ -389,3 +389,53 @@ def test_rowspace_agrees_with_dense_least_squares(k):
     for col, used in zip(np.flatnonzero(dense_in), space.rows_used(h[:, dense_in]), strict=True):
         sol = np.linalg.lstsq(a[used].T, h[:, col], rcond=None)[0]
         assert np.allclose(a[used].T @ sol, h[:, col])
+
+
+def _field_with_rest_rows(n_org: int) -> np.ndarray:
+    """Per-organisation band and group totals, field band totals, and "rest of the field" rows.
+
+    Atoms are (organisation, band, group) counts, 3 bands x 2 groups per organisation. Each
+    organisation's report shows the field minus itself: hundreds of long rows, almost all of
+    them combinations of the field totals and the organisation's own rows.
+    """
+    k = n_org * 6
+    def atoms(org, band=None, group=None):
+        row = np.zeros(k)
+        for b in range(3):
+            for g in range(2):
+                if band in (None, b) and group in (None, g):
+                    row[org * 6 + b * 2 + g] = 1.0
+        return row
+    rows = []
+    for o in range(n_org):
+        rows += [atoms(o, band=b) for b in range(3)] + [atoms(o, group=g) for g in range(2)]
+    field = [sum(atoms(o, band=b) for o in range(n_org)) for b in range(3)]
+    rows += field
+    for o in range(n_org):
+        rows += [field[b] - atoms(o, band=b) for b in range(3)]
+    return np.array(rows)
+
+
+def test_rowspace_keeps_only_independent_long_rows_beyond_max_global(monkeypatch):
+    import fieldsurvey.disclosure.rowspace as rowspace
+
+    a = _field_with_rest_rows(60)
+    rng = np.random.default_rng(3)
+    h = np.vstack(
+        [a[rng.integers(0, len(a))] - a[rng.integers(0, len(a))] for _ in range(10)]
+        + [(rng.random(a.shape[1]) < 0.05).astype(float) for _ in range(10)]
+        + [np.eye(a.shape[1])[j] for j in range(0, a.shape[1], 7)]
+    ).T
+    coef = np.linalg.lstsq(a.T, h, rcond=None)[0]
+    dense_in = np.linalg.norm(a.T @ coef - h, axis=0) < 1e-6
+    assert 10 <= dense_in.sum() < h.shape[1]
+    plain = RowSpace(sparse.csr_matrix(a))
+    monkeypatch.setattr(rowspace, "MAX_GLOBAL", 8)
+    space = RowSpace(sparse.csr_matrix(a))
+    # The long rows set aside exceed MAX_GLOBAL; the 180 "rest of field" rows are not kept.
+    assert 0 < len(space.global_rows) < len(plain.global_rows)
+    assert not set(space.global_rows) & set(range(a.shape[0] - 180, a.shape[0]))
+    assert space.contains(h).tolist() == dense_in.tolist() == plain.contains(h).tolist()
+    for col, used in zip(np.flatnonzero(dense_in), space.rows_used(h[:, dense_in]), strict=True):
+        sol = np.linalg.lstsq(a[used].T, h[:, col], rcond=None)[0]
+        assert np.allclose(a[used].T @ sol, h[:, col])

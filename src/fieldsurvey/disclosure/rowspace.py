@@ -17,8 +17,10 @@ from scipy.sparse.csgraph import connected_components
 
 #: Blocks up to this many atoms get a dense SVD.
 DENSE_LIMIT = 300
-#: Give up splitting (and use one dense SVD) beyond this many global rows.
+#: Up to this many long rows are set aside as they are; beyond it only independent ones are kept.
 MAX_GLOBAL = 1024
+#: Give up splitting (and use one dense factorisation) beyond this many independent long rows.
+MAX_GLOBAL_KEPT = 4096
 _TOL = 1e-8
 
 
@@ -75,6 +77,30 @@ def _atom_blocks(a: sparse.csr_matrix) -> np.ndarray:
     return labels[m:]
 
 
+def _split_by_long_rows(a: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Long rows to set aside, and the block label of every atom once they are.
+
+    The longest rows are set aside, doubling their number, until every block has at most
+    ``DENSE_LIMIT`` atoms. Up to ``MAX_GLOBAL`` rows this is the split; beyond it the search
+    goes on (``extended`` is True) and the caller keeps only the independent ones. Returns
+    no global rows and one block when no split works.
+    """
+    m, k = a.shape
+    none = (np.zeros(0, dtype=np.int64), np.zeros(k, dtype=np.int64), False)
+    if k <= DENSE_LIMIT:
+        return none
+    order = np.argsort(-np.diff(a.indptr), kind="stable")
+    t = 1
+    while True:
+        trial = np.sort(order[:t])
+        labels = _atom_blocks(a[np.setdiff1d(np.arange(m), trial)])
+        if np.bincount(labels).max() <= DENSE_LIMIT:
+            return trial, labels, t > MAX_GLOBAL
+        if t >= m:
+            return none
+        t = min(2 * t, m)
+
+
 class RowSpace:
     """The row space of a sparse matrix, answering "is h a combination of these rows?".
 
@@ -96,24 +122,26 @@ class RowSpace:
         a = sparse.csr_matrix(a, dtype=float)
         m, k = a.shape
         self.shape = (m, k)
-        glob = np.zeros(0, dtype=np.int64)
-        labels = np.zeros(k, dtype=np.int64)
-        if k > DENSE_LIMIT:
-            order = np.argsort(-np.diff(a.indptr), kind="stable")
-            t = 1
-            while True:
-                trial = np.sort(order[:t])
-                local = np.setdiff1d(np.arange(m), trial)
-                labels = _atom_blocks(a[local])
-                if np.bincount(labels).max() <= DENSE_LIMIT:
-                    glob = trial
-                    break
-                if t >= min(m, MAX_GLOBAL):
-                    glob, labels = np.zeros(0, dtype=np.int64), np.zeros(k, dtype=np.int64)
-                    break
-                t *= 2
-        local = np.setdiff1d(np.arange(m), glob)
+        glob, labels, extended = _split_by_long_rows(a)
+        a_perm = self._build_blocks(a, glob, labels)
+        if extended:
+            # Beyond MAX_GLOBAL long rows (hundreds of organisations, each with a "rest of
+            # the field" row): keep only those that add to the blocks' row space. The others
+            # (field minus one organisation) are combinations of what is kept.
+            glob = self._independent_rows(a_perm, glob)
+            if glob.size > MAX_GLOBAL_KEPT:
+                glob, labels = np.zeros(0, dtype=np.int64), np.zeros(k, dtype=np.int64)
+                a_perm = self._build_blocks(a, glob, labels)
         self.global_rows = glob
+        self.g = a_perm[glob].toarray().T  # (k, g), atoms in block order
+        self.rg = self._project_out(self.g)
+        self.ug, self.sg, self.vtg = _column_factors(self.rg)
+
+    def _build_blocks(self, a: sparse.csr_matrix, glob: np.ndarray,
+                      labels: np.ndarray) -> sparse.csr_matrix:
+        """Factor every block of the rows not in ``glob``; returns ``a`` with atoms in block order."""
+        m, k = a.shape
+        local = np.setdiff1d(np.arange(m), glob)
         row_block = np.full(m, -1, dtype=np.int64)
         loc = a[local]
         for i, r in enumerate(local):
@@ -146,9 +174,32 @@ class RowSpace:
             u, s, vt = _svd(dense)
             if s.size:
                 self.blocks.append((rows, slice(start, stop), u, s, vt))
-        self.g = a_perm[glob].toarray().T  # (k, g), atoms in block order
-        self.rg = self._project_out(self.g)
-        self.ug, self.sg, self.vtg = _column_factors(self.rg)
+        return a_perm
+
+    def _independent_rows(self, a_perm: sparse.csr_matrix, glob: np.ndarray,
+                          chunk: int = 256) -> np.ndarray:
+        """The rows of ``glob`` that add to the span of the blocks and of the rows kept before.
+
+        Each row is projected off the blocks' row spaces and off the directions already kept
+        (twice, for orthogonality in floating point); a pivoted QR of the remainder says which
+        rows bring new directions, with the same tolerance as :meth:`contains`.
+        """
+        k = self.shape[1]
+        basis = np.zeros((k, 0))
+        kept: list[np.ndarray] = []
+        for start in range(0, glob.size, chunk):
+            rows = glob[start : start + chunk]
+            part = a_perm[rows].toarray().T
+            rest = self._project_out(part)
+            for _ in range(2):
+                if basis.shape[1]:
+                    rest -= basis @ (basis.T @ rest)
+            q, r, piv = scipy.linalg.qr(rest, mode="economic", pivoting=True)
+            scale = max(1.0, float(np.linalg.norm(part, axis=0).max()))
+            rank = int((np.abs(np.diag(r)) > _TOL * scale * max(1, k) ** 0.5).sum())
+            basis = np.hstack([basis, q[:, :rank]])
+            kept.append(rows[piv[:rank]])
+        return np.sort(np.concatenate(kept)) if kept else glob[:0]
 
     def _project_out(self, x: np.ndarray) -> np.ndarray:
         """``(I - P_L) x`` for a (k, p) array whose rows are in block order."""
