@@ -416,7 +416,10 @@ def _field_with_rest_rows(n_org: int) -> np.ndarray:
     return np.array(rows)
 
 
-def test_rowspace_keeps_only_independent_long_rows_beyond_max_global(monkeypatch):
+@pytest.mark.parametrize("gram_limit", [0, 10_000])
+def test_rowspace_beyond_max_global_long_rows(monkeypatch, gram_limit):
+    # Past MAX_GLOBAL long rows: the Gram-basis route (gram_limit 10,000), or, for systems of
+    # more rows than GRAM_LIMIT, blocks with only the independent long rows kept (0).
     import fieldsurvey.disclosure.rowspace as rowspace
 
     a = _field_with_rest_rows(60)
@@ -431,10 +434,18 @@ def test_rowspace_keeps_only_independent_long_rows_beyond_max_global(monkeypatch
     assert 10 <= dense_in.sum() < h.shape[1]
     plain = RowSpace(sparse.csr_matrix(a))
     monkeypatch.setattr(rowspace, "MAX_GLOBAL", 8)
+    monkeypatch.setattr(rowspace, "GRAM_LIMIT", gram_limit)
     space = RowSpace(sparse.csr_matrix(a))
-    # The long rows set aside exceed MAX_GLOBAL; the 180 "rest of field" rows are not kept.
-    assert 0 < len(space.global_rows) < len(plain.global_rows)
-    assert not set(space.global_rows) & set(range(a.shape[0] - 180, a.shape[0]))
+    rest_rows = set(range(a.shape[0] - 180, a.shape[0]))
+    if gram_limit:
+        assert space.gram is not None and not space.blocks
+        # Pivoting prefers the long rows, but the basis has the rank of the system.
+        assert space.gram.basis.size == np.linalg.matrix_rank(a)
+    else:
+        # The 180 "rest of field" rows are combinations of the rest: none is kept.
+        assert space.gram is None
+        assert 0 < len(space.global_rows) < len(plain.global_rows)
+        assert not set(space.global_rows) & rest_rows
     assert space.contains(h).tolist() == dense_in.tolist() == plain.contains(h).tolist()
     for col, used in zip(np.flatnonzero(dense_in), space.rows_used(h[:, dense_in]), strict=True):
         sol = np.linalg.lstsq(a[used].T, h[:, col], rcond=None)[0]

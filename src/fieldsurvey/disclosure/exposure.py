@@ -120,6 +120,13 @@ LOCAL_LIMIT = 600
 #: it whatever the size: which cells reach the whole-system programmes changes the duals it
 #: chooses complements from (without it a test study's continuity table lost every value).
 LOCAL_FROM = 5000
+#: Components of at least this many atoms are solved by primal simplex in the gate too. Dual
+#: simplex starts each interval programme over, and with hundreds of organisations (one
+#: component of 10,000 atoms at 500) the gate did not finish; primal goes on from the last
+#: basis. Its duals name other rows as a recovery's certificate, so the complements chosen
+#: in such systems differ from dual simplex's (both protect every cell; the audit checks).
+#: Every component of a 100-organisation study is below it: their decisions are unchanged.
+PRIMAL_FROM = 5000
 
 
 def _small_lp(a: sparse.csr_matrix, b: np.ndarray, c: np.ndarray) -> float | None:
@@ -517,8 +524,9 @@ def find_exposures(
     def solver(comp: int) -> LinearProgramme:
         if comp not in solvers:
             info = comp_cache[comp]
+            large = info["atoms"].size >= PRIMAL_FROM
             solvers[comp] = LinearProgramme(info["mat"], rhs[info["rows"]].astype(float),
-                                            primal=primal)
+                                            primal=primal or large)
         return solvers[comp]
 
     unresolved = [k for k in check_interval if not is_protected(*witness_range(k)[1:3], min_cell)]

@@ -21,6 +21,10 @@ DENSE_LIMIT = 300
 MAX_GLOBAL = 1024
 #: Give up splitting (and use one dense factorisation) beyond this many independent long rows.
 MAX_GLOBAL_KEPT = 4096
+#: Systems that no split of MAX_GLOBAL rows breaks up, with at most this many rows, use a
+#: row basis from their Gram matrix (m x m) instead: 0.5 s where a dense factorisation of
+#: 2,600 rows x 10,000 atoms took 20 s (500 organisations, two waves).
+GRAM_LIMIT = 8000
 _TOL = 1e-8
 
 
@@ -101,6 +105,44 @@ def _split_by_long_rows(a: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray, b
         t = min(2 * t, m)
 
 
+class _GramBasis:
+    """A basis of a system's rows from a pivoted Cholesky factorisation of ``a a^T``.
+
+    Pivoting takes, at each step, the row with the largest part outside the span of the rows
+    taken so far (the rule of a column-pivoted QR of ``a^T``); rows whose remaining part is
+    below ``1e-10`` of the largest squared row norm are combinations of the basis. With ``B``
+    the basis rows and ``L L^T = a_B a_B^T``, the coefficients of ``h`` are
+    ``y = (L L^T)^-1 a_B h`` (one step of refinement), and ``h`` is in the row space when
+    ``a_B^T y`` gives it back. Squaring the condition number is safe here: the margin systems
+    are 0/1 with moderate condition (about 1e3 at 500 organisations).
+    """
+
+    def __init__(self, a: sparse.csr_matrix) -> None:
+        gram = (a @ a.T).toarray()
+        scale = float(np.max(np.diag(gram), initial=0.0))
+        if scale <= 0:
+            self.basis, self.a_basis, self.chol = np.zeros(0, dtype=np.int64), a[:0], None
+            return
+        # dpstrf's tol is absolute on the remaining diagonal; its pivots are 1-based.
+        c, piv, rank, _ = scipy.linalg.lapack.dpstrf(gram, lower=1, tol=1e-10 * scale)
+        order = piv[:rank] - 1
+        self.basis = order
+        self.a_basis = a[order].tocsr()
+        self.chol = np.tril(c[:rank, :rank])
+
+    def coefficients(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Coefficients ``y`` on the basis rows and the remainder ``h - a_B^T y``."""
+        if self.chol is None:
+            return np.zeros((0, h.shape[1])), h.copy()
+        y = np.zeros((self.basis.size, h.shape[1]))
+        rest = h
+        for _ in range(2):  # semi-normal equations with one step of refinement
+            z = scipy.linalg.solve_triangular(self.chol, self.a_basis @ rest, lower=True)
+            y += scipy.linalg.solve_triangular(self.chol.T, z, lower=False)
+            rest = h - self.a_basis.T @ y
+        return y, rest
+
+
 class RowSpace:
     """The row space of a sparse matrix, answering "is h a combination of these rows?".
 
@@ -123,6 +165,11 @@ class RowSpace:
         m, k = a.shape
         self.shape = (m, k)
         glob, labels, extended = _split_by_long_rows(a)
+        self.gram = None
+        if (extended or (glob.size == 0 and k > DENSE_LIMIT)) and m <= GRAM_LIMIT:
+            self.gram = _GramBasis(a)
+            self.global_rows, self.blocks = glob[:0], []
+            return
         a_perm = self._build_blocks(a, glob, labels)
         if extended:
             # Beyond MAX_GLOBAL long rows (hundreds of organisations, each with a "rest of
@@ -214,10 +261,14 @@ class RowSpace:
         h = np.asarray(h, dtype=float)
         out = np.zeros(h.shape[1], dtype=bool)
         for start in range(0, h.shape[1], chunk):
-            part = h[self.perm, start : start + chunk]
-            r = self._project_out(part)
-            if self.ug.size:
-                r -= self.ug @ (self.ug.T @ r)
+            if self.gram is not None:
+                part = h[:, start : start + chunk]
+                r = self.gram.coefficients(part)[1]
+            else:
+                part = h[self.perm, start : start + chunk]
+                r = self._project_out(part)
+                if self.ug.size:
+                    r -= self.ug @ (self.ug.T @ r)
             scale = np.maximum(1.0, np.linalg.norm(part, axis=0))
             tol = _TOL * scale * max(1, self.shape[1]) ** 0.5
             out[start : start + chunk] = np.linalg.norm(r, axis=0) <= tol
@@ -225,6 +276,9 @@ class RowSpace:
 
     def rows_used(self, h: np.ndarray) -> list[np.ndarray]:
         """For each column of ``h`` in the row space: rows with a nonzero coefficient."""
+        if self.gram is not None:
+            y = self.gram.coefficients(np.asarray(h, dtype=float))[0]
+            return [np.sort(self.gram.basis[np.abs(y[:, j]) > 1e-8]) for j in range(y.shape[1])]
         h = np.asarray(h, dtype=float)[self.perm]
         p = h.shape[1]
         rest = h.copy()
