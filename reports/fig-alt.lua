@@ -148,7 +148,6 @@ local function write_side_output(doc, side)
   local options = {
     template = pandoc.template.compile(pandoc.template.default(side.format)),
     columns = PANDOC_WRITER_OPTIONS.columns,
-    wrap_text = PANDOC_WRITER_OPTIONS.wrap_text,
   }
   local f = assert(io.open(side.output, "wb"))
   f:write(pandoc.write(out, side.format, options))

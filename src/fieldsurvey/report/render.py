@@ -59,11 +59,6 @@ _QUARTO_ONLY = {"embed-resources", "css", "reference-doc", "toc", "toc-title", "
 # in the PDF. With a width no table reaches, every table gets automatic column widths: typst
 # sizes columns to their content and wraps only text cells.
 _READER_COLUMNS = "--columns=100000"
-# No line reached that width, so pandoc's writers wrapped nothing, yet laying lines out to it
-# was about a third of the HTML writer's time: the writers do not wrap at all (the same bytes
-# for every report of bench/report_bench.py; reports/fig-alt.lua does the same for the
-# formats it writes).
-_NO_WRAP = "--wrap=none"
 # Environment variable naming the formats reports/fig-alt.lua writes besides pandoc's output.
 SIDE_OUTPUTS = "FIELDSURVEY_SIDE_OUTPUTS"
 # Markdown reader extensions that act only where their trigger text occurs, which report
@@ -266,8 +261,7 @@ def _pandoc_command(document: Path, fmt: str, output: Path, metadata_file: Path 
         str(document),
         f"--from={reader_format(*texts)}",
         "--fail-if-warnings",
-        _READER_COLUMNS,
-        _NO_WRAP,
+        _READER_COLUMNS,  # also the writers' line width
         f"--resource-path={document.parent}",
         f"--lua-filter={reports / 'fig-alt.lua'}",
     ]
