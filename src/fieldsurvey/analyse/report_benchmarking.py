@@ -117,8 +117,11 @@ def _wide_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
     Examples
     --------
-    >>> _wide_frame([{"org": "A", "n": 3, "x": 0.5}]).dtypes.tolist()
-    [dtype('O'), dtype('int64'), dtype('float64')]
+    >>> rows = [{"org": "A", "n": 3, "x": 0.5}, {"org": None, "n": 0, "x": np.nan}]
+    >>> _wide_frame(rows).equals(pd.DataFrame(rows))
+    True
+    >>> _wide_frame(rows).dtypes.equals(pd.DataFrame(rows).dtypes)
+    True
     """
     columns = list(rows[0]) if rows else []
     if any(list(row) != columns for row in rows):
