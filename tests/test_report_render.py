@@ -396,6 +396,31 @@ def test_pandoc_failure_names_engine_command_and_stderr(tmp_path):
     assert not (tmp_path / "broken.html").exists()
 
 
+def test_reused_typst_compiler_sees_new_images_and_survives_errors(tmp_path):
+    """PDFs come from one typst compiler per process: a figure redrawn at the same path is
+    the one shown, a failed compile leaves the next one unaffected, and the bytes are those
+    of a fresh compiler."""
+    import typst
+
+    from fieldsurvey.report.render import _compile_typst, _font_dir
+
+    source = tmp_path / "report.typ"
+    source.write_text('#image("figure.png", width: 2cm)\n', encoding="utf-8")
+    broken = tmp_path / "broken.typ"
+    broken.write_text("#let x = (\n", encoding="utf-8")
+    document = tmp_path / "report.qmd"
+    pdfs = []
+    for colour in ("red", "blue"):
+        Image.new("RGB", (4, 4), colour).save(tmp_path / "figure.png")
+        with pytest.raises(RenderError, match="pandoc\\+typst failed"):
+            _compile_typst(broken, document, 0)
+        pdfs.append(_compile_typst(source, document, 0))
+        fresh = typst.compile(source.read_bytes(), root=str(tmp_path), font_paths=[_font_dir()],
+                              ignore_system_fonts=True, timestamp=0)
+        assert pdfs[-1] == fresh
+    assert pdfs[0] != pdfs[1]
+
+
 def test_unknown_format_is_refused(tmp_path):
     document = build_example_report(tmp_path)
     with pytest.raises(ValueError, match="unknown report format"):

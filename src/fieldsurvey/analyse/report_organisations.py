@@ -398,8 +398,8 @@ def _difference(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 def _continuity_leavers(ctx: OrganisationContext, results: Results) -> None:
     """Expected hand-offs from last year's leavers, per organisation (on its posts), and the
     field's total over the organisations shown."""
-    estimates = ctx.inputs.handoffs(intention=False).iloc[:-1]
-    _continuity_tables(ctx, results, "continuity_leavers", estimates, sources=None)
+    _continuity_tables(ctx, results, "continuity_leavers",
+                       lambda: (ctx.inputs.handoffs(intention=False).iloc[:-1], None))
     results.add_derived("continuity_field", _field_totals(ctx.inputs, intention=False),
                         dict.fromkeys(FIELD_STATS, "other"), labels=["basis"])
 
@@ -407,6 +407,14 @@ def _continuity_leavers(ctx: OrganisationContext, results: Results) -> None:
 def _continuity_intention(ctx: OrganisationContext, results: Results) -> None:
     """Expected hand-offs from leavers and intention, per organisation (on its responses, and
     those who do and do not intend to leave), and the field's total over those shown."""
+    _continuity_tables(ctx, results, "continuity", lambda: _intention_estimates(ctx))
+    results.add_derived("continuity_field_intention", _field_totals(ctx.inputs, intention=True),
+                        dict.fromkeys([*FIELD_STATS, "intending_share"], "other"),
+                        labels=["basis"])
+
+
+def _intention_estimates(ctx: OrganisationContext) -> tuple[pd.DataFrame, list[list[Any]]]:
+    """Every organisation's estimate from leavers and intention, and each row's cells."""
     estimates = ctx.inputs.handoffs(intention=True).iloc[:-1]
     estimates = estimates[estimates["basis"] == BOTH].reset_index(drop=True)
     # An organisation whose leavers estimate was withheld shows none of it through this one.
@@ -416,23 +424,33 @@ def _continuity_intention(ctx: OrganisationContext, results: Results) -> None:
     wave = ctx.inputs.latest
     sources = [[{"org": o, "wave": wave, INTENDS: YES}, {"org": o, "wave": wave, INTENDS: NO}]
                for o in estimates["org"]]
-    _continuity_tables(ctx, results, "continuity", estimates, sources=sources)
-    results.add_derived("continuity_field_intention", _field_totals(ctx.inputs, intention=True),
-                        dict.fromkeys([*FIELD_STATS, "intending_share"], "other"),
-                        labels=["basis"])
+    return estimates, sources
 
 
 def _continuity_tables(ctx: OrganisationContext, results: Results, name: str,
-                       estimates: pd.DataFrame, sources: list[list[Any]] | None) -> None:
-    """The table of every organisation (support, for the field's total) and the shown one."""
+                       make: Callable[[], tuple[pd.DataFrame, list[list[Any]] | None]]) -> None:
+    """The table of every organisation (support, for the field's total) and the shown one.
+
+    The table of every organisation is the same in every report of the study: made once (per
+    set of organisations the posts release showed), each report gets its own copy.
+    """
     survey = name == "continuity"
     cols = (["respondents", "intending_share", *CONTINUITY_STATS] if survey else
             ["staff", "leavers", "case_managers", "caseload", *CONTINUITY_STATS])
-    table = estimates[["org", *cols]].astype({c: float for c in cols}).assign(
-        wave=ctx.inputs.latest)
+
+    def build() -> tuple[pd.DataFrame, list[list[Any]] | None]:
+        estimates, sources = make()
+        table = estimates[["org", *cols]].astype({c: float for c in cols}).assign(
+            wave=ctx.inputs.latest)
+        return _text_dims(table), sources
+
+    shown = tuple(sorted(str(o) for o in ctx.profile_shown))
+    table, sources = ctx.inputs.memo(("continuity_table", name, shown), build)
+    if sources is not None:
+        sources = [[dict(c) for c in s] for s in sources]
     mine = ctx.orgs(table).index
     stats = dict.fromkeys(cols, "other")
-    results.add_table(f"_{name}_all", _text_dims(table), stats, sources=sources)
+    results.add_table(f"_{name}_all", table.copy(), stats, sources=sources)
     results.add_table(name, _text_dims(table.loc[mine].reset_index(drop=True)), stats,
                       sources=None if sources is None else [sources[i] for i in mine])
 
@@ -493,7 +511,9 @@ def profile_results(inputs: OrganisationInputs, org: str | None = None) -> Resul
     ['_continuity_leavers_all', 'continuity_leavers']
     """
     posts = inputs.posts
-    results = Results(posts[["org", "wave"]], ["org", "wave"], keys=posts["key"])
+    # The same posts and dimensions in every report: set up once, tables added per report.
+    results = inputs.memo(("results", "posts"), lambda: Results(
+        posts[["org", "wave"]], ["org", "wave"], keys=posts["key"])).without_tables()
     _field_cell(results, inputs.latest)
     ctx = OrganisationContext(inputs, org)
     for section in PROFILE_SECTIONS:
@@ -513,7 +533,8 @@ def response_results(inputs: OrganisationInputs, org: str | None = None, *,
     # whole cells (organisations, those who do and do not intend to leave). Declaring the
     # scales' validity as measures, or "not answered" as an unprotected remainder, made the gate
     # and its audit disagree about cells of the reports' earlier release.
-    results = Results(units[list(DIMS)], list(DIMS), keys=units["key"])
+    results = inputs.memo(("results", "responses"), lambda: Results(
+        units[list(DIMS)], list(DIMS), keys=units["key"])).without_tables()
     _field_cell(results, inputs.latest)
     ctx = OrganisationContext(inputs, org, profile_shown)
     for section in RESPONSE_SECTIONS:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 __all__ = ["newcombe_difference", "two_proportion_test", "wilson"]
 
@@ -98,6 +98,8 @@ def two_proportion_test(k1: Array, n1: Array, k2: Array, n2: Array) -> Array:
         pooled = (k1 + k2) / (n1 + n2)
         var = pooled * (1 - pooled) * (1 / n1 + 1 / n2)
         z = (k1 / n1 - k2 / n2) / np.sqrt(var)
-        p = 2 * stats.norm.sf(np.abs(z))
+        # stats.norm.sf evaluates ndtr(-z): the same numbers without the distribution
+        # machinery's cost (a report runs this test for every scale of every comparison).
+        p = 2 * special.ndtr(-np.abs(z))
     p = np.where(var <= 0, 1.0, p)
     return np.where((n1 > 0) & (n2 > 0), p, np.nan)

@@ -318,9 +318,10 @@ def _warm_up() -> None:
     from matplotlib import font_manager
 
     from fieldsurvey.report import content, figures  # noqa: F401
-    from fieldsurvey.report.render import _pandoc_path
+    from fieldsurvey.report.render import _pandoc_path, _typst_compiler
 
     _pandoc_path()
+    _typst_compiler()
     font_manager.findfont(figures.HOUSE_STYLE["font.family"])
 
 
