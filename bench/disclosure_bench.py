@@ -80,8 +80,8 @@ def main() -> None:
     from fieldsurvey.report.release import gate_reports
     from fieldsurvey.store import open_study
 
+    reports_only = "--reports-only" in sys.argv[1:]
     args = [a for a in sys.argv[1:] if a != "--reports-only"]
-    reports_only = len(args) < len(sys.argv) - 1
     n_orgs = int(args[0]) if len(args) > 0 else 25
     seed = int(args[1]) if len(args) > 1 else 1
     ref = args[2] if len(args) > 2 else "eefff81"

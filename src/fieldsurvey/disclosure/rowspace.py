@@ -22,8 +22,8 @@ MAX_GLOBAL = 1024
 #: Give up splitting (and use one dense factorisation) beyond this many independent long rows.
 MAX_GLOBAL_KEPT = 4096
 #: Systems that no split of MAX_GLOBAL rows breaks up, with at most this many rows, use a
-#: row basis from their Gram matrix (m x m) instead: 0.5 s where a dense factorisation of
-#: 2,600 rows x 10,000 atoms took 20 s (500 organisations, two waves).
+#: row basis from their Gram matrix (m x m) instead: 1.1 s where a dense factorisation of
+#: 2,617 rows x 10,443 atoms took 20.7 s (500 organisations, two waves).
 GRAM_LIMIT = 8000
 _TOL = 1e-8
 
@@ -81,27 +81,28 @@ def _atom_blocks(a: sparse.csr_matrix) -> np.ndarray:
     return labels[m:]
 
 
-def _split_by_long_rows(a: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Long rows to set aside, and the block label of every atom once they are.
+def _split_by_long_rows(a: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray, str]:
+    """Long rows to set aside, the block label of every atom once they are, and the route.
 
     The longest rows are set aside, doubling their number, until every block has at most
-    ``DENSE_LIMIT`` atoms. Up to ``MAX_GLOBAL`` rows this is the split; beyond it the search
-    goes on (``extended`` is True) and the caller keeps only the independent ones. Returns
-    no global rows and one block when no split works.
+    ``DENSE_LIMIT`` atoms. The route is ``"blocks"`` when that takes up to ``MAX_GLOBAL``
+    rows (or the system is small enough for one block), ``"extended"`` when it takes more
+    (the caller keeps only the independent ones), and ``"none"`` when no split works (no
+    rows set aside, one block).
     """
     m, k = a.shape
-    none = (np.zeros(0, dtype=np.int64), np.zeros(k, dtype=np.int64), False)
+    one_block = (np.zeros(0, dtype=np.int64), np.zeros(k, dtype=np.int64))
     if k <= DENSE_LIMIT:
-        return none
+        return (*one_block, "blocks")
     order = np.argsort(-np.diff(a.indptr), kind="stable")
     t = 1
     while True:
         trial = np.sort(order[:t])
         labels = _atom_blocks(a[np.setdiff1d(np.arange(m), trial)])
         if np.bincount(labels).max() <= DENSE_LIMIT:
-            return trial, labels, t > MAX_GLOBAL
+            return trial, labels, "extended" if t > MAX_GLOBAL else "blocks"
         if t >= m:
-            return none
+            return (*one_block, "none")
         t = min(2 * t, m)
 
 
@@ -164,14 +165,14 @@ class RowSpace:
         a = sparse.csr_matrix(a, dtype=float)
         m, k = a.shape
         self.shape = (m, k)
-        glob, labels, extended = _split_by_long_rows(a)
+        glob, labels, route = _split_by_long_rows(a)
         self.gram = None
-        if (extended or (glob.size == 0 and k > DENSE_LIMIT)) and m <= GRAM_LIMIT:
+        if route != "blocks" and m <= GRAM_LIMIT:
             self.gram = _GramBasis(a)
             self.global_rows, self.blocks = glob[:0], []
             return
         a_perm = self._build_blocks(a, glob, labels)
-        if extended:
+        if route == "extended":
             # Beyond MAX_GLOBAL long rows (hundreds of organisations, each with a "rest of
             # the field" row): keep only those that add to the blocks' row space. The others
             # (field minus one organisation) are combinations of what is kept.
