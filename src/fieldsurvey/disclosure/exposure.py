@@ -117,16 +117,9 @@ WITNESS_ROUNDS = 12
 LOCAL_LIMIT = 600
 #: In the audit (``primal=True``), systems of fewer atoms skip the neighbourhood check:
 #: their whole-system programmes cost less than a small programme per cell. The gate keeps
-#: it whatever the size: which cells reach the whole-system programmes changes the duals it
-#: chooses complements from (without it a test study's continuity table lost every value).
+#: it whatever the size: it chooses complements from the duals of the programmes a cell
+#: reaches, so which cells reach the whole-system programmes is part of its decisions.
 LOCAL_FROM = 5000
-#: Components of at least this many atoms are solved by primal simplex in the gate too. Dual
-#: simplex starts each interval programme over, and with hundreds of organisations (one
-#: component of 10,000 atoms at 500) the gate did not finish; primal goes on from the last
-#: basis. Its duals name other rows as a recovery's certificate, so the complements chosen
-#: in such systems differ from dual simplex's (both protect every cell; the audit checks).
-#: Every component of a 100-organisation study is below it: their decisions are unchanged.
-PRIMAL_FROM = 5000
 
 
 def _small_lp(a: sparse.csr_matrix, b: np.ndarray, c: np.ndarray) -> float | None:
@@ -310,8 +303,8 @@ class LinearProgramme:
         if primal:
             # After a change of objective the previous basis is still feasible, so primal
             # simplex goes on from it in a few pivots, where dual simplex starts over
-            # (measured 10x faster). The optimal values are the same, but the duals that
-            # name a recovery's rows are another vertex's: only for checks that use values.
+            # (measured 10x faster). The optimal values are the same; the duals (which rows
+            # certify a range) are another vertex's, as deterministic as dual simplex's.
             self.highs.setOptionValue("simplex_strategy", 4)
         self.highs.passModel(lp)
         self.optimal = highspy.HighsModelStatus.kOptimal
@@ -362,12 +355,9 @@ def find_exposures(
         False to look only for exact derivations (linear algebra and peeling), skipping the
         interval programmes: the gate first removes every subtraction, then checks intervals.
     primal : bool
-        Solve the interval programmes by primal simplex. The exposures and their ranges are
-        the same, but each exposure's ``candidates`` come from the programmes' duals, which
-        then differ: the gate, which chooses what else to withhold from them, keeps dual
-        simplex (its decisions stay as they were); the audit, which only needs the ranges,
-        uses primal (10x faster at 100 organisations), and in systems under ``LOCAL_FROM``
-        atoms also skips the neighbourhood check.
+        For the audit, which needs only the ranges: in systems under ``LOCAL_FROM`` atoms,
+        skip the neighbourhood check. (The interval programmes are solved by primal simplex
+        from the last basis either way; see :class:`LinearProgramme`.)
 
     Returns
     -------
@@ -528,9 +518,8 @@ def find_exposures(
     def solver(comp: int) -> LinearProgramme:
         if comp not in solvers:
             info = comp_cache[comp]
-            large = info["atoms"].size >= PRIMAL_FROM
             solvers[comp] = LinearProgramme(info["mat"], rhs[info["rows"]].astype(float),
-                                            primal=primal or large)
+                                            primal=True)
         return solvers[comp]
 
     unresolved = [k for k in check_interval if not is_protected(*witness_range(k)[1:3], min_cell)]
