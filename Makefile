@@ -22,14 +22,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/lint-imports
 
-# The disclosure gate's choice of what else to withhold follows floating-point rounding, and
-# OpenBLAS rounds differently on different CPUs (its kernels): on an AMD EPYC's own kernels one
-# test study's continuity table lost every value. Tests pin one x86-64 kernel so that the
-# decisions they expect hold on any machine (docs/disclosure.md, "What is out of reach").
-BLAS_KERNEL := $(if $(filter x86_64,$(shell uname -m)),Sandybridge,)
-
 test: $(STAMP) lint
-	OPENBLAS_CORETYPE=$(BLAS_KERNEL) $(PY) -m pytest -q
+	$(PY) -m pytest -q
 
 bench: $(STAMP)
 	for script in bench/*_bench.py; do $(PY) $$script || exit 1; done
