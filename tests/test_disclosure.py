@@ -274,6 +274,32 @@ def test_the_ledger_protects_across_outputs():
     assert ledger.releases()["output"].tolist() == ["field", "by org"]
 
 
+def test_cells_withheld_before_are_judged_again_only_where_a_release_adds_rows():
+    """Release 1 withholds A (3 people) and B beside the field. Release 2 counts other people
+    (staff posts): it adds no row to the part of the system A and B lie in, so they are
+    settled, and the audit still passes. Release 3 counts the same people by role: new rows
+    there, so A and B are judged again (the roles leave A anywhere in 0-23: protected)."""
+    ledger = Ledger.in_memory()
+    people = pd.DataFrame({"org": ["A"] * 3 + ["B"] * 30,
+                           "role": ["f"] * 23 + ["s"] * 10})
+    keys = [f"r{i}" for i in range(33)]
+    first = gate(Results(people, ["org", "role"], keys=keys)
+                 .add_table("t", pd.DataFrame({"org": ["A", "B", None]})), ledger=ledger,
+                 output="by org")
+    assert first["t"]["suppressed"].tolist() == [True, True, False]
+    posts = orgs(A=12, B=40)
+    second = gate(Results(posts, ["org"], keys=[f"p{i}" for i in range(52)])
+                  .add_table("posts", pd.DataFrame({"org": ["A", "B"]})), ledger=ledger,
+                  output="posts")
+    assert second["posts"]["n"].tolist() == [12, 40]
+    assert second.settled.sum() == 2 and audit(second).passed
+    third = gate(Results(people, ["org", "role"], keys=keys)
+                 .add_table("t", pd.DataFrame({"role": ["f", "s"]})), ledger=ledger,
+                 output="by role")
+    assert third["t"]["n"].tolist() == [23, 10]
+    assert not third.settled.any() and audit(third).passed
+
+
 def test_a_late_file_cannot_reveal_its_respondents():
     """Before a late file the field is 30; after it 33: the difference is the 3 late people."""
     ledger = Ledger.in_memory()

@@ -102,6 +102,10 @@ def audit(gated: GatedRelease) -> AuditResult:
         table, row = where.get(int(u), ("", -1))
         report(table, row, int(u), COUNT_COL, f"shown with n={st.unit_n[u]}<{min_cell}")
     hidden = gated.protected & ~public
+    if gated.settled is not None:
+        # Withheld before, in parts of the system this release adds no row to: the release
+        # that last did judged them (and reported any earlier outputs had given away).
+        hidden &= ~gated.settled
     for exp in find_exposures(st.rows, public, hidden, min_cell=min_cell,
                               atom_values=st.atom_n.astype(float), primal=True):
         table, row = where.get(exp.unit, ("", -1))

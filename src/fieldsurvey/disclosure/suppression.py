@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
 from fieldsurvey._blas import on_one_blas_thread
 from fieldsurvey.disclosure.exposure import Exposure, find_exposures
@@ -87,6 +89,10 @@ class GatedRelease:
         Units released before (through the ledger): an attacker holds them already.
     reasons : dict
         Unit -> why it was withheld (for developers' diagnostics, never for output).
+    settled : bool ndarray or None
+        Protected units this release cannot tell anything new about by counts: withheld
+        before, in parts of the system it adds no row to (:func:`untouched_by_release`).
+        Earlier releases judged them; the audit leaves them out, the means check does not.
     """
 
     tables: dict[str, pd.DataFrame]
@@ -107,6 +113,7 @@ class GatedRelease:
     moments_withheld: set[tuple] = field(default_factory=set)
     #: Names under which a table judged once is shown again (:attr:`Results.aliases`).
     aliases: dict[str, str] = field(default_factory=dict)
+    settled: np.ndarray | None = None
 
     def own_tables(self) -> dict[str, pd.DataFrame]:
         """The tables, each judged table once (an alias left as it came from the gate is
@@ -463,6 +470,42 @@ def _complementary(st: Structure, hidden: np.ndarray, protect: np.ndarray, fixed
         added[idx] = True
 
 
+def untouched_by_release(rows: sparse.csr_matrix, published: np.ndarray, new: np.ndarray,
+                         units: np.ndarray) -> np.ndarray:
+    """Which of ``units`` share no linked part of the system with a ``new`` published row.
+
+    The published rows split the atoms into linked parts (atoms joined by a row they share);
+    what a reader can work out about a cell comes from the parts its atoms lie in (counts
+    are non-negative, so the programmes of separate parts are separate). A cell whose parts
+    hold only rows published before is known now exactly as it was after the release that
+    last published a row there, and that release judged it. The gate does not judge it
+    again (issue 18: the organisation-section releases re-checked every cell the reports'
+    release had withheld, some 9,000 at 100 organisations, and took as long as it).
+
+    Examples
+    --------
+    >>> rows = sparse.csr_matrix(np.array([[1, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 1],
+    ...                                    [0, 0, 1, 0]]))
+    >>> published = np.array([True, False, True, False])  # two totals
+    >>> new = np.array([False, False, True, False])      # the second is new now
+    >>> untouched_by_release(rows, published, new, np.array([True, True, True, True])).tolist()
+    [True, True, False, False]
+    """
+    if not units.any():
+        return units.copy()
+    rows = sparse.csr_matrix(rows)
+    pub = rows[np.flatnonzero(published)]
+    n_pub = pub.shape[0]
+    if not n_pub:
+        return units.copy()
+    graph = sparse.bmat([[None, pub], [pub.T, None]], format="csr")
+    _, labels = connected_components(graph, directed=False)
+    dirty = np.zeros(labels.max() + 1, dtype=bool)
+    dirty[labels[:n_pub][new[published]]] = True
+    touched = (rows @ dirty[labels[n_pub:]].astype(float)) > 0
+    return units & ~touched
+
+
 @dataclass
 class _Decision:
     hidden: np.ndarray
@@ -471,6 +514,8 @@ class _Decision:
     reasons: dict[int, str]
     #: Units a reader holds: shown by this release or released before.
     published: np.ndarray | None = None
+    #: Protected units judged by earlier releases (see :func:`untouched_by_release`).
+    settled: np.ndarray | None = None
 
 
 def _shown_candidates(plans: dict[str, TablePlan], st: Structure, tr: Any, small: Any
@@ -513,10 +558,11 @@ def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple],
     fixed = np.zeros(n, dtype=bool)
     own = np.zeros(n, dtype=bool)
     reasons: dict[int, str] = {}
+    prior_shown = np.zeros(n, dtype=bool)
     for cell, status in joint.prior:
         units = list(st.units_of(cell))
         if status == "shown":
-            fixed[units] = True
+            fixed[units] = prior_shown[units] = True
         elif len(units) == 1:
             # Withheld before, withheld now and kept underivable, whatever its size: a value an
             # earlier output withheld (even one withheld only to protect others) never comes
@@ -575,13 +621,22 @@ def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple],
     # A value released before is public: withholding it now protects nothing.
     protect &= ~fixed
     eligible = own & ~fixed
+    # Cells withheld before, in parts of the system this release adds no row to, are known
+    # now as they were: earlier releases judged them (see untouched_by_release).
+    before = np.zeros(n, dtype=bool)
+    before[[u for u, r in reasons.items() if r == "ledger"]] = True
+    published = (eligible & ~hidden) | fixed
+    settled = untouched_by_release(st.rows, published, published & ~prior_shown,
+                                   before & protect)
     exposed: set[int] = set()
-    added = _complementary(st, hidden, protect, fixed, eligible, policy, exposed, cost)
+    checked = protect & ~settled
+    added = _complementary(st, hidden, checked, fixed, eligible, policy, exposed, cost)
+    protect = checked | settled
     for u in np.flatnonzero(added):
         reasons[int(u)] = COMPLEMENTARY
     for u in exposed:
         reasons[u] = EXPOSED_BEFORE
-    return _Decision(hidden, protect, fixed, reasons, (own & ~hidden) | fixed)
+    return _Decision(hidden, protect, fixed, reasons, (own & ~hidden) | fixed, settled)
 
 
 def _decide_with_moments(release: Results, plans: dict[str, TablePlan], implied: list[tuple],
@@ -713,6 +768,7 @@ def gate(
         implied=implied,
         moments_withheld=moments_withheld,
         aliases=dict(release.aliases),
+        settled=decision.settled,
     )
     if ledger is not None and record:
         gated.release_id = ledger.record(gated, release, output=output, command=command,
