@@ -331,6 +331,7 @@ def find_exposures(
     skip: np.ndarray | None = None,
     intervals: bool = True,
     primal: bool = False,
+    settle_ties: bool = True,
 ) -> list[Exposure]:
     """List hidden units recoverable from the published units.
 
@@ -358,6 +359,12 @@ def find_exposures(
         For the audit, which needs only the ranges: in systems under ``LOCAL_FROM`` atoms,
         skip the neighbourhood check. (The interval programmes are solved by primal simplex
         from the last basis either way; see :class:`LinearProgramme`.)
+
+    settle_ties : bool
+        Break ties among equally good rows by row order (``rowspace.tie_weights``), not by
+        rounding. The means check (``moments._complete``) turns it off: its rows list this
+        release's moments first and earlier ones last, so the latest row is one it cannot
+        withhold, and at 500 organisations its loop then ran for minutes instead of seconds.
 
     Returns
     -------
@@ -451,7 +458,7 @@ def find_exposures(
         comp_cache[comp] = {"rows": r_sel, "atoms": a_sel, "mat": mat}
         members = comp_members[comp]
         pieces = hid_unknown[members][:, a_sel].T.tocsc()
-        space = RowSpace(mat)
+        space = RowSpace(mat, settle_ties=settle_ties)
         # Dense work in chunks of columns keeps memory flat on large releases.
         for start in range(0, len(members), 256):
             part = pieces[:, start : start + 256].toarray().astype(float)

@@ -472,7 +472,8 @@ def _complete(facts: dict[tuple, _Moments], exposed: set[tuple], st: Any, tr: An
         while True:
             hide = np.array([c in withheld and c not in public for c in cells]
                             + [False] * len(known) + [True] * len(kept))
-            found = find_exposures(rows, ~hide, hide, min_cell=min_cell)
+            # Ties by rounding, as before: see find_exposures' settle_ties.
+            found = find_exposures(rows, ~hide, hide, min_cell=min_cell, settle_ties=False)
             progress = False
             for e in found:
                 choice = [u for u in e.candidates if not hide[u] and not frozen[u]]

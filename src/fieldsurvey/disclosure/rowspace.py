@@ -178,6 +178,8 @@ class RowSpace:
     ----------
     a : sparse matrix (m, k)
         The published equations (rows) over unknown atoms (columns).
+    settle_ties : bool
+        Scale the rows by :func:`tie_weights` (default): pivot ties go to the latest row.
 
     Examples
     --------
@@ -188,12 +190,13 @@ class RowSpace:
     [True, False]
     """
 
-    def __init__(self, a: sparse.spmatrix) -> None:
+    def __init__(self, a: sparse.spmatrix, settle_ties: bool = True) -> None:
         a = sparse.csr_matrix(a, dtype=float)
         m, k = a.shape
-        # Weighted rows span the same space; the weights only settle ties (``rows_used``
-        # reports rows, never their coefficients).
-        a = sparse.csr_matrix(sparse.diags(tie_weights(m)) @ a)
+        if settle_ties:
+            # Weighted rows span the same space; the weights only settle ties (``rows_used``
+            # reports rows, never their coefficients).
+            a = sparse.csr_matrix(sparse.diags(tie_weights(m)) @ a)
         self.shape = (m, k)
         glob, labels, route = _split_by_long_rows(a)
         self.gram = None
