@@ -359,7 +359,6 @@ def find_exposures(
         For the audit, which needs only the ranges: in systems under ``LOCAL_FROM`` atoms,
         skip the neighbourhood check. (The interval programmes are solved by primal simplex
         from the last basis either way; see :class:`LinearProgramme`.)
-
     settle_ties : bool
         Break ties among equally good rows by row order (``rowspace.tie_weights``), not by
         rounding. The means check (``moments._complete``) turns it off: its rows list this

@@ -98,7 +98,7 @@ def _column_factors(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return q, np.ones(rank), coef.T
 
 
-def _atom_blocks(a: sparse.csr_matrix) -> np.ndarray:
+def atom_blocks(a: sparse.csr_matrix) -> np.ndarray:
     """Connected-component label of every column, linking columns that share a row."""
     m, k = a.shape
     graph = sparse.bmat([[None, a], [a.T, None]], format="csr") if m else None
@@ -125,7 +125,7 @@ def _split_by_long_rows(a: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray, s
     t = 1
     while True:
         trial = np.sort(order[:t])
-        labels = _atom_blocks(a[np.setdiff1d(np.arange(m), trial)])
+        labels = atom_blocks(a[np.setdiff1d(np.arange(m), trial)])
         if np.bincount(labels).max() <= DENSE_LIMIT:
             return trial, labels, "extended" if t > MAX_GLOBAL else "blocks"
         if t >= m:

@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 
 from fieldsurvey._blas import on_one_blas_thread
 from fieldsurvey.disclosure.exposure import Exposure, find_exposures
 from fieldsurvey.disclosure.moments import withheld_moments
 from fieldsurvey.disclosure.policy import DisclosureError, DisclosurePolicy
+from fieldsurvey.disclosure.rowspace import atom_blocks
 from fieldsurvey.disclosure.structure import Structure, Universe, build_structure
 from fieldsurvey.results.cells import Except, canonical, split_except, with_measure
 from fieldsurvey.results.tables import COUNT_COL, Results, ResultsError, Source, TableSpec
@@ -491,18 +491,14 @@ def untouched_by_release(rows: sparse.csr_matrix, published: np.ndarray, new: np
     >>> untouched_by_release(rows, published, new, np.array([True, True, True, True])).tolist()
     [True, True, False, False]
     """
-    if not units.any():
+    if not units.any() or not published.any():
         return units.copy()
     rows = sparse.csr_matrix(rows)
     pub = rows[np.flatnonzero(published)]
-    n_pub = pub.shape[0]
-    if not n_pub:
-        return units.copy()
-    graph = sparse.bmat([[None, pub], [pub.T, None]], format="csr")
-    _, labels = connected_components(graph, directed=False)
-    dirty = np.zeros(labels.max() + 1, dtype=bool)
-    dirty[labels[:n_pub][new[published]]] = True
-    touched = (rows @ dirty[labels[n_pub:]].astype(float)) > 0
+    part = atom_blocks(pub)  # the linked part of every atom
+    dirty = np.zeros(part.max() + 1, dtype=bool)
+    dirty[part[pub[new[published]].indices]] = True
+    touched = (rows @ dirty[part].astype(float)) > 0
     return units & ~touched
 
 
@@ -559,6 +555,7 @@ def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple],
     own = np.zeros(n, dtype=bool)
     reasons: dict[int, str] = {}
     prior_shown = np.zeros(n, dtype=bool)
+    withheld_before = np.zeros(n, dtype=bool)
     for cell, status in joint.prior:
         units = list(st.units_of(cell))
         if status == "shown":
@@ -567,7 +564,7 @@ def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple],
             # Withheld before, withheld now and kept underivable, whatever its size: a value an
             # earlier output withheld (even one withheld only to protect others) never comes
             # back through a later one.
-            hidden[units] = protect[units] = True
+            hidden[units] = protect[units] = withheld_before[units] = True
             reasons.setdefault(units[0], "ledger")
     def small(units: tuple[int, ...]) -> bool:
         # A cell no respondent could be in (no atom at all) has nothing to protect.
@@ -623,11 +620,9 @@ def _decide(release: Results, plans: dict[str, TablePlan], implied: list[tuple],
     eligible = own & ~fixed
     # Cells withheld before, in parts of the system this release adds no row to, are known
     # now as they were: earlier releases judged them (see untouched_by_release).
-    before = np.zeros(n, dtype=bool)
-    before[[u for u, r in reasons.items() if r == "ledger"]] = True
     published = (eligible & ~hidden) | fixed
     settled = untouched_by_release(st.rows, published, published & ~prior_shown,
-                                   before & protect)
+                                   withheld_before & protect)
     exposed: set[int] = set()
     checked = protect & ~settled
     added = _complementary(st, hidden, checked, fixed, eligible, policy, exposed, cost)
