@@ -285,28 +285,42 @@ def _shown_orgs(built: dict) -> set[str]:
 
 
 def test_peer_led_burnout_over_the_shown_organisations(built):
+    """Both models (peer-led programmes, a survivor-led board) over the organisations shown:
+    each group's burnout from the answers, and the Welch test where both groups hold
+    someone (at least one model must, or the test checks no test)."""
     data, profiles = built["data"], _latest_profiles(built)
     shown = _shown_orgs(built)
     now = data.frame[(data.frame["wave"] == data.latest) & data.frame["org"].isin(shown)]
-    peer = now["org"].map(profiles["op_peer_led"]).isin([1, 2])
-    groups = _table(built, None, "model_burnout").set_index("group")
-    for label, members in (("peer-led programmes", peer), ("no peer-led programmes", ~peer)):
-        values = now.loc[members, "burnout"].dropna()
-        assert groups.loc[label, "burnout_n"] == len(values)
-        assert groups.loc[label, "burnout_mean"] == pytest.approx(values.mean())
-        assert groups.loc[label, "organisations"] == now.loc[members, "org"].nunique()
+    groups = _table(built, None, "model_burnout").set_index(["model", "group"])
     tests = _table(built, None, "model_tests")
-    row = tests[(tests["model"] == "peer_led") & (tests["scale"] == "burnout")].iloc[0]
-    a = now.loc[peer, "burnout"].dropna()
-    b = now.loc[~peer, "burnout"].dropna()
-    welch = stats.ttest_ind(a, b, equal_var=False)
-    assert row["diff"] == pytest.approx(a.mean() - b.mean())
-    assert row["p"] == pytest.approx(welch.pvalue)
+    models = {"peer_led": (now["org"].map(profiles["op_peer_led"]).isin([1, 2]),
+                           "peer-led programmes", "no peer-led programmes"),
+              "survivor_board": (now["org"].map(profiles["op_survivor_board"]) == 1,
+                                 "survivor-led board", "other board")}
+    compared = 0
+    for model, (inside, yes, no) in models.items():
+        for label, members in ((yes, inside), (no, ~inside)):
+            values = now.loc[members, "burnout"].dropna()
+            row = groups.loc[(model, label)]
+            assert row["burnout_n"] == len(values)
+            assert row["organisations"] == now.loc[members, "org"].nunique()
+            if values.empty:  # no shown organisation in the group: nothing to average
+                assert pd.isna(row["burnout_mean"])
+            else:
+                assert row["burnout_mean"] == pytest.approx(values.mean())
+        a, b = now.loc[inside, "burnout"].dropna(), now.loc[~inside, "burnout"].dropna()
+        test = tests[(tests["model"] == model) & (tests["scale"] == "burnout")].iloc[0]
+        if len(a) < 2 or len(b) < 2:
+            assert pd.isna(test["diff"]) and pd.isna(test["p"])
+            continue
+        compared += 1
+        assert test["diff"] == pytest.approx(a.mean() - b.mean())
+        assert test["p"] == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    assert compared, "no model compares two groups: the scenario tests no Welch test"
     # The same field-level comparison in every organisation's report.
     for org in built["targets"][1:]:
-        same = _table(built, org, "model_burnout").set_index("group")
-        assert same.loc["peer-led programmes", "burnout_mean"] == pytest.approx(
-            groups.loc["peer-led programmes", "burnout_mean"])
+        same = _table(built, org, "model_burnout").set_index(["model", "group"])
+        assert same["burnout_mean"].equals(groups["burnout_mean"])
 
 
 def test_organisation_model_is_its_own_answer(built):

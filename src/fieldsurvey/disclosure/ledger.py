@@ -17,6 +17,11 @@ What is recorded (tables ``ledger_*`` in the study's store):
 ``ledger_dims`` / ``ledger_keysets``
     the dimensions cells are defined on, as they were (one code per respondent key), so a
     cell of last year's release still means the same people after new files arrive.
+``ledger_dim_facts``
+    what every reader knows of a dimension: the score range of each category (a scale's
+    bands and bins) and the dimension it is known from (a size band from the organisation).
+``ledger_moments``
+    every mean and SD shown, with its n.
 
 Respondents are identified by a one-way hash of their key (organisation, wave, response id);
 no response id is stored here.
@@ -62,6 +67,8 @@ CREATE TABLE IF NOT EXISTS ledger_values (
     release_id TEXT, table_name TEXT, row_no INTEGER, column_name TEXT, value TEXT, cell TEXT);
 CREATE TABLE IF NOT EXISTS ledger_moments (
     release_id TEXT, cell TEXT, kind TEXT, value DOUBLE, n INTEGER);
+CREATE TABLE IF NOT EXISTS ledger_dim_facts (
+    dim_id TEXT PRIMARY KEY, ranges TEXT, determined_by TEXT);
 """
 
 
@@ -107,6 +114,10 @@ class _Dim:
     link: str | None
     categories: list[object]
     codes: np.ndarray
+    #: Score range of each category of a dimension that cuts a scale's score (bands, bins).
+    ranges: dict[object, tuple[float, float]] = field(default_factory=dict)
+    #: The name of the dimension of the same release every reader can tell this one from.
+    determined_by: str | None = None
 
 
 @dataclass
@@ -192,6 +203,14 @@ class Ledger:
                     store.dims[r.dim_id] = _Dim(r.dim_id, r.name, r.keyset_id, r.link,
                                                 json.loads(r.categories),
                                                 np.frombuffer(r.codes, dtype=np.int32))
+                if self._has_tables(con, "ledger_dim_facts"):  # ledgers before 2026-12-08
+                    for dim_id, text, determined_by in con.execute(
+                            "SELECT dim_id, ranges, determined_by FROM ledger_dim_facts "
+                            "WHERE dim_id IN (SELECT unnest(?))", [needed]).fetchall():
+                        if dim_id in store.dims:
+                            store.dims[dim_id].ranges = {
+                                c: (float(lo), float(hi)) for c, lo, hi in json.loads(text)}
+                            store.dims[dim_id].determined_by = determined_by
             sets = {c["keyset_id"] for c in store.cells} | {d.keyset_id for d in store.dims.values()}
             if sets:
                 rows = con.execute(
@@ -229,6 +248,7 @@ class Ledger:
         domains[CURRENT] = ["in", "out"]
         name_of = {dim_id: name for name, dim_id in own_ids.items()}
         linked = dict(release.linked)
+        ranges = dict(release.score_ranges)
         for dim in store.dims.values():
             if dim.dim_id in name_of:
                 continue
@@ -242,6 +262,8 @@ class Ledger:
             if dim.link:
                 # One respondent's answers give every release's bands of a scale alike.
                 linked[dim.dim_id] = dim.link
+            if dim.ranges:
+                ranges[dim.dim_id] = dim.ranges
         own_keyset = _digest(np.sort(own_keys).tobytes())
         for ks, keys in store.keysets.items():
             if ks == own_keyset:
@@ -269,7 +291,8 @@ class Ledger:
                     float(m["value"]), int(m["n"]))
                    for m in store.moments if m["release_id"] in keyset_of]
         universe = Universe(frame, domains, linked, absent=ABSENT,
-                            determined_by=dict(release.determined_by))
+                            determined_by=_determined_by(release, store, name_of),
+                            ranges=ranges)
         origin = {d.dim_id: d.name for d in store.dims.values() if d.dim_id in columns}
         return Joint(universe, translate, prior, moments, origin)
 
@@ -367,7 +390,9 @@ class Ledger:
         dims = {
             dim_id: _Dim(dim_id, name, keyset_id, release.linked.get(name),
                          list(release.domains[name]),
-                         _codes(release.respondents[name], release.domains[name])[order])
+                         _codes(release.respondents[name], release.domains[name])[order],
+                         dict(release.score_ranges.get(name, {})),
+                         release.determined_by.get(name))
             for name, dim_id in ids.items()
         }
         if self._mem is not None:
@@ -407,6 +432,13 @@ class Ledger:
                     [dim.dim_id, dim.name, dim.keyset_id, dim.link,
                      json.dumps([_plain(c) for c in dim.categories]),
                      dim.codes.astype(np.int32).tobytes(), dim.dim_id])
+                if dim.ranges or dim.determined_by:
+                    con.execute(
+                        "INSERT INTO ledger_dim_facts SELECT ?, ?, ? WHERE NOT EXISTS "
+                        "(SELECT 1 FROM ledger_dim_facts WHERE dim_id = ?)",
+                        [dim.dim_id, json.dumps([[_plain(c), lo, hi] for c, (lo, hi)
+                                                 in dim.ranges.items()]),
+                         dim.determined_by, dim.dim_id])
             cell_frame = pd.DataFrame(cells, columns=["release_id", "cell", "keyset_id",
                                                       "status", "n"])
             con.register("new_cells", cell_frame)
@@ -482,6 +514,23 @@ def _dims_of(cells: list[dict[str, Any]]) -> list[str]:
     for c in cells:
         out.update(d for d, _ in json.loads(c["cell"]))
     return sorted(out)
+
+
+def _determined_by(release: Results, store: _Store, name_of: dict[str, str]) -> dict[str, str]:
+    """``determined_by`` in the joint universe: the release's own, and earlier releases'
+    (a size band recorded before is known from the organisation recorded with it). Without
+    them a phantom could sit in a size band its organisation is not in, pinned to nobody by
+    the shown counts, where a real attacker knows less (the gate would call exposed what
+    is not)."""
+    out = dict(release.determined_by)
+    for dep in store.dims.values():
+        if dep.determined_by is None or dep.dim_id not in name_of:
+            continue
+        det = next((d for d in store.dims.values() if d.name == dep.determined_by
+                    and d.keyset_id == dep.keyset_id and d.dim_id in name_of), None)
+        if det is not None:
+            out.setdefault(name_of[dep.dim_id], name_of[det.dim_id])
+    return out
 
 
 def _codes(values: pd.Series, categories: list[object]) -> np.ndarray:

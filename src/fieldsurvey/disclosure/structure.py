@@ -47,6 +47,11 @@ class Universe:
     absent: object = None
     #: Dimension -> the dimension every reader can tell it from (size band <- organisation).
     determined_by: dict[str, str] = field(default_factory=dict)
+    #: Dimension -> {category: (lowest, highest score)} for dimensions that cut a linked
+    #: measure's score into ranges (a scale's bands and histogram bins). Categories left out
+    #: (``no score``) hold people without a score. Linked dimensions with ranges are
+    #: intervals of one score: a phantom's values must have a score in common.
+    ranges: dict[str, dict[object, tuple[float, float]]] = field(default_factory=dict)
 
     @property
     def columns(self) -> list[str]:
@@ -259,8 +264,150 @@ def _obey(out: dict, cell: tuple, atoms: pd.DataFrame,
     return True
 
 
+@dataclass
+class ScoreGroups:
+    """What one score implies for every dimension that cuts it into ranges, in codes.
+
+    A scale's band and its histogram bin (and earlier releases' bands of the same scale) are
+    intervals of one score: a person in the bin 10-18 is in the band that holds 10-18, and a
+    person without a score is in no range of any of them. A phantom that breaks this is a
+    person nobody could be, and a gate that counts on one protects an empty cell the
+    attacker knows is empty (and the cells beside it).
+
+    ``groups``: linked group -> its used columns; ``low``/``high``: per ranged column, a
+    table by code of each category's range (NaN: no score); ``absent``: per column, the code
+    of "outside the release that defines it" (compatible with any score), or -1.
+    """
+
+    groups: dict[str, list[str]]
+    low: dict[str, np.ndarray]
+    high: dict[str, np.ndarray]
+    absent: dict[str, int]
+
+    @classmethod
+    def of(cls, universe: Universe, used: list[str], codes: dict) -> ScoreGroups | None:
+        """The groups of ``used`` columns with score ranges; None when there are none."""
+        low: dict[str, np.ndarray] = {}
+        high: dict[str, np.ndarray] = {}
+        for c in used:
+            if c not in universe.ranges or c not in universe.linked:
+                continue
+            low[c] = np.full(len(codes[c]), np.nan)
+            high[c] = np.full(len(codes[c]), np.nan)
+            for value, (lo, hi) in universe.ranges[c].items():
+                code = lookup_code(codes[c], value)
+                if code is not None:
+                    low[c][code], high[c][code] = float(lo), float(hi)
+        ranged_groups = {universe.linked[c] for c in low}
+        if not ranged_groups:
+            return None
+        groups: dict[str, list[str]] = {}
+        for c in used:
+            if universe.linked.get(c) in ranged_groups:
+                groups.setdefault(universe.linked[c], []).append(c)
+        absent = {c: codes[c].get(universe.absent, -1) if universe.absent is not None else -1
+                  for c in used}
+        return cls(groups, low, high, absent)
+
+    def fit(self, out: dict[str, int], cell: tuple, near: pd.DataFrame,
+            observed: pd.DataFrame) -> bool:
+        """Give ``out`` (a phantom) values one score can have in every group; False when the
+        cell's own values have no score in common (nobody can be in the cell)."""
+        fixed = dict(cell)
+        for members in self.groups.values():
+            own = {d: fixed[d] for d in members if d in fixed}
+            if self._state([(d, out[d]) for d in members]) is not None:
+                continue
+            values = self._imagine(members, own, out, near, observed)
+            if values is None:
+                return False
+            out.update(values)
+        return True
+
+    def _state(self, items: Iterable[tuple[str, int]]) -> tuple[bool | None, float, float] | None:
+        """(scored or not, or None when nothing is said; the common score interval), or None
+        when the values contradict each other."""
+        scored: bool | None = None
+        lo, hi, point = -np.inf, np.inf, False
+        for d, code in items:
+            if d not in self.low or code == self.absent[d]:
+                continue
+            a, b = self.low[d][code], self.high[d][code]
+            now = not np.isnan(a)
+            if scored is not None and scored != now:
+                return None
+            scored = now
+            if now:
+                lo, hi, point = max(lo, a), min(hi, b), point or a == b
+        # Ranges that only touch (22.5 ends Low and starts Moderate) share no score, unless
+        # one is a single value.
+        if scored and not (lo < hi or (lo == hi and point)):
+            return None
+        return scored, lo, hi
+
+    def _imagine(self, members: list[str], own: dict[str, int], out: dict[str, int],
+                 near: pd.DataFrame, observed: pd.DataFrame) -> dict[str, int] | None:
+        """The group's values for a phantom with the cell's values ``own``: a real person's
+        where one fits them, else an imagined score's. None when ``own`` contradict."""
+        state = self._state(own.items())
+        if state is None:
+            return None
+        scored, lo, hi = state
+        free = [d for d in members if d not in own]
+        values = {d: out[d] for d in members}
+        donor = self._donor(free, scored, lo, hi, near, observed)
+        if donor is not None:
+            values.update(donor)
+        values.update(own)
+        if self._state(values.items()) is None:
+            self._place(values, free, scored, lo, hi)
+        return values
+
+    def _donor(self, free: list[str], scored: bool | None, lo: float, hi: float,
+               near: pd.DataFrame, observed: pd.DataFrame) -> dict[str, int] | None:
+        """The free members' values of the largest real atom whose own ranges fit the cell's
+        (nearest atoms first)."""
+        for pool in (near, observed):
+            status = np.full(len(pool), -1 if scored is None else int(scored), dtype=np.int8)
+            low, high = np.full(len(pool), lo), np.full(len(pool), hi)
+            ok = np.ones(len(pool), dtype=bool)
+            for d in (d for d in free if d in self.low):
+                codes = pool[d].to_numpy()
+                inside = codes != self.absent[d]
+                a, b = self.low[d][codes], self.high[d][codes]
+                now = (~np.isnan(a)).astype(np.int8)
+                ok &= ~(inside & (status >= 0) & (status != now))
+                status = np.where(inside & (status < 0), now, status)
+                low = np.where(inside & (now == 1), np.fmax(low, a), low)
+                high = np.where(inside & (now == 1), np.fmin(high, b), high)
+            ok &= low <= high
+            if ok.any():
+                weights = np.where(ok, pool["n"].to_numpy(dtype=float), -1.0)
+                row = pool.iloc[int(np.argmax(weights))]
+                return {d: int(row[d]) for d in free}
+        return None
+
+    def _place(self, values: dict[str, int], free: list[str], scored: bool | None,
+               lo: float, hi: float) -> None:
+        """Move the free ranged members of ``values`` to categories of one imagined score
+        in ``[lo, hi]`` (or to "no score" for a phantom without one)."""
+        for d in (d for d in free if d in self.low and values[d] != self.absent[d]):
+            a, b = self.low[d], self.high[d]
+            if scored is False:
+                unscored = [c for c in range(len(a)) if np.isnan(a[c]) and c != self.absent[d]]
+                if len(unscored) == 1:
+                    values[d] = unscored[0]
+                continue
+            overlap = np.fmin(b, hi) - np.fmax(a, lo)  # NaN for "no score"
+            if not np.nanmax(overlap, initial=-1.0) >= 0:
+                continue  # nothing fits: the gate keeps the phantom as it was
+            if not overlap[values[d]] >= 0:  # keep a fitting value, else the widest fit
+                values[d] = int(np.nanargmax(overlap))
+            lo, hi, scored = max(lo, a[values[d]]), min(hi, b[values[d]]), True
+
+
 def _phantom(atoms: pd.DataFrame, cell: tuple, used: list[str], linked: dict[str, str],
-             functions: dict | None = None) -> dict | None:
+             functions: dict | None = None, scores: ScoreGroups | None = None) -> dict | None:
     """An imagined respondent in an empty cell, with values a real respondent could have.
 
     The phantom is the typical person nearest the cell: among the respondents who share the
@@ -269,8 +416,11 @@ def _phantom(atoms: pd.DataFrame, cell: tuple, used: list[str], linked: dict[str
     dimension linked to a changed one (a band and the score range of the same scale) takes the
     values of a real respondent who has the cell's values in that group. A typical phantom
     falls in the cells such a person falls in, so an empty cell is judged as a cell that one
-    ordinary person could be in. None when what every reader can tell (``functions``, see
-    :func:`_functions`) rules out anyone in the cell: the attacker knows it is empty.
+    ordinary person could be in. Dimensions that cut one score into ranges then get values
+    one score can have together (``scores``, see :class:`ScoreGroups`): a phantom in the
+    histogram bin 10-18 of a scale is in its Low band, even when nobody real is in that bin.
+    None when what every reader can tell (``functions``, see :func:`_functions`, and the
+    score ranges) rules out anyone in the cell: the attacker knows it is empty.
     """
     observed = atoms[atoms["n"] > 0]
     if observed.empty:
@@ -294,6 +444,8 @@ def _phantom(atoms: pd.DataFrame, cell: tuple, used: list[str], linked: dict[str
             for c in members:
                 out[c] = int(example[c])
             out.update(dict(fixed))
+    if scores is not None and not scores.fit(out, cell, near, observed):
+        return None  # no score has the cell's values: everyone knows it is empty
     if functions and not _obey(out, cell, observed, functions):
         return None
     out["n"] = 0  # type: ignore[assignment]
@@ -346,8 +498,10 @@ def _atoms_with_phantoms(
     phantoms: list[dict] = []
     if targets:
         functions = _functions(atoms, used, universe.determined_by)
+        scores = ScoreGroups.of(universe, used, codes)
         phantoms = [p for cell in targets
-                    if (p := _phantom(atoms, cell, used, universe.linked, functions)) is not None]
+                    if (p := _phantom(atoms, cell, used, universe.linked, functions, scores))
+                    is not None]
     if phantoms:
         # A phantom has its empty cell's values, so it never duplicates an observed atom.
         extra = pd.DataFrame(phantoms).drop_duplicates(subset=used)

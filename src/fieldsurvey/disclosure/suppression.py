@@ -907,7 +907,8 @@ def _masked(df: pd.DataFrame, hide: dict[str, np.ndarray], columns: dict[str, An
 def alone(release: Results) -> Joint:
     """A release judged on its own (no ledger): its respondents are the universe."""
     universe = Universe(release.respondents, dict(release.domains), dict(release.linked),
-                        determined_by=dict(release.determined_by))
+                        determined_by=dict(release.determined_by),
+                        ranges=dict(release.score_ranges))
     return Joint(universe, lambda cell: cell, [])
 
 
