@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+import fieldsurvey.report.organisation_release as organisation_release
 from fieldsurvey.analyse import load_study_data
 from fieldsurvey.analyse.report_organisations import (
     OrganisationInputs,
@@ -61,13 +62,27 @@ def _build(root: Path, *, profiles: bool, n_orgs: int = 8) -> dict:
     study, generated = _study(root, profiles=profiles, n_orgs=n_orgs)
     data = load_study_data(study, n_boot=20)
     targets = [None, *data.organisations]
-    gated = gate_reports(data, targets, command="test")
+    # What the organisation sections' releases find already given away by the reports'.
+    exposed: list[tuple[str, int]] = []
+    publish_now = organisation_release.publish
+
+    def publish_and_count(*args, **kwargs):
+        gated = publish_now(*args, **kwargs)
+        exposed.append((kwargs["output"], gated.exposed_before))
+        return gated
+
+    organisation_release.publish = publish_and_count
+    try:
+        gated = gate_reports(data, targets, command="test")
+    finally:
+        organisation_release.publish = publish_now
     out = root / "reports"
     for org in targets:
         folder = report_folder(out, org)
         folder.mkdir(parents=True, exist_ok=True)
         make_bundle(data, gated[org], folder, command="test", date="2026-03-01")
-    return {"data": data, "out": out, "profiles": generated, "targets": targets}
+    return {"data": data, "out": out, "profiles": generated, "targets": targets,
+            "exposed": exposed}
 
 
 @pytest.fixture(scope="module")
@@ -321,6 +336,17 @@ def test_peer_led_burnout_over_the_shown_organisations(built):
     for org in built["targets"][1:]:
         same = _table(built, org, "model_burnout").set_index(["model", "group"])
         assert same["burnout_mean"].equals(groups["burnout_mean"])
+
+
+def test_the_sections_releases_find_nothing_the_reports_gave_away(built):
+    """The organisation sections are released after the reports, judged with the ledger:
+    nothing the reports withheld may be derivable from what they showed. The reports' gate
+    and the next one must agree; they did not while phantoms ignored score ranges (the
+    reports' gate imagined someone in the empty bin 10-18 of compassion satisfaction in its
+    Moderate band: 5 cells exposed) and while the next gate imagined earlier releases' people
+    "absent" from one of that release's dimensions and present in another (3 cells)."""
+    assert len(built["exposed"]) == 2, built["exposed"]
+    assert [n for _, n in built["exposed"]] == [0, 0], built["exposed"]
 
 
 def test_organisation_model_is_its_own_answer(built):

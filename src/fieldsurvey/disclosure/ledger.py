@@ -265,6 +265,11 @@ class Ledger:
             if dim.ranges:
                 ranges[dim.dim_id] = dim.ranges
         own_keyset = _digest(np.sort(own_keys).tobytes())
+        presence = {d: CURRENT for d in release.all_dims}
+        for dim in store.dims.values():
+            if name_of.get(dim.dim_id) == dim.dim_id:
+                presence[dim.dim_id] = (CURRENT if dim.keyset_id == own_keyset
+                                        else f"@ks:{dim.keyset_id}")
         for ks, keys in store.keysets.items():
             if ks == own_keyset:
                 continue  # the same respondents as now: their cells need no version marker
@@ -292,7 +297,7 @@ class Ledger:
                    for m in store.moments if m["release_id"] in keyset_of]
         universe = Universe(frame, domains, linked, absent=ABSENT,
                             determined_by=_determined_by(release, store, name_of),
-                            ranges=ranges)
+                            ranges=ranges, presence=presence)
         origin = {d.dim_id: d.name for d in store.dims.values() if d.dim_id in columns}
         return Joint(universe, translate, prior, moments, origin)
 

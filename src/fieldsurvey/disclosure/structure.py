@@ -52,6 +52,9 @@ class Universe:
     #: (``no score``) hold people without a score. Linked dimensions with ranges are
     #: intervals of one score: a phantom's values must have a score in common.
     ranges: dict[str, dict[object, tuple[float, float]]] = field(default_factory=dict)
+    #: Dimension -> the "in"/"out" column of the release that defines it (the ledger's
+    #: joint universe): a person has all of one release's dimensions, or none (``absent``).
+    presence: dict[str, str] = field(default_factory=dict)
 
     @property
     def columns(self) -> list[str]:
@@ -355,7 +358,8 @@ class ScoreGroups:
         scored, lo, hi = state
         free = [d for d in members if d not in own]
         values = {d: out[d] for d in members}
-        donor = self._donor(free, scored, lo, hi, near, observed)
+        donor = self._donor(free, scored, lo, hi, near, observed,
+                            [d for d in free if out[d] != self.absent[d]])
         if donor is not None:
             values.update(donor)
         values.update(own)
@@ -364,13 +368,16 @@ class ScoreGroups:
         return values
 
     def _donor(self, free: list[str], scored: bool | None, lo: float, hi: float,
-               near: pd.DataFrame, observed: pd.DataFrame) -> dict[str, int] | None:
+               near: pd.DataFrame, observed: pd.DataFrame, present: list[str]
+               ) -> dict[str, int] | None:
         """The free members' values of the largest real atom whose own ranges fit the cell's
-        (nearest atoms first)."""
+        (nearest atoms first), in every release the phantom is in (``present``)."""
         for pool in (near, observed):
             status = np.full(len(pool), -1 if scored is None else int(scored), dtype=np.int8)
             low, high = np.full(len(pool), lo), np.full(len(pool), hi)
             ok = np.ones(len(pool), dtype=bool)
+            for d in present:
+                ok &= pool[d].to_numpy() != self.absent[d]
             for d in (d for d in free if d in self.low):
                 codes = pool[d].to_numpy()
                 inside = codes != self.absent[d]
@@ -407,7 +414,8 @@ class ScoreGroups:
 
 
 def _phantom(atoms: pd.DataFrame, cell: tuple, used: list[str], linked: dict[str, str],
-             functions: dict | None = None, scores: ScoreGroups | None = None) -> dict | None:
+             functions: dict | None = None, scores: ScoreGroups | None = None,
+             presence: dict[str, tuple[str, dict[str, int]]] | None = None) -> dict | None:
     """An imagined respondent in an empty cell, with values a real respondent could have.
 
     The phantom is the typical person nearest the cell: among the respondents who share the
@@ -444,12 +452,56 @@ def _phantom(atoms: pd.DataFrame, cell: tuple, used: list[str], linked: dict[str
             for c in members:
                 out[c] = int(example[c])
             out.update(dict(fixed))
+    if presence:
+        _present_alike(out, cell, observed, used, presence)
     if scores is not None and not scores.fit(out, cell, near, observed):
         return None  # no score has the cell's values: everyone knows it is empty
     if functions and not _obey(out, cell, observed, functions):
         return None
     out["n"] = 0  # type: ignore[assignment]
     return out
+
+
+def _present_alike(out: dict[str, int], cell: tuple, observed: pd.DataFrame, used: list[str],
+                   presence: dict[str, tuple[str, dict[str, int]]]) -> None:
+    """Make a phantom in an earlier release with all of its dimensions, or out with none.
+
+    Values picked column by column can leave an earlier release's band "absent" beside its
+    bin; such a person cannot exist, and the shown counts pin them to nobody (a later gate
+    then calls exposed what is not). ``presence``: column -> (its release's in/out column,
+    {"in", "out", "absent": codes}).
+    """
+    fixed = dict(cell)
+    releases: dict[str, list[str]] = {}
+    for c in used:
+        if c in presence:
+            releases.setdefault(presence[c][0], []).append(c)
+    for flag, cols in releases.items():
+        code = presence[cols[0]][1]
+        gone = {c: presence[c][1]["absent"] for c in cols}
+        if flag in fixed:
+            inside = fixed[flag] == code["in"]
+        elif any(c in fixed for c in cols):
+            inside = any(fixed[c] != gone[c] for c in cols if c in fixed)
+        elif flag in out:
+            inside = out[flag] == code["in"]
+        else:
+            inside = 2 * sum(out[c] != gone[c] for c in cols) > len(cols)
+        if flag in out:
+            out[flag] = code["in"] if inside else code["out"]
+        wrong = [c for c in cols if c not in fixed and (out[c] == gone[c]) == inside]
+        if not wrong:
+            continue
+        if not inside:
+            out.update({c: gone[c] for c in wrong})
+            continue
+        present = np.ones(len(observed), dtype=bool)
+        for c in cols:
+            present &= observed[c].to_numpy() != gone[c]
+        if present.any():  # the values of the largest real group in that release
+            weights = np.where(present, observed["n"].to_numpy(dtype=float), -1.0)
+            row = observed.iloc[int(np.argmax(weights))]
+            out.update({c: int(row[c]) for c in wrong})
 
 
 def _nearest(observed: pd.DataFrame, cell: tuple) -> pd.DataFrame:
@@ -499,15 +551,29 @@ def _atoms_with_phantoms(
     if targets:
         functions = _functions(atoms, used, universe.determined_by)
         scores = ScoreGroups.of(universe, used, codes)
+        presence = _presence_codes(universe, used, codes)
         phantoms = [p for cell in targets
-                    if (p := _phantom(atoms, cell, used, universe.linked, functions, scores))
-                    is not None]
+                    if (p := _phantom(atoms, cell, used, universe.linked, functions, scores,
+                                      presence)) is not None]
     if phantoms:
         # A phantom has its empty cell's values, so it never duplicates an observed atom.
         extra = pd.DataFrame(phantoms).drop_duplicates(subset=used)
         atoms = pd.concat([atoms, extra[[*used, "n"]]], ignore_index=True)
         member = _membership(atoms, atomic)
     return atoms, member
+
+
+def _presence_codes(universe: Universe, used: list[str], codes: dict
+                    ) -> dict[str, tuple[str, dict[str, int]]]:
+    """``universe.presence`` in codes, for :func:`_present_alike`."""
+    out = {}
+    for c in used:
+        flag = universe.presence.get(c)
+        if flag is None or flag not in codes or universe.absent not in codes[c]:
+            continue
+        out[c] = (flag, {"in": codes[flag]["in"], "out": codes[flag]["out"],
+                         "absent": codes[c][universe.absent]})
+    return out
 
 
 def _compress(member: sparse.csr_matrix, n: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
