@@ -61,10 +61,7 @@ def _scale_answers(scale: str, band: str | None, rng: np.random.Generator) -> di
         for i in rng.choice(items, size=3, replace=False):
             out[str(i)] = None
         return out
-    if isinstance(band, int):  # an exact total
-        lo = hi = band
-    else:
-        lo, hi = BAND_TOTALS[band]
+    lo, hi = BAND_TOTALS[band]
     total = int(rng.integers(lo, hi + 1))
     scored = np.ones(len(items), dtype=int)
     while scored.sum() < total:
@@ -84,8 +81,8 @@ def staff(org: str, n: int, *, wave: str = "1", seed: int = 0, lived: Sequence[A
 
     ``lived``: per person "yes" / "no" / "prefer not to say" / None (no answer); default the
     field's usual mix. ``role``: per person a role code 1-6 or None (default: a mix of all).
-    ``bands``: per scale, per person a band label, "no score", ``NOT_HIGH``, an exact total
-    (an int) or None (the field's usual mix: some in every band).
+    ``bands``: per scale, per person a band label, "no score", ``NOT_HIGH`` or None (the
+    field's usual mix: some in every band).
     """
     rng = np.random.default_rng(zlib.crc32(f"{org}|{wave}|{seed}|{prefix}".encode()))
     lived = list(lived) if lived is not None else [
