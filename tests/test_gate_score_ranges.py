@@ -101,3 +101,49 @@ def test_a_cell_no_score_can_be_in_gets_no_phantom():
                         ranges={"cs_band": BANDS, "cs_bin": BINS})
     st = build_structure(universe, [(("cs_band", "High"), ("cs_bin", "10 to 16"))])
     assert (st.atom_frame["n"] > 0).all()
+
+
+def test_a_phantom_with_a_score_is_never_put_in_no_score():
+    """Everyone scores 35 or more: the empty Low band's phantom goes to a bin with Low
+    scores, never to "no score" (which has none)."""
+    staff = _staff(0)
+    staff = staff[staff["cs_bin"].isin(["34 to 42", "42 to 50"])]
+    domains = {"cs_band": [*BANDS, "no score"], "cs_bin": [*BINS, "no score"]}
+    universe = Universe(staff[["org", "cs_band", "cs_bin"]].astype(object),
+                        {"org": list(ORGS), **domains}, {"cs_band": "cs", "cs_bin": "cs"},
+                        ranges={"cs_band": BANDS, "cs_bin": BINS})
+    st = build_structure(universe, [(("org", "A"), ("cs_band", "Low")),
+                                    (("org", "A"), ("cs_bin", "34 to 42"))])
+    phantoms = st.atom_frame[st.atom_frame["n"] == 0]
+    assert phantoms["cs_band"].tolist() == [st.codes["cs_band"]["Low"]]
+    assert phantoms["cs_bin"].tolist() == [st.codes["cs_bin"]["10 to 16"]]  # the widest fit
+
+
+def test_a_count_with_a_score_beside_the_bands_does_not_give_away_the_last_band():
+    """Everyone at A has a score. Shown: A's staff, its Moderate and High bands and how many
+    have a score; then "no score" is 0 and Low the rest. The phantom of the empty "no score"
+    band had a valid score (validity was not tied to the bands), so the gate judged both
+    protected. Now it is someone without a score, and the attacker reads neither."""
+    rng = np.random.default_rng(1)
+    scores = np.r_[[15, 18, 20], rng.integers(23, 41, 12), rng.integers(42, 50, 9),
+                   rng.integers(23, 50, 30)].astype(float)
+    staff = pd.DataFrame({"org": ["A"] * 24 + ["B"] * 30, "cs": scores})
+    staff["cs_band"] = [_label(int(s), BANDS) for s in scores]
+    release = Results(staff[["org", "cs_band"]], ["org", "cs_band"],
+                      measures=staff[["cs"]], linked={"cs_band": "cs"},
+                      domains={"cs_band": [*BANDS, "no score"]},
+                      unprotected={"cs_band": ["no score"]}, score_ranges={"cs_band": BANDS})
+    release.add_table("bands", pd.DataFrame({"org": "A", "cs_band": [None, *BANDS, "no score"]}))
+    release.add_table("scored", pd.DataFrame({"org": ["A"], "cs_n": [24], "cs_x": [1.0]}),
+                      {"cs_x": "other"}, stat_n={"cs_x": "cs_n"}, measures={"cs_n": "cs"})
+    gated = gate(release, DisclosurePolicy(min_cell=5))
+    attacker = Attacker(staff, [Layer("cs", 10, 50, {"cs_band": dict(BANDS)})], min_cell=5,
+                        domains={"org": ["A", "B"]})
+    for row in gated["bands"].to_dict("records"):
+        where = {k: row[k] for k in ("org", "cs_band") if isinstance(row.get(k), str)}
+        attacker.count(Cell.of(where), None if pd.isna(row["n"]) else row["n"], "bands")
+    scored = gated["scored"].iloc[0]
+    attacker.count(Cell.of({"org": "A"}, "cs"), None if pd.isna(scored["cs_n"])
+                   else scored["cs_n"], "scored")
+    assert attacker.targets
+    assert attacker.check() == []

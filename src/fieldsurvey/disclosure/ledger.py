@@ -39,15 +39,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fieldsurvey.disclosure.structure import Universe
+from fieldsurvey.disclosure.structure import ANY_SCORE, Universe
 from fieldsurvey.disclosure.suppression import (
     GatedRelease,
     Joint,
     alone,
     revealed_units,
+    universe_ranges,
     values_present,
 )
-from fieldsurvey.results.cells import Except
+from fieldsurvey.results.cells import VALID_PREFIX, Except
 from fieldsurvey.results.tables import COUNT_COL, Results
 
 ABSENT = "\0absent"
@@ -248,7 +249,7 @@ class Ledger:
         domains[CURRENT] = ["in", "out"]
         name_of = {dim_id: name for name, dim_id in own_ids.items()}
         linked = dict(release.linked)
-        ranges = dict(release.score_ranges)
+        ranges = universe_ranges(release)
         for dim in store.dims.values():
             if dim.dim_id in name_of:
                 continue
@@ -264,6 +265,8 @@ class Ledger:
                 linked[dim.dim_id] = dim.link
             if dim.ranges:
                 ranges[dim.dim_id] = dim.ranges
+            elif dim.link and dim.name.startswith(VALID_PREFIX):
+                ranges[dim.dim_id] = {"yes": ANY_SCORE}
         own_keyset = _digest(np.sort(own_keys).tobytes())
         presence = {d: CURRENT for d in release.all_dims}
         for dim in store.dims.values():
@@ -404,7 +407,11 @@ class Ledger:
             self._mem.releases.append(header)
             self._mem.keysets.setdefault(keyset_id, own_keys[order])
             for dim_id, dim in dims.items():
-                self._mem.dims.setdefault(dim_id, dim)
+                kept = self._mem.dims.setdefault(dim_id, dim)
+                # What a later release declares of a dimension fills what an earlier left out
+                # (as on disk, where the first declaration is kept).
+                kept.ranges = kept.ranges or dim.ranges
+                kept.determined_by = kept.determined_by or dim.determined_by
             self._mem.cells.extend(cells)
             self._mem.values.append(values.to_pandas())
             self._mem.moments.extend(moments.to_dict(orient="records"))

@@ -28,6 +28,8 @@ from fieldsurvey.results.cells import Except, describe, split_except
 
 #: Refuse universes larger than this (atoms); far above any survey's respondent count.
 MAX_ATOMS = 5_000_000
+#: The score range of a validity column's "yes" (:attr:`Universe.ranges`): some score, any.
+ANY_SCORE = (-np.inf, np.inf)
 
 
 @dataclass
@@ -301,7 +303,9 @@ class ScoreGroups:
                 code = lookup_code(codes[c], value)
                 if code is not None:
                     low[c][code], high[c][code] = float(lo), float(hi)
-        ranged_groups = {universe.linked[c] for c in low}
+        # Validity ("yes": any score) alone says nothing about ranges: a group counts when
+        # one of its columns cuts the score.
+        ranged_groups = {universe.linked[c] for c in low if np.isfinite(low[c]).any()}
         if not ranged_groups:
             return None
         groups: dict[str, list[str]] = {}
@@ -331,7 +335,7 @@ class ScoreGroups:
         """(scored or not, or None when nothing is said; the common score interval), or None
         when the values contradict each other."""
         scored: bool | None = None
-        lo, hi, point = -np.inf, np.inf, False
+        lo, hi = -np.inf, np.inf
         for d, code in items:
             if d not in self.low or code == self.absent[d]:
                 continue
@@ -341,10 +345,10 @@ class ScoreGroups:
                 return None
             scored = now
             if now:
-                lo, hi, point = max(lo, a), min(hi, b), point or a == b
-        # Ranges that only touch (22.5 ends Low and starts Moderate) share no score, unless
-        # one is a single value.
-        if scored and not (lo < hi or (lo == hi and point)):
+                lo, hi = max(lo, a), min(hi, b)
+        # Ranges are closed, as Results documents them: ranges that touch share their end
+        # (a score on it could be in both), so only a gap rules a combination out.
+        if scored and lo > hi:
             return None
         return scored, lo, hi
 
@@ -405,7 +409,7 @@ class ScoreGroups:
                 if len(unscored) == 1:
                     values[d] = unscored[0]
                 continue
-            overlap = np.fmin(b, hi) - np.fmax(a, lo)  # NaN for "no score"
+            overlap = np.minimum(b, hi) - np.maximum(a, lo)  # NaN for "no score"
             if not np.nanmax(overlap, initial=-1.0) >= 0:
                 continue  # nothing fits: the gate keeps the phantom as it was
             if not overlap[values[d]] >= 0:  # keep a fitting value, else the widest fit

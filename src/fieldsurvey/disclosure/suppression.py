@@ -31,8 +31,8 @@ from fieldsurvey.disclosure.exposure import Exposure, find_exposures
 from fieldsurvey.disclosure.moments import withheld_moments
 from fieldsurvey.disclosure.policy import DisclosureError, DisclosurePolicy
 from fieldsurvey.disclosure.rowspace import atom_blocks
-from fieldsurvey.disclosure.structure import Structure, Universe, build_structure
-from fieldsurvey.results.cells import Except, canonical, split_except, with_measure
+from fieldsurvey.disclosure.structure import ANY_SCORE, Structure, Universe, build_structure
+from fieldsurvey.results.cells import VALID_PREFIX, Except, canonical, split_except, with_measure
 from fieldsurvey.results.tables import COUNT_COL, Results, ResultsError, Source, TableSpec
 
 PRIMARY = "primary"
@@ -904,11 +904,21 @@ def _masked(df: pd.DataFrame, hide: dict[str, np.ndarray], columns: dict[str, An
     return out
 
 
+def universe_ranges(release: Results) -> dict[str, dict[object, tuple[float, float]]]:
+    """The release's score ranges for phantoms (:attr:`Universe.ranges`): its bands' and
+    bins', and its validity columns' ("yes": some score, "no": none)."""
+    ranges: dict[str, dict[object, tuple[float, float]]] = dict(release.score_ranges)
+    for d in release.all_dims:
+        if d.startswith(VALID_PREFIX):
+            ranges[d] = {"yes": ANY_SCORE}
+    return ranges
+
+
 def alone(release: Results) -> Joint:
     """A release judged on its own (no ledger): its respondents are the universe."""
     universe = Universe(release.respondents, dict(release.domains), dict(release.linked),
                         determined_by=dict(release.determined_by),
-                        ranges=dict(release.score_ranges))
+                        ranges=universe_ranges(release))
     return Joint(universe, lambda cell: cell, [])
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fieldsurvey.results.cells import Except, is_all, valid_dim
+from fieldsurvey.results.cells import VALID_PREFIX, Except, is_all, valid_dim
 
 
 class ResultsError(ValueError):
@@ -300,7 +300,8 @@ class Results:
         bins; the dimension must be ``linked`` to the measure): the lowest and highest score
         each category can hold. A shown mean and SD bound how many people can be in each
         range, and the gate checks that bound against the withheld counts
-        (:mod:`fieldsurvey.disclosure.moments`).
+        (:mod:`fieldsurvey.disclosure.moments`). Ranges are closed; every category needs one
+        except remainders declared ``unprotected`` (read as people without a score).
 
     Every table is *completed*: a row that splits a cell by a dimension makes every other
     category of that dimension a cell too (the groups a comparison leaves out, the
@@ -362,6 +363,8 @@ class Results:
         self.domains: dict[str, list[object]] = {}
         for d in self.all_dims:
             values = list(pd.unique(self.respondents[d]))
+            if d.startswith(VALID_PREFIX):  # someone could have a score, or none, in any data
+                values += [v for v in ("yes", "no") if v not in values]
             for extra in (domains or {}).get(d, ()):
                 if extra not in values:
                     values.append(extra)
@@ -383,6 +386,16 @@ class Results:
         if unranged:
             raise ResultsError(f"score_ranges name dimension(s) {sorted(unranged)} that are not "
                                "dimensions linked to a measure")
+        for d, ranges in self.score_ranges.items():
+            # A category without a range is read as "no score": only remainders may lack one.
+            missing = [c for c in self.domains[d]
+                       if c not in ranges and c not in self.unprotected.get(d, ())]
+            bad = [c for c, (lo, hi) in ranges.items() if not lo <= hi]
+            if missing or bad:
+                raise ResultsError(
+                    f"score_ranges of {d!r}: categories {missing} have no range (declare "
+                    f"them unprotected if they hold people without a score)" if missing else
+                    f"score_ranges of {d!r}: ranges of {bad} are empty or not numbers")
         self.tables: dict[str, TableSpec] = {}
         self.derived: dict[str, DerivedSpec] = {}
         #: Names of included tables kept once (see :meth:`include`): alias -> table judged.
