@@ -39,16 +39,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fieldsurvey.disclosure.structure import ANY_SCORE, Universe
+from fieldsurvey.disclosure.structure import Universe
 from fieldsurvey.disclosure.suppression import (
     GatedRelease,
     Joint,
     alone,
+    phantom_ranges,
     revealed_units,
     universe_ranges,
     values_present,
 )
-from fieldsurvey.results.cells import VALID_PREFIX, Except
+from fieldsurvey.results.cells import Except
 from fieldsurvey.results.tables import COUNT_COL, Results
 
 ABSENT = "\0absent"
@@ -250,6 +251,8 @@ class Ledger:
         name_of = {dim_id: name for name, dim_id in own_ids.items()}
         linked = dict(release.linked)
         ranges = universe_ranges(release)
+        own_keyset = _digest(np.sort(own_keys).tobytes())
+        presence = {d: CURRENT for d in release.all_dims}
         for dim in store.dims.values():
             if dim.dim_id in name_of:
                 continue
@@ -263,16 +266,10 @@ class Ledger:
             if dim.link:
                 # One respondent's answers give every release's bands of a scale alike.
                 linked[dim.dim_id] = dim.link
-            if dim.ranges:
-                ranges[dim.dim_id] = dim.ranges
-            elif dim.link and dim.name.startswith(VALID_PREFIX):
-                ranges[dim.dim_id] = {"yes": ANY_SCORE}
-        own_keyset = _digest(np.sort(own_keys).tobytes())
-        presence = {d: CURRENT for d in release.all_dims}
-        for dim in store.dims.values():
-            if name_of.get(dim.dim_id) == dim.dim_id:
-                presence[dim.dim_id] = (CURRENT if dim.keyset_id == own_keyset
-                                        else f"@ks:{dim.keyset_id}")
+            if dim_ranges := phantom_ranges(dim.name, dim.ranges):
+                ranges[dim.dim_id] = dim_ranges
+            presence[dim.dim_id] = (CURRENT if dim.keyset_id == own_keyset
+                                    else f"@ks:{dim.keyset_id}")
         for ks, keys in store.keysets.items():
             if ks == own_keyset:
                 continue  # the same respondents as now: their cells need no version marker

@@ -312,8 +312,7 @@ class ScoreGroups:
         for c in used:
             if universe.linked.get(c) in ranged_groups:
                 groups.setdefault(universe.linked[c], []).append(c)
-        absent = {c: codes[c].get(universe.absent, -1) if universe.absent is not None else -1
-                  for c in used}
+        absent = {c: codes[c].get(universe.absent, -1) for c in used}
         return cls(groups, low, high, absent)
 
     def fit(self, out: dict[str, int], cell: tuple, near: pd.DataFrame,
@@ -393,8 +392,7 @@ class ScoreGroups:
                 high = np.where(inside & (now == 1), np.fmin(high, b), high)
             ok &= low <= high
             if ok.any():
-                weights = np.where(ok, pool["n"].to_numpy(dtype=float), -1.0)
-                row = pool.iloc[int(np.argmax(weights))]
+                row = _largest(pool, ok)
                 return {d: int(row[d]) for d in free}
         return None
 
@@ -503,9 +501,13 @@ def _present_alike(out: dict[str, int], cell: tuple, observed: pd.DataFrame, use
         for c in cols:
             present &= observed[c].to_numpy() != gone[c]
         if present.any():  # the values of the largest real group in that release
-            weights = np.where(present, observed["n"].to_numpy(dtype=float), -1.0)
-            row = observed.iloc[int(np.argmax(weights))]
+            row = _largest(observed, present)
             out.update({c: int(row[c]) for c in wrong})
+
+
+def _largest(atoms: pd.DataFrame, where: np.ndarray) -> pd.Series:
+    """The atom holding the most people among ``where`` (the first of equals)."""
+    return atoms.iloc[int(np.argmax(np.where(where, atoms["n"].to_numpy(dtype=float), -1.0)))]
 
 
 def _nearest(observed: pd.DataFrame, cell: tuple) -> pd.DataFrame:

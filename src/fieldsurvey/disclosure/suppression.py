@@ -904,14 +904,19 @@ def _masked(df: pd.DataFrame, hide: dict[str, np.ndarray], columns: dict[str, An
     return out
 
 
+def phantom_ranges(name: str, declared: Mapping[object, tuple[float, float]] | None
+                   ) -> dict[object, tuple[float, float]]:
+    """A dimension's score ranges for phantoms (:attr:`Universe.ranges`): those declared (a
+    band's, a bin's), or for a validity column "yes": some score ("no": none); else none."""
+    if declared:
+        return dict(declared)
+    return {"yes": ANY_SCORE} if name.startswith(VALID_PREFIX) else {}
+
+
 def universe_ranges(release: Results) -> dict[str, dict[object, tuple[float, float]]]:
-    """The release's score ranges for phantoms (:attr:`Universe.ranges`): its bands' and
-    bins', and its validity columns' ("yes": some score, "no": none)."""
-    ranges: dict[str, dict[object, tuple[float, float]]] = dict(release.score_ranges)
-    for d in release.all_dims:
-        if d.startswith(VALID_PREFIX):
-            ranges[d] = {"yes": ANY_SCORE}
-    return ranges
+    """:func:`phantom_ranges` of every dimension of the release that has some."""
+    return {d: r for d in release.all_dims
+            if (r := phantom_ranges(d, release.score_ranges.get(d)))}
 
 
 def alone(release: Results) -> Joint:

@@ -390,12 +390,14 @@ class Results:
             # A category without a range is read as "no score": only remainders may lack one.
             missing = [c for c in self.domains[d]
                        if c not in ranges and c not in self.unprotected.get(d, ())]
+            if missing:
+                raise ResultsError(f"score_ranges of {d!r}: categories {missing} have no range "
+                                   "(declare them unprotected if they hold people without a "
+                                   "score)")
             bad = [c for c, (lo, hi) in ranges.items() if not lo <= hi]
-            if missing or bad:
-                raise ResultsError(
-                    f"score_ranges of {d!r}: categories {missing} have no range (declare "
-                    f"them unprotected if they hold people without a score)" if missing else
-                    f"score_ranges of {d!r}: ranges of {bad} are empty or not numbers")
+            if bad:
+                raise ResultsError(f"score_ranges of {d!r}: ranges of {bad} are empty or not "
+                                   "numbers")
         self.tables: dict[str, TableSpec] = {}
         self.derived: dict[str, DerivedSpec] = {}
         #: Names of included tables kept once (see :meth:`include`): alias -> table judged.
